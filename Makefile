@@ -1,0 +1,63 @@
+# CodeFusion LSP. The two commands a new user runs: `make run` and `make test`.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+APT_STAMP := $(VENV)/.apt-installed
+# torch is pinned here (a local CPU wheel on these machines); pyproject states a range for CUDA users.
+TORCH_PIN := torch==2.13.0
+APT_PACKAGES := libreoffice-calc-nogui
+
+.PHONY: run test lint bench eval stress setup system-deps test-python test-vscode package-vscode clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q $(TORCH_PIN)
+	$(BIN)/pip install -q -e '.[dev]' $(TORCH_PIN)
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# System packages the tests need (LibreOffice opens written workbooks). Installed once per venv.
+$(APT_STAMP): $(BIN)/python
+	@if ! command -v soffice >/dev/null 2>&1 && ! command -v libreoffice >/dev/null 2>&1; then \
+		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
+		else echo "warning: LibreOffice missing and cannot apt-get install it; its test will be skipped"; fi; \
+	fi
+	touch $(APT_STAMP)
+
+system-deps: $(APT_STAMP)
+
+run: setup
+	$(BIN)/python -m codefusion.server.demo
+
+lint: setup
+	$(BIN)/ruff check model server tests
+	$(BIN)/mypy model server
+
+test-python: setup system-deps
+	$(BIN)/python -m pytest -q -x --durations=10 tests
+
+test-vscode: setup
+	cd clients/vscode && npm ci --no-audit --no-fund --loglevel=error && npm run compile && npm test
+
+package-vscode:
+	cd clients/vscode && npm ci --no-audit --no-fund --loglevel=error && npm run package
+
+test: lint test-python test-vscode
+
+bench: setup
+	$(BIN)/codefusion bench
+
+eval: setup
+	$(BIN)/codefusion eval --all
+
+stress: setup
+	$(BIN)/python -m pytest -q tests/stress --stress
+
+clean:
+	rm -rf $(VENV) build *.egg-info
