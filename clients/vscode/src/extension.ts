@@ -1,0 +1,275 @@
+// Wires the pure modules (options, serverPath, protocol) to VS Code; the server does the work.
+import * as vscode from "vscode";
+import {
+  CodeAction,
+  CodeActionRequest,
+  CodeActionResolveRequest,
+  DidChangeConfigurationNotification,
+  ExecuteCommandRequest,
+  LanguageClient,
+  LanguageClientOptions,
+  ServerOptions as Executable,
+  State,
+  TransportKind,
+} from "vscode-languageclient/node";
+import { buildServerOptions, configurationSettings, documentLanguages, initializationOptions, SECTION } from "./options";
+import {
+  actionPreview,
+  CfApplyResult,
+  CfSuggestResult,
+  cfAppliedMessage,
+  cfApplyCommand,
+  cfPickItem,
+  cfSuggestCommand,
+  codeActionParams,
+  formatStatus,
+  generateActions,
+  promptLine,
+  ServerStatus,
+  statusBar,
+  statusCommand,
+} from "./protocol";
+import { resolveServerPath } from "./serverPath";
+
+let client: LanguageClient | undefined;
+let statusItem: vscode.StatusBarItem;
+let output: vscode.LogOutputChannel;
+let pollTimer: NodeJS.Timeout | undefined;
+
+function settings() {
+  const config = vscode.workspace.getConfiguration(SECTION);
+  return { config, options: buildServerOptions((key) => config.get(key)) };
+}
+
+function showBar(status: ServerStatus | undefined, failed?: string): void {
+  const bar = statusBar(status, failed);
+  statusItem.text = bar.text;
+  statusItem.tooltip = bar.tooltip;
+  statusItem.backgroundColor = bar.state === "error" ? new vscode.ThemeColor("statusBarItem.errorBackground") : undefined;
+  statusItem.show();
+}
+
+async function queryStatus(): Promise<ServerStatus | undefined> {
+  if (!client || client.state !== State.Running) return undefined;
+  return (await client.sendRequest(ExecuteCommandRequest.type, statusCommand())) as ServerStatus;
+}
+
+/** Polls `codefusion.status` until the model is loaded or failed (the server answers at once). */
+function pollStatus(): void {
+  if (pollTimer) clearTimeout(pollTimer);
+  const tick = async () => {
+    try {
+      const status = await queryStatus();
+      showBar(status);
+      if (!status || (!status.loaded && !status.error)) pollTimer = setTimeout(tick, 1500);
+    } catch (err) {
+      showBar(undefined, `CodeFusion: ${String(err)}`);
+    }
+  };
+  void tick();
+}
+
+async function startClient(context: vscode.ExtensionContext): Promise<void> {
+  const { config, options } = settings();
+  const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === "file").map((f) => f.uri.fsPath);
+  const server = resolveServerPath({
+    setting: config.get<string>("serverPath") ?? "",
+    workspaceFolders: folders,
+    extensionPath: context.extensionPath,
+    envPath: process.env.PATH ?? "",
+  });
+  if (!server) {
+    const msg = "CodeFusion: codefusion-lsp not found (no codefusion.serverPath, no .venv in the workspace, not on PATH).";
+    showBar(undefined, msg);
+    const choice = await vscode.window.showErrorMessage(msg, "Open settings");
+    if (choice) void vscode.commands.executeCommand("workbench.action.openSettings", "codefusion.serverPath");
+    return;
+  }
+  output.info(`starting ${server.command} (from ${server.source})`);
+  const executable: Executable = { command: server.command, args: [], transport: TransportKind.stdio };
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: documentLanguages(options).flatMap((language) => [
+      { language, scheme: "file" },
+      { language, scheme: "untitled" },
+    ]),
+    initializationOptions: initializationOptions(options),
+    outputChannel: output,
+    middleware: {
+      workspace: {
+        // Answer configuration pulls with the same options we send, not the raw settings.
+        configuration: async (params, token, next) => {
+          const raw = await next(params, token);
+          if (!Array.isArray(raw)) return raw;
+          return params.items.map((item, i) => (item.section === SECTION ? settings().options : raw[i]));
+        },
+      },
+    },
+  };
+  client = new LanguageClient("codefusion", "CodeFusion", executable, clientOptions);
+  client.onDidChangeState((e) => {
+    if (e.newState === State.Stopped) showBar(undefined, "CodeFusion: server stopped (run “CodeFusion: Restart server”)");
+  });
+  showBar(undefined);
+  try {
+    await client.start();
+  } catch (err) {
+    showBar(undefined, `CodeFusion: server failed to start: ${String(err)}`);
+    return;
+  }
+  pollStatus();
+}
+
+async function stopClient(): Promise<void> {
+  if (pollTimer) clearTimeout(pollTimer);
+  const old = client;
+  client = undefined;
+  if (old) {
+    try {
+      await old.stop();
+    } catch (err) {
+      output.warn(`stopping the server: ${String(err)}`);
+    }
+  }
+}
+
+function requireClient(): LanguageClient | undefined {
+  if (client && client.state === State.Running) return client;
+  void vscode.window.showWarningMessage("CodeFusion: the server is not running (see the CodeFusion output).");
+  return undefined;
+}
+
+async function generateFromComment(): Promise<void> {
+  const editor = vscode.window.activeTextEditor;
+  const c = requireClient();
+  if (!editor || !c) return;
+  const doc = editor.document;
+  const lines = Array.from({ length: doc.lineCount }, (_, i) => doc.lineAt(i).text);
+  const line = promptLine(lines, editor.selection.active.line);
+  const params = codeActionParams(c.code2ProtocolConverter.asUri(doc.uri), line, lines[line].length);
+  const result = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: "CodeFusion: generating…", cancellable: true },
+    (_progress, token) => c.sendRequest(CodeActionRequest.type, params, token),
+  );
+  const actions = generateActions(result);
+  if (actions.length === 0) {
+    void vscode.window.showInformationMessage(
+      "CodeFusion: no candidates here (put the cursor on a # comment, or wait for the model to load).",
+    );
+    return;
+  }
+  let chosen: CodeAction = actions[0];
+  if (actions.length > 1) {
+    const pick = await vscode.window.showQuickPick(
+      actions.map((a) => ({ label: a.title, detail: actionPreview(a).split("\n").slice(0, 3).join(" ⏎ "), action: a })),
+      { title: "CodeFusion: choose a candidate" },
+    );
+    if (!pick) return;
+    chosen = pick.action;
+  }
+  if (!chosen.edit) chosen = await c.sendRequest(CodeActionResolveRequest.type, chosen);
+  if (chosen.edit) await vscode.workspace.applyEdit(await c.protocol2CodeConverter.asWorkspaceEdit(chosen.edit));
+  if (chosen.command) {
+    await c.sendRequest(ExecuteCommandRequest.type, { command: chosen.command.command, arguments: chosen.command.arguments });
+  }
+}
+
+async function showStatus(): Promise<void> {
+  if (!requireClient()) return;
+  const status = await queryStatus();
+  if (!status) return;
+  showBar(status);
+  output.info(`status\n${formatStatus(status)}`);
+  const choice = await vscode.window.showInformationMessage(
+    `CodeFusion: ${formatStatus(status).split("\n").join(" · ")}`,
+    "Show output",
+  );
+  if (choice) output.show(true);
+}
+
+async function restartServer(context: vscode.ExtensionContext): Promise<void> {
+  await stopClient();
+  await startClient(context);
+}
+
+async function pickWorkbook(uri?: vscode.Uri): Promise<vscode.Uri | undefined> {
+  if (uri instanceof vscode.Uri) return uri;
+  const picked = await vscode.window.showOpenDialog({
+    canSelectMany: false,
+    filters: { "Excel workbook": ["xlsx", "xlsm"] },
+    title: "CodeFusion: workbook to add a conditional formatting rule to",
+  });
+  return picked?.[0];
+}
+
+async function addConditionalFormatting(uri?: vscode.Uri): Promise<void> {
+  const c = requireClient();
+  const book = await pickWorkbook(uri);
+  if (!c || !book) return;
+  const sheet = await vscode.window.showInputBox({ title: "Sheet", prompt: "Sheet name (empty: the first sheet)" });
+  if (sheet === undefined) return;
+  const range = await vscode.window.showInputBox({
+    title: "Range",
+    prompt: "Cells to format, e.g. B2:B200 (empty: the first data column)",
+  });
+  if (range === undefined) return;
+  const description = await vscode.window.showInputBox({
+    title: "Describe the highlighting",
+    placeHolder: "highlight sales above 500",
+    validateInput: (v) => (v.trim() === "" ? "Describe which cells to highlight" : undefined),
+  });
+  if (!description) return;
+  const target = { uri: c.code2ProtocolConverter.asUri(book), sheet: sheet.trim(), range: range.trim() };
+  try {
+    const suggested = (await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: "CodeFusion: suggesting rules…" },
+      () => c.sendRequest(ExecuteCommandRequest.type, cfSuggestCommand(target, description.trim())),
+    )) as CfSuggestResult | null;
+    if (!suggested || suggested.candidates.length === 0) {
+      void vscode.window.showInformationMessage("CodeFusion: no rule candidates (is the model loaded?).");
+      return;
+    }
+    const pick = await vscode.window.showQuickPick(
+      suggested.candidates.map((cand) => ({ ...cfPickItem(cand), candidate: cand })),
+      { title: `Rule for ${suggested.sheet}!${suggested.range}`, matchOnDetail: true },
+    );
+    if (!pick) return;
+    const applied = (await c.sendRequest(
+      ExecuteCommandRequest.type,
+      cfApplyCommand({ ...target, sheet: suggested.sheet, range: suggested.range }, pick.candidate.rule),
+    )) as CfApplyResult;
+    output.info(cfAppliedMessage(applied));
+    void vscode.window.showInformationMessage(cfAppliedMessage(applied));
+  } catch (err) {
+    void vscode.window.showErrorMessage(`CodeFusion: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  output = vscode.window.createOutputChannel("CodeFusion", { log: true });
+  statusItem = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 100);
+  statusItem.command = "codefusion.showStatus";
+  context.subscriptions.push(
+    output,
+    statusItem,
+    vscode.commands.registerCommand("codefusion.generateFromComment", generateFromComment),
+    vscode.commands.registerCommand("codefusion.showStatus", showStatus),
+    vscode.commands.registerCommand("codefusion.restartServer", () => restartServer(context)),
+    vscode.commands.registerCommand("codefusion.addConditionalFormatting", addConditionalFormatting),
+    vscode.workspace.onDidChangeConfiguration(async (e) => {
+      if (!e.affectsConfiguration(SECTION)) return;
+      if (e.affectsConfiguration(`${SECTION}.serverPath`) || e.affectsConfiguration(`${SECTION}.enabledLanguages`)) {
+        await restartServer(context);
+      } else if (client && client.state === State.Running) {
+        await client.sendNotification(DidChangeConfigurationNotification.type, {
+          settings: configurationSettings(settings().options),
+        });
+        pollStatus();
+      }
+    }),
+  );
+  await startClient(context);
+}
+
+export async function deactivate(): Promise<void> {
+  await stopClient();
+}
