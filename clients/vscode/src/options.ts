@@ -40,7 +40,7 @@ export function buildServerOptions(get: SettingGetter): ServerOptions {
   if (typeof modelPath === "string" && modelPath.trim() !== "") options.modelPath = modelPath.trim();
   const languages = get("enabledLanguages");
   if (Array.isArray(languages) && languages.every((l) => typeof l === "string")) {
-    options.enabledLanguages = languages as string[];
+    options.enabledLanguages = [...new Set(languages.map(serverLanguage))];
   }
   for (const key of Object.keys(options) as (keyof ServerOptions)[]) {
     if (options[key] === undefined) delete options[key];
@@ -58,7 +58,12 @@ export function configurationSettings(options: ServerOptions): { codefusion: Ser
   return initializationOptions(options);
 }
 
-/** Language ids the client attaches the server to (document selector). */
+/** The server's name for an editor language id: shell files are all `bash` to the server. */
+export function serverLanguage(id: string): string {
+  return ["shellscript", "sh", "bash", "zsh"].includes(id) ? "bash" : id;
+}
+
+/** VS Code language ids the client attaches the server to (document selector). */
 export function documentLanguages(options: ServerOptions): string[] {
-  return options.enabledLanguages ?? ["python", "shellscript"];
+  return (options.enabledLanguages ?? ["python", "bash"]).map((l) => (l === "bash" ? "shellscript" : l));
 }

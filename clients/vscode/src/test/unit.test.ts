@@ -28,7 +28,7 @@ test("options: defaults of the contributed settings give the server's defaults",
   assert.deepEqual(buildServerOptions(defaults), {
     numCandidates: 5,
     device: "auto",
-    enabledLanguages: ["python", "shellscript"],
+    enabledLanguages: ["python", "bash"],
   });
 });
 
@@ -49,6 +49,9 @@ test("options: set values pass, invalid ones are dropped", () => {
   assert.deepEqual(configurationSettings(opts), { codefusion: opts });
   assert.deepEqual(documentLanguages(opts), ["python", "shellscript"]);
   assert.deepEqual(documentLanguages({ enabledLanguages: ["python"] }), ["python"]);
+  assert.deepEqual(buildServerOptions(getter({ enabledLanguages: ["shellscript", "bash", "python"] })), {
+    enabledLanguages: ["bash", "python"],
+  });
 });
 
 test("serverPath: setting, then workspace venv, then repository venv, then PATH", () => {

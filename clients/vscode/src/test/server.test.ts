@@ -1,0 +1,298 @@
+// End to end: the real `codefusion-lsp` driven over stdio with the extension's own request builders
+// and initializationOptions. Needs the project's .venv (`make setup`); CODEFUSION_LSP overrides the
+// server, CODEFUSION_TEST_MODEL passes `--model DIR` (default: the shipped model).
+import assert from "node:assert/strict";
+import { ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { pathToFileURL } from "node:url";
+import { after, before, describe, test } from "node:test";
+import {
+  CodeAction,
+  CodeActionRequest,
+  CodeActionResolveRequest,
+  CompletionRequest,
+  createProtocolConnection,
+  DidChangeConfigurationNotification,
+  DidOpenTextDocumentNotification,
+  ExecuteCommandRequest,
+  InitializeRequest,
+  InitializeResult,
+  InlineCompletionRequest,
+  Position,
+  ProtocolConnection,
+  StreamMessageReader,
+  StreamMessageWriter,
+  TextEdit,
+} from "vscode-languageserver-protocol/node";
+import { buildServerOptions, configurationSettings, initializationOptions } from "../options";
+import {
+  actionPreview,
+  CfApplyResult,
+  CfSuggestResult,
+  cfApplyCommand,
+  cfSuggestCommand,
+  clientCapabilities,
+  codeActionParams,
+  completionItems,
+  completionParams,
+  completionText,
+  generateActions,
+  inlineCompletionItems,
+  inlineCompletionParams,
+  promptLine,
+  ServerStatus,
+  statusCommand,
+} from "../protocol";
+
+const REPO = path.resolve(__dirname, "..", "..", "..", "..");
+const PYTHON = path.join(REPO, ".venv", "bin", "python");
+const SERVER = process.env.CODEFUSION_LSP ?? path.join(REPO, ".venv", "bin", "codefusion-lsp");
+const LOAD_TIMEOUT_MS = Number(process.env.CODEFUSION_LOAD_TIMEOUT_MS ?? 300_000);
+const REQUEST_TIMEOUT_MS = 180_000;
+
+// The settings a user might have; the extension turns them into the server options the same way.
+const SETTINGS: Record<string, unknown> = {
+  numCandidates: 3,
+  steps: null,
+  maxTokens: null,
+  device: "cpu",
+  modelPath: "",
+  seed: 0,
+  enabledLanguages: ["python", "bash"],
+};
+const OPTIONS = buildServerOptions((key) => SETTINGS[key]);
+
+function python(code: string, input = ""): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(PYTHON, ["-c", code], { input, encoding: "utf8" });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function parsesAsPython(source: string): boolean {
+  return python("import ast, sys; ast.parse(sys.stdin.read())", source).status === 0;
+}
+
+/** Applies single-document TextEdits to a text (LSP positions are UTF-16, as JS strings are). */
+function applyEdits(text: string, edits: TextEdit[]): string {
+  const lineStarts = [0];
+  for (let i = 0; i < text.length; i++) if (text[i] === "\n") lineStarts.push(i + 1);
+  const offset = (p: Position) => Math.min((lineStarts[p.line] ?? text.length) + p.character, text.length);
+  const sorted = [...edits].sort((a, b) => offset(b.range.start) - offset(a.range.start));
+  for (const e of sorted) text = text.slice(0, offset(e.range.start)) + e.newText + text.slice(offset(e.range.end));
+  return text;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms).unref()),
+  ]);
+}
+
+describe("codefusion-lsp through the extension's protocol code", { timeout: LOAD_TIMEOUT_MS + 10 * REQUEST_TIMEOUT_MS }, () => {
+  let proc: ChildProcessWithoutNullStreams;
+  let conn: ProtocolConnection;
+  let init: InitializeResult;
+  let stderr = "";
+  const progressEnded: unknown[] = [];
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "codefusion-vscode-"));
+
+  const request = <R>(method: string, params: unknown, what = method) =>
+    withTimeout(conn.sendRequest(method, params) as Promise<R>, REQUEST_TIMEOUT_MS, what);
+  const status = () => request<ServerStatus>(ExecuteCommandRequest.method, statusCommand(), "status");
+
+  async function open(name: string, languageId: string, text: string): Promise<string> {
+    const file = path.join(tmp, name);
+    fs.writeFileSync(file, text);
+    const uri = pathToFileURL(file).toString();
+    await conn.sendNotification(DidOpenTextDocumentNotification.type, {
+      textDocument: { uri, languageId, version: 1, text },
+    });
+    return uri;
+  }
+
+  before(async () => {
+    assert.ok(fs.existsSync(SERVER), `${SERVER} missing: run \`make setup\` in ${REPO}`);
+    const args = process.env.CODEFUSION_TEST_MODEL ? ["--model", process.env.CODEFUSION_TEST_MODEL] : [];
+    proc = spawn(SERVER, args, { cwd: tmp, stdio: "pipe" });
+    proc.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-20_000)));
+    conn = createProtocolConnection(new StreamMessageReader(proc.stdout), new StreamMessageWriter(proc.stdin));
+    conn.onRequest("window/workDoneProgress/create", () => null);
+    conn.onRequest("client/registerCapability", () => null);
+    conn.onRequest("window/showMessageRequest", () => null);
+    conn.onRequest("workspace/configuration", (p: { items: { section?: string }[] }) =>
+      p.items.map((i) => (i.section === "codefusion" ? OPTIONS : null)),
+    );
+    conn.onNotification("$/progress", (p: { value?: { kind?: string } }) => {
+      if (p.value?.kind === "end") progressEnded.push(p);
+    });
+    conn.listen();
+    init = await request<InitializeResult>(
+      InitializeRequest.method,
+      {
+        processId: process.pid,
+        clientInfo: { name: "codefusion-vscode-test" },
+        rootUri: pathToFileURL(tmp).toString(),
+        workspaceFolders: [{ uri: pathToFileURL(tmp).toString(), name: "tmp" }],
+        capabilities: clientCapabilities(),
+        initializationOptions: initializationOptions(OPTIONS),
+      },
+      "initialize",
+    );
+    await conn.sendNotification("initialized", {});
+  });
+
+  after(async () => {
+    if (conn) {
+      try {
+        await withTimeout(conn.sendRequest("shutdown"), 10_000, "shutdown");
+        await conn.sendNotification("exit");
+      } catch {
+        // the process is killed below anyway
+      }
+      conn.dispose();
+    }
+    if (proc && proc.exitCode === null) {
+      await new Promise((r) => setTimeout(r, 1000).unref());
+      if (proc.exitCode === null) proc.kill();
+    }
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test("initialize advertises completion, inline completion, code actions and the commands", () => {
+    const caps = init.capabilities;
+    assert.ok(caps.completionProvider, "completionProvider");
+    assert.ok(caps.inlineCompletionProvider, "inlineCompletionProvider");
+    assert.ok(caps.codeActionProvider, "codeActionProvider");
+    const commands = caps.executeCommandProvider?.commands ?? [];
+    for (const c of ["codefusion.status", "codefusion.cf.suggest", "codefusion.cf.apply"]) assert.ok(commands.includes(c), c);
+  });
+
+  test("the model loads (work-done progress ends, status says loaded)", { timeout: LOAD_TIMEOUT_MS }, async () => {
+    const deadline = Date.now() + LOAD_TIMEOUT_MS;
+    let s = await status();
+    while (!s.loaded && !s.error && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500));
+      s = await status();
+    }
+    assert.equal(s.error ?? null, null, `model failed to load: ${s.error}\n${stderr}`);
+    assert.equal(s.loaded, true, `model not loaded after ${LOAD_TIMEOUT_MS} ms\n${stderr}`);
+    assert.equal(s.device, "cpu");
+    assert.ok(typeof s.parameters === "number" && s.parameters > 0, `parameters ${s.parameters}`);
+    assert.ok(progressEnded.length >= 1, "no $/progress end notification");
+  });
+
+  const PY = "import json\n\n# read a json file and return the parsed data\n\n";
+  const PY_CURSOR = { line: 3, character: 0 };
+
+  test("completion after a Python comment: items whose code parses", async () => {
+    const uri = await open("complete.py", "python", PY);
+    const items = completionItems(await request(CompletionRequest.method, completionParams(uri, PY_CURSOR)));
+    assert.ok(items.length >= 1, "no completion items");
+    assert.ok(items.length <= OPTIONS.numCandidates!, `${items.length} items > numCandidates`);
+    for (const item of items) {
+      const code = completionText(item);
+      assert.ok(code.trim().length > 0, "empty completion");
+      const edit = item.textEdit && "range" in item.textEdit ? item.textEdit : TextEdit.insert(PY_CURSOR, code);
+      const after = applyEdits(PY, [edit]);
+      assert.ok(parsesAsPython(after), `does not parse:\n${after}`);
+    }
+  });
+
+  test("inline completion after a Python comment", async () => {
+    const uri = await open("inline.py", "python", PY);
+    const items = inlineCompletionItems(await request(InlineCompletionRequest.method, inlineCompletionParams(uri, PY_CURSOR)));
+    assert.ok(items.length >= 1, "no inline items");
+    for (const item of items) {
+      const text = typeof item.insertText === "string" ? item.insertText : item.insertText.value;
+      assert.ok(text.trim().length > 0, "empty inline item");
+    }
+  });
+
+  test("completion after a Bash comment", async () => {
+    const SH = "#!/bin/bash\n# count the lines of every .txt file in the current directory\n\n";
+    const uri = await open("complete.sh", "shellscript", SH);
+    const items = completionItems(await request(CompletionRequest.method, completionParams(uri, { line: 2, character: 0 })));
+    assert.ok(items.length >= 1, "no bash completion items");
+    for (const item of items) assert.ok(completionText(item).trim().length > 0);
+  });
+
+  test("Generate from comment: the action's edit inserts code that parses", async () => {
+    const uri = await open("action.py", "python", PY);
+    const lines = PY.split("\n");
+    const line = promptLine(lines, 3); // cursor on the blank line under the comment
+    assert.equal(line, 2);
+    const result = await request<CodeAction[]>(CodeActionRequest.method, codeActionParams(uri, line, lines[line].length));
+    const actions = generateActions(result);
+    assert.ok(actions.length >= 1, `no Generate actions in ${JSON.stringify(result)}`);
+    let action = actions[0];
+    if (!action.edit) action = await request<CodeAction>(CodeActionResolveRequest.method, action, "codeAction/resolve");
+    assert.ok(action.edit, "resolved action has no edit");
+    const edits = action.edit.changes?.[uri] ?? [];
+    assert.ok(edits.length >= 1 || (action.edit.documentChanges ?? []).length >= 1, "edit changes nothing");
+    if (edits.length > 0) {
+      const after = applyEdits(PY, edits);
+      assert.notEqual(after, PY);
+      assert.ok(after.startsWith("import json\n\n# read a json file"), "the comment was changed");
+      assert.ok(parsesAsPython(after), `edited file does not parse:\n${after}`);
+    }
+    assert.ok(actionPreview(action).trim().length > 0);
+  });
+
+  test("configuration change is accepted and the server keeps answering", async () => {
+    await conn.sendNotification(DidChangeConfigurationNotification.type, {
+      settings: configurationSettings({ ...OPTIONS, numCandidates: 2 }),
+    });
+    const uri = await open("config.py", "python", PY);
+    const items = completionItems(await request(CompletionRequest.method, completionParams(uri, PY_CURSOR)));
+    assert.ok(items.length >= 1 && items.length <= 2, `${items.length} items with numCandidates 2`);
+    const s = await status();
+    assert.ok(typeof s.lastLatencyMs === "number" && s.lastLatencyMs > 0, `lastLatencyMs ${s.lastLatencyMs}`);
+  });
+
+  test("CF suggest and apply on a real .xlsx", async () => {
+    const book = path.join(tmp, "sales.xlsx");
+    const made = python(
+      `import openpyxl\nwb = openpyxl.Workbook(); ws = wb.active; ws.title = 'Sales'\n` +
+        "ws.append(['Region', 'Sales'])\n" +
+        "for i, v in enumerate([120, 640, 480, 910, 75, 505, 300, 820, 50, 700]): ws.append([f'R{i}', v])\n" +
+        `wb.save(${JSON.stringify(book)})`,
+    );
+    assert.equal(made.status, 0, made.stderr);
+    const target = { uri: pathToFileURL(book).toString(), sheet: "Sales", range: "B2:B11" };
+    const suggested = await request<CfSuggestResult>(
+      ExecuteCommandRequest.method,
+      cfSuggestCommand(target, "highlight sales above 500", 5),
+      "cf.suggest",
+    );
+    assert.equal(suggested.sheet, "Sales");
+    assert.equal(suggested.range, "B2:B11");
+    assert.ok(suggested.candidates.length >= 1, "no CF candidates");
+    for (const c of suggested.candidates) {
+      assert.ok(c.rule.length > 0);
+      assert.ok(c.count >= c.cells.length && c.count <= 10, `count ${c.count}, cells ${c.cells}`);
+      for (const cell of c.cells) assert.match(cell, /^B([2-9]|1[01])$/);
+    }
+    const before = fs.readFileSync(book);
+    const applied = await request<CfApplyResult>(
+      ExecuteCommandRequest.method,
+      cfApplyCommand(target, suggested.candidates[0].rule),
+      "cf.apply",
+    );
+    assert.equal(applied.written, true);
+    assert.equal(path.resolve(applied.path), path.resolve(book));
+    assert.equal(applied.rule.length > 0, true);
+    if (applied.backup) assert.deepEqual(fs.readFileSync(applied.backup), before, "backup differs from the original");
+    const read = python(
+      `import openpyxl; ws = openpyxl.load_workbook(${JSON.stringify(book)})['Sales']\n` +
+        "print(sum(len(r.rules) for r in ws.conditional_formatting), [str(r.sqref) for r in ws.conditional_formatting])",
+    );
+    assert.equal(read.status, 0, read.stderr);
+    assert.match(read.stdout, /^1 \['B2:B11'\]/, read.stdout);
+    // A rule picked by hand is written as given.
+    const byHand = await request<CfApplyResult>(ExecuteCommandRequest.method, cfApplyCommand(target, "GreaterThan(500)"), "cf.apply");
+    assert.equal(byHand.written, true);
+    assert.match(byHand.rule, /greaterthan\(500\)/i);
+  });
+});
