@@ -1,0 +1,259 @@
+"""The engine: prompt + language → ranked, validated, distinct candidates. No LSP here.
+
+Shared by the language server and `codefusion generate`. It over-samples (one batch of
+`oversample * k` noise seeds), drops candidates that do not parse, deduplicates after
+normalisation and ranks by the model's score. One sampler runs at a time (a lock), so the
+server may call it from any thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from codefusion.model.pipeline import CodeFusionPipeline, Sample
+
+log = logging.getLogger(__name__)
+
+LANGS = ("python", "bash", "cf")
+MAX_PROMPT_CHARS = 2000
+BATCH_PROMPTS = 8  # prompts per sampler batch in generate_batch (k * oversample rows each)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One generated snippet. `valid` is False only when no sample parsed and this is a best effort."""
+
+    text: str
+    score: float
+    valid: bool
+    rank: int
+
+
+class EngineState(Enum):
+    NOT_LOADED = "not loaded"
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class EngineNotReady(RuntimeError):
+    """The model is not loaded (still loading, or failed to load: the message says which)."""
+
+
+def default_model_dir() -> Path:
+    from codefusion.model.pipeline import DEFAULT_MODEL_DIR
+
+    return Path(DEFAULT_MODEL_DIR)
+
+
+def rank_candidates(lang: str, samples: Sequence[Sample], k: int) -> list[Candidate]:
+    """Validate, deduplicate (after normalisation) and rank samples by score; at most k.
+
+    Invalid samples are kept (marked) only when none of the samples parses.
+    """
+    from codefusion.model.validate import normalize, validate
+
+    scored = [(s.text.strip("\n").rstrip(), s.score) for s in samples]
+    scored = [(text, score) for text, score in scored if text.strip()]
+    checked = [(text, score, validate(lang, text)) for text, score in scored]
+    if any(ok for _, _, ok in checked):
+        checked = [c for c in checked if c[2]]
+    checked.sort(key=lambda c: -c[1])
+    seen: set[str] = set()
+    out: list[Candidate] = []
+    for text, score, ok in checked:
+        key = normalize(lang, text)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(Candidate(text=text, score=float(score), valid=ok, rank=len(out) + 1))
+        if len(out) == k:
+            break
+    return out
+
+
+class Engine:
+    """Loads a CodeFusion model (lazily or via `load()`) and turns prompts into candidates."""
+
+    def __init__(
+        self,
+        model_dir: str | Path | None = None,
+        device: str = "auto",
+        quantize: bool = False,
+        *,
+        oversample: int = 2,
+        cache_size: int = 32,
+    ) -> None:
+        self.model_dir = Path(model_dir) if model_dir else None
+        self.device = device
+        self.quantize = quantize
+        self.oversample = max(1, oversample)
+        self._pipe: CodeFusionPipeline | None = None
+        self._state = EngineState.NOT_LOADED
+        self._error: str | None = None
+        self._load_seconds: float | None = None
+        self._load_lock = threading.Lock()
+        self._sample_lock = threading.Lock()  # one sampler at a time
+        self._cache: OrderedDict[tuple[Any, ...], list[Candidate]] = OrderedDict()
+        self._cache_size = cache_size
+        self._cache_lock = threading.Lock()
+        self.last_latency_ms: float | None = None
+        self.generations = 0
+        self.cache_hits = 0
+
+    # --- loading ------------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> EngineState:
+        return self._state
+
+    @property
+    def error(self) -> str | None:
+        return self._error
+
+    def load(self) -> None:
+        """Load the model now (idempotent, thread-safe). Raises EngineNotReady with the reason on failure."""
+        with self._load_lock:
+            if self._state is EngineState.READY:
+                return
+            self._state = EngineState.LOADING
+            start = time.perf_counter()
+            try:
+                from codefusion.model.pipeline import CodeFusionPipeline
+
+                model_dir = self.model_dir or default_model_dir()
+                self.model_dir = model_dir
+                self._pipe = CodeFusionPipeline.from_dir(
+                    model_dir, device=self.device, quantize=self.quantize
+                )
+            except Exception as exc:  # ModelLoadError, or anything else a broken install raises
+                self._state = EngineState.FAILED
+                self._error = f"{type(exc).__name__}: {exc}"
+                log.error("model load failed: %s", self._error)
+                raise EngineNotReady(self._error) from exc
+            self._load_seconds = time.perf_counter() - start
+            self._error = None
+            self._state = EngineState.READY
+            log.info("model loaded from %s in %.2fs on %s", model_dir, self._load_seconds, self._pipe.device)
+
+    def _pipeline(self) -> CodeFusionPipeline:
+        if self._state is EngineState.NOT_LOADED:
+            self.load()
+        if self._pipe is None or self._state is not EngineState.READY:
+            reason = self._error if self._state is EngineState.FAILED else "model is loading"
+            raise EngineNotReady(reason or "model not loaded")
+        return self._pipe
+
+    def status(self) -> dict[str, Any]:
+        """Everything a user asks when something is slow or broken."""
+        pipe = self._pipe
+        return {
+            "state": self._state.value,
+            "modelPath": str(self.model_dir or ""),
+            "device": str(pipe.device) if pipe is not None else self.device,
+            "parameters": pipe.num_parameters() if pipe is not None else None,
+            "loadSeconds": round(self._load_seconds, 3) if self._load_seconds is not None else None,
+            "lastLatencyMs": round(self.last_latency_ms, 1) if self.last_latency_ms is not None else None,
+            "generations": self.generations,
+            "cacheHits": self.cache_hits,
+            "error": self._error,
+        }
+
+    # --- generation ---------------------------------------------------------------------------------
+
+    def generate(
+        self,
+        prompt: str,
+        lang: str,
+        *,
+        k: int = 5,
+        steps: int | None = None,
+        seed: int = 0,
+        max_tokens: int | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> list[Candidate]:
+        """Up to k ranked candidates for one prompt. Raises SamplingCancelled if should_stop() turns True."""
+        return self.generate_batch(
+            [prompt], lang, k=k, steps=steps, seed=seed, max_tokens=max_tokens, should_stop=should_stop
+        )[0]
+
+    def generate_batch(
+        self,
+        prompts: Sequence[str],
+        lang: str,
+        *,
+        k: int = 5,
+        steps: int | None = None,
+        seed: int = 0,
+        max_tokens: int | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> list[list[Candidate]]:
+        """Candidates for each prompt, in order; cached prompts are not sampled again."""
+        if lang not in LANGS:
+            raise ValueError(f"unknown language {lang!r}; expected one of {', '.join(LANGS)}")
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        prompts = [p.strip()[:MAX_PROMPT_CHARS] for p in prompts]
+        keys = [(p, lang, k, steps, seed, max_tokens) for p in prompts]
+        results: list[list[Candidate] | None] = [self._cache_get(key) for key in keys]
+        if all(r is not None for r in results):
+            return [r or [] for r in results]
+        pipe = self._pipeline()
+        kwargs: dict[str, Any] = {"k": k * self.oversample, "seed": seed, "should_stop": should_stop}
+        if steps is not None:
+            kwargs["steps"] = steps
+        if max_tokens is not None:
+            kwargs["max_tokens"] = max_tokens
+        with self._sample_lock:
+            # Look again: a concurrent request for the same prompt may have filled the cache meanwhile.
+            results = [
+                r if r is not None else self._cache_get(key) for r, key in zip(results, keys, strict=True)
+            ]
+            todo = [i for i, r in enumerate(results) if r is None]
+            if todo:
+                start = time.perf_counter()
+                samples = pipe.sample([prompts[i] for i in todo], lang, **kwargs)
+                self.last_latency_ms = (time.perf_counter() - start) * 1000 / len(todo)
+                self.generations += 1
+                for i, per_prompt in zip(todo, samples, strict=True):
+                    results[i] = ranked = rank_candidates(lang, per_prompt, k)
+                    self._cache_put(keys[i], ranked)
+        return [r or [] for r in results]
+
+    def cached(
+        self,
+        prompt: str,
+        lang: str,
+        *,
+        k: int = 5,
+        steps: int | None = None,
+        seed: int = 0,
+        max_tokens: int | None = None,
+    ) -> list[Candidate] | None:
+        """The candidates of an earlier identical request, or None (never samples)."""
+        return self._cache_get(
+            (prompt.strip()[:MAX_PROMPT_CHARS], lang, k, steps, seed, max_tokens), count=False
+        )
+
+    def _cache_get(self, key: tuple[Any, ...], count: bool = True) -> list[Candidate] | None:
+        with self._cache_lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                self.cache_hits += count
+            return hit
+
+    def _cache_put(self, key: tuple[Any, ...], value: list[Candidate]) -> None:
+        with self._cache_lock:
+            self._cache[key] = value
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)

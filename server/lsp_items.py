@@ -1,0 +1,110 @@
+"""Small `lsp_*` helpers translating engine candidates and prompts into lsprotocol types.
+
+Positions count in the client's negotiated units (`encoding`, UTF-16 unless the client chose
+otherwise); `prompts.utf16_len` does the counting.
+"""
+
+from __future__ import annotations
+
+from lsprotocol import types
+
+from .engine import Candidate
+from .prompts import Prompt, first_line, indent_code, split_lines, utf16_len
+
+CODE_ACTION_KIND = "refactor.rewrite.codefusion"
+MARKDOWN_FENCE = {"python": "python", "bash": "bash", "cf": "text"}
+
+
+def lsp_line_range(lines: list[str], line: int, encoding: str) -> types.Range:
+    """The whole content of `line` (not its terminator)."""
+    end = utf16_len(lines[line], encoding) if line < len(lines) else 0
+    return types.Range(
+        start=types.Position(line=line, character=0), end=types.Position(line=line, character=end)
+    )
+
+
+def lsp_documentation(candidate: Candidate, lang: str) -> types.MarkupContent:
+    note = "" if candidate.valid else "\n\n*No sample parsed; this is the best-scoring attempt.*"
+    fence = MARKDOWN_FENCE.get(lang, "")
+    return types.MarkupContent(
+        kind=types.MarkupKind.Markdown, value=f"```{fence}\n{candidate.text}\n```{note}"
+    )
+
+
+def lsp_detail(candidate: Candidate) -> str:
+    flag = "" if candidate.valid else ", unparsed"
+    return f"CodeFusion #{candidate.rank} (score {candidate.score:.2f}{flag})"
+
+
+def lsp_completion_items(
+    text: str, prompt: Prompt, candidates: list[Candidate], encoding: str
+) -> list[types.CompletionItem]:
+    """Completion items replacing the cursor line's whitespace with each indented candidate."""
+    lines = split_lines(text)
+    edit_range = lsp_line_range(lines, prompt.insert_line, encoding)
+    current = lines[prompt.insert_line] if prompt.insert_line < len(lines) else ""
+    items = []
+    for c in candidates:
+        label = first_line(c.text)
+        items.append(
+            types.CompletionItem(
+                label=label,
+                kind=types.CompletionItemKind.Snippet,
+                detail=lsp_detail(c),
+                documentation=lsp_documentation(c, prompt.lang),
+                sort_text=f"{c.rank:03d}",
+                filter_text=current + label,  # the range holds the line's whitespace: filter must match it
+                insert_text_format=types.InsertTextFormat.PlainText,
+                insert_text_mode=types.InsertTextMode.AsIs,  # indentation is already applied
+                text_edit=types.TextEdit(
+                    range=edit_range, new_text=indent_code(c.text, prompt.indent, first_line_indented=True)
+                ),
+            )
+        )
+    return items
+
+
+def lsp_inline_items(
+    text: str, prompt: Prompt, candidates: list[Candidate], encoding: str
+) -> list[types.InlineCompletionItem]:
+    """Inline (ghost text) items: the same candidates, replacing the cursor line."""
+    lines = split_lines(text)
+    edit_range = lsp_line_range(lines, prompt.insert_line, encoding)
+    return [
+        types.InlineCompletionItem(
+            insert_text=indent_code(c.text, prompt.indent, first_line_indented=True), range=edit_range
+        )
+        for c in candidates
+    ]
+
+
+def lsp_insert_edit(text: str, prompt: Prompt, candidate: Candidate, encoding: str) -> types.TextEdit:
+    """A TextEdit putting the candidate on the line under the prompt (replacing it if blank)."""
+    lines = split_lines(text)
+    code = indent_code(candidate.text, prompt.indent, first_line_indented=True)
+    line = prompt.insert_line
+    if line >= len(lines):  # the comment is the last line and has no newline after it
+        end = types.Position(line=len(lines) - 1, character=utf16_len(lines[-1], encoding))
+        return types.TextEdit(range=types.Range(start=end, end=end), new_text="\n" + code)
+    if not lines[line].strip():
+        return types.TextEdit(range=lsp_line_range(lines, line, encoding), new_text=code)
+    start = types.Position(line=line, character=0)
+    return types.TextEdit(range=types.Range(start=start, end=start), new_text=code + "\n")
+
+
+def lsp_code_action(
+    title: str, uri: str, version: int | None, edit: types.TextEdit | None, data: object = None
+) -> types.CodeAction:
+    workspace_edit = None
+    if edit is not None:
+        doc = types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version)
+        workspace_edit = types.WorkspaceEdit(
+            document_changes=[types.TextDocumentEdit(text_document=doc, edits=[edit])]
+        )
+    return types.CodeAction(title=title, kind=CODE_ACTION_KIND, edit=workspace_edit, data=data)
+
+
+def action_title(candidate: Candidate | None, index: int) -> str:
+    if candidate is None:
+        return f"Generate from comment (candidate {index + 1})"
+    return f"Generate from comment: {first_line(candidate.text, 60)}"

@@ -1,0 +1,465 @@
+"""The CodeFusion language server (pygls 2): completion, inline completion, "Generate from comment".
+
+The server object is created once, here; features register with decorators. Handlers are thin:
+read params, call the pure prompt functions and the engine (in a one-thread executor, so the event
+loop keeps reading `didChange` and `$/cancelRequest` while sampling), translate with `lsp_items`.
+Logs go to stderr and `window/logMessage`; stdout carries only the protocol.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import functools
+import importlib
+import logging
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcContentModified, JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+from pygls.workspace import TextDocument
+
+from .engine import Candidate, Engine, EngineNotReady, EngineState
+from .lsp_items import (
+    CODE_ACTION_KIND,
+    action_title,
+    lsp_code_action,
+    lsp_completion_items,
+    lsp_inline_items,
+    lsp_insert_edit,
+)
+from .options import ServerOptions, update_options
+from .prompts import Prompt, extract_prompt, language_for, prompt_at_comment
+
+log = logging.getLogger("codefusion.lsp")
+VERSION = "0.1.0"
+STATUS_COMMAND = "codefusion.status"
+CF_SUGGEST_COMMAND = "codefusion.cf.suggest"
+CF_APPLY_COMMAND = "codefusion.cf.apply"
+MAX_CODE_ACTIONS = 3
+
+
+@dataclass
+class Ticket:
+    """One generation request; `stop` is set when it is cancelled or superseded."""
+
+    key: tuple[str, str]  # (feature, uri)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+class Tickets:
+    """The newest request per (feature, document) wins; older ones and edited documents are stopped.
+
+    Used only from the event loop thread; the sampler thread only reads `stop`.
+    """
+
+    def __init__(self) -> None:
+        self._latest: dict[tuple[str, str], Ticket] = {}
+
+    def start(self, feature: str, uri: str) -> Ticket:
+        ticket = Ticket((feature, uri))
+        if (old := self._latest.get(ticket.key)) is not None:
+            old.stop.set()
+        self._latest[ticket.key] = ticket
+        return ticket
+
+    def stop_document(self, uri: str) -> None:
+        for key, ticket in list(self._latest.items()):
+            if key[1] == uri:
+                ticket.stop.set()
+                del self._latest[key]
+
+    def finish(self, ticket: Ticket) -> None:
+        if self._latest.get(ticket.key) is ticket:
+            del self._latest[ticket.key]
+
+
+class _QuietSuperseded(logging.Filter):
+    """pygls logs every error response with a traceback; a superseded request is routine, not an error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, JsonRpcContentModified)
+
+
+class CodeFusionServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__(
+            "codefusion-lsp", VERSION, text_document_sync_kind=types.TextDocumentSyncKind.Incremental
+        )
+        self.base_options = ServerOptions()  # defaults, with command-line flags applied
+        self.options = ServerOptions()
+        self.engine = Engine()
+        self.tickets = Tickets()
+        self.sampler = ThreadPoolExecutor(max_workers=1, thread_name_prefix="codefusion-sampler")
+        self._load_task: asyncio.Task[None] | None = None
+        self._told_not_ready: EngineState | None = None
+
+    # --- options and model --------------------------------------------------------------------------
+
+    def apply_options(self, raw: Any) -> None:
+        """Update options from a client settings object; reload the model if its path or device changed."""
+        old = self.options
+        self.options, warnings = update_options(self.options, raw)
+        for warning in warnings:
+            self.log(f"option ignored: {warning}", types.MessageType.Warning)
+        if (old.modelPath, old.device) != (self.options.modelPath, self.options.device):
+            self.engine = Engine(self.options.modelPath or None, device=self.options.device)
+            self._told_not_ready = None
+            if self._load_task is not None:  # already started once: load the new model now
+                self.start_loading()
+
+    def start_loading(self) -> None:
+        self._load_task = asyncio.ensure_future(self.load_model(self.engine))
+
+    async def load_model(self, engine: Engine) -> None:
+        """Load in a thread, reporting work-done progress when the client supports it."""
+        where = engine.model_dir or "the shipped model"
+        loading = asyncio.ensure_future(asyncio.to_thread(engine.load))
+        token = f"codefusion-load-{uuid.uuid4().hex[:8]}"
+        progress = await self._create_progress(token)
+        if progress:
+            self.work_done_progress.begin(
+                token, types.WorkDoneProgressBegin(title="CodeFusion", message=f"loading {where}")
+            )
+        try:
+            await loading
+            message = f"model ready ({engine.status()['device']}, {engine.status()['loadSeconds']} s)"
+            self.log(message)
+        except EngineNotReady as exc:
+            message = f"model failed to load: {exc}"
+            self.log(message, types.MessageType.Error)
+            self.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=message))
+        if progress:
+            self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
+
+    async def _create_progress(self, token: str) -> bool:
+        caps = self.client_capabilities.window
+        if not (caps and caps.work_done_progress):
+            return False
+        try:
+            await asyncio.wait_for(self.work_done_progress.create_async(token), timeout=5)
+            return True
+        except Exception as exc:  # a client that refuses progress still gets the model
+            log.info("no work-done progress: %s", exc)
+            return False
+
+    def ready(self) -> bool:
+        """True when the model is loaded; otherwise tell the user why once per state and return False."""
+        state = self.engine.state
+        if state is EngineState.READY:
+            return True
+        if self._load_task is None:
+            self.start_loading()
+        if self._told_not_ready is not state:
+            self._told_not_ready = state
+            if state is EngineState.FAILED:
+                text, kind = f"CodeFusion: model failed to load: {self.engine.error}", types.MessageType.Error
+            else:
+                text, kind = (
+                    "CodeFusion: the model is still loading; try again in a moment",
+                    types.MessageType.Info,
+                )
+            self.window_show_message(types.ShowMessageParams(type=kind, message=text))
+        return False
+
+    def log(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
+        log.log(logging.ERROR if kind is types.MessageType.Error else logging.INFO, message)
+        self.window_log_message(types.LogMessageParams(type=kind, message=f"CodeFusion: {message}"))
+
+    # --- documents and generation -------------------------------------------------------------------
+
+    @property
+    def encoding(self) -> str:
+        return str(self.workspace.position_encoding or "utf-16")
+
+    def document(self, uri: str) -> TextDocument | None:
+        """An open document the client sent (never read from disk), or None."""
+        return self.workspace.text_documents.get(unquote(uri))
+
+    def language(self, doc: TextDocument) -> str | None:
+        lang = language_for(doc.language_id, doc.uri)
+        return lang if lang in self.options.enabledLanguages else None
+
+    def prompt_at(self, uri: str, position: types.Position) -> tuple[TextDocument, Prompt] | None:
+        doc = self.document(uri)
+        lang = self.language(doc) if doc is not None else None
+        if doc is None or lang is None:
+            return None
+        prompt = extract_prompt(doc.source, position.line, position.character, lang, self.encoding)
+        return (doc, prompt) if prompt is not None else None
+
+    def cached(self, prompt: Prompt) -> list[Candidate] | None:
+        o = self.options
+        return self.engine.cached(
+            prompt.text, prompt.lang, k=o.numCandidates, steps=o.steps, seed=o.seed, max_tokens=o.maxTokens
+        )
+
+    async def generate(self, feature: str, uri: str, prompt: Prompt) -> list[Candidate] | None:
+        """Candidates for a prompt, or None while the model is not ready.
+
+        Debounced; superseded by a newer request of the same feature on the same document or an edit
+        (JSON-RPC ContentModified); `$/cancelRequest` cancels this task, which stops the sampler.
+        """
+        if not self.ready():
+            return None
+        o = self.options
+        ticket = self.tickets.start(feature, uri)
+        try:
+            if o.debounceMs and self.cached(prompt) is None:
+                await asyncio.sleep(o.debounceMs / 1000)
+            if ticket.stop.is_set():
+                raise JsonRpcContentModified("superseded by a newer request")
+            call = functools.partial(
+                self.engine.generate,
+                prompt.text,
+                prompt.lang,
+                k=o.numCandidates,
+                steps=o.steps,
+                seed=o.seed,
+                max_tokens=o.maxTokens,
+                should_stop=ticket.stop.is_set,
+            )
+            return await asyncio.get_running_loop().run_in_executor(self.sampler, call)
+        except asyncio.CancelledError:
+            ticket.stop.set()  # the sampler thread sees it between denoising steps
+            raise
+        except EngineNotReady:
+            return None
+        except Exception as exc:
+            if type(exc).__name__ == "SamplingCancelled":
+                raise JsonRpcContentModified("superseded by a newer request") from exc
+            raise
+        finally:
+            self.tickets.finish(ticket)
+
+
+server = CodeFusionServer()
+logging.getLogger("pygls.protocol.json_rpc").addFilter(_QuietSuperseded())
+
+
+# --- lifecycle and options ----------------------------------------------------------------------------
+
+
+@server.feature(types.INITIALIZE)
+def initialize(ls: CodeFusionServer, params: types.InitializeParams) -> None:
+    ls.options = dataclasses.replace(ls.base_options)
+    ls.engine = Engine(ls.options.modelPath or None, device=ls.options.device)
+    ls.apply_options(params.initialization_options)
+
+
+@server.feature(types.INITIALIZED)
+def initialized(ls: CodeFusionServer, params: types.InitializedParams) -> None:
+    ls.start_loading()
+
+
+@server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+def did_change_configuration(ls: CodeFusionServer, params: types.DidChangeConfigurationParams) -> None:
+    ls.apply_options(params.settings)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+def did_change(ls: CodeFusionServer, params: types.DidChangeTextDocumentParams) -> None:
+    ls.tickets.stop_document(params.text_document.uri)  # pygls already applied the change
+
+
+# --- completion ---------------------------------------------------------------------------------------
+
+
+@server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=["\n"]))
+async def completion(ls: CodeFusionServer, params: types.CompletionParams) -> types.CompletionList | None:
+    found = ls.prompt_at(params.text_document.uri, params.position)
+    if found is None:
+        return None
+    doc, prompt = found
+    candidates = await ls.generate("completion", doc.uri, prompt)
+    if candidates is None:  # model loading or broken: the user was told; ask again later
+        return types.CompletionList(is_incomplete=True, items=[])
+    return types.CompletionList(
+        is_incomplete=False, items=lsp_completion_items(doc.source, prompt, candidates, ls.encoding)
+    )
+
+
+@server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+async def inline_completion(
+    ls: CodeFusionServer, params: types.InlineCompletionParams
+) -> types.InlineCompletionList | None:
+    found = ls.prompt_at(params.text_document.uri, params.position)
+    if found is None:
+        return None
+    doc, prompt = found
+    candidates = await ls.generate("inlineCompletion", doc.uri, prompt)
+    return types.InlineCompletionList(
+        items=lsp_inline_items(doc.source, prompt, candidates or [], ls.encoding)
+    )
+
+
+# --- code actions -------------------------------------------------------------------------------------
+
+
+@server.feature(
+    types.TEXT_DOCUMENT_CODE_ACTION,
+    types.CodeActionOptions(code_action_kinds=[CODE_ACTION_KIND], resolve_provider=True),
+)
+async def code_action(ls: CodeFusionServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
+    """One action per top candidate. Without cached candidates, actions are resolved lazily when supported."""
+    doc = ls.document(params.text_document.uri)
+    lang = ls.language(doc) if doc is not None else None
+    prompt = prompt_at_comment(doc.source, params.range.start.line, lang) if doc and lang else None
+    if doc is None or prompt is None or not ls.ready():
+        return None
+    candidates = ls.cached(prompt)
+    if candidates is None and not _client_resolves_edits(ls):
+        candidates = await ls.generate("codeAction", doc.uri, prompt) or []
+    if candidates is None:
+        data = {"uri": doc.uri, "line": params.range.start.line, "version": doc.version}
+        return [
+            lsp_code_action(action_title(None, i), doc.uri, doc.version, None, {**data, "index": i})
+            for i in range(min(MAX_CODE_ACTIONS, ls.options.numCandidates))
+        ]
+    return [
+        lsp_code_action(
+            action_title(c, i), doc.uri, doc.version, lsp_insert_edit(doc.source, prompt, c, ls.encoding)
+        )
+        for i, c in enumerate(candidates[:MAX_CODE_ACTIONS])
+    ]
+
+
+@server.feature(types.CODE_ACTION_RESOLVE)
+async def code_action_resolve(ls: CodeFusionServer, action: types.CodeAction) -> types.CodeAction:
+    data = action.data if isinstance(action.data, dict) else {}
+    doc = ls.document(str(data.get("uri", "")))
+    lang = ls.language(doc) if doc is not None else None
+    prompt = prompt_at_comment(doc.source, int(data.get("line", -1)), lang) if doc and lang else None
+    if doc is None or prompt is None:
+        return action
+    candidates = await ls.generate("codeActionResolve", doc.uri, prompt) or []
+    index = int(data.get("index", 0))
+    if index < len(candidates):
+        c = candidates[index]
+        action = lsp_code_action(
+            action_title(c, index), doc.uri, doc.version, lsp_insert_edit(doc.source, prompt, c, ls.encoding)
+        )
+    return action
+
+
+def _client_resolves_edits(ls: CodeFusionServer) -> bool:
+    caps = ls.client_capabilities.text_document
+    resolve = caps.code_action.resolve_support if caps and caps.code_action else None
+    return bool(resolve and "edit" in resolve.properties)
+
+
+# --- commands -----------------------------------------------------------------------------------------
+
+
+@server.command(STATUS_COMMAND)
+def status(ls: CodeFusionServer, *args: Any) -> dict[str, Any]:
+    return {"server": VERSION, **ls.engine.status(), "options": dataclasses.asdict(ls.options)}
+
+
+@server.command(CF_SUGGEST_COMMAND)
+async def cf_suggest(ls: CodeFusionServer, *args: Any) -> Any:
+    """{uri, sheet?, range?, description, k?} → suggested conditional-formatting rules with previews."""
+    a = _cf_arguments(args, "description")
+    k = int(a.get("k") or ls.options.numCandidates)
+
+    def generate(prompt: str, n: int) -> list[tuple[str, float]]:
+        return [
+            (c.text, c.score)
+            for c in ls.engine.generate(prompt, "cf", k=n, steps=ls.options.steps, seed=ls.options.seed)
+        ]
+
+    if not ls.ready():
+        return {"error": "model not ready", "status": ls.engine.status()}
+    call = functools.partial(
+        _cf_service().suggest, a["path"], a.get("sheet"), a.get("range"), a["description"], k, generate
+    )
+    return _jsonable(await asyncio.get_running_loop().run_in_executor(ls.sampler, call))
+
+
+@server.command(CF_APPLY_COMMAND)
+async def cf_apply(ls: CodeFusionServer, *args: Any) -> Any:
+    """{uri, sheet?, range?, rule, style?} → writes the rule into the workbook."""
+    a = _cf_arguments(args, "rule")
+    call = functools.partial(
+        _cf_service().apply, a["path"], a.get("sheet"), a.get("range"), a["rule"], a.get("style")
+    )
+    return _jsonable(await asyncio.to_thread(call))
+
+
+def _cf_service() -> Any:
+    """Imported on first use: the Excel side (openpyxl) costs start-up time most sessions never need."""
+    return importlib.import_module("codefusion.server.cf_service")
+
+
+def _cf_arguments(args: tuple[Any, ...], text_key: str) -> dict[str, Any]:
+    if len(args) != 1 or not isinstance(args[0], dict):
+        raise JsonRpcInvalidParams(f"expected one object argument {{uri, sheet?, range?, {text_key}, ...}}")
+    a = dict(args[0])
+    if text_key == "description" and not a.get("description"):
+        a["description"] = a.get("rule")
+    if not a.get("uri") or not isinstance(a.get(text_key), str):
+        raise JsonRpcInvalidParams(f"arguments need 'uri' and '{text_key}'")
+    uri = str(a["uri"])
+    a["path"] = Path(to_fs_path(uri) or uri) if uri.startswith("file:") else Path(uri)
+    return a
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+# --- entry points -------------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    parser.add_argument("--model", metavar="DIR", help="model directory (default: the shipped model)")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        stream=sys.stderr, level=args.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+    server.base_options = ServerOptions(modelPath=args.model or "", device=args.device)
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        server.start_tcp(host or "127.0.0.1", int(port))
+    else:
+        server.start_io()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`codefusion-lsp`: the language server on stdio (or `--tcp HOST:PORT`)."""
+    parser = argparse.ArgumentParser(prog="codefusion-lsp", description="CodeFusion language server")
+    add_arguments(parser)
+    started = time.perf_counter()
+    code = run(parser.parse_args(argv))
+    log.info("server stopped after %.0f s", time.perf_counter() - started)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""Prompt extraction from a document: pure functions, no LSP types.
+
+A prompt is the natural-language request the model turns into code: the `#` comment lines directly
+above the cursor (Python, Bash), or the docstring of a Python function whose body is still empty.
+Positions here are (line, UTF-16 code unit) as LSP sends them; `utf16_*` convert to str indices.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import PurePosixPath
+from urllib.parse import unquote, urlparse
+
+LANGUAGE_IDS = {"python": "python", "shellscript": "bash", "bash": "bash", "sh": "bash", "zsh": "bash"}
+EXTENSIONS = {".py": "python", ".pyi": "python", ".sh": "bash", ".bash": "bash"}
+COMMENT_PREFIX = {"python": "#", "bash": "#"}
+
+_DEF_RE = re.compile(r"^(\s*)(async\s+)?def\s+\w+\s*\(.*\)\s*(->\s*[^:]+)?:\s*(#.*)?$")
+_DOCSTRING_QUOTES = ('"""', "'''")
+
+
+class PromptKind(Enum):
+    COMMENT = "comment"
+    DOCSTRING = "docstring"
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What to generate and where: `text` is the NL prompt; code goes on `insert_line` at `indent`."""
+
+    text: str
+    lang: str
+    kind: PromptKind
+    first_line: int  # first line of the comment block / docstring
+    last_line: int  # last line of the comment block / docstring
+    insert_line: int
+    indent: str
+
+
+def language_for(language_id: str | None, uri: str = "") -> str | None:
+    """Our language name for an LSP languageId, else guessed from the file extension; None if unsupported."""
+    if language_id and language_id.lower() in LANGUAGE_IDS:
+        return LANGUAGE_IDS[language_id.lower()]
+    suffix = PurePosixPath(unquote(urlparse(uri).path)).suffix.lower()
+    return EXTENSIONS.get(suffix)
+
+
+# --- positions: LSP counts characters in UTF-16 code units unless the client negotiated otherwise ----
+
+
+def _units(ch: str, encoding: str) -> int:
+    if encoding == "utf-8":
+        return len(ch.encode("utf-8", "surrogatepass"))
+    if encoding == "utf-32":
+        return 1
+    return 2 if ord(ch) > 0xFFFF else 1
+
+
+def utf16_len(s: str, encoding: str = "utf-16") -> int:
+    """Length of `s` in LSP position units (UTF-16 code units by default)."""
+    return sum(_units(ch, encoding) for ch in s)
+
+
+def utf16_to_index(line: str, character: int, encoding: str = "utf-16") -> int:
+    """str index of the LSP offset `character` (UTF-16 units by default) in `line`, clamped to its end."""
+    units = 0
+    for i, ch in enumerate(line):
+        if units >= character:
+            return i
+        units += _units(ch, encoding)
+    return len(line)
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines of a document without their terminators (a trailing newline gives a last empty line)."""
+    return re.split(r"\r\n|\r|\n", text)
+
+
+# --- prompt extraction ------------------------------------------------------------------------------
+
+
+def _indent_of(line: str) -> str:
+    return line[: len(line) - len(line.lstrip(" \t"))]
+
+
+def _comment_text(line: str, prefix: str) -> str | None:
+    stripped = line.strip()
+    if not stripped.startswith(prefix) or stripped.startswith("#!"):
+        return None
+    return stripped[len(prefix) :].strip()
+
+
+def comment_block(lines: list[str], line: int, lang: str) -> tuple[int, int, str] | None:
+    """The comment block containing `line`: (first, last, joined text), or None if `line` is no comment."""
+    prefix = COMMENT_PREFIX.get(lang)
+    if prefix is None or not 0 <= line < len(lines) or _comment_text(lines[line], prefix) is None:
+        return None
+    first = last = line
+    while first > 0 and _comment_text(lines[first - 1], prefix) is not None:
+        first -= 1
+    while last + 1 < len(lines) and _comment_text(lines[last + 1], prefix) is not None:
+        last += 1
+    parts = [_comment_text(lines[i], prefix) or "" for i in range(first, last + 1)]
+    text = " ".join(p for p in parts if p)
+    return (first, last, text) if text else None
+
+
+def _docstring_above(lines: list[str], line: int) -> tuple[int, int, str, str] | None:
+    """A docstring ending on the nearest non-blank line above `line`, directly under a `def`.
+
+    Returns (first, last, text, indent) or None.
+    """
+    end = line - 1
+    while end >= 0 and not lines[end].strip():
+        end -= 1
+    if end < 0:
+        return None
+    closing = lines[end].rstrip()
+    quote = next((q for q in _DOCSTRING_QUOTES if closing.endswith(q)), None)
+    if quote is None:
+        return None
+    start = end
+    stripped = lines[start].strip()
+    single_line = stripped.startswith(quote) and len(stripped) >= 6
+    if not single_line:
+        start -= 1
+        while start >= 0 and quote not in lines[start]:
+            start -= 1
+        if start < 0 or not lines[start].strip().startswith(quote):
+            return None
+    if start == 0 or not _DEF_RE.match(lines[start - 1]):
+        return None
+    body = "\n".join(lines[start : end + 1]).strip()
+    text = " ".join(body[3:-3].split())
+    return (start, end, text, _indent_of(lines[start])) if text else None
+
+
+def _body_is_empty(lines: list[str], after: int, def_indent: str) -> bool:
+    """True if no statement follows line `after` inside the function (only blanks until a dedent)."""
+    for line in lines[after + 1 :]:
+        if not line.strip():
+            continue
+        return len(_indent_of(line)) <= len(def_indent)
+    return True
+
+
+def extract_prompt(
+    text: str, line: int, character: int, lang: str, encoding: str = "utf-16"
+) -> Prompt | None:
+    """The prompt for a cursor at (line, UTF-16 character), or None if the cursor is not after one.
+
+    The cursor must be on a line holding only whitespace before it, directly below a `#` comment
+    block, or (Python) below the docstring of a function whose body is still empty.
+    """
+    lines = split_lines(text)
+    if not 0 <= line < len(lines):
+        return None
+    current = lines[line]
+    before_cursor = current[: utf16_to_index(current, character, encoding)]
+    if before_cursor.strip() or current[len(before_cursor) :].strip():
+        return None
+    block = comment_block(lines, line - 1, lang) if line > 0 else None
+    if block is not None:
+        first, last, prompt_text = block
+        indent = before_cursor or _indent_of(lines[last])
+        return Prompt(prompt_text, lang, PromptKind.COMMENT, first, last, line, indent)
+    if lang == "python":
+        doc = _docstring_above(lines, line)
+        if doc is not None:
+            first, last, prompt_text, doc_indent = doc
+            if _body_is_empty(lines, line, _indent_of(lines[first - 1])):
+                indent = before_cursor if len(before_cursor) >= len(doc_indent) else doc_indent
+                return Prompt(prompt_text, lang, PromptKind.DOCSTRING, first, last, line, indent)
+    return None
+
+
+def prompt_at_comment(text: str, line: int, lang: str) -> Prompt | None:
+    """The prompt for a code action on line `line` of a comment block: code goes under the block."""
+    lines = split_lines(text)
+    block = comment_block(lines, line, lang)
+    if block is None:
+        return None
+    first, last, prompt_text = block
+    return Prompt(prompt_text, lang, PromptKind.COMMENT, first, last, last + 1, _indent_of(lines[last]))
+
+
+def indent_code(code: str, indent: str, *, first_line_indented: bool = False) -> str:
+    """Indent every line of `code` by `indent` (the first only if `first_line_indented`)."""
+    lines = code.strip("\n").split("\n")
+    out = [(indent + lines[0]) if first_line_indented else lines[0]]
+    out += [(indent + ln) if ln.strip() else ln for ln in lines[1:]]
+    return "\n".join(out)
+
+
+def first_line(code: str, limit: int = 80) -> str:
+    """A one-line label for a candidate."""
+    head = next((ln.strip() for ln in code.splitlines() if ln.strip()), "")
+    return head if len(head) <= limit else head[: limit - 1] + "…"

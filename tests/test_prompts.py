@@ -1,0 +1,105 @@
+"""Prompt extraction, language detection, indentation and position units (pure functions)."""
+
+from __future__ import annotations
+
+import pytest
+from codefusion.server.prompts import (
+    PromptKind,
+    extract_prompt,
+    first_line,
+    indent_code,
+    language_for,
+    prompt_at_comment,
+    utf16_len,
+    utf16_to_index,
+)
+
+
+@pytest.mark.parametrize(
+    ("language_id", "uri", "expected"),
+    [
+        ("python", "file:///a.txt", "python"),
+        ("shellscript", "file:///a", "bash"),
+        ("bash", "file:///a", "bash"),
+        ("sh", "file:///a", "bash"),
+        ("", "file:///x/run.sh", "bash"),
+        ("plaintext", "file:///x/mod.py", "python"),
+        ("rust", "file:///x/main.rs", None),
+        (None, "untitled:Untitled-1", None),
+    ],
+)
+def test_language_for(language_id, uri, expected):
+    assert language_for(language_id, uri) == expected
+
+
+def test_comment_lines_joined_and_cursor_indent_kept():
+    text = "def f(xs):\n    # sort the list xs\n    # in reverse order\n    \n"
+    p = extract_prompt(text, 3, 4, "python")
+    assert p is not None and p.kind is PromptKind.COMMENT
+    assert p.text == "sort the list xs in reverse order"
+    assert (p.first_line, p.last_line, p.insert_line, p.indent) == (1, 2, 3, "    ")
+
+
+def test_cursor_at_column_zero_takes_the_comment_indent():
+    p = extract_prompt("if x:\n    # print hello\n", 2, 0, "python")
+    assert p is not None and p.indent == "    "
+
+
+def test_no_prompt_when_not_directly_below_a_comment():
+    assert extract_prompt("# list files\n\n\n", 2, 0, "bash") is None  # a blank line in between
+    assert extract_prompt("x = 1\n\n", 1, 0, "python") is None
+    assert extract_prompt("# list files\nls", 1, 2, "bash") is None  # code already on the line
+    assert extract_prompt("#!/bin/bash\n\n", 1, 0, "bash") is None  # a shebang is no prompt
+
+
+def test_out_of_range_positions_are_safe():
+    assert extract_prompt("# a\n", 99, 0, "python") is None
+    assert extract_prompt("# a\n", -1, 0, "python") is None
+    p = extract_prompt("# a\n", 1, 500, "python")  # past the end of the line: clamped
+    assert p is not None and p.text == "a"
+
+
+def test_docstring_of_empty_function_is_a_prompt():
+    text = 'def add(a, b):\n    """Return the sum of a and b."""\n    \n'
+    p = extract_prompt(text, 2, 4, "python")
+    assert p is not None and p.kind is PromptKind.DOCSTRING
+    assert p.text == "Return the sum of a and b." and p.indent == "    "
+
+
+def test_multiline_docstring_and_non_empty_body():
+    text = 'def f(path):\n    """Read the file at path\n    and return its lines.\n    """\n\n'
+    p = extract_prompt(text, 4, 0, "python")
+    assert p is not None and p.text == "Read the file at path and return its lines." and p.indent == "    "
+    body = 'def f():\n    """Do it."""\n\n    return 1\n'
+    assert extract_prompt(body, 2, 0, "python") is None
+    assert extract_prompt('x = """not a docstring"""\n\n', 1, 0, "python") is None
+    assert extract_prompt('def f():\n    """Do it."""\n\n', 2, 0, "bash") is None
+
+
+def test_code_action_prompt_from_any_line_of_a_block():
+    text = "x = 1\n# create a dict\n# mapping names to ages\nprint(x)\n"
+    p = prompt_at_comment(text, 2, "python")
+    assert p is not None and p.text == "create a dict mapping names to ages"
+    assert (p.first_line, p.last_line, p.insert_line) == (1, 2, 3)
+    assert prompt_at_comment(text, 0, "python") is None
+
+
+def test_utf16_units():
+    line = "s = '😀é' # x"
+    assert utf16_len("😀") == 2 and utf16_len("😀", "utf-8") == 4 and utf16_len("😀", "utf-32") == 1
+    assert utf16_to_index(line, 7) == 6  # after the emoji (2 units) the index is one behind
+    assert utf16_to_index(line, 1000) == len(line)
+    assert utf16_to_index("a😀b", 2) == 2  # inside a surrogate pair rounds up
+
+
+def test_non_ascii_comment_before_cursor():
+    text = "# imprime « bonjour » 😀\n  "
+    p = extract_prompt(text, 1, 2, "python")
+    assert p is not None and p.text == "imprime « bonjour » 😀"
+
+
+def test_indent_code_and_first_line():
+    assert indent_code("for x in y:\n    print(x)\n", "  ") == "for x in y:\n      print(x)"
+    assert indent_code("a\n\nb", "  ", first_line_indented=True) == "  a\n\n  b"
+    assert first_line("\n  ls -la\nwc") == "ls -la"
+    assert len(first_line("x" * 200)) == 80
