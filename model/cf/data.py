@@ -19,7 +19,8 @@ def cell_value(raw: Any) -> Any:
             return None
         if _NUMERIC.fullmatch(text):
             number = float(text)
-            return int(number) if number == int(number) and "." not in text and "e" not in text.lower() else number
+            integral = number == int(number) and not any(ch in text for ch in ".eE")
+            return int(number) if integral else number
         return raw
     return raw
 

@@ -11,12 +11,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from openpyxl.formatting.rule import ColorScaleRule, DataBarRule, FormulaRule, IconSetRule
-from openpyxl.formatting.rule import Rule as XLRule
-from openpyxl.styles import Font, PatternFill
-from openpyxl.styles.differential import DifferentialStyle
-from openpyxl.utils.cell import get_column_letter, range_boundaries
-
 from codefusion.model.cf.rules import (
     And,
     Average,
@@ -36,6 +30,11 @@ from codefusion.model.cf.rules import (
     Visual,
     format_number,
 )
+from openpyxl.formatting.rule import ColorScaleRule, DataBarRule, FormulaRule, IconSetRule
+from openpyxl.formatting.rule import Rule as XLRule
+from openpyxl.styles import Font, PatternFill
+from openpyxl.styles.differential import DifferentialStyle
+from openpyxl.utils.cell import get_column_letter, range_boundaries
 
 _OPERATORS = {
     CompareOp.GREATER: ">",
@@ -163,7 +162,8 @@ def rule_to_openpyxl(rule: Rule, cell_range: str, style: str | dict | CFStyle | 
             TextOp.STARTS_WITH: ("beginsWith", "beginsWith"),
             TextOp.ENDS_WITH: ("endsWith", "endsWith"),
         }[rule.op]
-        return XLRule(type=kind, operator=operator, text=rule.text, formula=[cell_formula(rule, cell)], dxf=dxf)
+        formula = [cell_formula(rule, cell)]
+        return XLRule(type=kind, operator=operator, text=rule.text, formula=formula, dxf=dxf)
     return FormulaRule(formula=[cell_formula(rule, cell)], font=dxf.font, fill=dxf.fill)
 
 
@@ -220,7 +220,8 @@ def rule_from_formula(formula: str, cell: str) -> Rule | None:
         return TextTest(TextOp.EQUALS, _unstring(m.group(1)))
     m = re.fullmatch(rf"IF\(ISERROR\({c}\),FALSE,(LEFT|RIGHT)\({c},LEN\({_STR}\)\)={_STR}\)", f)
     if m and m.group(2) == m.group(3):
-        return TextTest(TextOp.STARTS_WITH if m.group(1) == "LEFT" else TextOp.ENDS_WITH, _unstring(m.group(2)))
+        op = TextOp.STARTS_WITH if m.group(1) == "LEFT" else TextOp.ENDS_WITH
+        return TextTest(op, _unstring(m.group(2)))
     m = re.fullmatch(r"(AND|OR|NOT)\((.*)\)", f)
     if m:
         parts = _split_args(m.group(2))
@@ -257,7 +258,8 @@ def rule_from_openpyxl(xl: XLRule, cell_range: str) -> Rule | None:
     if kind == "iconSet":
         return Scale(Visual.ICON_SET)
     if kind == "cellIs" and xl.operator in _CELL_IS and len(formula) == 1 and re.fullmatch(_NUM, formula[0]):
-        return Compare(_CELL_IS[xl.operator], float(formula[0]))  # approximate: Excel's cellIs also ranks text
+        # approximate: Excel's cellIs also ranks text above numbers and reads blanks as 0
+        return Compare(_CELL_IS[xl.operator], float(formula[0]))
     if kind == "cellIs" and xl.operator == "between" and len(formula) == 2:
         if all(re.fullmatch(_NUM, f) for f in formula):
             return Between(float(formula[0]), float(formula[1]))
@@ -275,7 +277,7 @@ class SheetRule:
 
 
 def rules_from_worksheet(ws) -> list[SheetRule]:
-    """Every conditional-formatting rule of an openpyxl worksheet, read into the CF language where possible."""
+    """Every conditional-formatting rule of an openpyxl worksheet, in the CF language where possible."""
     found = []
     for cf in ws.conditional_formatting:
         cell_range = str(cf.sqref).split()[0]

@@ -124,9 +124,9 @@ class _Parser:
         kind, payload = spec
         span = [(m.start(1), m.end(1))]
         if kind == "fixed":
-            end = _NO_ARGS.match(self.s, start)
-            if end:
-                yield payload, end.end(), span  # type: ignore[misc]
+            close = _NO_ARGS.match(self.s, start)
+            if close:
+                yield payload, close.end(), span  # type: ignore[misc]
             else:
                 self.fail(start, f"{name}() takes no arguments")
         elif kind == "compare":
@@ -150,7 +150,7 @@ class _Parser:
             for items, end, spans in self.items(start, []):
                 bad = [r for r in items if not is_cell_level(r)]
                 if bad:
-                    self.fail(start, f"{name}() can only combine cell rules (comparisons, text, Blanks, Errors)")
+                    self.fail(start, f"{name}() only combines cell rules (comparisons, text, Blanks, Errors)")
                 elif kind == "not" and len(items) != 1:
                     self.fail(start, "NOT() takes exactly one rule")
                 elif kind == "not":

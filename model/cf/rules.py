@@ -121,7 +121,8 @@ def format_text(text: str) -> str:
 
     probe = TextTest(TextOp.EQUALS, text)
     try:
-        if parse_rule(f"TextEquals({text})") == probe and parse_rule(f"NOT(TextEquals({text}))") == Not(probe):
+        nested = parse_rule(f"NOT(TextEquals({text}))")
+        if parse_rule(f"TextEquals({text})") == probe and nested == Not(probe):
             return text
     except ValueError:
         pass
