@@ -6,7 +6,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from codefusion.model.cf import CFSyntaxError, format_rule, is_valid_rule, keyword_spans, parse_rule
 from codefusion.model.cf.rules import And, Compare, CompareOp, Not, Or, Rank, TextOp, TextTest
 

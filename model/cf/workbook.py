@@ -109,6 +109,12 @@ def _load(path: Path, **kwargs):
         raise CFWorkbookError(f"{path}: cannot read the workbook ({type(exc).__name__}: {exc})") from exc
 
 
+def _close(wb) -> None:
+    archive = getattr(wb, "vba_archive", None)  # keep_vba holds the source zip open
+    if archive is not None:
+        archive.close()
+
+
 def _sheet(wb, sheet: str | None):
     if sheet is None:
         return wb.worksheets[0]
@@ -206,7 +212,7 @@ def apply_rule_to_workbook(path: str | os.PathLike, sheet: str | None, cell_rang
     made_backup = False
     try:
         wb.save(tmp)
-        load_workbook(tmp, keep_vba=True).close()  # the new file must read back before it replaces anything
+        _close(load_workbook(tmp, keep_vba=True))  # the new file must read back before it replaces anything
         shutil.copymode(path, tmp)
         if path.read_bytes() != original:
             raise CFWorkbookError(f"{path}: changed by another program while writing; nothing written")
@@ -219,6 +225,7 @@ def apply_rule_to_workbook(path: str | os.PathLike, sheet: str | None, cell_rang
     except Exception as exc:
         raise CFWorkbookError(f"{path}: could not write the workbook ({type(exc).__name__}: {exc})") from exc
     finally:
+        _close(wb)
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
     return ApplyResult(str(path), block.sheet, block.cell_range, format_rule(rule), str(xl_rule.type),
