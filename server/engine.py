@@ -49,6 +49,11 @@ class EngineNotReady(RuntimeError):
     """The model is not loaded (still loading, or failed to load: the message says which)."""
 
 
+def clean_prompt(prompt: str) -> str:
+    """Stripped, bounded, and valid Unicode (a client may send lone surrogates)."""
+    return prompt.strip()[:MAX_PROMPT_CHARS].encode("utf-8", "replace").decode("utf-8")
+
+
 def default_model_dir() -> Path:
     from codefusion.model.pipeline import DEFAULT_MODEL_DIR
 
@@ -202,7 +207,7 @@ class Engine:
             raise ValueError(f"unknown language {lang!r}; expected one of {', '.join(LANGS)}")
         if k < 1:
             raise ValueError("k must be at least 1")
-        prompts = [p.strip()[:MAX_PROMPT_CHARS] for p in prompts]
+        prompts = [clean_prompt(p) for p in prompts]
         keys = [(p, lang, k, steps, seed, max_tokens) for p in prompts]
         results: list[list[Candidate] | None] = [self._cache_get(key) for key in keys]
         if all(r is not None for r in results):

@@ -23,7 +23,10 @@ def lsp_line_range(lines: list[str], line: int, encoding: str) -> types.Range:
     )
 
 
-def lsp_documentation(candidate: Candidate, lang: str) -> types.MarkupContent:
+def lsp_documentation(candidate: Candidate, lang: str, markdown: bool = True) -> types.MarkupContent:
+    """The whole candidate, in a fenced code block when the client renders markdown."""
+    if not markdown:
+        return types.MarkupContent(kind=types.MarkupKind.PlainText, value=candidate.text)
     note = "" if candidate.valid else "\n\n*No sample parsed; this is the best-scoring attempt.*"
     fence = MARKDOWN_FENCE.get(lang, "")
     return types.MarkupContent(
@@ -37,7 +40,7 @@ def lsp_detail(candidate: Candidate) -> str:
 
 
 def lsp_completion_items(
-    text: str, prompt: Prompt, candidates: list[Candidate], encoding: str
+    text: str, prompt: Prompt, candidates: list[Candidate], encoding: str, markdown: bool = True
 ) -> list[types.CompletionItem]:
     """Completion items replacing the cursor line's whitespace with each indented candidate."""
     lines = split_lines(text)
@@ -51,7 +54,7 @@ def lsp_completion_items(
                 label=label,
                 kind=types.CompletionItemKind.Snippet,
                 detail=lsp_detail(c),
-                documentation=lsp_documentation(c, prompt.lang),
+                documentation=lsp_documentation(c, prompt.lang, markdown),
                 sort_text=f"{c.rank:03d}",
                 filter_text=current + label,  # the range holds the line's whitespace: filter must match it
                 insert_text_format=types.InsertTextFormat.PlainText,

@@ -184,6 +184,13 @@ class CodeFusionServer(LanguageServer):
     def encoding(self) -> str:
         return str(self.workspace.position_encoding or "utf-16")
 
+    def client_renders_markdown(self) -> bool:
+        caps = self.client_capabilities.text_document
+        item = caps.completion.completion_item if caps and caps.completion else None
+        return bool(
+            item and item.documentation_format and types.MarkupKind.Markdown in item.documentation_format
+        )
+
     def document(self, uri: str) -> TextDocument | None:
         """An open document the client sent (never read from disk), or None."""
         return self.workspace.text_documents.get(unquote(uri))
@@ -287,7 +294,8 @@ async def completion(ls: CodeFusionServer, params: types.CompletionParams) -> ty
     if candidates is None:  # model loading or broken: the user was told; ask again later
         return types.CompletionList(is_incomplete=True, items=[])
     return types.CompletionList(
-        is_incomplete=False, items=lsp_completion_items(doc.source, prompt, candidates, ls.encoding)
+        is_incomplete=False,
+        items=lsp_completion_items(doc.source, prompt, candidates, ls.encoding, ls.client_renders_markdown()),
     )
 
 
@@ -442,6 +450,8 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         stream=sys.stderr, level=args.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
+    if args.log_level != "DEBUG":  # pygls logs every message it sends at INFO
+        logging.getLogger("pygls").setLevel(logging.WARNING)
     server.base_options = ServerOptions(modelPath=args.model or "", device=args.device)
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")

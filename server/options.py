@@ -14,7 +14,7 @@ LANGUAGES = ("python", "bash")
 DEVICES = ("auto", "cpu", "cuda")
 # Hard limits: a client cannot make one request sample an unbounded batch or length.
 MAX_CANDIDATES = 20
-MAX_STEPS = 200
+MAX_STEPS = 1200  # the training T; more steps than that mean nothing
 MAX_TOKENS = 512
 MAX_PROMPT_CHARS = 2000
 MAX_DEBOUNCE_MS = 5000

@@ -1,0 +1,101 @@
+"""`codefusion generate`: prompts in a JSONL file → ranked, validated candidates in a JSONL file.
+
+Input lines are `{"id": ..., "prompt": "..."}`; output has one line per input, same order:
+`{"id": ..., "candidates": ["...", ...]}` (up to k distinct, best first). It uses the same engine
+as the language server, in batches of prompts; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .engine import BATCH_PROMPTS, LANGS, Engine, EngineNotReady
+
+
+class InputError(ValueError):
+    """A malformed input line; the message names the file and line."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lang", required=True, choices=LANGS)
+    parser.add_argument("--k", type=int, default=5, help="candidates per prompt (default 5)")
+    parser.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-tokens", type=int, default=None, help="code length (default: per language)")
+    parser.add_argument(
+        "--model", metavar="DIR", default=None, help="model folder (default: the shipped model)"
+    )
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--batch-size", type=int, default=BATCH_PROMPTS, help="prompts per sampler batch")
+    parser.add_argument("--input", required=True, type=Path, help="JSONL with {id, prompt} per line")
+    parser.add_argument("--output", required=True, type=Path, help="JSONL to write {id, candidates} to")
+
+
+def read_prompts(path: Path) -> list[tuple[Any, str]]:
+    """(id, prompt) per non-blank line; raises InputError naming the first bad line."""
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}:{n}: not JSON ({exc.msg})") from exc
+            if not isinstance(row, dict) or "id" not in row or not isinstance(row.get("prompt"), str):
+                raise InputError(
+                    f'{path}:{n}: expected {{"id": ..., "prompt": "..."}}, got {line.strip()[:80]}'
+                )
+            rows.append((row["id"], row["prompt"]))
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.k < 1 or args.batch_size < 1 or (args.steps is not None and args.steps < 1):
+        print("codefusion generate: --k, --steps and --batch-size must be positive", file=sys.stderr)
+        return 2
+    try:
+        rows = read_prompts(args.input)
+    except (OSError, UnicodeDecodeError, InputError) as exc:
+        print(f"codefusion generate: {exc}", file=sys.stderr)
+        return 2
+    engine = Engine(args.model, device=args.device)
+    try:
+        engine.load()
+    except EngineNotReady as exc:
+        print(
+            f"codefusion generate: cannot load the model: {exc}\n  run `codefusion doctor`", file=sys.stderr
+        )
+        return 1
+    from tqdm import tqdm
+
+    start = time.perf_counter()
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        args.output.open("w", encoding="utf-8") as out,
+        tqdm(total=len(rows), file=sys.stderr, unit="prompt") as bar,
+    ):
+        for i in range(0, len(rows), args.batch_size):
+            batch = rows[i : i + args.batch_size]
+            results = engine.generate_batch(
+                [p for _, p in batch],
+                args.lang,
+                k=args.k,
+                steps=args.steps,
+                seed=args.seed,
+                max_tokens=args.max_tokens,
+            )
+            for (row_id, _), candidates in zip(batch, results, strict=True):
+                out.write(json.dumps({"id": row_id, "candidates": [c.text for c in candidates]}) + "\n")
+            out.flush()
+            bar.update(len(batch))
+    took = time.perf_counter() - start
+    print(
+        f"{len(rows)} prompts → {args.output} in {took:.1f}s on {engine.status()['device']}", file=sys.stderr
+    )
+    return 0

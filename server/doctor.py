@@ -1,0 +1,150 @@
+"""`codefusion doctor`: check the install (weights, tokenizer, grammars, torch, server) and say how to fix it.
+
+Exit status 1 when something needed is broken; warnings alone keep 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    required: bool = True
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model", metavar="DIR", default=None, help="model folder (default: the shipped model)"
+    )
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+
+
+def _guard(name: str, fix: str, fn: Callable[[], str], required: bool = True) -> Check:
+    try:
+        return Check(name, True, fn(), required=required)
+    except Exception as exc:  # every failure becomes a line in the report, never a traceback
+        return Check(name, False, f"{type(exc).__name__}: {exc}", fix, required)
+
+
+def check_torch(device: str) -> list[Check]:
+    def torch_info() -> str:
+        import torch
+
+        cuda = torch.cuda.is_available()
+        name = torch.cuda.get_device_name(0) if cuda else "no CUDA device; CPU"
+        return f"torch {torch.__version__}, {name}, {torch.get_num_threads()} CPU threads"
+
+    checks = [_guard("torch", "pip install 'torch==2.13.0' (or `make setup`)", torch_info)]
+    if device == "cuda":
+
+        def cuda() -> str:
+            import torch
+
+            if not torch.cuda.is_available():
+                raise RuntimeError("--device cuda but torch sees no CUDA device")
+            return "CUDA available"
+
+        checks.append(_guard("cuda", "install a CUDA build of torch, or use --device cpu/auto", cuda))
+    return checks
+
+
+def check_model(model_dir: Path, device: str) -> list[Check]:
+    from codefusion.model.checkpoint import CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE
+
+    fix = f"model missing or damaged: restore it with `git checkout -- {model_dir}`, or pass --model DIR"
+    checks = []
+    for label, file in (("config", CONFIG_FILE), ("weights", WEIGHTS_FILE), ("tokenizer", TOKENIZER_FILE)):
+        path = model_dir / file
+        ok = path.is_file() and path.stat().st_size > 0
+        detail = f"{path} ({path.stat().st_size / 1e6:.1f} MB)" if ok else f"{path} missing or empty"
+        checks.append(Check(label, ok, detail, fix))
+    if not all(c.ok for c in checks):
+        return checks
+
+    def load_and_sample() -> str:
+        from codefusion.model.pipeline import CodeFusionPipeline
+
+        start = time.perf_counter()
+        pipe = CodeFusionPipeline.from_dir(model_dir, device=device)
+        loaded = time.perf_counter() - start
+        start = time.perf_counter()
+        pipe.sample(["list files"], "bash", k=2, steps=2)
+        sampled = time.perf_counter() - start
+        return (
+            f"{pipe.num_parameters() / 1e6:.1f}M parameters on {pipe.device}; "
+            f"load {loaded:.2f}s, smoke sample {sampled * 1000:.0f} ms"
+        )
+
+    checks.append(_guard("model loads", fix, load_and_sample))
+    return checks
+
+
+def check_grammars() -> list[Check]:
+    from codefusion.model.validate import validate
+
+    samples = {"python": ("x = [i for i in y]", "def ("), "bash": ("ls -la | wc -l", "if then fi ("),
+               "cf": ("TextContains(Error)", "AND(")}  # fmt: skip
+    checks = []
+    for lang, (good, bad) in samples.items():
+
+        def probe(lang: str = lang, good: str = good, bad: str = bad) -> str:
+            if not validate(lang, good) or validate(lang, bad):
+                raise RuntimeError(f"validator for {lang} gives wrong answers")
+            return "parses valid code and rejects broken code"
+
+        fix = "pip install tree-sitter tree-sitter-python tree-sitter-bash (or `make setup`)"
+        checks.append(_guard(f"{lang} grammar", fix, probe))
+    return checks
+
+
+def check_server() -> list[Check]:
+    def imports() -> str:
+        versions = []
+        for mod in ("pygls", "lsprotocol"):
+            m = importlib.import_module(mod)
+            versions.append(f"{mod} {getattr(m, '__version__', '?')}")
+        importlib.import_module("codefusion.server.lsp_server")
+        return ", ".join(versions)
+
+    def script() -> str:
+        found = shutil.which("codefusion-lsp") or (Path(sys.executable).parent / "codefusion-lsp")
+        if not Path(found).exists():
+            raise FileNotFoundError("codefusion-lsp not on PATH")
+        return str(found)
+
+    return [
+        _guard("server imports", "pip install -e . (or `make setup`)", imports),
+        _guard("codefusion-lsp", "pip install -e . puts it in the venv's bin/", script, required=False),
+    ]
+
+
+def run(args: argparse.Namespace) -> int:
+    from codefusion.model.pipeline import DEFAULT_MODEL_DIR
+
+    model_dir = Path(args.model) if args.model else Path(DEFAULT_MODEL_DIR)
+    checks = [
+        *check_torch(args.device),
+        *check_grammars(),
+        *check_server(),
+        *check_model(model_dir, args.device),
+    ]
+    for c in checks:
+        mark = "ok  " if c.ok else ("FAIL" if c.required else "warn")
+        print(f"[{mark}] {c.name}: {c.detail}")
+        if not c.ok and c.fix:
+            print(f"       fix: {c.fix}")
+    broken = [c for c in checks if c.required and not c.ok]
+    print("all good" if not broken else f"{len(broken)} problem(s) found")
+    return 1 if broken else 0
