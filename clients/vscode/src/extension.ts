@@ -15,8 +15,6 @@ import {
 import { buildServerOptions, configurationSettings, documentLanguages, initializationOptions, SECTION } from "./options";
 import {
   actionPreview,
-  CfApplyResult,
-  CfSuggestResult,
   cfAppliedMessage,
   cfApplyCommand,
   cfPickItem,
@@ -24,7 +22,11 @@ import {
   codeActionParams,
   formatStatus,
   generateActions,
+  isReady,
+  loadError,
   promptLine,
+  readCfApply,
+  readCfSuggest,
   ServerStatus,
   statusBar,
   statusCommand,
@@ -61,7 +63,7 @@ function pollStatus(): void {
     try {
       const status = await queryStatus();
       showBar(status);
-      if (!status || (!status.loaded && !status.error)) pollTimer = setTimeout(tick, 1500);
+      if (!isReady(status) && !loadError(status)) pollTimer = setTimeout(tick, 1500);
     } catch (err) {
       showBar(undefined, `CodeFusion: ${String(err)}`);
     }
@@ -220,11 +222,13 @@ async function addConditionalFormatting(uri?: vscode.Uri): Promise<void> {
   if (!description) return;
   const target = { uri: c.code2ProtocolConverter.asUri(book), sheet: sheet.trim(), range: range.trim() };
   try {
-    const suggested = (await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: "CodeFusion: suggesting rules…" },
-      () => c.sendRequest(ExecuteCommandRequest.type, cfSuggestCommand(target, description.trim())),
-    )) as CfSuggestResult | null;
-    if (!suggested || suggested.candidates.length === 0) {
+    const suggested = readCfSuggest(
+      await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: "CodeFusion: suggesting rules…" },
+        () => c.sendRequest(ExecuteCommandRequest.type, cfSuggestCommand(target, description.trim())),
+      ),
+    );
+    if (suggested.candidates.length === 0) {
       void vscode.window.showInformationMessage("CodeFusion: no rule candidates (is the model loaded?).");
       return;
     }
@@ -233,10 +237,12 @@ async function addConditionalFormatting(uri?: vscode.Uri): Promise<void> {
       { title: `Rule for ${suggested.sheet}!${suggested.range}`, matchOnDetail: true },
     );
     if (!pick) return;
-    const applied = (await c.sendRequest(
-      ExecuteCommandRequest.type,
-      cfApplyCommand({ ...target, sheet: suggested.sheet, range: suggested.range }, pick.candidate.rule),
-    )) as CfApplyResult;
+    const applied = readCfApply(
+      await c.sendRequest(
+        ExecuteCommandRequest.type,
+        cfApplyCommand({ ...target, sheet: suggested.sheet, range: suggested.range }, pick.candidate.rule),
+      ),
+    );
     output.info(cfAppliedMessage(applied));
     void vscode.window.showInformationMessage(cfAppliedMessage(applied));
   } catch (err) {

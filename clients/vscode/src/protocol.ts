@@ -39,6 +39,20 @@ export interface ServerStatus {
   error?: string | null;
   loadSeconds?: number | null;
   lastLatencyMs?: number | null;
+  /** "not loaded" | "loading" | "ready" | "failed" (newer servers; `loaded`/`loading` older). */
+  state?: string;
+}
+
+/** True when the model is loaded and requests get answers. */
+export function isReady(s: ServerStatus | undefined): boolean {
+  return !!s && (s.loaded === true || s.state === "ready");
+}
+
+/** The load error, if loading failed. */
+export function loadError(s: ServerStatus | undefined): string | undefined {
+  if (!s) return undefined;
+  if (s.error) return s.error;
+  return s.state === "failed" ? "model failed to load" : undefined;
 }
 
 /** One candidate of `codefusion.cf.suggest`. */
@@ -53,6 +67,44 @@ export interface CfSuggestResult {
   candidates: CfCandidate[];
   sheet: string;
   range: string;
+}
+
+type Raw = Record<string, unknown>;
+
+function serverError(raw: unknown, what: string): Raw {
+  if (!raw || typeof raw !== "object") throw new Error(`${what}: no answer (is the model loaded?)`);
+  const r = raw as Raw;
+  if (typeof r.error === "string" && r.error !== "") throw new Error(`${what}: ${r.error}`);
+  return r;
+}
+
+const str = (v: unknown): string => (typeof v === "string" ? v : v == null ? "" : String(v));
+
+/** Reads a `codefusion.cf.suggest` answer (also the field names `cell_range`/`addresses`). */
+export function readCfSuggest(raw: unknown): CfSuggestResult {
+  const r = serverError(raw, "cf.suggest");
+  const candidates = Array.isArray(r.candidates) ? (r.candidates as Raw[]) : [];
+  return {
+    sheet: str(r.sheet),
+    range: str(r.range ?? r.cell_range),
+    candidates: candidates.map((c) => {
+      const cells = (Array.isArray(c.cells) ? c.cells : Array.isArray(c.addresses) ? c.addresses : []).map(str);
+      return { rule: str(c.rule), score: Number(c.score ?? 0), count: Number(c.count ?? cells.length), cells };
+    }),
+  };
+}
+
+/** Reads a `codefusion.cf.apply` answer (also the field name `cell_range`). */
+export function readCfApply(raw: unknown): CfApplyResult {
+  const r = serverError(raw, "cf.apply");
+  return {
+    written: r.written === undefined ? typeof r.path === "string" : r.written === true,
+    path: str(r.path),
+    sheet: str(r.sheet),
+    range: str(r.range ?? r.cell_range),
+    rule: str(r.rule),
+    backup: typeof r.backup === "string" ? r.backup : null,
+  };
 }
 
 export interface CfApplyResult {
@@ -199,11 +251,10 @@ export function statusBar(status: ServerStatus | undefined, failed?: string): {
   state: "loading" | "ready" | "error";
 } {
   if (failed) return { text: "$(error) CodeFusion", tooltip: failed, state: "error" };
-  if (!status || status.loading || (!status.loaded && !status.error)) {
+  const error = loadError(status);
+  if (error) return { text: "$(error) CodeFusion", tooltip: `CodeFusion: ${error}`, state: "error" };
+  if (!status || !isReady(status)) {
     return { text: "$(sync~spin) CodeFusion", tooltip: "CodeFusion: loading the model…", state: "loading" };
-  }
-  if (status.error || !status.loaded) {
-    return { text: "$(error) CodeFusion", tooltip: `CodeFusion: ${status.error ?? "model not loaded"}`, state: "error" };
   }
   return {
     text: `$(check) CodeFusion (${status.device ?? "?"})`,
@@ -219,7 +270,7 @@ export function formatStatus(s: ServerStatus): string {
     `model: ${s.modelPath ?? "?"}`,
     `device: ${s.device ?? "?"}`,
     `parameters: ${params}`,
-    `state: ${s.error ? `error: ${s.error}` : s.loaded ? "ready" : "loading"}`,
+    `state: ${loadError(s) ? `error: ${loadError(s)}` : isReady(s) ? "ready" : "loading"}`,
     `load time: ${s.loadSeconds != null ? `${s.loadSeconds.toFixed(1)} s` : "-"}`,
     `last latency: ${s.lastLatencyMs != null ? `${Math.round(s.lastLatencyMs)} ms` : "-"}`,
   ].join("\n");

@@ -29,8 +29,6 @@ import {
 import { buildServerOptions, configurationSettings, initializationOptions } from "../options";
 import {
   actionPreview,
-  CfApplyResult,
-  CfSuggestResult,
   cfApplyCommand,
   cfSuggestCommand,
   clientCapabilities,
@@ -41,7 +39,11 @@ import {
   generateActions,
   inlineCompletionItems,
   inlineCompletionParams,
+  isReady,
+  loadError,
   promptLine,
+  readCfApply,
+  readCfSuggest,
   ServerStatus,
   statusCommand,
 } from "../protocol";
@@ -51,6 +53,9 @@ const PYTHON = path.join(REPO, ".venv", "bin", "python");
 const SERVER = process.env.CODEFUSION_LSP ?? path.join(REPO, ".venv", "bin", "codefusion-lsp");
 const LOAD_TIMEOUT_MS = Number(process.env.CODEFUSION_LOAD_TIMEOUT_MS ?? 300_000);
 const REQUEST_TIMEOUT_MS = 180_000;
+// With an untrained test model only protocol facts can be asserted, not that the code parses.
+const PROTOCOL_ONLY = process.env.CODEFUSION_TEST_PROTOCOL_ONLY === "1";
+const quality = { skip: PROTOCOL_ONLY ? "CODEFUSION_TEST_PROTOCOL_ONLY=1 (untrained model)" : false };
 
 // The settings a user might have; the extension turns them into the server options the same way.
 const SETTINGS: Record<string, unknown> = {
@@ -154,8 +159,10 @@ describe("codefusion-lsp through the extension's protocol code", { timeout: LOAD
       conn.dispose();
     }
     if (proc && proc.exitCode === null) {
-      await new Promise((r) => setTimeout(r, 1000).unref());
-      if (proc.exitCode === null) proc.kill();
+      const exited = new Promise((r) => proc.once("exit", r));
+      const timer = setTimeout(() => proc.kill(), 5000);
+      await exited;
+      clearTimeout(timer);
     }
     fs.rmSync(tmp, { recursive: true, force: true });
   });
@@ -172,12 +179,12 @@ describe("codefusion-lsp through the extension's protocol code", { timeout: LOAD
   test("the model loads (work-done progress ends, status says loaded)", { timeout: LOAD_TIMEOUT_MS }, async () => {
     const deadline = Date.now() + LOAD_TIMEOUT_MS;
     let s = await status();
-    while (!s.loaded && !s.error && Date.now() < deadline) {
+    while (!isReady(s) && !loadError(s) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 500));
       s = await status();
     }
-    assert.equal(s.error ?? null, null, `model failed to load: ${s.error}\n${stderr}`);
-    assert.equal(s.loaded, true, `model not loaded after ${LOAD_TIMEOUT_MS} ms\n${stderr}`);
+    assert.equal(loadError(s), undefined, `model failed to load: ${JSON.stringify(s)}\n${stderr}`);
+    assert.ok(isReady(s), `model not loaded after ${LOAD_TIMEOUT_MS} ms: ${JSON.stringify(s)}\n${stderr}`);
     assert.equal(s.device, "cpu");
     assert.ok(typeof s.parameters === "number" && s.parameters > 0, `parameters ${s.parameters}`);
     assert.ok(progressEnded.length >= 1, "no $/progress end notification");
@@ -196,7 +203,7 @@ describe("codefusion-lsp through the extension's protocol code", { timeout: LOAD
       assert.ok(code.trim().length > 0, "empty completion");
       const edit = item.textEdit && "range" in item.textEdit ? item.textEdit : TextEdit.insert(PY_CURSOR, code);
       const after = applyEdits(PY, [edit]);
-      assert.ok(parsesAsPython(after), `does not parse:\n${after}`);
+      if (!PROTOCOL_ONLY) assert.ok(parsesAsPython(after), `does not parse:\n${after}`);
     }
   });
 
@@ -235,7 +242,7 @@ describe("codefusion-lsp through the extension's protocol code", { timeout: LOAD
       const after = applyEdits(PY, edits);
       assert.notEqual(after, PY);
       assert.ok(after.startsWith("import json\n\n# read a json file"), "the comment was changed");
-      assert.ok(parsesAsPython(after), `edited file does not parse:\n${after}`);
+      if (!PROTOCOL_ONLY) assert.ok(parsesAsPython(after), `edited file does not parse:\n${after}`);
     }
     assert.ok(actionPreview(action).trim().length > 0);
   });
@@ -251,8 +258,8 @@ describe("codefusion-lsp through the extension's protocol code", { timeout: LOAD
     assert.ok(typeof s.lastLatencyMs === "number" && s.lastLatencyMs > 0, `lastLatencyMs ${s.lastLatencyMs}`);
   });
 
-  test("CF suggest and apply on a real .xlsx", async () => {
-    const book = path.join(tmp, "sales.xlsx");
+  function makeBook(name: string): { book: string; target: { uri: string; sheet: string; range: string } } {
+    const book = path.join(tmp, name);
     const made = python(
       `import openpyxl\nwb = openpyxl.Workbook(); ws = wb.active; ws.title = 'Sales'\n` +
         "ws.append(['Region', 'Sales'])\n" +
@@ -260,39 +267,61 @@ describe("codefusion-lsp through the extension's protocol code", { timeout: LOAD
         `wb.save(${JSON.stringify(book)})`,
     );
     assert.equal(made.status, 0, made.stderr);
-    const target = { uri: pathToFileURL(book).toString(), sheet: "Sales", range: "B2:B11" };
-    const suggested = await request<CfSuggestResult>(
-      ExecuteCommandRequest.method,
-      cfSuggestCommand(target, "highlight sales above 500", 5),
-      "cf.suggest",
-    );
-    assert.equal(suggested.sheet, "Sales");
-    assert.equal(suggested.range, "B2:B11");
-    assert.ok(suggested.candidates.length >= 1, "no CF candidates");
-    for (const c of suggested.candidates) {
-      assert.ok(c.rule.length > 0);
-      assert.ok(c.count >= c.cells.length && c.count <= 10, `count ${c.count}, cells ${c.cells}`);
-      for (const cell of c.cells) assert.match(cell, /^B([2-9]|1[01])$/);
-    }
-    const before = fs.readFileSync(book);
-    const applied = await request<CfApplyResult>(
-      ExecuteCommandRequest.method,
-      cfApplyCommand(target, suggested.candidates[0].rule),
-      "cf.apply",
-    );
-    assert.equal(applied.written, true);
-    assert.equal(path.resolve(applied.path), path.resolve(book));
-    assert.equal(applied.rule.length > 0, true);
-    if (applied.backup) assert.deepEqual(fs.readFileSync(applied.backup), before, "backup differs from the original");
+    return { book, target: { uri: pathToFileURL(book).toString(), sheet: "Sales", range: "B2:B11" } };
+  }
+
+  /** The conditional-formatting ranges and rule count openpyxl reads back. */
+  function rulesIn(book: string): string {
     const read = python(
       `import openpyxl; ws = openpyxl.load_workbook(${JSON.stringify(book)})['Sales']\n` +
         "print(sum(len(r.rules) for r in ws.conditional_formatting), [str(r.sqref) for r in ws.conditional_formatting])",
     );
     assert.equal(read.status, 0, read.stderr);
-    assert.match(read.stdout, /^1 \['B2:B11'\]/, read.stdout);
-    // A rule picked by hand is written as given.
-    const byHand = await request<CfApplyResult>(ExecuteCommandRequest.method, cfApplyCommand(target, "GreaterThan(500)"), "cf.apply");
-    assert.equal(byHand.written, true);
-    assert.match(byHand.rule, /greaterthan\(500\)/i);
+    return read.stdout.trim();
+  }
+
+  test("CF suggest answers with the target and well-formed candidates", async () => {
+    const { target } = makeBook("shape.xlsx");
+    const suggested = readCfSuggest(
+      await request(ExecuteCommandRequest.method, cfSuggestCommand(target, "highlight sales above 500", 5), "cf.suggest"),
+    );
+    assert.equal(suggested.sheet, "Sales", JSON.stringify(suggested));
+    assert.equal(suggested.range, "B2:B11");
+    assert.ok(suggested.candidates.length <= 5);
+    for (const c of suggested.candidates) {
+      assert.ok(c.rule.length > 0);
+      assert.ok(c.count >= c.cells.length && c.count <= 10, `count ${c.count}, cells ${c.cells}`);
+      for (const cell of c.cells) assert.match(cell, /^B([2-9]|1[01])$/);
+    }
+  });
+
+  test("CF apply writes a rule into a real .xlsx and keeps a backup", async () => {
+    const { book, target } = makeBook("apply.xlsx");
+    const before = fs.readFileSync(book);
+    const applied = readCfApply(
+      await request(ExecuteCommandRequest.method, cfApplyCommand(target, "GreaterThan(500)"), "cf.apply"),
+    );
+    assert.equal(applied.written, true);
+    assert.equal(path.resolve(applied.path), path.resolve(book));
+    assert.equal(applied.sheet, "Sales");
+    assert.equal(applied.range, "B2:B11");
+    assert.match(applied.rule, /^greaterthan\(500\)$/i);
+    if (applied.backup) assert.deepEqual(fs.readFileSync(applied.backup), before, "backup differs from the original");
+    assert.equal(rulesIn(book), "1 ['B2:B11']");
+  });
+
+  test("CF suggest → pick the top candidate → apply (the command's flow)", quality, async () => {
+    const { book, target } = makeBook("flow.xlsx");
+    const suggested = readCfSuggest(
+      await request(ExecuteCommandRequest.method, cfSuggestCommand(target, "highlight sales above 500", 5), "cf.suggest"),
+    );
+    assert.ok(suggested.candidates.length >= 1, "no CF candidates");
+    const top = suggested.candidates[0];
+    assert.ok(top.count >= 1, `top rule ${top.rule} highlights nothing`);
+    const applied = readCfApply(
+      await request(ExecuteCommandRequest.method, cfApplyCommand({ ...target, sheet: suggested.sheet, range: suggested.range }, top.rule), "cf.apply"),
+    );
+    assert.equal(applied.written, true);
+    assert.equal(rulesIn(book), "1 ['B2:B11']");
   });
 });

@@ -15,6 +15,8 @@ import {
   GENERATE_KIND,
   generateActions,
   promptLine,
+  readCfApply,
+  readCfSuggest,
   statusBar,
 } from "../protocol";
 import { resolveServerPath, serverPathCandidates } from "../serverPath";
@@ -110,6 +112,14 @@ test("protocol: CF commands carry only the given fields", () => {
   assert.deepEqual(cfApplyCommand({ uri: "file:///b.xlsx", sheet: "S" }, "GreaterThan(5)").arguments, [
     { uri: "file:///b.xlsx", sheet: "S", rule: "GreaterThan(5)" },
   ]);
+  assert.deepEqual(
+    readCfSuggest({ sheet: "S", cell_range: "B2:B9", candidates: [{ rule: "Duplicate()", score: -1, count: 2, total: 8, addresses: ["B2", "B4"] }] }),
+    { sheet: "S", range: "B2:B9", candidates: [{ rule: "Duplicate()", score: -1, count: 2, cells: ["B2", "B4"] }] },
+  );
+  assert.throws(() => readCfSuggest({ error: "model not ready" }), /model not ready/);
+  assert.deepEqual(readCfApply({ path: "/b.xlsx", sheet: "S", cell_range: "B2:B9", rule: "Duplicate()", backup: null }), {
+    written: true, path: "/b.xlsx", sheet: "S", range: "B2:B9", rule: "Duplicate()", backup: null,
+  });
   const item = cfPickItem({ rule: "GreaterThan(5)", score: -1.5, count: 10, cells: ["B2", "B3", "B4"] }, 2);
   assert.equal(item.detail, "highlights 10 cells: B2, B3, … (+8)");
 });
@@ -122,4 +132,7 @@ test("protocol: status bar states", () => {
   assert.equal(ready.text, "$(check) CodeFusion (cpu)");
   assert.match(ready.tooltip, /parameters: 12\.3M/);
   assert.equal(statusBar({ loaded: true }, "crashed").state, "error");
+  assert.equal(statusBar({ state: "loading", error: null }).state, "loading");
+  assert.equal(statusBar({ state: "ready", device: "cuda:0" }).text, "$(check) CodeFusion (cuda:0)");
+  assert.equal(statusBar({ state: "failed", error: null }).state, "error");
 });
