@@ -223,15 +223,23 @@ class Engine:
             results = [
                 r if r is not None else self._cache_get(key) for r, key in zip(results, keys, strict=True)
             ]
-            todo = [i for i, r in enumerate(results) if r is None]
+            todo = list(
+                dict.fromkeys(prompts[i] for i, r in enumerate(results) if r is None)
+            )  # unique, in order
             if todo:
                 start = time.perf_counter()
-                samples = pipe.sample([prompts[i] for i in todo], lang, **kwargs)
+                samples = pipe.sample(todo, lang, **kwargs)
                 self.last_latency_ms = (time.perf_counter() - start) * 1000 / len(todo)
                 self.generations += 1
-                for i, per_prompt in zip(todo, samples, strict=True):
-                    results[i] = ranked = rank_candidates(lang, per_prompt, k)
-                    self._cache_put(keys[i], ranked)
+                ranked = {
+                    p: rank_candidates(lang, per_prompt, k)
+                    for p, per_prompt in zip(todo, samples, strict=True)
+                }
+                for i, p in enumerate(prompts):
+                    if results[i] is None:
+                        results[i] = ranked[p]
+                for p, candidates in ranked.items():
+                    self._cache_put((p, lang, k, steps, seed, max_tokens), candidates)
         return [r or [] for r in results]
 
     def cached(

@@ -39,7 +39,7 @@ from .lsp_items import (
     lsp_inline_items,
     lsp_insert_edit,
 )
-from .options import ServerOptions, update_options
+from .options import MAX_CANDIDATES, ServerOptions, update_options
 from .prompts import Prompt, extract_prompt, language_for, prompt_at_comment
 
 log = logging.getLogger("codefusion.lsp")
@@ -140,6 +140,7 @@ class CodeFusionServer(LanguageServer):
         except EngineNotReady as exc:
             message = f"model failed to load: {exc}"
             self.log(message, types.MessageType.Error)
+            self._told_not_ready = EngineState.FAILED  # shown here; requests need not repeat it
             self.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=message))
         if progress:
             self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
@@ -380,30 +381,40 @@ def status(ls: CodeFusionServer, *args: Any) -> dict[str, Any]:
 async def cf_suggest(ls: CodeFusionServer, *args: Any) -> Any:
     """{uri, sheet?, range?, description, k?} → suggested conditional-formatting rules with previews."""
     a = _cf_arguments(args, "description")
-    k = int(a.get("k") or ls.options.numCandidates)
-
-    def generate(prompt: str, n: int) -> list[tuple[str, float]]:
-        return [
-            (c.text, c.score)
-            for c in ls.engine.generate(prompt, "cf", k=n, steps=ls.options.steps, seed=ls.options.seed)
-        ]
-
+    k = min(max(int(a.get("k") or ls.options.numCandidates), 1), MAX_CANDIDATES)
     if not ls.ready():
         return {"error": "model not ready", "status": ls.engine.status()}
-    call = functools.partial(
-        _cf_service().suggest, a["path"], a.get("sheet"), a.get("range"), a["description"], k, generate
+
+    def generate(prompt: str, n: int) -> list[tuple[str, float]]:
+        o = ls.options
+        return [(c.text, c.score) for c in ls.engine.generate(prompt, "cf", k=n, steps=o.steps, seed=o.seed)]
+
+    suggest = _cf_service().suggest
+    return await _cf_call(
+        ls, suggest, a["path"], a.get("sheet"), a.get("range"), a["description"], k, generate
     )
-    return _jsonable(await asyncio.get_running_loop().run_in_executor(ls.sampler, call))
 
 
 @server.command(CF_APPLY_COMMAND)
 async def cf_apply(ls: CodeFusionServer, *args: Any) -> Any:
-    """{uri, sheet?, range?, rule, style?} → writes the rule into the workbook."""
+    """{uri, sheet?, range?, rule, style?} → writes the rule into the workbook (never half-written)."""
     a = _cf_arguments(args, "rule")
-    call = functools.partial(
-        _cf_service().apply, a["path"], a.get("sheet"), a.get("range"), a["rule"], a.get("style")
+    return await _cf_call(
+        ls, _cf_service().apply, a["path"], a.get("sheet"), a.get("range"), a["rule"], a.get("style")
     )
-    return _jsonable(await asyncio.to_thread(call))
+
+
+async def _cf_call(ls: CodeFusionServer, fn: Any, *args: Any) -> Any:
+    """Run a cf_service call on the sampler thread; its errors (bad range, bad rule) become clear replies."""
+    try:
+        result = await asyncio.get_running_loop().run_in_executor(ls.sampler, functools.partial(fn, *args))
+    except (EngineNotReady, OSError, ValueError, LookupError) as exc:
+        raise JsonRpcInvalidParams(f"{type(exc).__name__}: {exc}") from exc
+    except Exception as exc:
+        if type(exc).__name__.startswith("CF"):  # CFSyntaxError, CFWorkbookError, ...
+            raise JsonRpcInvalidParams(f"{type(exc).__name__}: {exc}") from exc
+        raise
+    return _jsonable(result)
 
 
 def _cf_service() -> Any:
@@ -420,7 +431,7 @@ def _cf_arguments(args: tuple[Any, ...], text_key: str) -> dict[str, Any]:
     if not a.get("uri") or not isinstance(a.get(text_key), str):
         raise JsonRpcInvalidParams(f"arguments need 'uri' and '{text_key}'")
     uri = str(a["uri"])
-    a["path"] = Path(to_fs_path(uri) or uri) if uri.startswith("file:") else Path(uri)
+    a["path"] = (to_fs_path(uri) or uri) if uri.startswith("file:") else uri
     return a
 
 

@@ -250,3 +250,43 @@ async def test_disabled_language_gets_nothing(client: LanguageClient):
                 settings={"codefusion": {"enabledLanguages": ["python", "bash"]}}
             )
         )
+
+
+def _workbook(path) -> str:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Sales"
+    ws.append(["Amount"])
+    for value in (120, 640, 75, 980, 510, 33):
+        ws.append([value])
+    wb.save(path)
+    return path.as_uri()
+
+
+async def test_cf_suggest_and_apply_commands(client: LanguageClient, tmp_path):
+    from openpyxl import load_workbook
+
+    uri = _workbook(tmp_path / "sales.xlsx")
+    suggestions = await command(
+        client,
+        "codefusion.cf.suggest",
+        {
+            "uri": uri,
+            "sheet": "Sales",
+            "range": "A2:A7",
+            "description": "highlight cells greater than 500",
+            "k": 3,
+        },
+    )
+    assert suggestions["sheet"] == "Sales" and suggestions["cell_range"] == "A2:A7"
+    assert len(suggestions["candidates"]) <= 3  # a random model may produce no valid rule at all
+    applied = await command(
+        client, "codefusion.cf.apply", {"uri": uri, "range": "A2:A7", "rule": "GreaterThan(500)"}
+    )
+    assert applied
+    rules = load_workbook(tmp_path / "sales.xlsx").active.conditional_formatting
+    assert len(list(rules)) == 1
+    with pytest.raises(JsonRpcException, match="CFSyntaxError"):
+        await command(client, "codefusion.cf.apply", {"uri": uri, "range": "A2:A7", "rule": "GreaterThan("})

@@ -1,0 +1,43 @@
+"""A broken model path: clear status and messages, empty answers, and a server that keeps working."""
+
+from __future__ import annotations
+
+import time
+
+import pytest_lsp
+from lsp_support import SERVER, command, complete, initialize, open_doc, wait_until_loaded
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+
+@pytest_lsp.fixture(config=SERVER)
+async def client(lsp_client: LanguageClient):
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_broken_model_path(client: LanguageClient, tmp_path):
+    start = time.perf_counter()
+    await initialize(client, modelPath=str(tmp_path / "no-such-model"))
+    assert time.perf_counter() - start < 5  # initialize never waits for the model
+    status = await wait_until_loaded(client)
+    assert status["state"] == "failed" and "no-such-model" in status["error"]
+    assert any(m.type == types.MessageType.Error and "no-such-model" in m.message for m in client.messages)
+
+    open_doc(client, "file:///w/a.py", "# print hello\n\n", "python")
+    result = await complete(client, "file:///w/a.py", 1, 0)
+    assert result is not None and not result.items and result.is_incomplete
+    assert (await command(client, "codefusion.status"))["state"] == "failed"  # still answering
+
+
+async def test_loading_answer_is_immediate(client: LanguageClient, tiny_model_dir):
+    await initialize(client, modelPath=str(tiny_model_dir), device="cpu")
+    open_doc(client, "file:///w/b.sh", "# list all files\n\n", "shellscript")
+    start = time.perf_counter()
+    result = await complete(client, "file:///w/b.sh", 1, 0)  # sent right away: usually still loading
+    assert time.perf_counter() - start < 5
+    if result is not None and not result.items:
+        assert result.is_incomplete and any("loading" in m.message for m in client.messages)
+    assert (await wait_until_loaded(client))["state"] == "ready"
+    result = await complete(client, "file:///w/b.sh", 1, 0)
+    assert result is not None and result.items
