@@ -105,8 +105,8 @@ def test_generate_cli_contract(tiny_model_dir: Path, tmp_path: Path):
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     rows = [{"id": "a", "prompt": "list all files"}, {"id": 2, "prompt": "show disk usage"}]
     inp.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n")
-    code = run_cli("generate", "--lang", "bash", "--k", "3", "--steps", "3", "--model", str(tiny_model_dir),
-                   "--device", "cpu", "--batch-size", "1", "--input", str(inp), "--output", str(out))  # fmt: skip
+    flags = ["--k", "3", "--steps", "3", "--model", str(tiny_model_dir), "--device", "cpu", "--batch-size=1"]
+    code = run_cli("generate", "--lang", "bash", *flags, "--input", str(inp), "--output", str(out))
     assert code == 0
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [line["id"] for line in lines] == ["a", 2]
