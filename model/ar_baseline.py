@@ -1,0 +1,141 @@
+"""The same-size autoregressive baseline: the same encoder E and tokenizer, a causal transformer decoder."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .config import ModelConfig
+from .diffusion import Batch
+from .networks import Encoder
+from .sampler import SampleOutput, SamplingCancelled
+
+
+class ARNet(nn.Module):
+    """E plus a causal decoder whose layer count is set so the parameter count matches the diffusion model."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = Encoder(cfg)
+        self.tok = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.pos = nn.Embedding(cfg.max_code_len + 1, cfg.d_model)
+        layer = nn.TransformerDecoderLayer(cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.dropout,
+                                           activation="gelu", batch_first=True, norm_first=True)
+        self.layers = nn.TransformerDecoder(layer, cfg.denoiser_layers + cfg.decoder_layers)
+        self.norm = nn.LayerNorm(cfg.d_model)
+
+    def encode(self, prompt: Tensor, prompt_pad: Tensor) -> Tensor:
+        return self.encoder(prompt, prompt_pad)  # (B, P, C)
+
+    def logits(self, inp: Tensor, memory: Tensor, memory_pad: Tensor) -> Tensor:
+        """inp (B, S) starting with the language tag -> next-token logits (B, S, V)."""
+        s = inp.shape[1]
+        h = self.tok(inp) + self.pos(torch.arange(s, device=inp.device))  # (B, S, C)
+        causal = torch.triu(torch.full((s, s), float("-inf"), device=inp.device), diagonal=1)
+        h = self.layers(h, memory, tgt_mask=causal, memory_key_padding_mask=memory_pad)
+        return self.norm(h) @ self.tok.weight.t() / math.sqrt(self.cfg.d_model)  # (B, S, V), tied
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+class ARObjective(nn.Module):
+    """forward(batch) -> {"loss"}: next-token cross-entropy on the code (the trainer's contract)."""
+
+    def __init__(self, net: ARNet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, batch: Batch) -> dict[str, Tensor]:
+        memory = self.net.encode(batch.prompt, batch.prompt_pad)
+        bos = batch.prompt[:, :1]  # the language tag starts the code too
+        inp = torch.cat([bos, batch.code[:, :-1]], dim=1)  # (B, L)
+        logits = self.net.logits(inp, memory, batch.prompt_pad)
+        target = batch.code.clone()
+        # ignore padding after the first <eos>: <eos> itself is learned, the rest is not scored
+        after_eos = (target == self.net.cfg.eos_id).long().cumsum(1) - (target == self.net.cfg.eos_id).long()
+        target[(after_eos > 0) | (target == self.net.cfg.pad_id)] = -100
+        ce = F.cross_entropy(logits.transpose(1, 2), target, ignore_index=-100)
+        return {"ce": ce, "loss": ce}
+
+
+def _finish(seqs: list[list[int]], scores: list[float], length: int, pad: int, device) -> SampleOutput:
+    tokens = torch.full((len(seqs), length), pad, dtype=torch.long, device=device)
+    for i, s in enumerate(seqs):
+        tokens[i, : len(s)] = torch.tensor(s[:length], dtype=torch.long)
+    return SampleOutput(tokens=tokens, scores=torch.tensor(scores))
+
+
+@torch.inference_mode()
+def ar_sample(net: ARNet, *, prompt: Tensor, prompt_pad: Tensor, k: int, length: int, seed: int = 0,
+              temperature: float = 0.8, top_p: float = 0.95,
+              should_stop: Callable[[], bool] | None = None) -> SampleOutput:
+    """k temperature/top-p samples per prompt, as one batch (prompt-major)."""
+    cfg = net.cfg
+    gen = torch.Generator(device=prompt.device).manual_seed(seed)
+    memory = net.encode(prompt, prompt_pad).repeat_interleave(k, 0)
+    mpad = prompt_pad.repeat_interleave(k, 0)
+    seq = prompt[:, :1].repeat_interleave(k, 0)  # (N, 1)
+    logp_sum = torch.zeros(seq.shape[0], device=prompt.device)
+    n_tok = torch.zeros_like(logp_sum)
+    done = torch.zeros(seq.shape[0], dtype=torch.bool, device=prompt.device)
+    for _ in range(length):
+        if should_stop is not None and should_stop():
+            raise SamplingCancelled("sampling cancelled")
+        logits = net.logits(seq, memory, mpad)[:, -1].float()  # (N, V)
+        logp = logits.log_softmax(-1)
+        probs = (logits / temperature).softmax(-1)
+        sp, si = probs.sort(-1, descending=True)
+        sp[(sp.cumsum(-1) - sp) > top_p] = 0  # nucleus
+        nxt = si.gather(-1, torch.multinomial(sp, 1, generator=gen))  # (N, 1)
+        nxt[done] = cfg.pad_id
+        logp_sum += torch.where(done, 0.0, logp.gather(-1, nxt).squeeze(-1))
+        n_tok += (~done).float()
+        done |= nxt.squeeze(-1) == cfg.eos_id
+        seq = torch.cat([seq, nxt], 1)
+        if done.all():
+            break
+    seqs = [s[1:].tolist() for s in seq]
+    return _finish(seqs, (logp_sum / n_tok.clamp(min=1)).tolist(), length, cfg.pad_id, prompt.device)
+
+
+@torch.inference_mode()
+def ar_beam_search(net: ARNet, *, prompt: Tensor, prompt_pad: Tensor, k: int, length: int,
+                   should_stop: Callable[[], bool] | None = None) -> SampleOutput:
+    """Top-k beams for each prompt (beam width k), scored by mean log-probability."""
+    cfg = net.cfg
+    all_seqs, all_scores = [], []
+    for b in range(prompt.shape[0]):
+        memory = net.encode(prompt[b: b + 1], prompt_pad[b: b + 1])
+        beams: list[tuple[list[int], float]] = [([int(prompt[b, 0])], 0.0)]
+        finished: list[tuple[list[int], float]] = []
+        for _ in range(length):
+            if should_stop is not None and should_stop():
+                raise SamplingCancelled("sampling cancelled")
+            inp = torch.tensor([s for s, _ in beams], device=prompt.device)
+            logp = net.logits(inp, memory.expand(len(beams), -1, -1), prompt_pad[b: b + 1].expand(len(beams), -1))
+            logp = logp[:, -1].float().log_softmax(-1)  # (beams, V)
+            total = torch.tensor([s for _, s in beams], device=prompt.device)[:, None] + logp
+            top = total.flatten().topk(min(2 * k, total.numel()))
+            beams = []
+            for val, idx in zip(top.values.tolist(), top.indices.tolist(), strict=True):
+                src, tok = divmod(idx, logp.shape[1])
+                seq = [*inp[src].tolist(), tok]
+                (finished if tok == cfg.eos_id else beams).append((seq, val))
+                if len(beams) == k:
+                    break
+            if len(finished) >= k or not beams:
+                break
+        finished.extend(beams)
+        ranked = sorted(finished, key=lambda sv: sv[1] / max(len(sv[0]) - 1, 1), reverse=True)[:k]
+        while len(ranked) < k:
+            ranked.append(ranked[-1])
+        for seq, score in ranked:
+            all_seqs.append(seq[1:])
+            all_scores.append(score / max(len(seq) - 1, 1))
+    return _finish(all_seqs, all_scores, length, cfg.pad_id, prompt.device)

@@ -1,0 +1,86 @@
+"""Model folders: config.json + model.safetensors + tokenizer.json. No pickle anywhere."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from .config import ModelConfig
+from .tokenizer import CodeTokenizer
+
+CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE = "config.json", "model.safetensors", "tokenizer.json"
+
+
+class ModelLoadError(RuntimeError):
+    """A model folder is missing a file or holds one that does not fit; the message names it."""
+
+
+def save_model_dir(out: Path, net: nn.Module, cfg: ModelConfig, tokenizer: CodeTokenizer, *,
+                   half: bool = True, kind: str = "diffusion", meta: dict | None = None) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.half() if half and v.is_floating_point() else v).contiguous().cpu()
+             for k, v in net.state_dict().items()}
+    save_file(state, str(out / WEIGHTS_FILE), metadata={"kind": kind})
+    cfg_dict = {"kind": kind, **cfg.to_dict()}
+    (out / CONFIG_FILE).write_text(json.dumps(cfg_dict, indent=2) + "\n")
+    tokenizer.save(out / TOKENIZER_FILE)
+    if meta:
+        (out / "training.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def read_config(model_dir: Path) -> tuple[str, ModelConfig]:
+    path = Path(model_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise ModelLoadError(f"model config not found: {path}")
+    try:
+        d = json.loads(path.read_text())
+        kind = d.pop("kind", "diffusion")
+        return kind, ModelConfig.from_dict(d)
+    except (ValueError, TypeError) as exc:
+        raise ModelLoadError(f"bad model config {path}: {exc}") from exc
+
+
+def load_tokenizer(model_dir: Path, cfg: ModelConfig) -> CodeTokenizer:
+    path = Path(model_dir) / TOKENIZER_FILE
+    if not path.is_file():
+        raise ModelLoadError(f"tokenizer not found: {path}")
+    try:
+        tok = CodeTokenizer.load(path)
+    except Exception as exc:  # tokenizers raises its own exception types
+        raise ModelLoadError(f"bad tokenizer {path}: {exc}") from exc
+    if tok.vocab_size != cfg.vocab_size or tok.pad_id != cfg.pad_id or tok.eos_id != cfg.eos_id:
+        raise ModelLoadError(f"tokenizer {path} does not match the config (vocab {tok.vocab_size} vs "
+                             f"{cfg.vocab_size})")
+    return tok
+
+
+def load_weights(model_dir: Path, net: nn.Module) -> None:
+    path = Path(model_dir) / WEIGHTS_FILE
+    if not path.is_file():
+        raise ModelLoadError(f"weights not found: {path}")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelLoadError(f"corrupt weights {path}: {exc}") from exc
+    own = net.state_dict()
+    missing = sorted(set(own) - set(state))
+    bad_shape = [k for k in own if k in state and state[k].shape != own[k].shape]
+    if missing or bad_shape:
+        raise ModelLoadError(f"weights {path} do not fit the config: missing {missing[:5]}, "
+                             f"wrong shape {bad_shape[:5]}")
+    net.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items() if k in own})
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelLoadError("device 'cuda' was asked for but no CUDA GPU is available (use device 'auto' or 'cpu')")
+    if device not in ("cpu",) and not device.startswith("cuda"):
+        raise ModelLoadError(f"unknown device {device!r}: use auto, cpu or cuda")
+    return torch.device(device)

@@ -1,0 +1,108 @@
+"""Tokenised training examples and the batch stream the trainer consumes."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+
+from .config import LANGUAGES, ModelConfig
+from .data import Pair, cpd_mask, keyword_spans, load_pairs, load_snippets, log
+from .diffusion import Batch
+from .tokenizer import CodeTokenizer
+
+
+@dataclass
+class Example:
+    lang: str
+    prompt: list[int]
+    code: list[int]  # ends with <eos>
+    cpd: list[bool] | None = None  # tokens to noise for continuous paragraph denoising
+
+
+def tokenizer_texts(snippet_limit: int = 40_000) -> Iterator[str]:
+    """Text the BPE is trained on: NL and code of every training pair plus a sample of each corpus."""
+    for lang in LANGUAGES:
+        pairs, _ = load_pairs(lang, "train")
+        for p in pairs:
+            yield p.prompt
+            yield p.code
+        yield from load_snippets(lang, limit=snippet_limit)
+
+
+def pair_examples(tok: CodeTokenizer, cfg: ModelConfig, pairs: list[Pair]) -> tuple[list[Example], int]:
+    out, too_long = [], 0
+    for p in pairs:
+        code = tok.encode_code(p.code)
+        if len(code) > cfg.code_len[p.lang]:
+            too_long += 1
+            continue
+        out.append(Example(p.lang, tok.encode_prompt(p.prompt, p.lang, cfg.max_prompt_len), code))
+    return out, too_long
+
+
+def snippet_examples(tok: CodeTokenizer, cfg: ModelConfig, lang: str, limit: int | None) -> list[Example]:
+    """Pretraining examples: an empty prompt (just the language tag) and the CPD mask of each snippet."""
+    out = []
+    prompt = tok.encode_prompt("", lang, cfg.max_prompt_len)
+    for text in load_snippets(lang, limit=limit):
+        ids, offsets = tok.encode_code_with_offsets(text)
+        if len(ids) + 1 > cfg.code_len[lang]:
+            continue
+        mask = cpd_mask(offsets, keyword_spans(lang, text))
+        out.append(Example(lang, prompt, [*ids, tok.eos_id], [*mask, False]))
+    return out
+
+
+def finetune_examples(tok: CodeTokenizer, cfg: ModelConfig) -> dict[str, list[Example]]:
+    by_lang = {}
+    for lang in LANGUAGES:
+        pairs, skipped = load_pairs(lang, "train")
+        ex, too_long = pair_examples(tok, cfg, pairs)
+        log(f"finetune {lang}: {len(ex)} pairs ({skipped} bad rows skipped, {too_long} longer than "
+            f"{cfg.code_len[lang]} tokens)")
+        by_lang[lang] = ex
+    return by_lang
+
+
+def pretrain_examples(tok: CodeTokenizer, cfg: ModelConfig, limit: int | None = None) -> dict[str, list[Example]]:
+    by_lang = {}
+    for lang in LANGUAGES:
+        by_lang[lang] = snippet_examples(tok, cfg, lang, limit)
+        log(f"pretrain {lang}: {len(by_lang[lang])} snippets")
+    return by_lang
+
+
+def collate(examples: list[Example], cfg: ModelConfig, length: int, cpd: bool) -> Batch:
+    pl = max(len(e.prompt) for e in examples)
+    prompt = torch.full((len(examples), pl), cfg.pad_id, dtype=torch.long)
+    code = torch.full((len(examples), length), cfg.pad_id, dtype=torch.long)
+    mask = torch.zeros((len(examples), length)) if cpd else None
+    for i, e in enumerate(examples):
+        prompt[i, : len(e.prompt)] = torch.tensor(e.prompt)
+        code[i, : len(e.code)] = torch.tensor(e.code[:length])
+        if mask is not None and e.cpd is not None:
+            mask[i, : len(e.cpd)] = torch.tensor(e.cpd[:length], dtype=torch.float32)
+    return Batch(prompt=prompt, prompt_pad=prompt == cfg.pad_id, code=code, noise_mask=mask)
+
+
+def mixed_stream(main: Iterator[Batch], extra: Iterator[Batch], extra_prob: float, seed: int) -> Iterator[Batch]:
+    """Draw from `extra` with probability extra_prob (pretraining batches kept during fine-tuning)."""
+    rng = random.Random(seed)
+    while True:
+        yield next(extra) if rng.random() < extra_prob else next(main)
+
+
+def batch_stream(by_lang: dict[str, list[Example]], cfg: ModelConfig, *, batch_size: int, seed: int,
+                 lang_weights: dict[str, float], cpd_prob: float = 0.0, rank: int = 0) -> Iterator[Batch]:
+    """Endless single-language batches (each padded to its language's code length)."""
+    rng = random.Random(seed * 1000 + rank)
+    langs = [lang for lang in LANGUAGES if by_lang.get(lang)]
+    weights = [lang_weights.get(lang, 1.0) for lang in langs]
+    while True:
+        lang = rng.choices(langs, weights)[0]
+        examples = rng.sample(by_lang[lang], min(batch_size, len(by_lang[lang])))
+        use_cpd = cpd_prob > 0 and rng.random() < cpd_prob
+        yield collate(examples, cfg, cfg.code_len[lang], use_cpd)

@@ -1,0 +1,107 @@
+"""The Gaussian noise process: sqrt schedule, q_sample and the training loss. Takes the network as an argument."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .networks import CodeFusionNet
+
+
+def sqrt_alpha_bar(t: Tensor, offset: float) -> Tensor:
+    """Diffusion-LM's sqrt schedule ᾱ(t) = 1 - sqrt(t + s) for t in [0, 1]."""
+    return 1 - torch.sqrt(t + offset)
+
+
+class NoiseSchedule:
+    """ᾱ_t for t = 0..T-1 (index 0 is the least noisy step), derived through betas capped at 0.999."""
+
+    def __init__(self, *, steps: int, offset: float = 1e-4):
+        self.steps = steps
+        grid = torch.arange(steps + 1, dtype=torch.float64) / steps
+        ab = sqrt_alpha_bar(grid, offset)
+        betas = (1 - ab[1:] / ab[:-1]).clamp(max=0.999)
+        self.alpha_bar = torch.cumprod(1 - betas, dim=0).float()  # (T,)
+
+    def coefficients(self, t: Tensor) -> tuple[Tensor, Tensor]:
+        """sqrt(ᾱ_t), sqrt(1-ᾱ_t) shaped (B, 1, 1) for broadcasting over (B, L, E)."""
+        ab = self.alpha_bar.to(t.device)[t]
+        return ab.sqrt()[:, None, None], (1 - ab).sqrt()[:, None, None]
+
+    def q_sample(self, x0: Tensor, t: Tensor, noise: Tensor) -> Tensor:
+        a, s = self.coefficients(t)
+        return a * x0 + s * noise  # (B, L, E)
+
+
+class TimestepSampling(Enum):
+    UNIFORM = "uniform"
+    # t = T·u² favours the low-noise end less than uniform... we use u^0.5 to favour hard (noisy) steps.
+    NOISY_BIASED = "noisy_biased"
+
+
+@dataclass
+class Batch:
+    prompt: Tensor  # (B, P) token ids
+    prompt_pad: Tensor  # (B, P) True where padding
+    code: Tensor  # (B, L) token ids, padded with <pad>
+    noise_mask: Tensor | None = None  # (B, L) 1 where noise is added (CPD); None = everywhere
+
+    def to(self, device: torch.device) -> Batch:
+        nm = None if self.noise_mask is None else self.noise_mask.to(device)
+        return Batch(self.prompt.to(device), self.prompt_pad.to(device), self.code.to(device), nm)
+
+
+class GaussianDiffusion:
+    """Owns the schedule and the loss ‖x̂₀ − x₀‖² + ‖D(x̂₀) − L(y)‖² − log p(y | D(x̂₀)) (+ N's own CE)."""
+
+    def __init__(self, *, schedule: NoiseSchedule, self_conditioning: bool = True,
+                 timestep_sampling: TimestepSampling = TimestepSampling.UNIFORM, denoiser_ce_weight: float = 1.0):
+        self.schedule = schedule
+        self.self_conditioning = self_conditioning
+        self.timestep_sampling = timestep_sampling
+        self.denoiser_ce_weight = denoiser_ce_weight
+
+    def sample_timesteps(self, n: int, device: torch.device) -> Tensor:
+        u = torch.rand(n, device=device)
+        if self.timestep_sampling is TimestepSampling.NOISY_BIASED:
+            u = u.sqrt()
+        return (u * self.schedule.steps).long().clamp(max=self.schedule.steps - 1)  # (B,)
+
+    def training_losses(self, net: CodeFusionNet, batch: Batch) -> dict[str, Tensor]:
+        x0 = net.embed_code(batch.code)  # (B, L, E)
+        t = self.sample_timesteps(x0.shape[0], x0.device)
+        noise = torch.randn_like(x0)
+        x_t = self.schedule.q_sample(x0, t, noise)
+        weight = torch.ones_like(batch.code, dtype=x0.dtype)  # (B, L)
+        if batch.noise_mask is not None:  # CPD: only identifier/keyword positions are noised and scored
+            m = batch.noise_mask.to(x0.dtype)
+            x_t = m[..., None] * x_t + (1 - m[..., None]) * x0
+            weight = m
+        denom = weight.sum().clamp(min=1.0)
+        memory = net.encode(batch.prompt, batch.prompt_pad)  # (B, P, C)
+
+        x0_prev = None
+        if self.self_conditioning and torch.rand(()) < 0.5:
+            with torch.no_grad():
+                x0_prev = net.denoise(x_t, t, memory, batch.prompt_pad)[0].detach()
+        x0_hat, denoiser_logits = net.denoise(x_t, t, memory, batch.prompt_pad, x0_prev)  # (B, L, E)
+        hidden = net.decode(x0_hat, memory, batch.prompt_pad)  # (B, L, E)
+        logits = net.head(hidden)  # (B, L, V)
+
+        def masked(per_pos: Tensor) -> Tensor:
+            return (per_pos * weight).sum() / denom
+
+        losses = {
+            "x0_mse": masked(((x0_hat - x0) ** 2).mean(-1)),
+            "decoder_mse": masked(((hidden - x0) ** 2).mean(-1)),
+            "ce": masked(F.cross_entropy(logits.transpose(1, 2), batch.code, reduction="none")),
+        }
+        if denoiser_logits is not None and self.denoiser_ce_weight > 0:
+            ce_n = F.cross_entropy(denoiser_logits.transpose(1, 2), batch.code, reduction="none")
+            losses["denoiser_ce"] = self.denoiser_ce_weight * masked(ce_n)
+        losses["loss"] = sum(losses.values(), torch.zeros((), device=x0.device))
+        return losses

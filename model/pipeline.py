@@ -1,0 +1,118 @@
+"""Prompt text in, sampled code text out: loads a model folder and runs the right sampler."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .ar_baseline import ARNet, ar_beam_search, ar_sample
+from .checkpoint import ModelLoadError, load_tokenizer, load_weights, read_config, resolve_device
+from .config import LANGUAGES, ModelConfig
+from .diffusion import NoiseSchedule
+from .networks import CodeFusionNet
+from .sampler import DDIMScheduler, SampleOutput, SamplingCancelled, sample_codes
+from .tokenizer import CodeTokenizer
+
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+DEFAULT_MODEL_DIR = MODELS_DIR / "codefusion"
+BASELINE_MODEL_DIR = MODELS_DIR / "ar-baseline"
+DEFAULT_STEPS = 10
+
+__all__ = ["CodeFusionPipeline", "Sample", "ModelLoadError", "SamplingCancelled", "DEFAULT_MODEL_DIR",
+           "BASELINE_MODEL_DIR", "DEFAULT_STEPS"]
+
+
+@dataclass(frozen=True)
+class Sample:
+    text: str
+    score: float
+    tokens: list[int]
+
+
+def _set_cpu_threads() -> None:
+    # Two cores here: intra-op threads beyond the core count only add contention.
+    import os
+
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
+
+
+class CodeFusionPipeline:
+    """A loaded model (diffusion or the AR baseline) with its tokenizer, ready to sample."""
+
+    def __init__(self, net: nn.Module, cfg: ModelConfig, tokenizer: CodeTokenizer, device: torch.device,
+                 kind: str, model_dir: Path | None = None):
+        self.net, self.config, self.tokenizer, self.device, self.kind = net, cfg, tokenizer, device, kind
+        self.model_dir = model_dir
+        self.schedule = NoiseSchedule(steps=cfg.diffusion_steps, offset=cfg.schedule_offset)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_dir(cls, model_dir: str | Path | None = None, device: str = "auto",
+                 quantize: bool = False) -> CodeFusionPipeline:
+        model_dir = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
+        if not model_dir.is_dir():
+            raise ModelLoadError(f"model folder not found: {model_dir}")
+        kind, cfg = read_config(model_dir)
+        tok = load_tokenizer(model_dir, cfg)
+        dev = resolve_device(device)
+        net: nn.Module = CodeFusionNet(cfg) if kind == "diffusion" else ARNet(cfg)
+        load_weights(model_dir, net)
+        net.eval()
+        if dev.type == "cpu":
+            _set_cpu_threads()
+            if quantize:
+                net = torch.ao.quantization.quantize_dynamic(net, {nn.Linear}, dtype=torch.qint8)
+        else:
+            net = net.to(dev).half()
+        return cls(net, cfg, tok, dev, kind, model_dir)
+
+    @classmethod
+    def from_parts(cls, net: nn.Module, cfg: ModelConfig, tokenizer: CodeTokenizer, kind: str = "diffusion"):
+        return cls(net, cfg, tokenizer, next(net.parameters()).device, kind)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.net.parameters())
+
+    def _prompts(self, prompts: list[str], lang: str) -> tuple[torch.Tensor, torch.Tensor]:
+        ids = [self.tokenizer.encode_prompt(p, lang, self.config.max_prompt_len) for p in prompts]
+        width = max(len(i) for i in ids)
+        t = torch.full((len(ids), width), self.config.pad_id, dtype=torch.long)
+        for r, row in enumerate(ids):
+            t[r, : len(row)] = torch.tensor(row)
+        t = t.to(self.device)
+        return t, t == self.config.pad_id
+
+    def sample(self, prompts: list[str], lang: str, *, k: int, steps: int = DEFAULT_STEPS, seed: int = 0,
+               max_tokens: int | None = None, should_stop: Callable[[], bool] | None = None,
+               method: str = "diffusion", clamp: bool = False, eta: float = 0.0) -> list[list[Sample]]:
+        """k samples for each prompt. method: "diffusion", or for the AR baseline "sample" / "beam"."""
+        if lang not in LANGUAGES:
+            raise ValueError(f"unknown language {lang!r}; expected one of {LANGUAGES}")
+        if not prompts:
+            return []
+        length = min(max_tokens or self.config.code_len[lang], self.config.max_code_len)
+        prompt, pad = self._prompts(prompts, lang)
+        with self._lock, torch.inference_mode():
+            out: SampleOutput
+            if self.kind == "diffusion":
+                sched = DDIMScheduler(schedule=self.schedule, eta=eta)
+                out = sample_codes(self.net, sched, prompt=prompt, prompt_pad=pad, k=k, length=length, steps=steps,
+                                   seed=seed, clamp=clamp, should_stop=should_stop)
+            elif method == "beam":
+                out = ar_beam_search(self.net, prompt=prompt, prompt_pad=pad, k=k, length=length,
+                                     should_stop=should_stop)
+            else:
+                out = ar_sample(self.net, prompt=prompt, prompt_pad=pad, k=k, length=length, seed=seed,
+                                should_stop=should_stop)
+        tokens, scores = out.tokens.tolist(), out.scores.tolist()
+        result = []
+        for i in range(len(prompts)):
+            rows = range(i * k, (i + 1) * k)
+            result.append([Sample(self.tokenizer.decode(tokens[r]), float(scores[r]), tokens[r]) for r in rows])
+        return result

@@ -1,0 +1,211 @@
+"""`codefusion train pretrain|finetune|export`: the two training stages of CodeFusion and the AR baseline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+from .ar_baseline import ARNet, ARObjective
+from .checkpoint import TOKENIZER_FILE, load_weights, read_config, save_model_dir
+from .config import LANGUAGES, ModelConfig, preset
+from .corpus import Example, batch_stream, finetune_examples, mixed_stream, pretrain_examples, tokenizer_texts
+from .data import load_pairs, log
+from .diffusion import Batch, GaussianDiffusion, NoiseSchedule, TimestepSampling
+from .networks import CodeFusionNet
+from .tokenizer import CodeTokenizer
+from .trainer import Trainer, TrainerConfig
+from .validate import normalize, validate
+
+FINETUNE_WEIGHTS = {"python": 0.35, "bash": 0.4, "cf": 0.25}  # CF has few pairs but short, cheap batches
+
+
+class DiffusionObjective(nn.Module):
+    """forward(batch) -> losses, so the trainer (and DDP) see one module with a loss."""
+
+    def __init__(self, net: CodeFusionNet, diffusion: GaussianDiffusion):
+        super().__init__()
+        self.net, self.diffusion = net, diffusion
+
+    def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
+        return self.diffusion.training_losses(self.net, batch)
+
+
+def build(kind: str, cfg: ModelConfig, timestep_sampling: TimestepSampling) -> tuple[nn.Module, nn.Module]:
+    """(network, objective) for a model kind."""
+    if kind == "ar":
+        ar = ARNet(cfg)
+        return ar, ARObjective(ar)
+    net = CodeFusionNet(cfg)
+    schedule = NoiseSchedule(steps=cfg.diffusion_steps, offset=cfg.schedule_offset)
+    diffusion = GaussianDiffusion(schedule=schedule, self_conditioning=cfg.self_conditioning,
+                                  timestep_sampling=timestep_sampling)
+    return net, DiffusionObjective(net, diffusion)
+
+
+def quick_dev_eval(net: nn.Module, cfg: ModelConfig, tok: CodeTokenizer, kind: str, n: int = 24) -> dict:
+    """Greedy-ish single candidates on the first n dev prompts of each language: exact match and validity."""
+    from .pipeline import CodeFusionPipeline
+
+    pipe = CodeFusionPipeline.from_parts(net, cfg, tok, kind)
+    out = {}
+    for lang in LANGUAGES:
+        pairs = load_pairs(lang, "dev")[0][:n]
+        samples = pipe.sample([p.prompt for p in pairs], lang, k=1, steps=10, method="beam")
+        texts = [s[0].text for s in samples]
+        exact = sum(normalize(lang, t) == normalize(lang, p.code) for t, p in zip(texts, pairs, strict=True))
+        valid = sum(validate(lang, t) for t in texts)
+        out[lang] = {"exact": round(exact / len(pairs), 3), "valid": round(valid / len(pairs), 3),
+                     "example": texts[0][:80]}
+    log(f"dev: {json.dumps(out)}")
+    return out
+
+
+def setup_distributed() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:
+        import torch.distributed as dist
+
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+        return dist.get_rank(), world
+    return 0, 1
+
+
+def prepare_run(args: argparse.Namespace) -> tuple[ModelConfig, CodeTokenizer, str, Path | None]:
+    """Config, tokenizer and the folder to initialise weights from, for a new or resumed run."""
+    run: Path = args.run
+    run.mkdir(parents=True, exist_ok=True)
+    if (run / "config.json").is_file():  # resuming
+        kind, cfg = read_config(run)
+        return cfg, CodeTokenizer.load(run / TOKENIZER_FILE), kind, None
+    if args.init:
+        kind, cfg = read_config(args.init)
+        tok = CodeTokenizer.load(args.init / TOKENIZER_FILE)
+        return cfg, tok, kind, args.init
+    overrides = json.loads(args.config_overrides) if args.config_overrides else {}
+    vocab = overrides.pop("vocab_size", preset(args.preset).vocab_size)
+    if args.tokenizer:
+        tok = CodeTokenizer.load(args.tokenizer)
+    else:
+        t0 = time.time()
+        tok = CodeTokenizer.train(tokenizer_texts(), vocab)
+        log(f"tokenizer: {tok.vocab_size} tokens trained in {time.time() - t0:.1f}s")
+    cfg = preset(args.preset, vocab_size=tok.vocab_size, pad_id=tok.pad_id, eos_id=tok.eos_id, **overrides)
+    return cfg, tok, args.arch, None
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.stage == "export":
+        return export(args.run, args.out)
+    torch.manual_seed(args.seed)
+    random.seed(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rank, world = setup_distributed()
+    device = torch.device(f"cuda:{rank % max(torch.cuda.device_count(), 1)}" if torch.cuda.is_available() else "cpu")
+    cfg, tok, kind, init = prepare_run(args)
+    net, objective = build(kind, cfg, TimestepSampling(args.timesteps))
+    if init is not None:
+        load_weights(init, net)
+        log(f"initialised from {init}")
+    if rank == 0:
+        cfg_dict = {"kind": kind, **cfg.to_dict()}
+        (args.run / "config.json").write_text(json.dumps(cfg_dict, indent=2) + "\n")
+        tok.save(args.run / TOKENIZER_FILE)
+    log(f"{kind} model: {net.num_parameters() / 1e6:.2f}M parameters, stage {args.stage}, device {device}")
+    objective.to(device)
+    cpd_prob = args.cpd_prob if kind == "diffusion" else 0.0  # CPD is a denoising task; the AR LM has none
+    pre: dict[str, list[Example]] = {}
+    if args.stage == "pretrain" or args.pretrain_mix > 0:
+        pre = pretrain_examples(tok, cfg, limit=args.snippet_limit)
+    pre_stream = batch_stream(pre, cfg, batch_size=args.batch, seed=args.seed, rank=rank, lang_weights={},
+                              cpd_prob=cpd_prob) if pre else None
+    if args.stage == "pretrain":
+        assert pre_stream is not None
+        stream = pre_stream
+    else:
+        stream = batch_stream(finetune_examples(tok, cfg), cfg, batch_size=args.batch, seed=args.seed, rank=rank,
+                              lang_weights=FINETUNE_WEIGHTS)
+        if pre_stream is not None:
+            stream = mixed_stream(stream, pre_stream, args.pretrain_mix, args.seed + rank)
+    batches = (b.to(device) for b in stream)
+    module: nn.Module = objective
+    if world > 1:
+        module = nn.parallel.DistributedDataParallel(objective)
+    tcfg = TrainerConfig(lr=args.lr, max_steps=args.steps, max_minutes=args.minutes, warmup_steps=args.warmup,
+                         eval_every=args.eval_every, checkpoint_every=args.checkpoint_every)
+    trainer = Trainer(module=module, batches=batches, run_dir=args.run, config=tcfg, is_main=rank == 0,
+                      on_eval=(lambda step: quick_dev_eval(net, cfg, tok, kind)) if args.eval_every else None,
+                      on_checkpoint=lambda ckpt: export(args.run, args.run / "model", quiet=True))
+    if trainer.try_resume():
+        log(f"resumed at step {trainer.state.step}")
+    state = trainer.train()
+    log(f"done: {state.step} steps in {state.elapsed_s / 60:.1f} min")
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+    return 0
+
+
+def export(run_dir: Path, out: Path, quiet: bool = False) -> int:
+    """Write the run's latest checkpoint as a shippable fp16 model folder."""
+    kind, cfg = read_config(run_dir)
+    tok = CodeTokenizer.load(run_dir / TOKENIZER_FILE)
+    net = ARNet(cfg) if kind == "ar" else CodeFusionNet(cfg)
+    state = load_file(str(run_dir / "checkpoint" / "module.safetensors"))
+    net.load_state_dict({k.split(".", 1)[1]: v for k, v in state.items() if k.startswith("net.")})
+    meta_path = run_dir / "checkpoint" / "state.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    tmp = out.with_name(out.name + ".tmp")
+    save_model_dir(tmp, net, cfg, tok, kind=kind, meta={"run": str(run_dir), **meta})
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.replace(out)
+    if not quiet:
+        log(f"exported {kind} model ({net.num_parameters() / 1e6:.2f}M parameters) to {out}")
+    return 0
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("stage", choices=["pretrain", "finetune", "export"])
+    p.add_argument("--run", type=Path, required=True, help="run folder (checkpoints, metrics.jsonl); resumes")
+    p.add_argument("--out", type=Path, default=Path("models/codefusion"), help="export: target model folder")
+    p.add_argument("--init", type=Path, help="model folder to start from (e.g. a pretraining run's model/)")
+    p.add_argument("--tokenizer", type=Path, help="tokenizer.json to reuse instead of training one")
+    p.add_argument("--arch", choices=["diffusion", "ar"], default="diffusion")
+    p.add_argument("--preset", default="small")
+    p.add_argument("--config-overrides", help="JSON object of ModelConfig fields")
+    p.add_argument("--steps", type=int, default=100_000)
+    p.add_argument("--minutes", type=float, default=60.0)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--cpd-prob", type=float, default=0.5, help="pretraining: share of CPD batches")
+    p.add_argument("--pretrain-mix", type=float, default=0.0,
+                   help="finetune: share of batches still drawn from the pretraining tasks")
+    p.add_argument("--snippet-limit", type=int, default=None)
+    p.add_argument("--timesteps", choices=[t.value for t in TimestepSampling], default="uniform")
+    p.add_argument("--eval-every", type=int, default=500)
+    p.add_argument("--checkpoint-every", type=int, default=250)
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="codefusion train")
+    add_arguments(p)
+    return run(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
