@@ -3,7 +3,7 @@
 -- Env: CODEFUSION_LSP (server command), CODEFUSION_TEST_MODEL (--model DIR), CODEFUSION_TEST_DIR
 -- (scratch dir), CODEFUSION_TEST_XLSX (a workbook with sheet "Sales", values in B2:B11),
 -- CODEFUSION_TEST_REPORT (JSON written here for the pytest side to check the code parses).
-local here = vim.fs.dirname(vim.fs.normalize(debug.getinfo(1, "S").source:sub(2)))
+local here = vim.fs.dirname(vim.fs.normalize(vim.fn.fnamemodify(debug.getinfo(1, "S").source:sub(2), ":p")))
 local plugin = vim.fs.dirname(here)
 vim.opt.rtp:prepend(plugin)
 vim.cmd("filetype on")
@@ -104,10 +104,10 @@ local ok, err = xpcall(function()
   local loaded = vim.wait(load_timeout, function()
     local r = client:request_sync("workspace/executeCommand", { command = "codefusion.status", arguments = {} }, 10000, buf)
     status = r and r.result
-    return status ~= nil and (status.loaded == true or (status.error ~= nil and status.error ~= vim.NIL))
+    return cf.is_ready(status) or cf.load_error(status) ~= nil
   end, 500)
   report.status = status
-  assert(loaded and status.loaded, "model not loaded: " .. vim.inspect(status))
+  assert(loaded and cf.is_ready(status), "model not loaded: " .. vim.inspect(status))
   check(status.device == "cpu", "device " .. tostring(status.device))
 
   local items, ms = completions(buf, client, 4)

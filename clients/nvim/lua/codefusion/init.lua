@@ -208,11 +208,31 @@ function M.generate(opts)
   end, bufnr)
 end
 
+local function present(v)
+  return v ~= nil and v ~= vim.NIL and v ~= ""
+end
+
+--- True when the server's model is loaded (`state` "ready", or `loaded` on older servers).
+function M.is_ready(s)
+  return type(s) == "table" and (s.loaded == true or s.state == "ready")
+end
+
+--- The load error of a status, or nil.
+function M.load_error(s)
+  if type(s) ~= "table" then
+    return nil
+  end
+  if present(s.error) then
+    return tostring(s.error)
+  end
+  return s.state == "failed" and "model failed to load" or nil
+end
+
 --- Human-readable server status.
 function M.format_status(s)
   local params = type(s.parameters) == "number" and string.format("%.1fM", s.parameters / 1e6) or "?"
-  local state = (s.error ~= nil and s.error ~= vim.NIL) and ("error: " .. tostring(s.error))
-    or (s.loaded and "ready" or "loading")
+  local err = M.load_error(s)
+  local state = err and ("error: " .. err) or (M.is_ready(s) and "ready" or "loading")
   local function num(v, fmt)
     return type(v) == "number" and string.format(fmt, v) or "-"
   end
@@ -242,6 +262,23 @@ function M.status()
     end
     notify("\n" .. M.format_status(s))
   end)
+end
+
+--- A `codefusion.cf.suggest` answer as {sheet, range, candidates = {{rule, score, count, cells}}}
+--- (also reads the field names `cell_range`/`addresses`); nil and a message on a server error.
+function M.read_suggestions(res)
+  if type(res) ~= "table" then
+    return nil, "no answer (model still loading?)"
+  end
+  if present(res.error) then
+    return nil, tostring(res.error)
+  end
+  local out = { sheet = res.sheet, range = res.range or res.cell_range, candidates = {} }
+  for _, c in ipairs(res.candidates or {}) do
+    local cells = c.cells or c.addresses or {}
+    table.insert(out.candidates, { rule = c.rule, score = c.score, count = c.count or #cells, cells = cells })
+  end
+  return out
 end
 
 --- One line per CF candidate for vim.ui.select.
@@ -275,12 +312,16 @@ function M.cf(path)
           end
           local target = { uri = uri, sheet = sheet ~= "" and sheet or nil, range = range ~= "" and range or nil }
           local arg = vim.tbl_extend("force", target, { description = description })
-          M.exec("codefusion.cf.suggest", { arg }, function(err, res)
+          M.exec("codefusion.cf.suggest", { arg }, function(err, raw)
             if err then
               return notify(err.message or vim.inspect(err), vim.log.levels.ERROR)
             end
-            if not res or not res.candidates or #res.candidates == 0 then
-              return notify("no rule candidates (model still loading?)")
+            local res, problem = M.read_suggestions(raw)
+            if not res then
+              return notify(problem, vim.log.levels.WARN)
+            end
+            if #res.candidates == 0 then
+              return notify("no rule candidates for that description")
             end
             vim.ui.select(res.candidates, {
               prompt = string.format("Rule for %s!%s", res.sheet, res.range),
@@ -294,8 +335,12 @@ function M.cf(path)
                 if err2 then
                   return notify(err2.message or vim.inspect(err2), vim.log.levels.ERROR)
                 end
-                local backup = (w.backup and w.backup ~= vim.NIL) and (" (original kept as " .. w.backup .. ")") or ""
-                notify(string.format("wrote %s to %s!%s in %s%s", w.rule, w.sheet, w.range, w.path, backup))
+                if type(w) ~= "table" or present(w.error) then
+                  return notify("not written: " .. vim.inspect(w), vim.log.levels.ERROR)
+                end
+                local backup = present(w.backup) and (" (original kept as " .. w.backup .. ")") or ""
+                local range = w.range or w.cell_range
+                notify(string.format("wrote %s to %s!%s in %s%s", w.rule, w.sheet, range, w.path, backup))
               end)
             end)
           end)
