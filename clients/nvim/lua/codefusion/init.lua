@@ -20,8 +20,15 @@ M.defaults = {
   --- Turn on Neovim's built-in LSP completion (vim.lsp.completion) in attached buffers;
   --- leave false when nvim-cmp or blink.cmp provides completion.
   builtin_completion = false,
+  --- Show the server's candidates as ghost text with vim.lsp.inline_completion (Neovim 0.12+;
+  --- ignored on 0.11, which has no inline completion client).
+  inline_completion = false,
   --- Notify when the model has loaded.
   notify_ready = true,
+  --- Extra client capabilities, e.g. require("cmp_nvim_lsp").default_capabilities().
+  capabilities = nil,
+  --- Called after CodeFusion's own on_attach: function(client, bufnr).
+  on_attach = nil,
 }
 
 M.config = vim.deepcopy(M.defaults)
@@ -80,9 +87,16 @@ function M.lsp_config(config)
     root_markers = config.root_markers,
     init_options = { codefusion = options },
     settings = { codefusion = options },
+    capabilities = config.capabilities,
     on_attach = function(client, bufnr)
       if config.builtin_completion and vim.lsp.completion then
         vim.lsp.completion.enable(true, client.id, bufnr, { autotrigger = true })
+      end
+      if config.inline_completion and vim.lsp.inline_completion then
+        vim.lsp.inline_completion.enable(true, { bufnr = bufnr })
+      end
+      if config.on_attach then
+        config.on_attach(client, bufnr)
       end
     end,
   }
