@@ -99,6 +99,7 @@ class CodeFusionServer(LanguageServer):
             "codefusion-lsp", VERSION, text_document_sync_kind=types.TextDocumentSyncKind.Incremental
         )
         self.base_options = ServerOptions()  # defaults, with command-line flags applied
+        self.quantize = False  # int8 dynamic quantisation on CPU (--quantize)
         self.options = ServerOptions()
         self.engine = Engine()
         self.tickets = Tickets()
@@ -115,10 +116,26 @@ class CodeFusionServer(LanguageServer):
         for warning in warnings:
             self.log(f"option ignored: {warning}", types.MessageType.Warning)
         if (old.modelPath, old.device) != (self.options.modelPath, self.options.device):
-            self.engine = Engine(self.options.modelPath or None, device=self.options.device)
+            self.engine = self.new_engine()
             self._told_not_ready = None
             if self._load_task is not None:  # already started once: load the new model now
                 self.start_loading()
+
+    def new_engine(self) -> Engine:
+        return Engine(self.options.modelPath or None, device=self.options.device, quantize=self.quantize)
+
+    async def pull_configuration(self) -> Any:
+        """The client's `codefusion` settings via workspace/configuration, or None if it has none to give."""
+        caps = self.client_capabilities.workspace
+        if not (caps and caps.configuration):
+            return None
+        item = types.ConfigurationItem(section="codefusion")
+        try:
+            result = await self.workspace_configuration_async(types.ConfigurationParams(items=[item]))
+        except Exception as exc:  # a client that cannot answer keeps the current options
+            log.info("workspace/configuration failed: %s", exc)
+            return None
+        return result[0] if result else None
 
     def start_loading(self) -> None:
         self._load_task = asyncio.ensure_future(self.load_model(self.engine))
@@ -263,7 +280,7 @@ logging.getLogger("pygls.protocol.json_rpc").addFilter(_QuietSuperseded())
 @server.feature(types.INITIALIZE)
 def initialize(ls: CodeFusionServer, params: types.InitializeParams) -> None:
     ls.options = dataclasses.replace(ls.base_options)
-    ls.engine = Engine(ls.options.modelPath or None, device=ls.options.device)
+    ls.engine = ls.new_engine()
     ls.apply_options(params.initialization_options)
 
 
@@ -273,8 +290,11 @@ def initialized(ls: CodeFusionServer, params: types.InitializedParams) -> None:
 
 
 @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
-def did_change_configuration(ls: CodeFusionServer, params: types.DidChangeConfigurationParams) -> None:
-    ls.apply_options(params.settings)
+async def did_change_configuration(ls: CodeFusionServer, params: types.DidChangeConfigurationParams) -> None:
+    if params.settings:
+        ls.apply_options(params.settings)
+    else:  # "something changed, ask me": pull our section
+        ls.apply_options(await ls.pull_configuration())
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
@@ -454,6 +474,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
     parser.add_argument("--model", metavar="DIR", help="model directory (default: the shipped model)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--quantize", action="store_true", help="int8 dynamic quantisation on CPU")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
 
@@ -464,6 +485,7 @@ def run(args: argparse.Namespace) -> int:
     if args.log_level != "DEBUG":  # pygls logs every message it sends at INFO
         logging.getLogger("pygls").setLevel(logging.WARNING)
     server.base_options = ServerOptions(modelPath=args.model or "", device=args.device)
+    server.quantize = args.quantize
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
         server.start_tcp(host or "127.0.0.1", int(port))

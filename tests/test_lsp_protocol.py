@@ -290,3 +290,18 @@ async def test_cf_suggest_and_apply_commands(client: LanguageClient, tmp_path):
     assert len(list(rules)) == 1
     with pytest.raises(JsonRpcException, match="CFSyntaxError"):
         await command(client, "codefusion.cf.apply", {"uri": uri, "range": "A2:A7", "rule": "GreaterThan("})
+
+
+async def test_configuration_is_pulled_when_change_carries_no_settings(client: LanguageClient):
+    client.set_configuration({"codefusion": {"numCandidates": 3}})
+    try:
+        client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+        for _ in range(50):  # the server asks back with workspace/configuration
+            if (await command(client, "codefusion.status"))["options"]["numCandidates"] == 3:
+                break
+            await asyncio.sleep(0.05)
+        assert (await command(client, "codefusion.status"))["options"]["numCandidates"] == 3
+    finally:
+        client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings={"codefusion": {"numCandidates": 5}})
+        )
