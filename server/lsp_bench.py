@@ -1,0 +1,133 @@
+"""Request → response latency of `textDocument/completion` (5 candidates) through the real server process.
+
+`python -m codefusion.server.lsp_bench [--model DIR] [--requests N]` prints p50/p95; `measure()` returns
+the figures for `codefusion bench`. Each request uses a new prompt, so the engine's cache never answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.client import LanguageClient
+
+from .demo import server_command
+
+PROMPTS = {
+    "python": [
+        "sort the list `names` alphabetically", "read the file `path` into a string", "reverse string `s`",
+        "get the maximum value in dictionary `d`", "remove duplicates from list `xs`", "convert `n` to hex",
+        "split the string `line` on commas", "count the words in `text`", "join the list `parts` with spaces",
+        "check if the file `path` exists",
+    ],
+    "bash": [
+        "list all files in the current directory", "count the lines of file.txt", "find all python files",
+        "show disk usage of the home folder", "delete all .tmp files", "print the current date",
+        "compress the folder logs into logs.tar.gz", "show the last 20 lines of app.log",
+        "search for the word error in all log files", "make the script run.sh executable",
+    ],
+}  # fmt: skip
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+async def _measure(model: str | None, device: str, requests: int, k: int) -> dict[str, Any]:
+    client = LanguageClient("codefusion-bench", "0.1.0")
+    client.feature(types.WINDOW_LOG_MESSAGE)(lambda params: None)  # the server says "model ready"; not needed
+    await client.start_io(*server_command(), "--log-level", "WARNING")
+    drain = asyncio.ensure_future(client._server.stderr.read())  # type: ignore[union-attr]
+    options = {
+        "numCandidates": k,
+        "device": device,
+        "debounceMs": 0,
+        **({"modelPath": model} if model else {}),
+    }
+    await client.initialize_async(
+        types.InitializeParams(
+            capabilities=types.ClientCapabilities(), initialization_options={"codefusion": options}
+        )
+    )
+    client.initialized(types.InitializedParams())
+    status = await _wait_ready(client)
+    timings: dict[str, list[float]] = {lang: [] for lang in PROMPTS}
+    if status["state"] == "ready":
+        for i in range(requests + 1):  # the first request warms up and is not counted
+            lang = "python" if i % 2 == 0 else "bash"
+            pool = PROMPTS[lang]
+            prompt = pool[(i // 2) % len(pool)] + ("" if i < 2 * len(pool) else f" (variant {i})")
+            uri = f"file:///bench/{i}.{'py' if lang == 'python' else 'sh'}"
+            text = f"# {prompt}\n\n"
+            item = types.TextDocumentItem(uri=uri, language_id=lang, version=1, text=text)
+            client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=item))
+            params = types.CompletionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(1, 0)
+            )
+            start = time.perf_counter()
+            await client.text_document_completion_async(params)
+            if i:
+                timings[lang].append((time.perf_counter() - start) * 1000)
+    await client.shutdown_async(None)
+    client.exit(None)
+    await client.stop()
+    drain.cancel()
+    every = [t for ts in timings.values() for t in ts]
+    return {
+        "status": status,
+        "k": k,
+        "requests": len(every),
+        "p50_ms": percentile(every, 50) if every else None,
+        "p95_ms": percentile(every, 95) if every else None,
+        "mean_ms": statistics.fmean(every) if every else None,
+        "by_language": {lang: percentile(ts, 50) for lang, ts in timings.items() if ts},
+    }
+
+
+async def _wait_ready(client: LanguageClient, timeout: float = 300) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        params = types.ExecuteCommandParams(command="codefusion.status")
+        status: dict[str, Any] = await client.workspace_execute_command_async(params) or {}
+        if status["state"] in ("ready", "failed") or time.monotonic() > deadline:
+            return status
+        await asyncio.sleep(0.1)
+
+
+def measure(model: str | None = None, device: str = "auto", requests: int = 20, k: int = 5) -> dict[str, Any]:
+    """Latency figures (ms) of completion requests through a fresh `codefusion-lsp` process."""
+    return asyncio.run(_measure(model, device, requests, k))
+
+
+def report(figures: dict[str, Any]) -> str:
+    status = figures["status"]
+    if figures["p50_ms"] is None:
+        return f"LSP completion latency: no figures (model {status['state']}: {status.get('error')})"
+    langs = ", ".join(f"{lang} p50 {ms:.0f} ms" for lang, ms in figures["by_language"].items())
+    return (
+        f"LSP completion, {figures['k']} candidates, request → response over {figures['requests']} requests "
+        f"on {status['device']}: p50 {figures['p50_ms']:.0f} ms, p95 {figures['p95_ms']:.0f} ms "
+        f"(mean {figures['mean_ms']:.0f} ms; {langs})"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m codefusion.server.lsp_bench", description=__doc__)
+    parser.add_argument("--model", metavar="DIR", help="model folder (default: the shipped model)")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--k", type=int, default=5)
+    args = parser.parse_args(argv)
+    figures = measure(args.model, args.device, args.requests, args.k)
+    print(report(figures))
+    return 0 if figures["p50_ms"] is not None else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
