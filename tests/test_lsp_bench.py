@@ -1,0 +1,15 @@
+"""The latency benchmark runs end to end against the real server (figures themselves are not judged)."""
+
+from __future__ import annotations
+
+from codefusion.server.lsp_bench import measure, percentile, report
+
+
+def test_percentile():
+    assert percentile([5, 1, 3], 50) == 3 and percentile([1, 2, 3, 4, 100], 95) == 100
+
+
+def test_bench_through_the_server(tiny_model_dir):
+    figures = measure(str(tiny_model_dir), device="cpu", requests=2, k=5)
+    assert figures["requests"] == 2 and figures["p50_ms"] > 0 and figures["p95_ms"] >= figures["p50_ms"]
+    assert "p50" in report(figures) and "p95" in report(figures)
