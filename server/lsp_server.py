@@ -58,6 +58,16 @@ class Ticket:
     stop: threading.Event = field(default_factory=threading.Event)
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """A prompt found in one version of a document; edits are computed against this text."""
+
+    uri: str
+    version: int | None
+    text: str
+    prompt: Prompt
+
+
 class Tickets:
     """The newest request per (feature, document) wins; older ones and edited documents are stopped.
 
@@ -217,13 +227,20 @@ class CodeFusionServer(LanguageServer):
         lang = language_for(doc.language_id, doc.uri)
         return lang if lang in self.options.enabledLanguages else None
 
-    def prompt_at(self, uri: str, position: types.Position) -> tuple[TextDocument, Prompt] | None:
+    def snapshot(
+        self, uri: str, *, position: types.Position | None = None, line: int = -1
+    ) -> Snapshot | None:
+        """The prompt before `position` (completion), or of the comment on `line` (code action), or None."""
         doc = self.document(uri)
         lang = self.language(doc) if doc is not None else None
         if doc is None or lang is None:
             return None
-        prompt = extract_prompt(doc.source, position.line, position.character, lang, self.encoding)
-        return (doc, prompt) if prompt is not None else None
+        text = doc.source
+        if position is not None:
+            prompt = extract_prompt(text, position.line, position.character, lang, self.encoding)
+        else:
+            prompt = prompt_at_comment(text, line, lang)
+        return Snapshot(doc.uri, doc.version, text, prompt) if prompt is not None else None
 
     def cached(self, prompt: Prompt) -> list[Candidate] | None:
         o = self.options
@@ -256,14 +273,19 @@ class CodeFusionServer(LanguageServer):
                 max_tokens=o.maxTokens,
                 should_stop=ticket.stop.is_set,
             )
-            return await asyncio.get_running_loop().run_in_executor(self.sampler, call)
+            candidates = await asyncio.get_running_loop().run_in_executor(self.sampler, call)
+            if ticket.stop.is_set():  # the document changed while the sampler finished
+                raise JsonRpcContentModified("superseded by a newer request")
+            return candidates
         except asyncio.CancelledError:
             ticket.stop.set()  # the sampler thread sees it between denoising steps
             raise
         except EngineNotReady:
             return None
         except Exception as exc:
-            if type(exc).__name__ == "SamplingCancelled":
+            from codefusion.model.pipeline import SamplingCancelled
+
+            if isinstance(exc, SamplingCancelled):
                 raise JsonRpcContentModified("superseded by a newer request") from exc
             raise
         finally:
@@ -307,16 +329,16 @@ def did_change(ls: CodeFusionServer, params: types.DidChangeTextDocumentParams) 
 
 @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=["\n"]))
 async def completion(ls: CodeFusionServer, params: types.CompletionParams) -> types.CompletionList | None:
-    found = ls.prompt_at(params.text_document.uri, params.position)
-    if found is None:
+    snap = ls.snapshot(params.text_document.uri, position=params.position)
+    if snap is None:
         return None
-    doc, prompt = found
-    candidates = await ls.generate("completion", doc.uri, prompt)
+    candidates = await ls.generate("completion", snap.uri, snap.prompt)
     if candidates is None:  # model loading or broken: the user was told; ask again later
         return types.CompletionList(is_incomplete=True, items=[])
+    markdown = ls.client_renders_markdown()
     return types.CompletionList(
         is_incomplete=False,
-        items=lsp_completion_items(doc.source, prompt, candidates, ls.encoding, ls.client_renders_markdown()),
+        items=lsp_completion_items(snap.text, snap.prompt, candidates, ls.encoding, markdown),
     )
 
 
@@ -324,14 +346,11 @@ async def completion(ls: CodeFusionServer, params: types.CompletionParams) -> ty
 async def inline_completion(
     ls: CodeFusionServer, params: types.InlineCompletionParams
 ) -> types.InlineCompletionList | None:
-    found = ls.prompt_at(params.text_document.uri, params.position)
-    if found is None:
+    snap = ls.snapshot(params.text_document.uri, position=params.position)
+    if snap is None:
         return None
-    doc, prompt = found
-    candidates = await ls.generate("inlineCompletion", doc.uri, prompt)
-    return types.InlineCompletionList(
-        items=lsp_inline_items(doc.source, prompt, candidates or [], ls.encoding)
-    )
+    candidates = await ls.generate("inlineCompletion", snap.uri, snap.prompt) or []
+    return types.InlineCompletionList(items=lsp_inline_items(snap.text, snap.prompt, candidates, ls.encoding))
 
 
 # --- code actions -------------------------------------------------------------------------------------
@@ -343,44 +362,34 @@ async def inline_completion(
 )
 async def code_action(ls: CodeFusionServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
     """One action per top candidate. Without cached candidates, actions are resolved lazily when supported."""
-    doc = ls.document(params.text_document.uri)
-    lang = ls.language(doc) if doc is not None else None
-    prompt = prompt_at_comment(doc.source, params.range.start.line, lang) if doc and lang else None
-    if doc is None or prompt is None or not ls.ready():
+    snap = ls.snapshot(params.text_document.uri, line=params.range.start.line)
+    if snap is None or not ls.ready():
         return None
-    candidates = ls.cached(prompt)
+    candidates = ls.cached(snap.prompt)
     if candidates is None and not _client_resolves_edits(ls):
-        candidates = await ls.generate("codeAction", doc.uri, prompt) or []
+        candidates = await ls.generate("codeAction", snap.uri, snap.prompt) or []
     if candidates is None:
-        data = {"uri": doc.uri, "line": params.range.start.line, "version": doc.version}
-        return [
-            lsp_code_action(action_title(None, i), doc.uri, doc.version, None, {**data, "index": i})
-            for i in range(min(MAX_CODE_ACTIONS, ls.options.numCandidates))
-        ]
-    return [
-        lsp_code_action(
-            action_title(c, i), doc.uri, doc.version, lsp_insert_edit(doc.source, prompt, c, ls.encoding)
-        )
-        for i, c in enumerate(candidates[:MAX_CODE_ACTIONS])
-    ]
+        data = {"uri": snap.uri, "line": params.range.start.line, "version": snap.version}
+        count = min(MAX_CODE_ACTIONS, ls.options.numCandidates)
+        return [lsp_code_action(action_title(None, i), snap.uri, snap.version, None, {**data, "index": i})
+                for i in range(count)]  # fmt: skip
+    return [_action(ls, snap, c, i) for i, c in enumerate(candidates[:MAX_CODE_ACTIONS])]
 
 
 @server.feature(types.CODE_ACTION_RESOLVE)
 async def code_action_resolve(ls: CodeFusionServer, action: types.CodeAction) -> types.CodeAction:
     data = action.data if isinstance(action.data, dict) else {}
-    doc = ls.document(str(data.get("uri", "")))
-    lang = ls.language(doc) if doc is not None else None
-    prompt = prompt_at_comment(doc.source, int(data.get("line", -1)), lang) if doc and lang else None
-    if doc is None or prompt is None:
+    snap = ls.snapshot(str(data.get("uri", "")), line=int(data.get("line", -1)))
+    if snap is None or snap.version != data.get("version"):  # gone or edited since: nothing to insert
         return action
-    candidates = await ls.generate("codeActionResolve", doc.uri, prompt) or []
+    candidates = await ls.generate("codeActionResolve", snap.uri, snap.prompt) or []
     index = int(data.get("index", 0))
-    if index < len(candidates):
-        c = candidates[index]
-        action = lsp_code_action(
-            action_title(c, index), doc.uri, doc.version, lsp_insert_edit(doc.source, prompt, c, ls.encoding)
-        )
-    return action
+    return _action(ls, snap, candidates[index], index) if index < len(candidates) else action
+
+
+def _action(ls: CodeFusionServer, snap: Snapshot, candidate: Candidate, index: int) -> types.CodeAction:
+    edit = lsp_insert_edit(snap.text, snap.prompt, candidate, ls.encoding)
+    return lsp_code_action(action_title(candidate, index), snap.uri, snap.version, edit)
 
 
 def _client_resolves_edits(ls: CodeFusionServer) -> bool:
