@@ -90,6 +90,11 @@ class Tickets:
                 ticket.stop.set()
                 del self._latest[key]
 
+    def stop_all(self) -> None:
+        for ticket in self._latest.values():
+            ticket.stop.set()
+        self._latest.clear()
+
     def finish(self, ticket: Ticket) -> None:
         if self._latest.get(ticket.key) is ticket:
             del self._latest[ticket.key]
@@ -309,6 +314,12 @@ def initialize(ls: CodeFusionServer, params: types.InitializeParams) -> None:
 @server.feature(types.INITIALIZED)
 def initialized(ls: CodeFusionServer, params: types.InitializedParams) -> None:
     ls.start_loading()
+
+
+@server.feature(types.SHUTDOWN)
+def shutdown(ls: CodeFusionServer, params: None) -> None:
+    ls.tickets.stop_all()  # a running sampler stops at its next step, so `exit` is not kept waiting
+    ls.sampler.shutdown(wait=False, cancel_futures=True)
 
 
 @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)

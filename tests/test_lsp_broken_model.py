@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest_lsp
@@ -41,3 +42,17 @@ async def test_loading_answer_is_immediate(client: LanguageClient, tiny_model_di
     assert (await wait_until_loaded(client))["state"] == "ready"
     result = await complete(client, "file:///w/b.sh", 1, 0)
     assert result is not None and result.items
+
+
+async def test_shutdown_while_sampling_exits_promptly(client: LanguageClient, tiny_model_dir):
+    slow = {"steps": 1200, "numCandidates": 20, "debounceMs": 0}
+    await initialize(client, modelPath=str(tiny_model_dir), device="cpu", **slow)
+    assert (await wait_until_loaded(client))["state"] == "ready"
+    open_doc(client, "file:///w/c.py", "# parse the arguments\n\n", "python")
+    pending = asyncio.ensure_future(complete(client, "file:///w/c.py", 1, 0))
+    await asyncio.sleep(0.5)
+    start = time.perf_counter()
+    await asyncio.wait_for(client.shutdown_session(), timeout=10)  # shutdown + exit; waits for the process
+    assert time.perf_counter() - start < 5
+    client.capabilities = None  # already shut down: the fixture must not do it again
+    pending.cancel()
