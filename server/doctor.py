@@ -111,12 +111,10 @@ def check_grammars() -> list[Check]:
 
 def check_server() -> list[Check]:
     def imports() -> str:
-        versions = []
-        for mod in ("pygls", "lsprotocol"):
-            m = importlib.import_module(mod)
-            versions.append(f"{mod} {getattr(m, '__version__', '?')}")
+        from importlib.metadata import version
+
         importlib.import_module("codefusion.server.lsp_server")
-        return ", ".join(versions)
+        return ", ".join(f"{dist} {version(dist)}" for dist in ("pygls", "lsprotocol", "tree-sitter"))
 
     def script() -> str:
         found = shutil.which("codefusion-lsp") or (Path(sys.executable).parent / "codefusion-lsp")
@@ -140,11 +138,13 @@ def run(args: argparse.Namespace) -> int:
         *check_server(),
         *check_model(model_dir, args.device),
     ]
+    last_fix = ""
     for c in checks:
         mark = "ok  " if c.ok else ("FAIL" if c.required else "warn")
         print(f"[{mark}] {c.name}: {c.detail}")
-        if not c.ok and c.fix:
+        if not c.ok and c.fix and c.fix != last_fix:  # one fix line for a group of related failures
             print(f"       fix: {c.fix}")
+            last_fix = c.fix
     broken = [c for c in checks if c.required and not c.ok]
     print("all good" if not broken else f"{len(broken)} problem(s) found")
     return 1 if broken else 0
