@@ -173,7 +173,7 @@ async def test_cancel_stops_sampling_with_request_cancelled(client: LanguageClie
         pending = asyncio.ensure_future(
             client.protocol.send_request_async(types.TEXT_DOCUMENT_COMPLETION, params, msg_id="slow-1")
         )
-        await asyncio.sleep(1.0)  # debounce over, sampling under way
+        await asyncio.sleep(0.5)  # debounce (50 ms) over, sampling under way
         assert not pending.done()
         cancelled_at = time.perf_counter()
         client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="slow-1"))
