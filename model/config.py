@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 LANGUAGES: tuple[str, ...] = ("python", "bash", "cf")
 
 
-class X0Parameterization(str, Enum):
+class X0Parameterization(StrEnum):
     """How the denoiser N produces x̂₀."""
 
     REGRESS = "regress"  # N outputs x̂₀ directly in embedding space

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -100,15 +101,16 @@ class CodeFusionPipeline:
         prompt, pad = self._prompts(prompts, lang)
         with self._lock, torch.inference_mode():
             out: SampleOutput
+            net: Any = self.net  # a CodeFusionNet or ARNet (or its int8-quantised copy)
             if self.kind == "diffusion":
                 sched = DDIMScheduler(schedule=self.schedule, eta=eta)
-                out = sample_codes(self.net, sched, prompt=prompt, prompt_pad=pad, k=k, length=length, steps=steps,
+                out = sample_codes(net, sched, prompt=prompt, prompt_pad=pad, k=k, length=length, steps=steps,
                                    seed=seed, clamp=clamp, should_stop=should_stop)
             elif method == "beam":
-                out = ar_beam_search(self.net, prompt=prompt, prompt_pad=pad, k=k, length=length,
+                out = ar_beam_search(net, prompt=prompt, prompt_pad=pad, k=k, length=length,
                                      should_stop=should_stop)
             else:
-                out = ar_sample(self.net, prompt=prompt, prompt_pad=pad, k=k, length=length, seed=seed,
+                out = ar_sample(net, prompt=prompt, prompt_pad=pad, k=k, length=length, seed=seed,
                                 should_stop=should_stop)
         tokens, scores = out.tokens.tolist(), out.scores.tolist()
         result = []

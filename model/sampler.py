@@ -64,8 +64,11 @@ def sample_codes(net: CodeFusionNet, scheduler: DDIMScheduler, *, prompt: Tensor
     memory = memory.repeat_interleave(k, dim=0)  # (B·k, P, C)
     memory_pad = prompt_pad.repeat_interleave(k, dim=0)
     n = memory.shape[0]
-    gen = torch.Generator(device=device).manual_seed(seed)
-    x = torch.randn((n, length, cfg.d_embed), generator=gen, device=device, dtype=dtype)  # (N, L, E)
+    # Noise is seeded per prompt, so a prompt gets the same candidates whatever batch it is sampled in.
+    x = torch.cat([torch.randn((k, length, cfg.d_embed), device=device, dtype=dtype,
+                               generator=torch.Generator(device=device).manual_seed(seed))
+                   for _ in range(prompt.shape[0])])  # (N, L, E)
+    gen = torch.Generator(device=device).manual_seed(seed + 1)  # for eta > 0
     scheduler.set_timesteps(steps)
     x0_hat = None
     table = net.embedding_table() if clamp else None

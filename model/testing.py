@@ -32,7 +32,8 @@ def make_tiny_model(out_dir: str | Path, *, train_steps: int = 0, seed: int = 0)
     torch.manual_seed(seed)
     texts = [t for _, a, b in TINY_PAIRS for t in (a, b)] * 10
     tok = CodeTokenizer.train(texts, 300)
-    cfg = preset("tiny", vocab_size=tok.vocab_size, d_model=64, d_ff=128, pad_id=tok.pad_id, eos_id=tok.eos_id)
+    cfg = preset("tiny", vocab_size=tok.vocab_size, d_model=64, d_ff=128, pad_id=tok.pad_id, eos_id=tok.eos_id,
+                 code_len={"python": 16, "bash": 16, "cf": 16})
     net = CodeFusionNet(cfg)
     if train_steps:
         diffusion = GaussianDiffusion(schedule=NoiseSchedule(steps=cfg.diffusion_steps))

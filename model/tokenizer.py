@@ -29,12 +29,14 @@ class CodeTokenizer:
 
     def __init__(self, tokenizer: Tokenizer):
         self.tok = tokenizer
-        missing = [t for t in SPECIAL_TOKENS if tokenizer.token_to_id(t) is None]
+        ids = {t: tokenizer.token_to_id(t) for t in SPECIAL_TOKENS}
+        missing = [t for t, i in ids.items() if i is None]
         if missing:
             raise ValueError(f"tokenizer lacks special tokens {missing}")
-        self.pad_id = tokenizer.token_to_id(PAD)
-        self.eos_id = tokenizer.token_to_id(EOS)
-        self.lang_ids = {lang: tokenizer.token_to_id(tag) for lang, tag in LANG_TAGS.items()}
+        special: dict[str, int] = {t: int(i) for t, i in ids.items() if i is not None}
+        self.pad_id = special[PAD]
+        self.eos_id = special[EOS]
+        self.lang_ids = {lang: special[tag] for lang, tag in LANG_TAGS.items()}
 
     @classmethod
     def train(cls, texts: Iterable[str], vocab_size: int) -> CodeTokenizer:

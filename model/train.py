@@ -121,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
         cfg_dict = {"kind": kind, **cfg.to_dict()}
         (args.run / "config.json").write_text(json.dumps(cfg_dict, indent=2) + "\n")
         tok.save(args.run / TOKENIZER_FILE)
-    log(f"{kind} model: {net.num_parameters() / 1e6:.2f}M parameters, stage {args.stage}, device {device}")
+    n_params = sum(p.numel() for p in net.parameters())
+    log(f"{kind} model: {n_params / 1e6:.2f}M parameters, stage {args.stage}, device {device}")
     objective.to(device)
     cpd_prob = args.cpd_prob if kind == "diffusion" else 0.0  # CPD is a denoising task; the AR LM has none
     pre: dict[str, list[Example]] = {}
@@ -145,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
                          eval_every=args.eval_every, checkpoint_every=args.checkpoint_every)
     trainer = Trainer(module=module, batches=batches, run_dir=args.run, config=tcfg, is_main=rank == 0,
                       on_eval=(lambda step: quick_dev_eval(net, cfg, tok, kind)) if args.eval_every else None,
-                      on_checkpoint=lambda ckpt: export(args.run, args.run / "model", quiet=True))
+                      on_checkpoint=lambda ckpt: export_quietly(args.run))
     if trainer.try_resume():
         log(f"resumed at step {trainer.state.step}")
     state = trainer.train()
@@ -155,6 +156,11 @@ def run(args: argparse.Namespace) -> int:
 
         dist.destroy_process_group()
     return 0
+
+
+def export_quietly(run_dir: Path) -> None:
+    """After every checkpoint: a loadable model folder beside it, for monitoring and stage chaining."""
+    export(run_dir, run_dir / "model", quiet=True)
 
 
 def export(run_dir: Path, out: Path, quiet: bool = False) -> int:

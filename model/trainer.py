@@ -125,7 +125,8 @@ class Trainer:
             bar.update(1)
             if st.step % c.log_every == 0:
                 st.elapsed_s = time.time() - start
-                rec = {"step": st.step, "elapsed_s": round(st.elapsed_s, 1), "lr": round(self.lr_at(st.step, st.elapsed_s), 7),
+                lr = round(self.lr_at(st.step, st.elapsed_s), 7)
+                rec = {"step": st.step, "elapsed_s": round(st.elapsed_s, 1), "lr": lr,
                        **{k: round(v / c.log_every, 4) for k, v in running.items()}}
                 running = {}
                 self.log(rec)
