@@ -54,7 +54,7 @@ bench: setup
 	$(BIN)/codefusion bench
 
 eval: setup
-	$(BIN)/codefusion eval --all
+	$(BIN)/codefusion eval --all --steps-curve
 
 stress: setup
 	$(BIN)/python -m pytest -q tests/stress --stress

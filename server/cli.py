@@ -10,7 +10,7 @@ import sys
 SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("generate", "codefusion.server.cli_generate", "generate code for prompts in a JSONL file"),
     ("train", "codefusion.model.train", "pretrain or fine-tune a model"),
-    ("eval", "codefusion.model.evaluate", "evaluate a model or baseline on the dev split"),
+    ("eval", "codefusion.server.cli_eval", "evaluate a model or baseline on the dev split"),
     ("bench", "codefusion.server.bench", "print latency and memory figures"),
     ("cf", "codefusion.server.cli_cf", "Excel conditional formatting: suggest and apply rules"),
     ("doctor", "codefusion.server.doctor", "check the installation"),

@@ -185,10 +185,12 @@ class Engine:
         seed: int = 0,
         max_tokens: int | None = None,
         should_stop: Callable[[], bool] | None = None,
+        method: str = "diffusion",
     ) -> list[Candidate]:
         """Up to k ranked candidates for one prompt. Raises SamplingCancelled if should_stop() turns True."""
         return self.generate_batch(
-            [prompt], lang, k=k, steps=steps, seed=seed, max_tokens=max_tokens, should_stop=should_stop
+            [prompt], lang, k=k, steps=steps, seed=seed, max_tokens=max_tokens, should_stop=should_stop,
+            method=method,
         )[0]
 
     def generate_batch(
@@ -201,23 +203,23 @@ class Engine:
         seed: int = 0,
         max_tokens: int | None = None,
         should_stop: Callable[[], bool] | None = None,
+        method: str = "diffusion",
     ) -> list[list[Candidate]]:
-        """Candidates for each prompt, in order; cached prompts are not sampled again."""
+        """Candidates for each prompt, in order; cached prompts are not sampled again.
+
+        `method` is the pipeline's: "diffusion", or for the AR baseline "sample" / "beam".
+        """
         if lang not in LANGS:
             raise ValueError(f"unknown language {lang!r}; expected one of {', '.join(LANGS)}")
         if k < 1:
             raise ValueError("k must be at least 1")
         prompts = [clean_prompt(p) for p in prompts]
-        keys = [(p, lang, k, steps, seed, max_tokens) for p in prompts]
+        keys = [(p, lang, k, steps, seed, max_tokens, method) for p in prompts]
         results: list[list[Candidate] | None] = [self._cache_get(key) for key in keys]
         if all(r is not None for r in results):
             return [r or [] for r in results]
         pipe = self._pipeline()
-        kwargs: dict[str, Any] = {"k": k * self.oversample, "seed": seed, "should_stop": should_stop}
-        if steps is not None:
-            kwargs["steps"] = steps
-        if max_tokens is not None:
-            kwargs["max_tokens"] = max_tokens
+        kwargs = self._sample_kwargs(k, steps, seed, max_tokens, should_stop, method)
         with self._sample_lock:
             # Look again: a concurrent request for the same prompt may have filled the cache meanwhile.
             results = [
@@ -227,10 +229,7 @@ class Engine:
                 dict.fromkeys(prompts[i] for i, r in enumerate(results) if r is None)
             )  # unique, in order
             if todo:
-                start = time.perf_counter()
-                samples = pipe.sample(todo, lang, **kwargs)
-                self.last_latency_ms = (time.perf_counter() - start) * 1000 / len(todo)
-                self.generations += 1
+                samples = self._sample(pipe, todo, lang, kwargs)
                 ranked = {
                     p: rank_candidates(lang, per_prompt, k)
                     for p, per_prompt in zip(todo, samples, strict=True)
@@ -239,8 +238,62 @@ class Engine:
                     if results[i] is None:
                         results[i] = ranked[p]
                 for p, candidates in ranked.items():
-                    self._cache_put((p, lang, k, steps, seed, max_tokens), candidates)
+                    self._cache_put((p, lang, k, steps, seed, max_tokens, method), candidates)
         return [r or [] for r in results]
+
+    def sample_batch(
+        self,
+        prompts: Sequence[str],
+        lang: str,
+        *,
+        k: int = 5,
+        steps: int | None = None,
+        seed: int = 0,
+        max_tokens: int | None = None,
+        method: str = "diffusion",
+    ) -> list[list[Sample]]:
+        """The raw samples behind `generate_batch` (k · oversample per prompt, unvalidated, uncached).
+
+        `rank_candidates(lang, samples, k)` of each row is what `generate_batch` serves; evaluation
+        uses both to measure validity before and after filtering from one sampler run.
+        """
+        if lang not in LANGS:
+            raise ValueError(f"unknown language {lang!r}; expected one of {', '.join(LANGS)}")
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        prompts = [clean_prompt(p) for p in prompts]
+        pipe = self._pipeline()
+        kwargs = self._sample_kwargs(k, steps, seed, max_tokens, None, method)
+        with self._sample_lock:
+            return self._sample(pipe, prompts, lang, kwargs)
+
+    def _sample_kwargs(
+        self,
+        k: int,
+        steps: int | None,
+        seed: int,
+        max_tokens: int | None,
+        should_stop: Callable[[], bool] | None,
+        method: str,
+    ) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"k": k * self.oversample, "seed": seed, "should_stop": should_stop}
+        if steps is not None:
+            kwargs["steps"] = steps
+        if max_tokens is not None:
+            kwargs["max_tokens"] = max_tokens
+        if method != "diffusion":
+            kwargs["method"] = method
+        return kwargs
+
+    def _sample(
+        self, pipe: CodeFusionPipeline, prompts: list[str], lang: str, kwargs: dict[str, Any]
+    ) -> list[list[Sample]]:
+        """Run the sampler (caller holds the sample lock) and record its latency."""
+        start = time.perf_counter()
+        samples = pipe.sample(prompts, lang, **kwargs)
+        self.last_latency_ms = (time.perf_counter() - start) * 1000 / max(1, len(prompts))
+        self.generations += 1
+        return samples
 
     def cached(
         self,
@@ -251,10 +304,11 @@ class Engine:
         steps: int | None = None,
         seed: int = 0,
         max_tokens: int | None = None,
+        method: str = "diffusion",
     ) -> list[Candidate] | None:
         """The candidates of an earlier identical request, or None (never samples)."""
         return self._cache_get(
-            (prompt.strip()[:MAX_PROMPT_CHARS], lang, k, steps, seed, max_tokens), count=False
+            (prompt.strip()[:MAX_PROMPT_CHARS], lang, k, steps, seed, max_tokens, method), count=False
         )
 
     def _cache_get(self, key: tuple[Any, ...], count: bool = True) -> list[Candidate] | None:

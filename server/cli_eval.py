@@ -1,0 +1,681 @@
+"""`codefusion eval`: the paper's metrics on the dev split, for the model and its baselines.
+
+One run scores one system on one language: the engine over-samples (k · oversample raw samples per
+prompt, one sampler run), and from the same run we measure the raw samples (validity before
+filtering) and the served candidates (validated, deduplicated, ranked: what users see). `--all`
+runs every language × system and writes docs/results.json and docs/results.md; `--steps-curve`
+measures quality and latency of the diffusion model against the number of denoising steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .engine import BATCH_PROMPTS, LANGS, Engine, EngineNotReady, rank_candidates
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS = REPO / "docs"
+TOP_KS = (1, 3, 5)
+SYSTEMS = ("diffusion", "ar", "ar-beam", "retrieval")
+SYSTEM_LABELS = {
+    "diffusion": "CodeFusion (diffusion)",
+    "ar": "AR, sampling (T 0.8, top-p 0.95)",
+    "ar-beam": "AR, beam search",
+    "retrieval": "TF-IDF retrieval",
+}
+PIPELINE_METHOD = {"diffusion": "diffusion", "ar": "sample", "ar-beam": "beam"}
+# `--all` subsamples bash dev (1,009 prompts) so that `make eval` fits ~30 minutes on 2 cores.
+ALL_LIMITS = {"bash": 300}
+CURVE_STEPS = (1, 2, 5, 10, 20, 50, 200)
+CURVE_LIMIT = 20  # prompts per language for the steps curve, one request at a time
+PRIMARY = {"python": "bleu", "bash": "template_match", "cf": "execution_match"}
+METRIC_LABELS = {
+    "exact_match": "exact match",
+    "bleu": "BLEU-4",
+    "token_f1": "token F1",
+    "template_match": "template match",
+    "token_match": "token match",
+    "execution_match": "execution match",
+    "rule_match": "rule match",
+}
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# --- metrics per language ---------------------------------------------------------------------------
+
+Scorer = Callable[[str, Any], float]  # (candidate, pair) → 0..100
+
+
+def language_metrics(lang: str) -> dict[str, Scorer]:
+    """The per-candidate scores reported for a language, in table order."""
+    from codefusion.model import metrics as m
+
+    def match(ok: bool) -> float:
+        return 100.0 if ok else 0.0
+
+    if lang == "python":
+        return {
+            "exact_match": lambda c, p: match(m.exact_match("python", c, p.code)),
+            "bleu": lambda c, p: m.sentence_bleu(c, p.code),
+            "token_f1": lambda c, p: m.token_f1(c, p.code),
+        }
+    if lang == "bash":
+        return {
+            "template_match": lambda c, p: match(m.template_match(c, p.code)),
+            "token_match": lambda c, p: m.token_match(c, p.code),
+        }
+    return {
+        "execution_match": lambda c, p: match(m.cf_execution_match(c, p.code, p.data)),
+        "rule_match": lambda c, p: match(m.cf_rule_match(c, p.code)),
+    }
+
+
+@dataclass
+class Prediction:
+    id: str
+    prompt: str
+    reference: str
+    raw: list[str]  # every sample drawn, before validation (k · oversample)
+    served: list[str]  # what the engine serves: valid, distinct, ranked, at most k
+
+
+def score_predictions(lang: str, pairs: Sequence[Any], preds: Sequence[Prediction], k: int) -> dict[str, Any]:
+    """Top-k figures, validity and diversity of a run (all on a 0–100 scale except counts)."""
+    from codefusion.model import metrics as m
+
+    scorers = language_metrics(lang)
+    out: dict[str, Any] = {"metrics": {}}
+    for name, scorer in scorers.items():
+        per_prompt = [[scorer(c, pair) for c in pred.served[:k]] for pair, pred in zip(pairs, preds, strict=True)]
+        out["metrics"][name] = {f"top{n}": round(m.top_k(per_prompt, n), 2) for n in TOP_KS if n <= k}
+    if lang == "python":
+        top1 = [pred.served[0] if pred.served else "" for pred in preds]
+        out["corpus_bleu_top1"] = round(m.corpus_bleu(top1, [p.code for p in pairs]), 2)
+    if lang == "cf":  # prompts whose execution match fell back to rule match (no cells, or bad reference)
+        out["execution_fallbacks"] = sum(not m.cf_executable(p.code, p.data) for p in pairs)
+    raw = [c for pred in preds for c in pred.raw]
+    served = [c for pred in preds for c in pred.served]
+    div = [m.diversity(lang, pred.served[:k]) for pred in preds]
+    n = max(1, len(preds))
+    out.update(
+        validity_raw=round(m.validity(lang, raw), 2),
+        validity_served=round(m.validity(lang, served), 2),
+        raw_samples=len(raw),
+        served_per_prompt=round(len(served) / n, 2),
+        distinct_raw=round(sum(m.diversity(lang, pred.raw).distinct for pred in preds) / n, 2),
+        distinct_served=round(sum(d.distinct for d in div) / n, 2),
+        edit_distance=round(sum(d.edit_distance for d in div) / n, 2),
+    )
+    return out
+
+
+# --- producing predictions ----------------------------------------------------------------------------
+
+
+class Progress:
+    """tqdm on a terminal run; in pool workers (`lines=True`) a plain line every 30 s instead."""
+
+    def __init__(self, total: int, desc: str, lines: bool = False):
+        self.total, self.desc, self.lines, self.done = total, desc, lines, 0
+        self.start = self.last = time.perf_counter()
+        self.bar = None
+        if not lines:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, file=sys.stderr, unit="prompt", desc=desc, leave=False)
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(n)
+        elif time.perf_counter() - self.last > 30 or self.done == self.total:
+            self.last = time.perf_counter()
+            log(f"  {self.desc}: {self.done}/{self.total} ({self.last - self.start:.0f}s)")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+QUIET_PROGRESS = False  # set in pool workers: two processes' bars would garble each other
+
+
+def predict_engine(engine: Engine, pairs: Sequence[Any], lang: str, *, k: int, steps: int | None, seed: int,
+                   method: str, batch_size: int, desc: str) -> tuple[list[Prediction], float]:
+    """Raw samples and served candidates for each pair from one sampler run; also the sampling time."""
+    preds: list[Prediction] = []
+    took = 0.0
+    bar = Progress(len(pairs), desc, QUIET_PROGRESS)
+    for i in range(0, len(pairs), batch_size):
+        batch = pairs[i : i + batch_size]
+        start = time.perf_counter()
+        samples = engine.sample_batch([p.prompt for p in batch], lang, k=k, steps=steps, seed=seed,
+                                      method=method)
+        took += time.perf_counter() - start
+        for pair, rows in zip(batch, samples, strict=True):
+            served = [c.text for c in rank_candidates(lang, rows, k)]
+            preds.append(Prediction(pair.id, pair.prompt, pair.code, [s.text for s in rows], served))
+        bar.update(len(batch))
+    bar.close()
+    return preds, took
+
+
+def predict_retrieval(train_pairs: Sequence[Any], pairs: Sequence[Any], lang: str, *, k: int,
+                      oversample: int) -> tuple[list[Prediction], float]:
+    """The nearest training examples' code, served through the same ranking as the models."""
+    from codefusion.model.pipeline import Sample
+    from codefusion.model.retrieval import TfidfRetriever
+
+    retriever = TfidfRetriever.from_pairs(train_pairs)
+    preds = []
+    start = time.perf_counter()
+    for pair in pairs:
+        found = retriever.retrieve(pair.prompt, k * oversample)
+        rows = [Sample(r.code, r.score, []) for r in found]
+        served = [c.text for c in rank_candidates(lang, rows, k)]
+        preds.append(Prediction(pair.id, pair.prompt, pair.code, [r.code for r in found], served))
+    return preds, time.perf_counter() - start
+
+
+def subsample(pairs: list[Any], limit: int | None, seed: int) -> list[Any]:
+    """A fixed-seed random subset of `limit` pairs, kept in data order (all when limit is None).
+
+    The first `limit` of one seeded permutation: a smaller subset is inside a larger one.
+    """
+    if limit is None or limit >= len(pairs):
+        return pairs
+    order = list(range(len(pairs)))
+    random.Random(seed).shuffle(order)
+    keep = set(order[:limit])
+    return [p for i, p in enumerate(pairs) if i in keep]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    lang: str
+    system: str  # one of SYSTEMS
+    split: str = "dev"
+    k: int = 5
+    steps: int | None = None
+    seed: int = 0
+    limit: int | None = None
+    model: Path | None = None  # diffusion model folder (default: the shipped one)
+    ar_model: Path | None = None  # AR baseline folder (default: the shipped one)
+    batch_size: int = BATCH_PROMPTS
+    device: str = "auto"
+
+    def command(self) -> str:
+        parts = ["codefusion eval", f"--lang {self.lang}"]
+        if self.system != "diffusion":
+            parts.append(f"--baseline {self.system}")
+        if self.split != "dev":
+            parts.append(f"--split {self.split}")
+        if self.steps is not None and self.system == "diffusion":
+            parts.append(f"--steps {self.steps}")
+        if self.limit is not None:
+            parts.append(f"--limit {self.limit} --seed {self.seed}")
+        return " ".join(parts)
+
+
+def model_dir_for(spec: RunSpec) -> Path:
+    from codefusion.model.pipeline import BASELINE_MODEL_DIR, DEFAULT_MODEL_DIR
+
+    if spec.system == "diffusion":
+        return Path(spec.model or DEFAULT_MODEL_DIR)
+    return Path(spec.ar_model or BASELINE_MODEL_DIR)
+
+
+def evaluate(spec: RunSpec, engines: dict[Path, Engine] | None = None) -> tuple[dict[str, Any], list[Prediction]]:
+    """Score one system on one language; returns the result record and the predictions."""
+    from codefusion.model.data import load_pairs
+
+    all_pairs, skipped = load_pairs(spec.lang, spec.split)
+    pairs = subsample(all_pairs, spec.limit, spec.seed)
+    if len(pairs) < len(all_pairs):
+        log(f"{spec.lang} {spec.split}: {len(pairs)} of {len(all_pairs)} prompts, subsampled with seed {spec.seed}")
+    desc = f"{spec.lang}/{spec.system}"
+    oversample = 2
+    model_path: str | None = None
+    if spec.system == "retrieval":
+        train_pairs, _ = load_pairs(spec.lang, "train")
+        preds, took = predict_retrieval(train_pairs, pairs, spec.lang, k=spec.k, oversample=oversample)
+    else:
+        model_dir = model_dir_for(spec)
+        engines = engines if engines is not None else {}
+        if model_dir not in engines:
+            engines[model_dir] = Engine(model_dir, device=spec.device)
+        engine = engines[model_dir]
+        engine.load()
+        oversample, model_path = engine.oversample, str(model_dir)
+        preds, took = predict_engine(engine, pairs, spec.lang, k=spec.k, steps=spec.steps, seed=spec.seed,
+                                     method=PIPELINE_METHOD[spec.system], batch_size=spec.batch_size, desc=desc)
+    result: dict[str, Any] = {
+        "lang": spec.lang,
+        "system": spec.system,
+        "label": SYSTEM_LABELS[spec.system],
+        "split": spec.split,
+        "prompts": len(pairs),
+        "prompts_in_split": len(all_pairs),
+        "rows_skipped": skipped,
+        "subsample_seed": spec.seed if len(pairs) < len(all_pairs) else None,
+        "k": spec.k,
+        "oversample": oversample,
+        "steps": spec.steps if spec.system == "diffusion" else None,
+        "seed": spec.seed,
+        "model": model_path,
+        **score_predictions(spec.lang, pairs, preds, spec.k),
+        "ms_per_prompt": round(1000 * took / max(1, len(pairs)), 1),
+        "threads": _threads(),
+        "command": spec.command(),
+        "date": dt.date.today().isoformat(),
+    }
+    if spec.system == "diffusion" and spec.steps is None:
+        from codefusion.model.pipeline import DEFAULT_STEPS
+
+        result["steps"] = DEFAULT_STEPS
+    return result, preds
+
+
+# --- steps curve ---------------------------------------------------------------------------------------
+
+
+def _threads() -> int:
+    import torch
+
+    return int(torch.get_num_threads())
+
+
+def curve_quality(engine: Engine, lang: str, *, k: int, seed: int, limit: int, steps_list: Sequence[int],
+                  split: str = "dev", batch_size: int = BATCH_PROMPTS) -> list[dict[str, Any]]:
+    """Primary top-1/top-k of the diffusion model's served candidates at each number of steps."""
+    from codefusion.model import metrics as m
+    from codefusion.model.data import load_pairs
+
+    engine.load()
+    all_pairs, _ = load_pairs(lang, split)
+    pairs = subsample(all_pairs, limit, seed)
+    scorer = language_metrics(lang)[PRIMARY[lang]]
+    points = []
+    for steps in steps_list:
+        preds, _ = predict_engine(engine, pairs, lang, k=k, steps=steps, seed=seed, method="diffusion",
+                                  batch_size=batch_size, desc=f"curve {lang} {steps} steps")
+        scores = [[scorer(c, pair) for c in pred.served] for pair, pred in zip(pairs, preds, strict=True)]
+        points.append({"lang": lang, "metric": PRIMARY[lang], "steps": steps, "prompts": len(pairs),
+                       "top1": round(m.top_k(scores, 1), 2), f"top{k}": round(m.top_k(scores, k), 2)})
+    return points
+
+
+def curve_latency(engine: Engine, lang: str, *, k: int, seed: int, steps_list: Sequence[int],
+                  split: str = "dev", requests: int = 3) -> dict[int, float]:
+    """Median wall time (ms) of one request (one prompt, k · oversample samples) at each number of steps.
+
+    Run with nothing else on the machine: this is what a user of the language server waits.
+    """
+    from codefusion.model.data import load_pairs
+
+    engine.load()
+    pairs = subsample(load_pairs(lang, split)[0], requests, seed)
+    engine.sample_batch([pairs[0].prompt], lang, k=k, steps=1, seed=seed)  # warm-up
+    out = {}
+    for steps in steps_list:
+        times = []
+        for pair in pairs:
+            start = time.perf_counter()
+            engine.sample_batch([pair.prompt], lang, k=k, steps=steps, seed=seed)
+            times.append(time.perf_counter() - start)
+        out[steps] = round(1000 * sorted(times)[len(times) // 2], 1)
+        log(f"  latency {lang} {steps} steps: {out[steps]:.0f} ms")
+    return out
+
+
+def plot_steps_curve(points: Sequence[dict[str, Any]], path: Path, k: int) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for lang in LANGS:
+        pts = [p for p in points if p["lang"] == lang]
+        if not pts:
+            continue
+        xs = [p["steps"] for p in pts]
+        label = f"{lang} ({METRIC_LABELS[pts[0]['metric']]})"
+        (line,) = axes[0].plot(xs, [p["top1"] for p in pts], marker="o", label=f"{label} top-1")
+        axes[0].plot(xs, [p[f"top{k}"] for p in pts], marker="s", linestyle="--", color=line.get_color(),
+                     label=f"{label} top-{k}")
+        lat = [(p["steps"], p["latency_ms_median"]) for p in pts if p.get("latency_ms_median") is not None]
+        if lat:
+            axes[1].plot([x for x, _ in lat], [y for _, y in lat], marker="o", color=line.get_color(), label=lang)
+    steps = sorted({p["steps"] for p in points})
+    axes[1].set_yscale("log")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xticks(steps, [str(s) for s in steps])
+        ax.set_xlabel("denoising steps")
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("score on dev subsample (0–100)")
+    axes[1].set_ylabel(f"median latency per request (ms, {k} candidates)")
+    n = points[0]["prompts"] if points else 0
+    fig.suptitle(f"CodeFusion: quality and latency vs denoising steps (dev, {n} prompts per language)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# --- tables ---------------------------------------------------------------------------------------------
+
+
+def _topk_cell(values: dict[str, float]) -> str:
+    return " / ".join(f"{values[f'top{n}']:.1f}" for n in TOP_KS if f"top{n}" in values)
+
+
+def text_table(results: Sequence[dict[str, Any]]) -> str:
+    """A plain table for the terminal: one line per run."""
+    lines = []
+    for r in results:
+        if "error" in r:
+            lines.append(f"{r['lang']:<7} {r['system']:<10} not run: {r['error']}")
+            continue
+        ks = "/".join(str(n) for n in TOP_KS if n <= r["k"])
+        scores = "  ".join(f"{METRIC_LABELS[name]} {_topk_cell(v)}" for name, v in r["metrics"].items())
+        lines.append(
+            f"{r['lang']:<7} {r['system']:<10} n={r['prompts']:<5} top-{ks}: {scores}  "
+            f"valid raw {r['validity_raw']:.1f}% served {r['validity_served']:.1f}%  "
+            f"distinct {r['distinct_served']:.2f}  edit {r['edit_distance']:.1f}  {r['ms_per_prompt']:.0f} ms/prompt"
+        )
+    return "\n".join(lines)
+
+
+def markdown_report(results: Sequence[dict[str, Any]], curve: Sequence[dict[str, Any]] | None) -> str:
+    """docs/results.md: per language, every system side by side, with the command of each row."""
+    today = dt.date.today().isoformat()
+    out = [
+        "# Results on the development split",
+        "",
+        f"Measured {today} by `make eval` (`codefusion eval --all --steps-curve`); every figure below is",
+        "measured, on the dev split (10% of each training file, grouped by ID, never trained on).",
+        "Scores are top-1 / top-3 / top-5: the best of the first k served candidates, averaged over prompts",
+        "(0–100). *Valid raw*: share of all raw samples (k × oversample per prompt, before filtering) that",
+        "parse; *valid served*: share of the served candidates that parse. *Distinct*: served candidates per",
+        "prompt after deduplication (of at most k); *edit*: mean pairwise token edit distance among them.",
+        "*ms/prompt*: sampling time per prompt in batches of prompts (retrieval: lookup time).",
+        "",
+    ]
+    for lang in LANGS:
+        rows = [r for r in results if r["lang"] == lang]
+        if not rows:
+            continue
+        done = [r for r in rows if "error" not in r]
+        first = done[0] if done else rows[0]
+        n = first.get("prompts", "?")
+        total = first.get("prompts_in_split", "?")
+        sub = f", subsample of {n} of {total} prompts (seed {first.get('seed')})" if n != total else f", {n} prompts"
+        out += [f"## {lang}{sub}", ""]
+        names = list(done[0]["metrics"]) if done else []
+        header = ["system", *(f"{METRIC_LABELS[n]} top-1/3/5" for n in names)]
+        if lang == "python":
+            header.append("corpus BLEU top-1")
+        header += ["valid raw %", "valid served %", "distinct", "edit", "ms/prompt", "command"]
+        out.append("| " + " | ".join(header) + " |")
+        out.append("|" + "---|" * len(header))
+        for r in rows:
+            if "error" in r:
+                out.append(f"| {r['label']} | not run: {r['error']} |")
+                continue
+            cells = [r["label"], *(_topk_cell(r["metrics"][n]) for n in names)]
+            if lang == "python":
+                cells.append(f"{r['corpus_bleu_top1']:.1f}")
+            cells += [f"{r['validity_raw']:.1f}", f"{r['validity_served']:.1f}", f"{r['distinct_served']:.2f}",
+                      f"{r['edit_distance']:.1f}", f"{r['ms_per_prompt']:.0f}", f"`{r['command']}`"]
+            out.append("| " + " | ".join(cells) + " |")
+        out.append("")
+        if lang == "cf" and done and "execution_fallbacks" in done[0]:
+            out += [f"Execution match ran our CF executor on each example's `Data` column; "
+                    f"{done[0]['execution_fallbacks']} of {n} examples have no cells (or an unparsable reference)",
+                    "and are judged by normalised rule match instead. Colour scales, data bars and icon sets match",
+                    "only the same visual.", ""]
+        out += _comparison(lang, done)
+    if curve:
+        k = max(int(key[3:]) for key in curve[0] if key.startswith("top"))
+        out += [
+            "## Denoising steps vs quality and latency",
+            "",
+            f"Diffusion model, dev subsample of {curve[0]['prompts']} prompts per language (fixed seed). Latency:",
+            f"median wall time of one request ({k} candidates, one prompt, all cores) over a few prompts.",
+            "",
+            "![steps vs quality](steps_vs_quality.png)",
+            "",
+            f"| language | metric | steps | top-1 | top-{k} | median ms |",
+            "|---|---|---|---|---|---|",
+        ]
+        for p in curve:
+            lat = p.get("latency_ms_median")
+            out.append(f"| {p['lang']} | {METRIC_LABELS[p['metric']]} | {p['steps']} | {p['top1']:.1f} | "
+                       f"{p[f'top{k}']:.1f} | {'-' if lat is None else f'{lat:.0f}'} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def _comparison(lang: str, rows: Sequence[dict[str, Any]]) -> list[str]:
+    """One measured sentence: diffusion against the same-size AR model on the primary metric."""
+    by = {r["system"]: r for r in rows}
+    if "diffusion" not in by:
+        return []
+    metric = PRIMARY[lang]
+    d = by["diffusion"]["metrics"][metric]
+    parts = []
+    for system in ("ar", "ar-beam", "retrieval"):
+        if system in by:
+            o = by[system]["metrics"][metric]
+            parts.append(", ".join(
+                f"top-{n} {d[f'top{n}']:.1f} vs {o[f'top{n}']:.1f}" for n in (1, 5) if f"top{n}" in d
+            ) + f" ({SYSTEM_LABELS[system]})")
+    if not parts:
+        return []
+    return [f"Diffusion vs baselines on {METRIC_LABELS[metric]}: " + "; ".join(parts) + ".", ""]
+
+
+# --- command line ----------------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lang", choices=LANGS, help="language to evaluate (not needed with --all/--steps-curve)")
+    parser.add_argument("--split", default="dev", choices=["dev", "train"])
+    parser.add_argument("--k", type=int, default=5, help="served candidates per prompt (default 5)")
+    parser.add_argument("--steps", type=int, default=None, help="denoising steps (default: the pipeline's)")
+    parser.add_argument("--model", metavar="DIR", type=Path, default=None,
+                        help="diffusion model folder (default: the shipped model)")
+    parser.add_argument("--ar-model", metavar="DIR", type=Path, default=None,
+                        help="AR baseline folder for --baseline ar/ar-beam (default: the shipped baseline)")
+    parser.add_argument("--baseline", choices=["ar", "ar-beam", "retrieval"], default=None,
+                        help="evaluate a baseline instead of the diffusion model")
+    parser.add_argument("--limit", type=int, default=None, help="evaluate a random subset of N prompts")
+    parser.add_argument("--seed", type=int, default=0, help="sampling and subsampling seed")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--batch-size", type=int, default=BATCH_PROMPTS, help="prompts per sampler batch")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="JSON to write (default runs/eval/LANG-SYSTEM-SPLIT.json; --all: docs/results.json)")
+    parser.add_argument("--all", action="store_true", help="every language × system → docs/results.{json,md}")
+    parser.add_argument("--steps-curve", action="store_true",
+                        help=f"quality and latency at {', '.join(map(str, CURVE_STEPS))} steps → docs/*.png")
+    parser.add_argument("--curve-limit", type=int, default=CURVE_LIMIT, help="prompts per language for the curve")
+    parser.add_argument("--docs", type=Path, default=DOCS, help="folder for --all/--steps-curve outputs")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="worker processes for --all/--steps-curve (default: one per CPU core)")
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    log(f"wrote {path}")
+
+
+# --- jobs: one (language, system) evaluation or one language's steps curve, run in a process pool ------
+
+_ENGINES: dict[Path, Engine] = {}  # per process: a model is loaded once for all its jobs
+
+
+@dataclass(frozen=True)
+class CurveJob:
+    lang: str
+    model: Path
+    k: int
+    seed: int
+    limit: int
+    split: str
+    batch_size: int
+    device: str
+
+
+def _engine(model_dir: Path, device: str) -> Engine:
+    if model_dir not in _ENGINES:
+        _ENGINES[model_dir] = Engine(model_dir, device=device)
+    return _ENGINES[model_dir]
+
+
+def _job_cost(job: RunSpec | CurveJob) -> float:
+    """Rough relative cost, to start the longest jobs first."""
+    lang = {"python": 1.0, "bash": 1.0, "cf": 0.3}[job.lang]
+    if isinstance(job, CurveJob):
+        return sum(CURVE_STEPS) / 10 * job.limit * lang
+    per_prompt = {"diffusion": 1.0, "ar": 3.0, "ar-beam": 1.0, "retrieval": 0.001}[job.system]
+    return per_prompt * (job.limit or 1000) * lang
+
+
+def run_job(job: RunSpec | CurveJob) -> dict[str, Any] | list[dict[str, Any]]:
+    """One evaluation record, or one language's curve points (without latency)."""
+    if isinstance(job, CurveJob):
+        engine = _engine(job.model, job.device)
+        try:
+            return curve_quality(engine, job.lang, k=job.k, seed=job.seed, limit=job.limit,
+                                 steps_list=CURVE_STEPS, split=job.split, batch_size=job.batch_size)
+        except EngineNotReady as exc:
+            log(f"steps curve {job.lang}: cannot load the diffusion model: {exc}")
+            return []
+    try:
+        result, _ = evaluate(job, _ENGINES)
+    except EngineNotReady as exc:
+        log(f"{job.lang}/{job.system}: cannot load the model: {exc}")
+        result = {"lang": job.lang, "system": job.system, "label": SYSTEM_LABELS[job.system],
+                  "error": f"model not loaded ({exc})", "command": job.command()}
+    log(text_table([result]))
+    return result
+
+
+def _init_worker() -> None:
+    # One thread per worker: the workers share the cores, and small AR steps gain little from threads.
+    import os
+
+    os.environ["OMP_NUM_THREADS"] = "1"
+    global QUIET_PROGRESS
+    QUIET_PROGRESS = True
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def run_jobs(jobs: Sequence[RunSpec | CurveJob], workers: int) -> list[Any]:
+    """Results in the order of `jobs`; with several workers, longest jobs start first."""
+    if workers <= 1 or len(jobs) <= 1:
+        return [run_job(job) for job in jobs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    order = sorted(range(len(jobs)), key=lambda i: -_job_cost(jobs[i]))
+    results: list[Any] = [None] * len(jobs)
+    ctx = multiprocessing.get_context("spawn")
+    log(f"{len(jobs)} jobs on {workers} worker processes (one thread each)")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker) as pool:
+        futures = {i: pool.submit(run_job, jobs[i]) for i in order}
+        for i, future in futures.items():
+            results[i] = future.result()
+    return results
+
+
+def steps_curve(args: argparse.Namespace, curve_jobs: Sequence[CurveJob],
+                qualities: Sequence[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Curve points with latency measured now, alone on the machine; writes the JSON and the plot."""
+    points = [p for q in qualities for p in q]
+    for job in curve_jobs:
+        if not any(p["lang"] == job.lang for p in points):
+            continue
+        latency = curve_latency(_engine(job.model, job.device), job.lang, k=job.k, seed=job.seed,
+                                steps_list=CURVE_STEPS, split=job.split)
+        for p in points:
+            if p["lang"] == job.lang:
+                p["latency_ms_median"] = latency[p["steps"]]
+                p["threads"] = _threads()
+    if points:
+        _write_json(args.docs / "steps_vs_quality.json", points)
+        png = args.docs / "steps_vs_quality.png"
+        plot_steps_curve(points, png, args.k)
+        log(f"wrote {png}")
+    return points
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.k < 1 or (args.steps is not None and args.steps < 1) or (args.limit is not None and args.limit < 1):
+        print("codefusion eval: --k, --steps and --limit must be positive", file=sys.stderr)
+        return 2
+    if not (args.all or args.steps_curve or args.lang):
+        print("codefusion eval: give --lang, --all or --steps-curve", file=sys.stderr)
+        return 2
+    from codefusion.model.pipeline import DEFAULT_MODEL_DIR
+
+    started = time.perf_counter()
+    base = dict(split=args.split, k=args.k, steps=args.steps, seed=args.seed, model=args.model,
+                ar_model=args.ar_model, batch_size=args.batch_size, device=args.device)
+    if args.all or args.steps_curve:
+        specs = [RunSpec(lang=lang, system=system, limit=args.limit if args.limit is not None else ALL_LIMITS.get(lang),
+                         **base)  # type: ignore[arg-type]
+                 for lang in LANGS for system in SYSTEMS] if args.all else []
+        for lang in LANGS:
+            spec = next((s for s in specs if s.lang == lang and s.limit is not None), None)
+            if spec is not None:
+                log(f"{lang} {args.split}: evaluating a subsample of {spec.limit} prompts (seed {args.seed})")
+        curve_jobs = [CurveJob(lang, Path(args.model or DEFAULT_MODEL_DIR), args.k, args.seed, args.curve_limit,
+                               args.split, args.batch_size, args.device)
+                      for lang in LANGS] if args.steps_curve else []
+        if curve_jobs:
+            log(f"steps curve: {args.curve_limit} dev prompts per language (seed {args.seed}), "
+                f"steps {', '.join(map(str, CURVE_STEPS))}")
+        done = run_jobs([*specs, *curve_jobs], args.jobs or os.cpu_count() or 1)
+        results, qualities = done[: len(specs)], done[len(specs):]
+        curve = steps_curve(args, curve_jobs, qualities) if curve_jobs else None
+        if args.all:
+            report = {"date": dt.date.today().isoformat(), "split": args.split, "k": args.k, "results": results,
+                      "steps_curve": curve, "seconds": round(time.perf_counter() - started, 1)}
+            _write_json(args.out or args.docs / "results.json", report)
+            md = args.docs / "results.md"
+            md.write_text(markdown_report(results, curve) + "\n", encoding="utf-8")
+            log(f"wrote {md}")
+            print(text_table(results))
+    if args.lang and not args.all:
+        system = args.baseline or "diffusion"
+        spec = RunSpec(lang=args.lang, system=system, limit=args.limit, **base)  # type: ignore[arg-type]
+        try:
+            result, preds = evaluate(spec, _ENGINES)
+        except EngineNotReady as exc:
+            print(f"codefusion eval: cannot load the model: {exc}\n  run `codefusion doctor`", file=sys.stderr)
+            return 1
+        print(text_table([result]))
+        out = args.out or REPO / "runs" / "eval" / f"{args.lang}-{system}-{args.split}.json"
+        _write_json(out, {**result, "predictions": [asdict(p) for p in preds]})
+    log(f"eval took {time.perf_counter() - started:.0f}s")
+    return 0
