@@ -1,0 +1,205 @@
+"""Evaluation metrics on hand-made cases with known answers, retrieval, and `codefusion eval` end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from codefusion.model import metrics as m
+from codefusion.model.retrieval import TfidfRetriever
+from codefusion.server.cli import main as cli_main
+
+# --- BLEU, exact match, token F1 --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", ["x = foo(1, 'a')", "ls", "GreaterThan(500)", "a.sort()\nprint(a)"])
+def test_bleu_of_identical_strings_is_100(code: str):
+    assert m.sentence_bleu(code, code) == pytest.approx(100.0)
+    assert m.corpus_bleu([code, code], [code, code]) == pytest.approx(100.0)
+
+
+def test_bleu_known_values():
+    assert m.sentence_bleu("", "x = 1") == 0.0
+    assert m.sentence_bleu("a b c d", "e f g h") < 5  # nothing in common: only smoothing left
+    # 3 tokens, same length; unigrams 2/3, bigrams 1/2, trigrams 0 → 0.1 (smoothing), no 4-grams
+    assert m.sentence_bleu("x = 2", "x = 1") == pytest.approx(100 * (2 / 3 * 1 / 2 * 0.1) ** (1 / 3))
+    # a prefix of the reference: every n-gram matches, only the brevity penalty costs
+    assert m.sentence_bleu("a b c d", "a b c d e f g h") == pytest.approx(100 * math.exp(1 - 8 / 4))
+    assert m.corpus_bleu(["a b c d e"], ["a b c d x"]) == pytest.approx(
+        100 * (4 / 5 * 3 / 4 * 2 / 3 * 1 / 2) ** (1 / 4)
+    )
+
+
+def test_python_exact_match_normalises():
+    assert m.exact_match("python", "x=[1,2]", "x = [1, 2]")
+    assert m.exact_match("python", "print('a')", 'print("a")')  # AST round trip unifies quotes
+    assert not m.exact_match("python", "x = [1, 2]", "x = [2, 1]")
+
+
+def test_token_f1():
+    assert m.token_f1("a = b", "a = b") == 100.0
+    assert m.token_f1("b = a", "a = b") == 100.0  # a bag of tokens: order is ignored (not CodeBLEU)
+    assert m.token_f1("a", "a = b") == pytest.approx(100 * 2 * 1 * (1 / 3) / (1 + 1 / 3))
+    assert m.token_f1("c", "a = b") == 0.0
+
+
+# --- Bash ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "template"),
+    [
+        ('find . -name "*.txt" -exec rm {} \\;', "find ARG -name ARG -exec rm {} \\;"),
+        ("ls -la | grep foo > out.txt 2>&1", "ls -la | grep ARG > ARG 2 >& 1"),
+        ("du --max-depth=1 /var | sort -rn", "du --max-depth=ARG ARG | sort -rn"),
+        ("cat $(ls *.c) && echo \"$HOME\"", "cat $( ls ARG ) && echo ARG"),
+        ("find . -print0 | xargs -0 -n 1 rm -f", "find ARG -print0 | xargs -0 -n ARG rm -f"),
+        ("sudo chown -R me /srv", "sudo chown -R ARG ARG"),
+    ],
+)
+def test_bash_template(code: str, template: str):
+    assert " ".join(m.bash_template(code)) == template
+
+
+def test_template_match_holds_and_fails():
+    # same utilities, flags and operators; only the arguments differ → the template matches
+    assert m.template_match("find /tmp -name '*.log' -mtime +7 | xargs rm", "find . -name \"*.py\" -mtime 2 | xargs rm")
+    # a flag differs → no match; a utility differs → no match
+    assert not m.template_match("ls -l /tmp", "ls -la /tmp")
+    assert not m.template_match("head -n 5 f", "tail -n 5 f")
+    assert not m.template_match("cat a | sort", "cat a | sort | uniq")
+
+
+def test_token_match():
+    assert m.token_match("ls -la /tmp", "ls -la /var") == 100.0
+    assert m.token_match("ls -l /tmp", "ls -la /tmp") == pytest.approx(50.0)  # {ls} shared of {ls, -la}
+    assert m.token_match("cat a | sort", "cat a | sort | uniq") == pytest.approx(100 * 3 / 5)
+    assert m.token_match("", "ls") == 0.0
+
+
+# --- CF -------------------------------------------------------------------------------------------------
+
+DATA = [["Index", "Value"], [0, "1"], [1, "5"], [2, "6"], [3, "10"], [4, "apple"], [5, ""]]
+
+
+def test_cf_execution_match_counts_different_rules_that_highlight_the_same_cells():
+    assert m.cf_execution_match("GreaterThan(5)", "GreaterThanEqual(6)", DATA)  # 6 and 10 both ways
+    assert m.cf_execution_match("top(2)", "GreaterThan(5)", DATA)
+    assert not m.cf_rule_match("GreaterThan(5)", "GreaterThanEqual(6)")
+    assert not m.cf_execution_match("GreaterThan(4)", "GreaterThanEqual(6)", DATA)  # 4 < 5 adds the 5
+    assert not m.cf_execution_match("GreaterThan(5", "GreaterThan(5)", DATA)  # does not parse
+
+
+def test_cf_execution_match_fallbacks():
+    # no cells to execute on: the normalised rule decides
+    assert m.cf_execution_match("greaterthan( 5 )", "GreaterThan(5)", [])
+    assert not m.cf_execution_match("GreaterThan(6)", "GreaterThan(5)", None)
+    # a colour scale paints every number; a comparison that covers them all is still not a scale
+    assert not m.cf_execution_match("GreaterThan(0)", "ColorScale()", DATA)
+    assert m.cf_execution_match("colorscale()", "ColorScale()", DATA)
+
+
+def test_cf_rule_match_normalises():
+    assert m.cf_rule_match("and(greaterThan(1), lessthan(5))", "AND(GreaterThan(1),LessThan(5))")
+    assert not m.cf_rule_match("GreaterThan(1)", "LessThan(1)")
+
+
+# --- validity, diversity, top-k ------------------------------------------------------------------------
+
+
+def test_validity():
+    assert m.validity("python", ["x = 1", "x = (", "def f(): pass", ""]) == 50.0
+    assert m.validity("cf", ["GreaterThan(5)", "Nonsense(("]) == 50.0
+    assert m.validity("bash", []) == 0.0
+
+
+def test_diversity_of_identical_candidates_is_zero():
+    d = m.diversity("python", ["x = 1"] * 5)
+    assert d.distinct == 1 and d.edit_distance == 0.0
+    d = m.diversity("python", ["x=1", "x = 1"])  # equal after normalisation, and token for token
+    assert d.distinct == 1 and d.edit_distance == 0.0
+
+
+def test_diversity_edit_distance():
+    # tokens: [x, =, 1], [x, =, 2], [y, =, 2, +, 3]: distances 1, 3, 4 → mean 8/3
+    d = m.diversity("python", ["x = 1", "x = 2", "y = 2 + 3"])
+    assert d.distinct == 3 and d.edit_distance == pytest.approx(8 / 3)
+    assert m.token_edit_distance(["a", "b", "c"], ["a", "c"]) == 1
+
+
+def test_top_k():
+    scores = [[0.0, 100.0, 0.0], [100.0], [], [0.0, 0.0, 0.0, 0.0, 100.0]]
+    assert m.top_k(scores, 1) == 25.0
+    assert m.top_k(scores, 3) == 50.0
+    assert m.top_k(scores, 5) == 75.0
+    assert m.top_k([], 5) == 0.0
+
+
+# --- retrieval ------------------------------------------------------------------------------------------
+
+
+def test_retrieval_returns_the_training_example_for_its_own_prompt():
+    prompts = ["list all files in the current folder", "count lines in a file", "show disk usage of home",
+               "delete all log files older than a week", "count words in a file"]
+    codes = ["ls -la", "wc -l file", "du -sh ~", "find . -name '*.log' -mtime +7 -delete", "wc -w file"]
+    r = TfidfRetriever(prompts, codes)
+    for prompt, code in zip(prompts, codes, strict=True):
+        got = r.retrieve(prompt, 3)
+        assert got[0].code == code and got[0].score == pytest.approx(1.0)
+        assert len(got) == 3 and got[0].score >= got[1].score >= got[2].score
+    assert [x.code for x in r.retrieve("count lines", 2)] == ["wc -l file", "wc -w file"]
+    assert len(r.retrieve("zzz unknown words", 5)) == 5  # nothing in common: still k candidates
+
+
+def test_retrieval_on_the_real_training_split():
+    from codefusion.model.data import load_pairs
+
+    pairs, _ = load_pairs("cf", "train")
+    r = TfidfRetriever.from_pairs(pairs)
+    for pair in pairs[:20]:
+        top = r.retrieve(pair.prompt, 5)
+        assert top[0].score == pytest.approx(1.0)
+        # identical prompts may carry different rules: the example's own rule is among the best ones
+        best = [x.code for x in top if x.score == pytest.approx(1.0)]
+        assert pair.code in best or len(best) == 5
+
+
+# --- end to end --------------------------------------------------------------------------------------
+
+
+def test_codefusion_eval_end_to_end(tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    out = tmp_path / "cf.json"
+    rc = cli_main(["eval", "--lang", "cf", "--model", str(tiny_model_dir), "--limit", "3", "--steps", "2",
+                   "--device", "cpu", "--out", str(out)])
+    assert rc == 0
+    assert "execution match" in capsys.readouterr().out
+    result = json.loads(out.read_text())
+    assert result["lang"] == "cf" and result["system"] == "diffusion" and result["prompts"] == 3
+    assert set(result["metrics"]) == {"execution_match", "rule_match"}
+    assert set(result["metrics"]["execution_match"]) == {"top1", "top3", "top5"}
+    assert 0 <= result["validity_raw"] <= 100 and result["raw_samples"] == 3 * 5 * 2  # k · oversample each
+    assert len(result["predictions"]) == 3 and all(len(p["served"]) <= 5 for p in result["predictions"])
+    assert result["command"] == "codefusion eval --lang cf --steps 2 --limit 3 --seed 0"
+
+
+def test_codefusion_eval_retrieval_and_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    out = tmp_path / "bash.json"
+    assert cli_main(["eval", "--lang", "bash", "--baseline", "retrieval", "--limit", "20", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["prompts"] == 20 and result["subsample_seed"] == 0
+    assert result["validity_served"] >= 90 and result["metrics"]["token_match"]["top5"] > 0
+    assert cli_main(["eval", "--lang", "bash", "--k", "0"]) == 2
+    assert cli_main(["eval"]) == 2
+    assert cli_main(["eval", "--lang", "cf", "--model", str(tmp_path / "missing")]) == 1
+    assert "cannot load the model" in capsys.readouterr().err
+
+
+def test_subsample_is_nested_and_ordered():
+    from codefusion.server.cli_eval import subsample
+
+    items = list(range(100))
+    small, large = subsample(items, 10, 3), subsample(items, 30, 3)
+    assert set(small) <= set(large) and small == sorted(small) and len(small) == 10
+    assert subsample(items, 10, 3) == small and subsample(items, None, 3) == items
