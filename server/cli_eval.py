@@ -35,9 +35,10 @@ SYSTEM_LABELS = {
 }
 PIPELINE_METHOD = {"diffusion": "diffusion", "ar": "sample", "ar-beam": "beam"}
 # `--all` subsamples bash dev (1,009 prompts) so that `make eval` fits ~30 minutes on 2 cores.
-ALL_LIMITS = {"bash": 300}
+ALL_LIMITS = {"bash": 200}
 CURVE_STEPS = (1, 2, 5, 10, 20, 50, 200)
-CURVE_LIMIT = 20  # prompts per language for the steps curve, one request at a time
+# Prompts per language for the steps curve (all seven step counts: ~29× a 10-step run per prompt).
+CURVE_LIMITS = {"python": 12, "bash": 12, "cf": 24}
 PRIMARY = {"python": "bleu", "bash": "template_match", "cf": "execution_match"}
 METRIC_LABELS = {
     "exact_match": "exact match",
@@ -242,6 +243,7 @@ def evaluate(spec: RunSpec, engines: dict[Path, Engine] | None = None) -> tuple[
     """Score one system on one language; returns the result record and the predictions."""
     from codefusion.model.data import load_pairs
 
+    started = time.perf_counter()
     all_pairs, skipped = load_pairs(spec.lang, spec.split)
     pairs = subsample(all_pairs, spec.limit, spec.seed)
     if len(pairs) < len(all_pairs):
@@ -279,6 +281,7 @@ def evaluate(spec: RunSpec, engines: dict[Path, Engine] | None = None) -> tuple[
         **score_predictions(spec.lang, pairs, preds, spec.k),
         "ms_per_prompt": round(1000 * took / max(1, len(pairs)), 1),
         "threads": _threads(),
+        "seconds": round(time.perf_counter() - started, 1),
         "command": spec.command(),
         "date": dt.date.today().isoformat(),
     }
@@ -370,8 +373,8 @@ def plot_steps_curve(points: Sequence[dict[str, Any]], path: Path, k: int) -> No
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("score on dev subsample (0–100)")
     axes[1].set_ylabel(f"median latency per request (ms, {k} candidates)")
-    n = points[0]["prompts"] if points else 0
-    fig.suptitle(f"CodeFusion: quality and latency vs denoising steps (dev, {n} prompts per language)")
+    sizes = ", ".join(f"{lang} {n}" for lang, n in {p["lang"]: p["prompts"] for p in points}.items())
+    fig.suptitle(f"CodeFusion: quality and latency vs denoising steps (dev subsamples: {sizes} prompts)")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
@@ -402,19 +405,32 @@ def text_table(results: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def markdown_report(results: Sequence[dict[str, Any]], curve: Sequence[dict[str, Any]] | None) -> str:
+def markdown_report(results: Sequence[dict[str, Any]], curve: Sequence[dict[str, Any]] | None,
+                    seconds: float | None = None) -> str:
     """docs/results.md: per language, every system side by side, with the command of each row."""
     today = dt.date.today().isoformat()
+    models = sorted({(r["system"], r["model"]) for r in results if r.get("model")})
+    took = f" in {seconds / 60:.1f} minutes on {os.cpu_count()} CPU cores" if seconds else ""
     out = [
         "# Results on the development split",
         "",
-        f"Measured {today} by `make eval` (`codefusion eval --all --steps-curve`); every figure below is",
-        "measured, on the dev split (10% of each training file, grouped by ID, never trained on).",
-        "Scores are top-1 / top-3 / top-5: the best of the first k served candidates, averaged over prompts",
-        "(0–100). *Valid raw*: share of all raw samples (k × oversample per prompt, before filtering) that",
-        "parse; *valid served*: share of the served candidates that parse. *Distinct*: served candidates per",
-        "prompt after deduplication (of at most k); *edit*: mean pairwise token edit distance among them.",
-        "*ms/prompt*: sampling time per prompt in batches of prompts (retrieval: lookup time).",
+        f"Measured {today} by `make eval` (`codefusion eval --all --steps-curve`){took}. Every figure is",
+        "measured on the dev split (10% of each training file, grouped by ID, never trained on); a",
+        "subsample, where one is used, is a fixed-seed random subset and says so in its heading.",
+        "Models: " + "; ".join(f"{SYSTEM_LABELS[s]}: `{_shown_path(m)}`" for s, m in models) + ".",
+        "",
+        "- Scores are top-1 / top-3 / top-5: the best of the first k served candidates, averaged over prompts",
+        "  (0–100). Served = what the engine returns: k · 2 samples drawn, those that do not parse dropped,",
+        "  duplicates (after normalisation) dropped, ranked by the model's score.",
+        "- Python: *exact match* after normalisation (AST round trip); *BLEU-4* on code tokens, sentence-level",
+        "  with smoothing (NLTK method 1); *token F1*: bag-of-code-tokens F1, not CodeBLEU (no syntax or",
+        "  data-flow matching). Bash: NL2Bash *template match* (utilities, flags and operators kept, other",
+        "  arguments → a placeholder; templates equal) and *token match* (overlap of those kept tokens over",
+        "  the larger count). CF: *execution match* (same highlighted cells, our executor) and *rule match*.",
+        "- *Valid raw*: share of all raw samples (before filtering) that parse; *valid served*: share of served",
+        "  candidates that parse. *Distinct*: served candidates per prompt (of at most k); *edit*: mean",
+        "  pairwise token edit distance among them. *ms/prompt*: sampling time per prompt, batches of 8",
+        "  prompts, one CPU thread per evaluation process (retrieval: lookup time).",
         "",
     ]
     for lang in LANGS:
@@ -456,7 +472,9 @@ def markdown_report(results: Sequence[dict[str, Any]], curve: Sequence[dict[str,
         out += [
             "## Denoising steps vs quality and latency",
             "",
-            f"Diffusion model, dev subsample of {curve[0]['prompts']} prompts per language (fixed seed). Latency:",
+            "Diffusion model on fixed-seed dev subsamples ("
+            + ", ".join(f"{lang} {n}" for lang, n in {p["lang"]: p["prompts"] for p in curve}.items())
+            + " prompts). Latency:",
             f"median wall time of one request ({k} candidates, one prompt, all cores) over a few prompts.",
             "",
             "![steps vs quality](steps_vs_quality.png)",
@@ -470,6 +488,13 @@ def markdown_report(results: Sequence[dict[str, Any]], curve: Sequence[dict[str,
                        f"{p[f'top{k}']:.1f} | {'-' if lat is None else f'{lat:.0f}'} |")
         out.append("")
     return "\n".join(out)
+
+
+def _shown_path(path: str) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(REPO))
+    except ValueError:
+        return path
 
 
 def _comparison(lang: str, rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -514,7 +539,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all", action="store_true", help="every language × system → docs/results.{json,md}")
     parser.add_argument("--steps-curve", action="store_true",
                         help=f"quality and latency at {', '.join(map(str, CURVE_STEPS))} steps → docs/*.png")
-    parser.add_argument("--curve-limit", type=int, default=CURVE_LIMIT, help="prompts per language for the curve")
+    parser.add_argument("--curve-limit", type=int, default=None,
+                        help=f"prompts per language for the curve (default {CURVE_LIMITS})")
     parser.add_argument("--docs", type=Path, default=DOCS, help="folder for --all/--steps-curve outputs")
     parser.add_argument("--jobs", type=int, default=None,
                         help="worker processes for --all/--steps-curve (default: one per CPU core)")
@@ -562,12 +588,15 @@ def run_job(job: RunSpec | CurveJob) -> dict[str, Any] | list[dict[str, Any]]:
     """One evaluation record, or one language's curve points (without latency)."""
     if isinstance(job, CurveJob):
         engine = _engine(job.model, job.device)
+        start = time.perf_counter()
         try:
-            return curve_quality(engine, job.lang, k=job.k, seed=job.seed, limit=job.limit,
-                                 steps_list=CURVE_STEPS, split=job.split, batch_size=job.batch_size)
+            points = curve_quality(engine, job.lang, k=job.k, seed=job.seed, limit=job.limit,
+                                   steps_list=CURVE_STEPS, split=job.split, batch_size=job.batch_size)
         except EngineNotReady as exc:
             log(f"steps curve {job.lang}: cannot load the diffusion model: {exc}")
             return []
+        log(f"steps curve {job.lang}: quality measured in {time.perf_counter() - start:.0f}s")
+        return points
     try:
         result, _ = evaluate(job, _ENGINES)
     except EngineNotReady as exc:
@@ -649,11 +678,12 @@ def run(args: argparse.Namespace) -> int:
             spec = next((s for s in specs if s.lang == lang and s.limit is not None), None)
             if spec is not None:
                 log(f"{lang} {args.split}: evaluating a subsample of {spec.limit} prompts (seed {args.seed})")
-        curve_jobs = [CurveJob(lang, Path(args.model or DEFAULT_MODEL_DIR), args.k, args.seed, args.curve_limit,
-                               args.split, args.batch_size, args.device)
+        curve_jobs = [CurveJob(lang, Path(args.model or DEFAULT_MODEL_DIR), args.k, args.seed,
+                               args.curve_limit or CURVE_LIMITS[lang], args.split, args.batch_size, args.device)
                       for lang in LANGS] if args.steps_curve else []
         if curve_jobs:
-            log(f"steps curve: {args.curve_limit} dev prompts per language (seed {args.seed}), "
+            sizes = ", ".join(f"{j.lang} {j.limit}" for j in curve_jobs)
+            log(f"steps curve: dev subsamples of {sizes} prompts (seed {args.seed}), "
                 f"steps {', '.join(map(str, CURVE_STEPS))}")
         done = run_jobs([*specs, *curve_jobs], args.jobs or os.cpu_count() or 1)
         results, qualities = done[: len(specs)], done[len(specs):]
@@ -663,7 +693,7 @@ def run(args: argparse.Namespace) -> int:
                       "steps_curve": curve, "seconds": round(time.perf_counter() - started, 1)}
             _write_json(args.out or args.docs / "results.json", report)
             md = args.docs / "results.md"
-            md.write_text(markdown_report(results, curve) + "\n", encoding="utf-8")
+            md.write_text(markdown_report(results, curve, time.perf_counter() - started) + "\n", encoding="utf-8")
             log(f"wrote {md}")
             print(text_table(results))
     if args.lang and not args.all:
