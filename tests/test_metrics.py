@@ -203,3 +203,27 @@ def test_subsample_is_nested_and_ordered():
     small, large = subsample(items, 10, 3), subsample(items, 30, 3)
     assert set(small) <= set(large) and small == sorted(small) and len(small) == 10
     assert subsample(items, 10, 3) == small and subsample(items, None, 3) == items
+
+
+def test_report_tables_and_plot(tmp_path: Path):
+    from codefusion.server.eval_report import markdown_report, plot_steps_curve, text_table
+
+    def record(system: str, top1: float, top5: float) -> dict:
+        return {"lang": "cf", "system": system, "label": system, "prompts": 10, "prompts_in_split": 66, "seed": 0,
+                "k": 5, "model": None, "metrics": {"execution_match": {"top1": top1, "top3": top5, "top5": top5},
+                                                   "rule_match": {"top1": 0.0, "top3": 0.0, "top5": 0.0}},
+                "validity_raw": 90.0, "validity_served": 100.0, "distinct_served": 4.5, "edit_distance": 2.0,
+                "ms_per_prompt": 12.0, "execution_fallbacks": 1, "command": f"codefusion eval --lang cf ({system})"}
+
+    results = [record("diffusion", 30.0, 60.0), record("ar", 40.0, 50.0),
+               {"lang": "cf", "system": "ar-beam", "label": "beam", "error": "model not loaded", "command": "x"}]
+    curve = [{"lang": "cf", "metric": "execution_match", "steps": s, "prompts": 4, "top1": 10.0 * i, "top5": 20.0,
+              "latency_ms_median": 5.0 * s} for i, s in enumerate((1, 10, 200))]
+    md = markdown_report(results, curve, 60.0)
+    assert "## cf, subsample of 10 of 66 prompts (seed 0)" in md
+    assert "| diffusion | 30.0 / 60.0 / 60.0 |" in md and "not run: model not loaded" in md
+    assert "top-1 30.0 vs 40.0, top-5 60.0 vs 50.0" in md and "`codefusion eval --lang cf (ar)`" in md
+    assert "| cf | execution match | 200 | 20.0 | 20.0 | 1000 |" in md
+    assert "execution match 30.0 / 60.0 / 60.0" in text_table(results)
+    plot_steps_curve(curve, tmp_path / "curve.png", 5)
+    assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
