@@ -227,7 +227,7 @@ def evaluate(spec: RunSpec, engines: dict[Path, Engine] | None = None) -> tuple[
     """Score one system on one language; returns the result record and the predictions."""
     from codefusion.model.data import load_pairs
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     all_pairs, skipped = load_pairs(spec.lang, spec.split)
     pairs = subsample(all_pairs, spec.limit, spec.seed)
     if len(pairs) < len(all_pairs):
@@ -266,6 +266,7 @@ def evaluate(spec: RunSpec, engines: dict[Path, Engine] | None = None) -> tuple[
         "ms_per_prompt": round(1000 * took / max(1, len(pairs)), 1),
         "threads": _threads(),
         "seconds": round(time.perf_counter() - started, 1),
+        "cpu_seconds": round(time.process_time() - cpu_started, 1),  # this process, all its threads
         "command": spec.command(),
         "date": dt.date.today().isoformat(),
     }
@@ -400,14 +401,15 @@ def run_job(job: RunSpec | CurveJob) -> dict[str, Any] | list[dict[str, Any]]:
     """One evaluation record, or one language's curve points (without latency)."""
     if isinstance(job, CurveJob):
         engine = _engine(job.model, job.device)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         try:
             points = curve_quality(engine, job.lang, k=job.k, seed=job.seed, limit=job.limit,
                                    steps_list=CURVE_STEPS, split=job.split, batch_size=job.batch_size)
         except EngineNotReady as exc:
             log(f"steps curve {job.lang}: cannot load the diffusion model: {exc}")
             return []
-        log(f"steps curve {job.lang}: quality measured in {time.perf_counter() - start:.0f}s")
+        log(f"steps curve {job.lang}: quality measured in {time.perf_counter() - start:.0f}s "
+            f"({time.process_time() - cpu_start:.0f} CPU s)")
         return points
     try:
         result, _ = evaluate(job, _ENGINES)
