@@ -457,7 +457,7 @@ def steps_curve(args: argparse.Namespace, curve_jobs: Sequence[CurveJob],
         if not any(p["lang"] == job.lang for p in points):
             continue
         latency = curve_latency(_engine(job.model, job.device), job.lang, k=job.k, seed=job.seed,
-                                steps_list=CURVE_STEPS, split=job.split)
+                                steps_list=CURVE_STEPS, split=job.split, requests=min(3, job.limit))
         for p in points:
             if p["lang"] == job.lang:
                 p["latency_ms_median"] = latency[p["steps"]]

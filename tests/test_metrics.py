@@ -227,3 +227,15 @@ def test_report_tables_and_plot(tmp_path: Path):
     assert "execution match 30.0 / 60.0 / 60.0" in text_table(results)
     plot_steps_curve(curve, tmp_path / "curve.png", 5)
     assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_engine_sample_batch_is_what_generate_batch_serves(tiny_model_dir: Path):
+    from codefusion.server.engine import Engine, rank_candidates
+
+    engine = Engine(tiny_model_dir, device="cpu")
+    raw = engine.sample_batch(["list all files", "show disk usage"], "bash", k=3, steps=2, seed=5)
+    assert [len(r) for r in raw] == [3 * engine.oversample] * 2
+    served = engine.generate_batch(["list all files", "show disk usage"], "bash", k=3, steps=2, seed=5)
+    assert served == [rank_candidates("bash", r, 3) for r in raw]
+    with pytest.raises(ValueError):
+        engine.sample_batch(["x"], "cobol")
