@@ -97,6 +97,7 @@ def markdown_report(results: Sequence[dict[str, Any]], curve: Sequence[dict[str,
     today = dt.date.today().isoformat()
     models = sorted({(r["system"], r["model"]) for r in results if r.get("model")})
     took = f" in {seconds / 60:.1f} minutes on {os.cpu_count()} CPU cores" if seconds else ""
+    threads = "/".join(sorted({str(r["threads"]) for r in results if "threads" in r})) or "?"
     out = [
         "# Results on the development split",
         "",
@@ -116,7 +117,7 @@ def markdown_report(results: Sequence[dict[str, Any]], curve: Sequence[dict[str,
         "- *Valid raw*: share of all raw samples (before filtering) that parse; *valid served*: share of served",
         "  candidates that parse. *Distinct*: served candidates per prompt (of at most k); *edit*: mean",
         "  pairwise token edit distance among them. *ms/prompt*: sampling time per prompt, batches of 8",
-        "  prompts, one CPU thread per evaluation process (retrieval: lookup time).",
+        f"  prompts, {threads} CPU thread(s) per evaluation process (retrieval: lookup time).",
         "",
     ]
     for lang in LANGS:
