@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import importlib
 import logging
+import os
 import sys
 import threading
 import time
@@ -22,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcContentModified, JsonRpcInvalidParams
@@ -39,6 +40,7 @@ from .lsp_items import (
     lsp_inline_items,
     lsp_insert_edit,
 )
+from .lsp_protocol import BoundedReader, CodeFusionProtocol
 from .options import MAX_CANDIDATES, ServerOptions, update_options
 from .prompts import Prompt, extract_prompt, language_for, prompt_at_comment
 
@@ -111,7 +113,10 @@ class _QuietSuperseded(logging.Filter):
 class CodeFusionServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__(
-            "codefusion-lsp", VERSION, text_document_sync_kind=types.TextDocumentSyncKind.Incremental
+            "codefusion-lsp",
+            VERSION,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            protocol_cls=CodeFusionProtocol,
         )
         self.base_options = ServerOptions()  # defaults, with command-line flags applied
         self.quantize = False  # int8 dynamic quantisation on CPU (--quantize)
@@ -390,12 +395,14 @@ async def code_action(ls: CodeFusionServer, params: types.CodeActionParams) -> l
 @server.feature(types.CODE_ACTION_RESOLVE)
 async def code_action_resolve(ls: CodeFusionServer, action: types.CodeAction) -> types.CodeAction:
     data = action.data if isinstance(action.data, dict) else {}
-    snap = ls.snapshot(str(data.get("uri", "")), line=int(data.get("line", -1)))
+    line, index = data.get("line", -1), data.get("index", 0)
+    if not (isinstance(line, int) and isinstance(index, int)):  # not data we made: nothing to resolve
+        return action
+    snap = ls.snapshot(str(data.get("uri", "")), line=line)
     if snap is None or snap.version != data.get("version"):  # gone or edited since: nothing to insert
         return action
     candidates = await ls.generate("codeActionResolve", snap.uri, snap.prompt) or []
-    index = int(data.get("index", 0))
-    return _action(ls, snap, candidates[index], index) if index < len(candidates) else action
+    return _action(ls, snap, candidates[index], index) if 0 <= index < len(candidates) else action
 
 
 def _action(ls: CodeFusionServer, snap: Snapshot, candidate: Candidate, index: int) -> types.CodeAction:
@@ -421,7 +428,10 @@ def status(ls: CodeFusionServer, *args: Any) -> dict[str, Any]:
 async def cf_suggest(ls: CodeFusionServer, *args: Any) -> Any:
     """{uri, sheet?, range?, description, k?} → suggested conditional-formatting rules with previews."""
     a = _cf_arguments(args, "description")
-    k = min(max(int(a.get("k") or ls.options.numCandidates), 1), MAX_CANDIDATES)
+    k = a.get("k") or ls.options.numCandidates
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise JsonRpcInvalidParams(f"k must be an integer, got {k!r}")
+    k = min(max(k, 1), MAX_CANDIDATES)
     if not ls.ready():
         return {"error": "model not ready", "status": ls.engine.status()}
 
@@ -470,8 +480,15 @@ def _cf_arguments(args: tuple[Any, ...], text_key: str) -> dict[str, Any]:
         a["description"] = a.get("rule")
     if not a.get("uri") or not isinstance(a.get(text_key), str):
         raise JsonRpcInvalidParams(f"arguments need 'uri' and '{text_key}'")
+    if not all(isinstance(a.get(key), str | None) for key in ("uri", "sheet", "range")):
+        raise JsonRpcInvalidParams("'uri', 'sheet' and 'range' must be strings")
     uri = str(a["uri"])
-    a["path"] = (to_fs_path(uri) or uri) if uri.startswith("file:") else uri
+    if uri.startswith("file:") and urlparse(uri).netloc not in ("", "localhost"):
+        raise JsonRpcInvalidParams("remote file URIs (file://host/...) are not opened: no network access")
+    path = to_fs_path(uri) if uri.startswith("file:") else uri
+    if not path or not os.path.isabs(path):  # a relative path would resolve against the server's folder
+        raise JsonRpcInvalidParams(f"'uri' must be a file: URI or an absolute path, got {uri[:200]!r}")
+    a["path"] = path
     return a
 
 
@@ -510,7 +527,7 @@ def run(args: argparse.Namespace) -> int:
         host, _, port = args.tcp.rpartition(":")
         server.start_tcp(host or "127.0.0.1", int(port))
     else:
-        server.start_io()
+        server.start_io(BoundedReader(sys.stdin.buffer))  # type: ignore[arg-type]
     return 0
 
 
