@@ -72,8 +72,8 @@ PRESETS: dict[str, dict] = {
     "tiny": dict(vocab_size=512, d_model=32, n_heads=2, d_ff=64, encoder_layers=1, denoiser_layers=1,
                  decoder_layers=1, d_embed=16, dropout=0.0, code_len={"python": 16, "bash": 16, "cf": 8}),
     "small": dict(),
-    "paper-75m": dict(d_model=512, n_heads=8, d_ff=2048, encoder_layers=6, denoiser_layers=10,
-                      decoder_layers=6, d_embed=128, vocab_size=32000,
+    "paper-75m": dict(d_model=512, n_heads=8, d_ff=1536, encoder_layers=4, denoiser_layers=10,
+                      decoder_layers=6, d_embed=128, vocab_size=16000,
                       code_len={"python": 128, "bash": 64, "cf": 32}),
 }
 

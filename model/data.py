@@ -6,7 +6,6 @@ import ast
 import hashlib
 import json
 import random
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,7 +93,6 @@ def python_stdlib_statements(min_chars: int = 8, max_chars: int = 160) -> list[s
 
 # --- continuous paragraph denoising: which tokens are identifiers or keywords -------------------------
 
-_CF_FUNCTION = re.compile(r"[A-Za-z_][A-Za-z_0-9]*(?=\s*\()")
 _BASH_KEYWORDS = {"if", "then", "else", "elif", "fi", "for", "while", "until", "do", "done", "case", "esac",
                   "in", "function", "select", "time", "export", "local", "declare", "return"}
 
@@ -102,7 +100,9 @@ _BASH_KEYWORDS = {"if", "then", "else", "elif", "fi", "for", "while", "until", "
 def keyword_spans(lang: str, code: str) -> list[tuple[int, int]]:
     """Character spans of identifiers and keywords (what CPD pretraining noises)."""
     if lang == "cf":
-        return [(m.start(), m.end()) for m in _CF_FUNCTION.finditer(code)]
+        from .cf import keyword_spans as cf_keyword_spans
+
+        return cf_keyword_spans(code)
     from .validate import parser_for  # tree-sitter, only needed for python/bash
 
     data = code.encode()

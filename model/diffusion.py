@@ -39,7 +39,8 @@ class NoiseSchedule:
 
 class TimestepSampling(Enum):
     UNIFORM = "uniform"
-    # t = T·u² favours the low-noise end less than uniform... we use u^0.5 to favour hard (noisy) steps.
+    # t = T·u^(1/3): most draws at high noise, where the prompt decides the tokens (at low noise the
+    # tokens can be read off x_t, which teaches little and makes multi-step sampling trust early mistakes)
     NOISY_BIASED = "noisy_biased"
 
 
@@ -68,7 +69,7 @@ class GaussianDiffusion:
     def sample_timesteps(self, n: int, device: torch.device) -> Tensor:
         u = torch.rand(n, device=device)
         if self.timestep_sampling is TimestepSampling.NOISY_BIASED:
-            u = u.sqrt()
+            u = u.pow(1 / 3)
         return (u * self.schedule.steps).long().clamp(max=self.schedule.steps - 1)  # (B,)
 
     def training_losses(self, net: CodeFusionNet, batch: Batch) -> dict[str, Tensor]:
