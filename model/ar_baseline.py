@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from .config import ModelConfig
 from .diffusion import Batch
-from .networks import Encoder
+from .networks import Encoder, MemoryKV, attention_mask, decoder_layer_step, memory_kv
 from .sampler import SampleOutput, SamplingCancelled
 
 
@@ -43,6 +43,27 @@ class ARNet(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    # --- inference ---------------------------------------------------------------------------------------
+
+    def next_token_logits(self, inp: Tensor, memory: Tensor, memory_pad: Tensor) -> Tensor:
+        """logits(...)[:, -1] without projecting every position onto the vocabulary, (B, V)."""
+        s = inp.shape[1]
+        h = self.tok(inp) + self.pos(torch.arange(s, device=inp.device))  # (B, S, C)
+        causal = torch.triu(torch.full((s, s), float("-inf"), device=inp.device, dtype=h.dtype), diagonal=1)
+        h = self.layers(h, memory, tgt_mask=causal, memory_key_padding_mask=memory_pad)
+        return self.norm(h[:, -1]) @ self.tok.weight.t() / math.sqrt(self.cfg.d_model)  # (B, V)
+
+    def next_token_logits_cached(self, token: Tensor, position: int, kv: MemoryKV, mask: Tensor,
+                                 past: list[tuple[Tensor, Tensor]] | None
+                                 ) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
+        """One step with a self-attention key/value cache: token (B,) at `position` -> logits (B, V), cache."""
+        h = (self.tok(token) + self.pos.weight[position])[:, None, :]  # (B, 1, C)
+        cache = []
+        for i, layer in enumerate(self.layers.layers):
+            h, layer_cache = decoder_layer_step(layer, h, kv[i], mask, None if past is None else past[i])
+            cache.append(layer_cache)
+        return self.norm(h[:, 0]) @ self.tok.weight.t() / math.sqrt(self.cfg.d_model), cache  # (B, V)
+
 
 class ARObjective(nn.Module):
     """forward(batch) -> {"loss"}: next-token cross-entropy on the code (the trainer's contract)."""
@@ -73,21 +94,33 @@ def _finish(seqs: list[list[int]], scores: list[float], length: int, pad: int, d
 
 @torch.inference_mode()
 def ar_sample(net: ARNet, *, prompt: Tensor, prompt_pad: Tensor, k: int, length: int, seed: int = 0,
-              temperature: float = 0.8, top_p: float = 0.95,
+              temperature: float = 0.8, top_p: float = 0.95, kv_cache: bool = False,
               should_stop: Callable[[], bool] | None = None) -> SampleOutput:
-    """k temperature/top-p samples per prompt, as one batch (prompt-major)."""
+    """k temperature/top-p samples per prompt, as one batch (prompt-major).
+
+    Without kv_cache every step runs the decoder over the whole prefix (the baseline as trained and
+    evaluated); with it each step runs only the newest position, with the same result.
+    """
     cfg = net.cfg
     gen = torch.Generator(device=prompt.device).manual_seed(seed)
-    memory = net.encode(prompt, prompt_pad).repeat_interleave(k, 0)
+    encoded = net.encode(prompt, prompt_pad)  # (B, P, C)
+    memory = encoded.repeat_interleave(k, 0)
     mpad = prompt_pad.repeat_interleave(k, 0)
+    kv = memory_kv(net.layers, encoded, k) if kv_cache else []
+    mask = attention_mask(prompt_pad).repeat_interleave(k, 0)
+    past: list[tuple[Tensor, Tensor]] | None = None
     seq = prompt[:, :1].repeat_interleave(k, 0)  # (N, 1)
     logp_sum = torch.zeros(seq.shape[0], device=prompt.device)
     n_tok = torch.zeros_like(logp_sum)
     done = torch.zeros(seq.shape[0], dtype=torch.bool, device=prompt.device)
-    for _ in range(length):
+    for position in range(length):
         if should_stop is not None and should_stop():
             raise SamplingCancelled("sampling cancelled")
-        logits = net.logits(seq, memory, mpad)[:, -1].float()  # (N, V)
+        if kv_cache:
+            logits, past = net.next_token_logits_cached(seq[:, -1], position, kv, mask, past)
+        else:
+            logits = net.next_token_logits(seq, memory, mpad)
+        logits = logits.float()  # (N, V)
         logp = logits.log_softmax(-1)
         probs = (logits / temperature).softmax(-1)
         sp, si = probs.sort(-1, descending=True)
@@ -118,8 +151,9 @@ def ar_beam_search(net: ARNet, *, prompt: Tensor, prompt_pad: Tensor, k: int, le
             if should_stop is not None and should_stop():
                 raise SamplingCancelled("sampling cancelled")
             inp = torch.tensor([s for s, _ in beams], device=prompt.device)
-            logp = net.logits(inp, memory.expand(len(beams), -1, -1), prompt_pad[b: b + 1].expand(len(beams), -1))
-            logp = logp[:, -1].float().log_softmax(-1)  # (beams, V)
+            logp = net.next_token_logits(inp, memory.expand(len(beams), -1, -1),
+                                         prompt_pad[b: b + 1].expand(len(beams), -1))
+            logp = logp.float().log_softmax(-1)  # (beams, V)
             total = torch.tensor([s for _, s in beams], device=prompt.device)[:, None] + logp
             top = total.flatten().topk(min(2 * k, total.numel()))
             beams = []

@@ -6,6 +6,7 @@ They know nothing of the noise process (see diffusion.py); N just maps (x_t, t, 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +21,62 @@ def sinusoidal(t: Tensor, dim: int) -> Tensor:
     freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
     args = t.float()[:, None] * freqs[None]  # (B, half)
     return torch.cat([args.sin(), args.cos()], dim=-1)
+
+
+# --- inference path ---------------------------------------------------------------------------------
+# The same weights as nn.TransformerDecoderLayer (norm_first, eval: no dropout), called directly: the
+# prompt's cross-attention keys/values are computed once per request instead of once per step, and the
+# per-call checks of nn.MultiheadAttention are skipped. Training keeps the nn.Module forward.
+
+MemoryKV = list[tuple[Tensor, Tensor]]  # per layer: cross-attention keys and values, each (B, H, P, C/H)
+
+
+def split_heads(x: Tensor, heads: int) -> Tensor:
+    b, n, c = x.shape
+    return x.view(b, n, heads, c // heads).transpose(1, 2)  # (B, H, n, C/H)
+
+
+def merge_heads(x: Tensor) -> Tensor:
+    b, h, n, d = x.shape
+    return x.transpose(1, 2).reshape(b, n, h * d)  # (B, n, C)
+
+
+def memory_kv(layers: nn.TransformerDecoder, memory: Tensor, repeats: int = 1) -> MemoryKV:
+    """Cross-attention keys/values of the prompt states for each layer, repeated for the k candidates."""
+    out = []
+    for layer in layers.layers:
+        mha = layer.multihead_attn
+        c = memory.shape[-1]
+        k, v = F.linear(memory, mha.in_proj_weight[c:], mha.in_proj_bias[c:]).chunk(2, dim=-1)  # (B, P, C) each
+        out.append((split_heads(k, mha.num_heads).repeat_interleave(repeats, 0),
+                    split_heads(v, mha.num_heads).repeat_interleave(repeats, 0)))
+    return out
+
+
+def attention_mask(memory_pad: Tensor) -> Tensor:
+    """Padding mask (B, P), True = pad, as a scaled_dot_product_attention mask: (B, 1, 1, P), True = attend."""
+    return (~memory_pad)[:, None, None, :]
+
+
+def decoder_layer_step(layer: nn.TransformerDecoderLayer, h: Tensor, kv: tuple[Tensor, Tensor], mask: Tensor,
+                       past: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+    """One nn.TransformerDecoderLayer on h (B, n, C) with precomputed cross K/V.
+
+    No self-attention mask: the code positions attend to each other (the denoiser), or `past` holds the
+    keys/values of the earlier positions and h is the newest one (autoregressive decoding with a cache).
+    Returns the new h and the self-attention keys/values including `past`.
+    """
+    sa, ca = layer.self_attn, layer.multihead_attn
+    heads, c = sa.num_heads, h.shape[-1]
+    q, k, v = (split_heads(z, heads) for z in F.linear(layer.norm1(h), sa.in_proj_weight, sa.in_proj_bias)
+               .chunk(3, dim=-1))  # (B, H, n, C/H) each
+    if past is not None:
+        k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
+    h = h + sa.out_proj(merge_heads(F.scaled_dot_product_attention(q, k, v)))
+    q = split_heads(F.linear(layer.norm2(h), ca.in_proj_weight[:c], ca.in_proj_bias[:c]), heads)
+    h = h + ca.out_proj(merge_heads(F.scaled_dot_product_attention(q, kv[0], kv[1], attn_mask=mask)))
+    h = h + layer.linear2(layer.activation(layer.linear1(layer.norm3(h))))  # (B, n, C)
+    return h, (k, v)
 
 
 class Encoder(nn.Module):
@@ -59,6 +116,15 @@ class CrossBlocks(nn.Module):
         if cond is not None:
             h = h + cond[:, None, :]  # timestep conditioning, (B, 1, C) broadcast
         h = self.layers(h, memory, memory_key_padding_mask=memory_pad)  # (B, L, C)
+        return self.out(self.norm(h))  # (B, L, d_out)
+
+    def forward_cached(self, x: Tensor, kv: MemoryKV, mask: Tensor, cond: Tensor | None = None) -> Tensor:
+        """forward() for inference, with the prompt's cross-attention K/V from memory_kv()."""
+        h = self.inp(x) + self.pos.weight[: x.shape[1]]  # (B, L, C)
+        if cond is not None:
+            h = h + cond
+        for layer, layer_kv in zip(self.layers.layers, kv, strict=True):
+            h, _ = decoder_layer_step(layer, h, layer_kv, mask)
         return self.out(self.norm(h))  # (B, L, d_out)
 
 
@@ -125,3 +191,49 @@ class CodeFusionNet(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+    # --- inference: per-request constants computed once, then a lean step -------------------------------
+
+    def request_context(self, memory: Tensor, memory_pad: Tensor, k: int) -> RequestContext:
+        """Everything the denoising steps of one request share, for k candidates per prompt."""
+        table = self.embedding_table()  # (V, E)
+        return RequestContext(
+            denoiser_kv=memory_kv(self.denoiser.blocks.layers, memory, k),
+            decoder_kv=memory_kv(self.decoder.layers, memory, k),
+            mask=attention_mask(memory_pad).repeat_interleave(k, 0),  # (B·k, 1, 1, P)
+            table=table,
+            denoiser_logit_table=table.t() * (self.denoiser_scale / math.sqrt(self.cfg.d_embed)),  # (E, V)
+            head_logit_table=table.t() * (self.head_scale / math.sqrt(self.cfg.d_embed)),  # (E, V)
+        )
+
+    def timestep_conditions(self, timesteps: Tensor) -> Tensor:
+        """The denoiser's timestep conditioning for each sampling step, (S,) -> (S, 1, 1, C)."""
+        features = sinusoidal(timesteps, self.cfg.d_model).to(self.head_scale.dtype)
+        return self.denoiser.time(features)[:, None, None, :]
+
+    def denoise_cached(self, x_t: Tensor, cond: Tensor, ctx: RequestContext,
+                       x0_prev: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """denoise() for inference: same result, with the request's constants from request_context()."""
+        if self.cfg.self_conditioning:
+            x_t = torch.cat([x_t, torch.zeros_like(x_t) if x0_prev is None else x0_prev], dim=-1)  # (N, L, 2E)
+        out = self.denoiser.blocks.forward_cached(x_t, ctx.denoiser_kv, ctx.mask, cond)  # (N, L, E)
+        if self.cfg.x0_parameterization is X0Parameterization.EXPECTED_EMBEDDING:
+            logits = out @ ctx.denoiser_logit_table  # (N, L, V)
+            return logits.softmax(-1) @ ctx.table, logits  # (N, L, E), (N, L, V)
+        return out, None
+
+    def decode_cached(self, x0: Tensor, ctx: RequestContext) -> Tensor:
+        """head(decode()) for inference: vocabulary logits (N, L, V)."""
+        return self.decoder.forward_cached(x0, ctx.decoder_kv, ctx.mask) @ ctx.head_logit_table
+
+
+@dataclass
+class RequestContext:
+    """Per-request constants of sampling: prompt K/V per layer, the padding mask and the embedding table."""
+
+    denoiser_kv: MemoryKV
+    decoder_kv: MemoryKV
+    mask: Tensor  # (N, 1, 1, P), True = attend
+    table: Tensor  # (V, E)
+    denoiser_logit_table: Tensor  # (E, V)
+    head_logit_table: Tensor  # (E, V)

@@ -19,15 +19,18 @@ class SamplingCancelled(RuntimeError):
 class DDIMScheduler:
     """DDIM over a respaced subset of the T training steps; eta=0 is deterministic, eta=1 is DDPM-like."""
 
-    def __init__(self, *, schedule: NoiseSchedule, eta: float = 0.0):
+    def __init__(self, *, schedule: NoiseSchedule, eta: float = 0.0, spacing_power: float = 1.0):
         self.schedule = schedule
         self.eta = eta
+        self.spacing_power = spacing_power
         self.timesteps: list[int] = []
 
     def set_timesteps(self, n: int) -> None:
         if not 1 <= n <= self.schedule.steps:
             raise ValueError(f"steps must be in 1..{self.schedule.steps}, got {n}")
-        grid = torch.linspace(self.schedule.steps - 1, 0, n).round().long()
+        # power > 1 spends more of the steps at high noise, where the tokens are still being decided
+        u = torch.linspace(0, 1, n, dtype=torch.float64)
+        grid = ((self.schedule.steps - 1) * (1 - u**self.spacing_power)).round().long()
         self.timesteps = [int(t) for t in grid]
 
     def step(self, x0_hat: Tensor, index: int, sample: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -59,30 +62,27 @@ def sample_codes(net: CodeFusionNet, scheduler: DDIMScheduler, *, prompt: Tensor
     """k candidates for each of the B prompts, as one batch of B·k; returns (B·k, L) tokens, prompt-major."""
     cfg = net.cfg
     device = prompt.device
-    dtype = next(net.parameters()).dtype
+    dtype = net.head_scale.dtype
     memory = net.encode(prompt, prompt_pad)  # (B, P, C), once per request
-    memory = memory.repeat_interleave(k, dim=0)  # (B·k, P, C)
-    memory_pad = prompt_pad.repeat_interleave(k, dim=0)
-    n = memory.shape[0]
+    ctx = net.request_context(memory, prompt_pad, k)  # prompt K/V per layer, tables: once per request
     # Noise is seeded per prompt, so a prompt gets the same candidates whatever batch it is sampled in.
     x = torch.cat([torch.randn((k, length, cfg.d_embed), device=device, dtype=dtype,
                                generator=torch.Generator(device=device).manual_seed(seed))
                    for _ in range(prompt.shape[0])])  # (N, L, E)
     gen = torch.Generator(device=device).manual_seed(seed + 1)  # for eta > 0
     scheduler.set_timesteps(steps)
+    conds = net.timestep_conditions(torch.tensor(scheduler.timesteps, device=device))  # (S, 1, 1, C)
     x0_hat = None
-    table = net.embedding_table() if clamp else None
-    for i, t in enumerate(scheduler.timesteps):
+    for i in range(len(scheduler.timesteps)):
         if should_stop is not None and should_stop():
             raise SamplingCancelled("sampling cancelled")
-        tt = torch.full((n,), t, device=device, dtype=torch.long)
-        x0_hat, logits = net.denoise(x, tt, memory, memory_pad, x0_hat)  # (N, L, E)
-        if table is not None:  # clamping trick: snap x̂₀ to the nearest token embedding
-            ids = logits.argmax(-1) if logits is not None else torch.cdist(x0_hat, table[None]).argmin(-1)
-            x0_hat = table[ids]
+        x0_hat, logits = net.denoise_cached(x, conds[i], ctx, x0_hat)  # (N, L, E)
+        if clamp:  # clamping trick: snap x̂₀ to the nearest token embedding
+            ids = logits.argmax(-1) if logits is not None else torch.cdist(x0_hat, ctx.table[None]).argmin(-1)
+            x0_hat = ctx.table[ids]
         x = scheduler.step(x0_hat, i, x, gen)
     assert x0_hat is not None
-    logp = net.head(net.decode(x0_hat, memory, memory_pad)).float().log_softmax(-1)  # (N, L, V)
+    logp = net.decode_cached(x0_hat, ctx).float().log_softmax(-1)  # (N, L, V), D and H once
     best, tokens = logp.max(-1)  # (N, L)
     stop = (tokens == cfg.eos_id) | (tokens == cfg.pad_id)
     # positions up to and including the first <eos>/<pad>
