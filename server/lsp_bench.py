@@ -11,6 +11,7 @@ import asyncio
 import statistics
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
@@ -39,24 +40,42 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
-async def _measure(model: str | None, device: str, requests: int, k: int) -> dict[str, Any]:
+def rss_mb(pid: int) -> dict[str, float | None]:
+    """Resident memory of a process now and at its peak (MB), from /proc; None where /proc is missing."""
+    fields: dict[str, float | None] = {"rss_mb": None, "peak_rss_mb": None}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                fields["rss_mb" if key == "VmRSS" else "peak_rss_mb"] = int(value.split()[0]) / 1024
+    except OSError:
+        pass
+    return fields
+
+
+async def _measure(model: str | None, device: str, requests: int, k: int, options: dict[str, Any] | None = None,
+                   server_args: tuple[str, ...] = ()) -> dict[str, Any]:
     client = LanguageClient("codefusion-bench", "0.1.0")
     client.feature(types.WINDOW_LOG_MESSAGE)(lambda params: None)  # the server says "model ready"; not needed
-    await client.start_io(*server_command(), "--log-level", "WARNING")
+    spawned = time.perf_counter()
+    await client.start_io(*server_command(), "--log-level", "WARNING", *server_args)
     drain = asyncio.ensure_future(client._server.stderr.read())  # type: ignore[union-attr]
-    options = {
+    settings = {
         "numCandidates": k,
         "device": device,
         "debounceMs": 0,
         **({"modelPath": model} if model else {}),
+        **(options or {}),
     }
     await client.initialize_async(
         types.InitializeParams(
-            capabilities=types.ClientCapabilities(), initialization_options={"codefusion": options}
+            capabilities=types.ClientCapabilities(), initialization_options={"codefusion": settings}
         )
     )
+    initialize_ms = (time.perf_counter() - spawned) * 1000  # process start to the `initialize` answer
     client.initialized(types.InitializedParams())
     status = await _wait_ready(client)
+    ready_ms = (time.perf_counter() - spawned) * 1000
     timings: dict[str, list[float]] = {lang: [] for lang in PROMPTS}
     if status["state"] == "ready":
         for i in range(requests + 1):  # the first request warms up and is not counted
@@ -74,6 +93,7 @@ async def _measure(model: str | None, device: str, requests: int, k: int) -> dic
             await client.text_document_completion_async(params)
             if i:
                 timings[lang].append((time.perf_counter() - start) * 1000)
+    memory = rss_mb(client._server.pid)  # type: ignore[union-attr]
     await client.shutdown_async(None)
     client.exit(None)
     await client.stop()
@@ -87,6 +107,9 @@ async def _measure(model: str | None, device: str, requests: int, k: int) -> dic
         "p95_ms": percentile(every, 95) if every else None,
         "mean_ms": statistics.fmean(every) if every else None,
         "by_language": {lang: percentile(ts, 50) for lang, ts in timings.items() if ts},
+        "initialize_ms": initialize_ms,
+        "ready_ms": ready_ms,
+        **memory,
     }
 
 
@@ -100,9 +123,14 @@ async def _wait_ready(client: LanguageClient, timeout: float = 300) -> dict[str,
         await asyncio.sleep(0.1)
 
 
-def measure(model: str | None = None, device: str = "auto", requests: int = 20, k: int = 5) -> dict[str, Any]:
-    """Latency figures (ms) of completion requests through a fresh `codefusion-lsp` process."""
-    return asyncio.run(_measure(model, device, requests, k))
+def measure(model: str | None = None, device: str = "auto", requests: int = 20, k: int = 5, *,
+            options: dict[str, Any] | None = None, server_args: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Latency figures (ms) of completion requests through a fresh `codefusion-lsp` process.
+
+    `options` are extra `codefusion` settings (e.g. steps, maxTokens); `server_args` extra command-line
+    flags (e.g. `--quantize`). Also: process start → `initialize` answer, → model ready, and the RSS.
+    """
+    return asyncio.run(_measure(model, device, requests, k, options, server_args))
 
 
 def report(figures: dict[str, Any]) -> str:

@@ -1,0 +1,467 @@
+"""`codefusion bench` (`make bench`): latency and memory figures, printed and written as JSON + markdown.
+
+In-process p50/p95 of the sampler for 1 and 5 candidates at 16/32/64 tokens, steps 5/10/20/50, fp32
+and int8 (dynamic quantisation of the linear layers, CPU only), the same-size AR baseline (sampling and
+beam search) in the same run as ratios, the engine as the server calls it, and the real language
+server (`lsp_bench`): completion p50/p95, process start → `initialize` answer, → model ready, RSS.
+A benchmark, not a test: every figure that cannot be taken is recorded as an error and the run goes on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = REPO / "docs" / "bench.json"
+# Shipped models first; while they train, the run folders' periodic exports (same architecture).
+DIFFUSION_DIRS = ("models/codefusion", "runs/diffusion/finetune/model", "runs/diffusion/pretrain/model")
+BASELINE_DIRS = ("models/ar-baseline", "runs/ar/finetune/model", "runs/ar/pretrain/model")
+# The AR baseline as trained and evaluated (whole prefix each step), the same with a key/value cache, beam.
+AR_METHODS = ("sample", "sample-kv", "beam")
+PROMPTS = [
+    "sort the list `names` alphabetically", "read the file `path` into a string", "reverse string `s`",
+    "get the maximum value in dictionary `d`", "remove duplicates from list `xs`", "convert `n` to hex",
+    "split the string `line` on commas", "count the words in `text`", "join the list `parts` with spaces",
+    "check if the file `path` exists",
+]  # fmt: skip
+
+
+class Plan:
+    """What to measure: the full grid, or a short one (`--quick`)."""
+
+    def __init__(self, quick: bool, repeats: int | None, requests: int | None):
+        self.quick = quick
+        self.repeats = repeats or (2 if quick else 10)
+        self.requests = requests or (2 if quick else 20)
+        self.ks = (1, 5)
+        self.tokens = (16,) if quick else (16, 32, 64)
+        self.steps = (5, 10) if quick else (5, 10, 20, 50)
+        self.headline_tokens = self.tokens[-1]
+        self.lsp_runs = (("fp32", 5),) if quick else (("fp32", 5), ("fp32", 1), ("int8", 5))
+
+
+# --- helpers ------------------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+def timed(fn: Callable[[int], Any], repeats: int) -> dict[str, Any]:
+    """p50/p95 wall time and median process CPU time (ms) of fn(i) over `repeats` calls after one warm-up."""
+    fn(-1)
+    wall, cpu = [], []
+    for i in range(repeats):
+        w, c = time.perf_counter(), time.process_time()
+        fn(i)
+        wall.append((time.perf_counter() - w) * 1000)
+        cpu.append((time.process_time() - c) * 1000)
+    return {"p50_ms": percentile(wall, 50), "p95_ms": percentile(wall, 95), "cpu_ms": statistics.median(cpu),
+            "n": repeats}
+
+
+@contextmanager
+def recorded(errors: list[str], what: str) -> Iterator[None]:
+    """Run a measurement; on any failure note it and carry on (a bench never fails on a number)."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 — anything a model or server raises is a result here
+        errors.append(f"{what}: {type(exc).__name__}: {exc}")
+        print(f"  ! {what}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if os.environ.get("CODEFUSION_BENCH_TRACEBACK"):
+            traceback.print_exc()
+
+
+def first_model_dir(candidates: tuple[str, ...]) -> Path | None:
+    for rel in candidates:
+        path = REPO / rel
+        if (path / "model.safetensors").is_file():
+            return path
+    return None
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine(device: str) -> dict[str, Any]:
+    import torch
+
+    info: dict[str, Any] = {
+        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpu": cpu_model(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "device": device,
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
+    if device.startswith("cuda"):
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def rss_mb() -> float | None:
+    from .lsp_bench import rss_mb as proc_rss
+
+    return proc_rss(os.getpid())["rss_mb"]
+
+
+# --- measurements -------------------------------------------------------------------------------------
+
+
+def load(model_dir: Path, device: str, precision: str) -> tuple[Any, float]:
+    from codefusion.model.pipeline import CodeFusionPipeline
+
+    start = time.perf_counter()
+    pipe = CodeFusionPipeline.from_dir(model_dir, device=device, quantize=precision == "int8")
+    return pipe, time.perf_counter() - start
+
+
+def sampler_row(pipe: Any, *, method: str, precision: str, k: int, tokens: int, steps: int | None,
+                repeats: int) -> dict[str, Any]:
+    """One in-process figure: k candidates for one prompt, `tokens` long (clamped to the model's maximum)."""
+    kwargs: dict[str, Any] = {"k": k, "max_tokens": tokens}
+    if method == "diffusion":
+        kwargs["steps"] = steps
+    else:
+        kwargs["method"] = method
+
+    def call(i: int) -> None:
+        pipe.sample([PROMPTS[i % len(PROMPTS)]], "python", **kwargs)
+
+    row = {"method": method, "precision": precision, "k": k, "tokens": tokens,
+           "length": min(tokens, pipe.config.max_code_len), "steps": steps if method == "diffusion" else None}
+    return {**row, **timed(call, repeats)}
+
+
+def engine_row(model_dir: Path, device: str, precision: str, k: int, repeats: int,
+               oversample: int) -> dict[str, Any]:
+    """As the server calls it: oversampling, validation, dedup and ranking, default steps and length."""
+    from .engine import Engine
+
+    engine = Engine(model_dir, device=device, quantize=precision == "int8", cache_size=0, oversample=oversample)
+    engine.load()
+
+    def call(i: int) -> None:
+        engine.generate(f"{PROMPTS[i % len(PROMPTS)]} ({i})", "python", k=k)  # a new prompt: no cache
+
+    return {"method": "engine", "precision": precision, "k": k, "oversample": engine.oversample, **timed(call, repeats)}
+
+
+def agreement(fp32: Any, int8: Any, k: int, tokens: int, steps: int) -> float:
+    """Fraction of sampled tokens int8 reproduces exactly (same prompts, same seeds)."""
+    same = total = 0
+    for prompt in PROMPTS[:4]:
+        a = fp32.sample([prompt], "python", k=k, max_tokens=tokens, steps=steps)[0]
+        b = int8.sample([prompt], "python", k=k, max_tokens=tokens, steps=steps)[0]
+        for x, y in zip(a, b, strict=True):
+            same += sum(int(p == q) for p, q in zip(x.tokens, y.tokens, strict=True))
+            total += len(x.tokens)
+    return same / max(total, 1)
+
+
+def ratios(rows: list[dict[str, Any]], steps: int) -> list[dict[str, Any]]:
+    """AR time / diffusion time at the same k, length and precision (> 1: diffusion is faster)."""
+    def p50(method: str, precision: str, k: int, tokens: int) -> float | None:
+        for r in rows:
+            if (r["method"], r["precision"], r["k"], r["tokens"]) == (method, precision, k, tokens) and (
+                    method != "diffusion" or r["steps"] == steps):
+                return r["p50_ms"]
+        return None
+
+    out = []
+    for r in rows:
+        if r["method"] != "diffusion" or r["steps"] != steps:
+            continue
+        entry: dict[str, Any] = {"precision": r["precision"], "k": r["k"], "tokens": r["tokens"], "steps": steps,
+                                 "diffusion_p50_ms": r["p50_ms"]}
+        for method in AR_METHODS:
+            ar = p50(method, r["precision"], r["k"], r["tokens"])
+            key = method.replace("-", "_")
+            entry[f"ar_{key}_p50_ms"] = ar
+            entry[f"ar_{key}_over_diffusion"] = ar / r["p50_ms"] if ar and r["p50_ms"] else None
+        out.append(entry)
+    return out
+
+
+def throughput(pipe: Any, batches: tuple[int, ...], k: int, repeats: int) -> list[dict[str, Any]]:
+    """Generated tokens per second for batches of prompts (the GPU's batched path; k candidates each)."""
+    rows = []
+    for batch in batches:
+        prompts = [PROMPTS[i % len(PROMPTS)] for i in range(batch)]
+
+        def call(i: int, prompts: list[str] = prompts) -> None:
+            pipe.sample(prompts, "python", k=k)
+
+        figures = timed(call, repeats)
+        length = pipe.config.code_len["python"]
+        rows.append({"prompts": batch, "k": k, "length": length, **figures,
+                     "tokens_per_s": batch * k * length / (figures["p50_ms"] / 1000)})
+    return rows
+
+
+def lsp_row(model_dir: Path, device: str, precision: str, k: int, requests: int, label: str) -> dict[str, Any]:
+    from .lsp_bench import measure
+
+    args = ("--quantize",) if precision == "int8" else ()
+    figures = measure(str(model_dir), device=device, requests=requests, k=k, server_args=args)
+    status = figures.pop("status")
+    return {"model": label, "precision": precision, **figures, "state": status.get("state"),
+            "error": status.get("error")}
+
+
+# --- the run ------------------------------------------------------------------------------------------
+
+
+def bench(args: argparse.Namespace) -> dict[str, Any]:
+    import torch
+    from codefusion.model.pipeline import DEFAULT_STEPS
+
+    plan = Plan(args.quick, args.repeats, args.requests)
+    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    precisions = ("fp32", "int8") if device == "cpu" else ("fp16",)
+    model_dir = Path(args.model) if args.model else first_model_dir(DIFFUSION_DIRS)
+    baseline_dir = Path(args.baseline_model) if args.baseline_model else first_model_dir(BASELINE_DIRS)
+    errors: list[str] = []
+    result: dict[str, Any] = {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(device),
+        "models": {"diffusion": str(model_dir) if model_dir else None,
+                   "baseline": str(baseline_dir) if baseline_dir else None},
+        "plan": {"quick": plan.quick, "repeats": plan.repeats, "lsp_requests": plan.requests,
+                 "default_steps": DEFAULT_STEPS},
+        "load": [], "in_process": [], "engine": [], "lsp": [], "errors": errors,
+    }
+    say = print
+    say(f"codefusion bench {result['date']} · {result['machine']['cpu']} · nproc {result['machine']['nproc']} · "
+        f"torch {result['machine']['torch']} · {device}")
+    if model_dir is None:
+        errors.append("no diffusion model found (looked in " + ", ".join(DIFFUSION_DIRS) + ")")
+        say(errors[-1])
+        return result
+    pipes: dict[tuple[str, str], Any] = {}
+    for label, path in (("diffusion", model_dir), ("baseline", baseline_dir)):
+        for precision in precisions:
+            if path is None:
+                continue
+            with recorded(errors, f"load {label} {precision}"):
+                pipes[label, precision], seconds = load(path, device, precision)
+                result["load"].append({"model": label, "precision": precision, "seconds": seconds})
+                say(f"load {label} {precision}: {seconds:.2f} s")
+    result["rss_mb_after_loading_all"] = rss_mb()
+    rows = result["in_process"]
+
+    def add(label: str, precision: str, **kw: Any) -> None:
+        pipe = pipes.get((label, precision))
+        if pipe is None:
+            return
+        with recorded(errors, f"{kw['method']} {precision} k={kw['k']} tokens={kw['tokens']} steps={kw['steps']}"):
+            row = sampler_row(pipe, precision=precision, repeats=plan.repeats, **kw)
+            rows.append(row)
+            steps = f"{row['steps']:>2} steps" if row["steps"] else "        "
+            say(f"{row['method']:>9} {precision} k={row['k']} {row['tokens']:>2} tok (L={row['length']}) {steps}: "
+                f"p50 {row['p50_ms']:7.1f} ms  p95 {row['p95_ms']:7.1f} ms  cpu {row['cpu_ms']:7.1f} ms")
+
+    for precision in precisions:
+        for k in plan.ks:
+            for tokens in plan.tokens:
+                add("diffusion", precision, method="diffusion", k=k, tokens=tokens, steps=DEFAULT_STEPS)
+                for method in AR_METHODS:
+                    add("baseline", precision, method=method, k=k, tokens=tokens, steps=None)
+        for steps in plan.steps:
+            if steps != DEFAULT_STEPS:
+                add("diffusion", precision, method="diffusion", k=5, tokens=plan.headline_tokens, steps=steps)
+    result["ratios"] = ratios(rows, DEFAULT_STEPS)
+    for r in result["ratios"]:
+        if r["ar_sample_over_diffusion"]:
+            say(f"AR/diffusion {r['precision']} k={r['k']} {r['tokens']} tok: sampling "
+                f"{r['ar_sample_over_diffusion']:.2f}×, with KV cache {_ratio(r['ar_sample_kv_over_diffusion'])}, "
+                f"beam {_ratio(r['ar_beam_over_diffusion'])}")
+    if ("diffusion", "fp32") in pipes and ("diffusion", "int8") in pipes:
+        with recorded(errors, "int8 agreement"):
+            result["int8_token_agreement"] = agreement(pipes["diffusion", "fp32"], pipes["diffusion", "int8"], 5,
+                                                       plan.headline_tokens, DEFAULT_STEPS)
+            say(f"int8 reproduces {100 * result['int8_token_agreement']:.1f}% of fp32's sampled tokens")
+    if device.startswith("cuda") and ("diffusion", precisions[0]) in pipes:
+        with recorded(errors, "batched throughput"):
+            result["throughput"] = throughput(pipes["diffusion", precisions[0]], (1, 4, 16, 64), 5, plan.repeats)
+            for r in result["throughput"]:
+                say(f"batch of {r['prompts']} prompts × 5: p50 {r['p50_ms']:.1f} ms, {r['tokens_per_s']:.0f} tokens/s")
+    pipes.clear()
+    from .engine import Engine
+
+    default_oversample = Engine().oversample
+    for precision, oversample in [(p, default_oversample) for p in precisions] + [(precisions[0], 1)]:
+        with recorded(errors, f"engine {precision} oversample {oversample}"):
+            row = engine_row(model_dir, device, precision, 5, plan.repeats, oversample)
+            result["engine"].append(row)
+            say(f"engine {precision} k=5 (×{row['oversample']} oversampled, validated, ranked): "
+                f"p50 {row['p50_ms']:.1f} ms  p95 {row['p95_ms']:.1f} ms")
+    if not args.no_lsp:
+        runs = [("diffusion", model_dir, precision, k) for precision, k in plan.lsp_runs if precision in precisions]
+        if baseline_dir is not None and not plan.quick:
+            runs.append(("baseline", baseline_dir, precisions[0], 5))
+        for label, path, precision, k in runs:
+            with recorded(errors, f"lsp {label} {precision} k={k}"):
+                row = lsp_row(path, device, precision, k, plan.requests, label)
+                result["lsp"].append(row)
+                say(f"LSP {label} {precision} k={k}: p50 {row['p50_ms'] or float('nan'):.1f} ms  "
+                    f"p95 {row['p95_ms'] or float('nan'):.1f} ms  initialize {row['initialize_ms']:.0f} ms  "
+                    f"ready {row['ready_ms']:.0f} ms  RSS {row['rss_mb'] or float('nan'):.0f} MB")
+    result["machine"]["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    result["headline"] = headline(result, plan.headline_tokens, DEFAULT_STEPS)
+    say("headline: " + json.dumps(result["headline"]))
+    return result
+
+
+def headline(result: dict[str, Any], tokens: int, steps: int) -> dict[str, Any]:
+    """The issue's goal figures: 5 candidates of `tokens` tokens, default steps (p50, ms; ratios AR ÷ diffusion)."""
+    out: dict[str, Any] = {"k": 5, "tokens": tokens, "steps": steps}
+    for r in result["in_process"]:
+        if (r["method"], r["k"], r["tokens"], r["steps"]) == ("diffusion", 5, tokens, steps):
+            out[f"in_process_{r['precision']}_p50_ms"] = r["p50_ms"]
+            out["length"] = r["length"]
+    for r in result.get("ratios", []):
+        if (r["k"], r["tokens"]) == (5, tokens):
+            for method in AR_METHODS:
+                key = method.replace("-", "_")
+                out[f"ar_{key}_over_diffusion_{r['precision']}"] = r[f"ar_{key}_over_diffusion"]
+    for r in result["lsp"]:
+        if r["model"] == "diffusion" and r["k"] == 5:
+            out[f"lsp_{r['precision']}_p50_ms"] = r["p50_ms"]
+            out.setdefault("initialize_ms", r["initialize_ms"])
+            out.setdefault("ready_ms", r["ready_ms"])
+            out.setdefault("rss_mb", r["rss_mb"])
+    return out
+
+
+# --- markdown -----------------------------------------------------------------------------------------
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0f}"
+
+
+def markdown(result: dict[str, Any]) -> str:
+    m = result["machine"]
+    lines = [
+        f"# Benchmark ({result['date']})",
+        "",
+        f"Machine: {m['nproc']} CPU cores ({m['cpu']}), torch {m['torch']} ({m['torch_threads']} threads), "
+        f"Python {m['python']}, device {m['device']}; load average at start "
+        f"{', '.join(f'{x:.1f}' for x in m['load_average'] or [])}.",
+        f"Models: diffusion `{result['models']['diffusion']}`, AR baseline `{result['models']['baseline']}`. "
+        f"{result['plan']['repeats']} timed calls per row after a warm-up; times in ms, one prompt per call.",
+        "",
+    ]
+    rows = result["in_process"]
+    if rows:
+        lines += ["## In-process sampler", "",
+                  "| method | precision | k | tokens (L) | steps | p50 | p95 | CPU |",
+                  "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['method']} | {r['precision']} | {r['k']} | {r['tokens']} ({r['length']}) | "
+                  f"{r['steps'] or '–'} | {_ms(r['p50_ms'])} | {_ms(r['p95_ms'])} | {_ms(r['cpu_ms'])} |"
+                  for r in rows]
+        lines.append("")
+    if result.get("ratios"):
+        lines += ["## AR baseline time ÷ diffusion time (same run; > 1 means diffusion is faster)", "",
+                  "| precision | k | tokens | diffusion p50 | AR sampling | AR sampling, KV cache | AR beam |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['precision']} | {r['k']} | {r['tokens']} | {_ms(r['diffusion_p50_ms'])} | "
+                  f"{_ratio(r['ar_sample_over_diffusion'])} | {_ratio(r['ar_sample_kv_over_diffusion'])} | "
+                  f"{_ratio(r['ar_beam_over_diffusion'])} |" for r in result["ratios"]]
+        lines.append("")
+    if "int8_token_agreement" in result:
+        lines += [f"int8 reproduces {100 * result['int8_token_agreement']:.1f}% of the fp32 sampled tokens.", ""]
+    if result["engine"]:
+        lines += ["## Engine (as the server calls it: oversampled, validated, ranked)", "",
+                  "| precision | k | p50 | p95 |", "|---|---|---|---|"]
+        lines += [f"| {r['precision']} | {r['k']} (×{r['oversample']}) | {_ms(r['p50_ms'])} | {_ms(r['p95_ms'])} |"
+                  for r in result["engine"]]
+        lines.append("")
+    if result["lsp"]:
+        lines += ["## Through the language server (`textDocument/completion`, request → response)", "",
+                  "| model | precision | k | p50 | p95 | initialize | model ready | RSS MB |",
+                  "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['model']} | {r['precision']} | {r['k']} | {_ms(r['p50_ms'])} | {_ms(r['p95_ms'])} | "
+                  f"{_ms(r['initialize_ms'])} | {_ms(r['ready_ms'])} | {_ms(r['rss_mb'])} |" for r in result["lsp"]]
+        lines.append("")
+    if result.get("headline"):
+        lines += ["Headline (5 candidates, p50 ms; ratios are AR time ÷ diffusion time): `"
+                  + json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in result["headline"].items()})
+                  + "`", ""]
+    if result.get("throughput"):
+        lines += ["## Batched throughput", "", "| prompts | k | p50 | tokens/s |", "|---|---|---|---|"]
+        lines += [f"| {r['prompts']} | {r['k']} | {_ms(r['p50_ms'])} | {r['tokens_per_s']:.0f} |"
+                  for r in result["throughput"]]
+        lines.append("")
+    if result["load"]:
+        lines += ["Model load (in-process): " + ", ".join(f"{r['model']} {r['precision']} {r['seconds']:.2f} s"
+                                                         for r in result["load"]) + ".", ""]
+    if result["errors"]:
+        lines += ["## Not measured", ""] + [f"- {e}" for e in result["errors"]] + [""]
+    return "\n".join(lines)
+
+
+def _ratio(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}×"
+
+
+# --- command line -------------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", metavar="DIR", help="diffusion model folder (default: shipped, else latest run)")
+    parser.add_argument("--baseline-model", metavar="DIR", help="AR baseline folder (default: shipped, else run)")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
+    parser.add_argument("--quick", action="store_true", help="a short version: fewer sizes, calls and requests")
+    parser.add_argument("--repeats", type=int, default=None, help="timed calls per in-process row")
+    parser.add_argument("--requests", type=int, default=None, help="completion requests per server run")
+    parser.add_argument("--no-lsp", action="store_true", help="skip the runs through the language server")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output (default docs/bench.json)")
+    parser.add_argument("--markdown", type=Path, default=None, help="markdown summary (default: beside --out)")
+
+
+def run(args: argparse.Namespace) -> int:
+    result = bench(args)
+    out: Path = args.out
+    md = args.markdown or out.with_suffix(".md")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n")
+        md.parent.mkdir(parents=True, exist_ok=True)
+        md.write_text(markdown(result))
+        print(f"wrote {out} and {md}")
+    except OSError as exc:
+        print(f"codefusion bench: could not write results: {exc}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="codefusion bench", description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
