@@ -30,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", metavar="DIR", default=None, help="model folder (default: the shipped model)"
     )
+    parser.add_argument("--baseline", choices=["ar", "ar-beam"], default=None,
+                        help="use the shipped AR baseline (temperature/top-p samples, or beam search) instead")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--batch-size", type=int, default=BATCH_PROMPTS, help="prompts per sampler batch")
     parser.add_argument("--input", required=True, type=Path, help="JSONL with {id, prompt} per line")
@@ -64,7 +66,13 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError, InputError) as exc:
         print(f"codefusion generate: {exc}", file=sys.stderr)
         return 2
-    engine = Engine(args.model, device=args.device)
+    method = {None: "diffusion", "ar": "sample", "ar-beam": "beam"}[args.baseline]
+    model_dir = args.model
+    if args.baseline and model_dir is None:
+        from codefusion.model.pipeline import BASELINE_MODEL_DIR
+
+        model_dir = BASELINE_MODEL_DIR
+    engine = Engine(model_dir, device=args.device)
     try:
         engine.load()
     except EngineNotReady as exc:
@@ -89,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
                 steps=args.steps,
                 seed=args.seed,
                 max_tokens=args.max_tokens,
+                method=method,
             )
             for (row_id, _), candidates in zip(batch, results, strict=True):
                 out.write(json.dumps({"id": row_id, "candidates": [c.text for c in candidates]}) + "\n")
