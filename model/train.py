@@ -184,7 +184,8 @@ def export(run_dir: Path, out: Path, quiet: bool = False) -> int:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("stage", choices=["pretrain", "finetune", "export"])
-    p.add_argument("--run", type=Path, required=True, help="run folder (checkpoints, metrics.jsonl); resumes")
+    p.add_argument("--run", "--run-dir", dest="run", type=Path, required=True,
+                   help="run folder (checkpoints, metrics.jsonl); resumes")
     p.add_argument("--out", type=Path, default=Path("models/codefusion"), help="export: target model folder")
     p.add_argument("--init", type=Path, help="model folder to start from (e.g. a pretraining run's model/)")
     p.add_argument("--tokenizer", type=Path, help="tokenizer.json to reuse instead of training one")

@@ -231,7 +231,8 @@ def test_torchrun_two_process_gloo_smoke(tmp_path, tok):
     tok.save(tmp_path / "tok.json")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
-           "-m", "codefusion.model.train", "finetune", "--run", str(tmp_path / "run"), "--preset", "tiny",
+           # --run-dir: torchrun would take a bare --run as an abbreviation of its own --run-path
+           "-m", "codefusion.model.train", "finetune", "--run-dir", str(tmp_path / "run"), "--preset", "tiny",
            "--tokenizer", str(tmp_path / "tok.json"), "--steps", "3", "--batch", "4", "--eval-every", "0",
            "--checkpoint-every", "3"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
