@@ -54,7 +54,8 @@ bench: setup
 	$(BIN)/codefusion bench
 
 eval: setup
-	$(BIN)/codefusion eval --all --steps-curve
+	$(BIN)/codefusion eval --all --limit 100
+	$(BIN)/codefusion eval --steps-curve --curve-limit 8
 
 stress: setup
 	$(BIN)/python -m pytest -q tests/stress --stress
