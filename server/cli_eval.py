@@ -21,13 +21,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .engine import BATCH_PROMPTS, LANGS, Engine, EngineNotReady, rank_candidates
+from .engine import BATCH_PROMPTS, LANGS, PIPELINE_METHOD, Engine, EngineNotReady, rank_candidates
 from .eval_report import PRIMARY, SYSTEM_LABELS, TOP_KS, markdown_report, plot_steps_curve, text_table
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 SYSTEMS = ("diffusion", "ar", "ar-beam", "retrieval")
-PIPELINE_METHOD = {"diffusion": "diffusion", "ar": "sample", "ar-beam": "beam"}
 # `--all` subsamples bash dev (1,009 prompts) so that `make eval` fits ~30 minutes on 2 cores.
 ALL_LIMITS = {"bash": 200}
 CURVE_STEPS = (1, 2, 5, 10, 20, 50, 200)

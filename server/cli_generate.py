@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .engine import BATCH_PROMPTS, LANGS, Engine, EngineNotReady
+from .engine import BATCH_PROMPTS, LANGS, PIPELINE_METHOD, Engine, EngineNotReady
 
 
 class InputError(ValueError):
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError, InputError) as exc:
         print(f"codefusion generate: {exc}", file=sys.stderr)
         return 2
-    method = {None: "diffusion", "ar": "sample", "ar-beam": "beam"}[args.baseline]
+    method = PIPELINE_METHOD[args.baseline or "diffusion"]
     model_dir = args.model
     if args.baseline and model_dir is None:
         from codefusion.model.pipeline import BASELINE_MODEL_DIR

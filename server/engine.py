@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LANGS = ("python", "bash", "cf")
+# The pipeline sampling method behind each system name ("ar"/"ar-beam" are the AR baseline).
+PIPELINE_METHOD = {"diffusion": "diffusion", "ar": "sample", "ar-beam": "beam"}
 MAX_PROMPT_CHARS = 2000
 BATCH_PROMPTS = 8  # prompts per sampler batch in generate_batch (k * oversample rows each)
 

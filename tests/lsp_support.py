@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
@@ -86,3 +87,17 @@ def apply_edit(text: str, edit: types.TextEdit) -> str:
         return before + utf16_to_index(current, pos.character)
 
     return text[: offset(edit.range.start)] + edit.new_text + text[offset(edit.range.end) :]
+
+
+def make_workbook(path: Path) -> Path:
+    """A small real .xlsx: sheet "Sales", header "Amount" and six numbers in column A."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Sales"
+    ws.append(["Amount"])
+    for value in (120, 640, 75, 980, 510, 33):
+        ws.append([value])
+    wb.save(path)
+    return path

@@ -154,7 +154,7 @@ def test_absurd_limits_are_rejected(server: RawServer, option: str, value):
 
 def test_huge_k_for_cf_suggest_is_clamped(server: RawServer, tmp_path: Path):
     from codefusion.server.options import MAX_CANDIDATES
-    from test_fuzz_protocol import make_workbook
+    from lsp_support import make_workbook
 
     uri = make_workbook(tmp_path / "sales.xlsx").as_uri()
     args = {"uri": uri, "range": "A2:A7", "description": "above 500"}

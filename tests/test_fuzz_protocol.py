@@ -9,22 +9,10 @@ from pathlib import Path
 
 import pytest
 from jsonrpc_raw import RawServer, frame, is_answer, is_error
+from lsp_support import make_workbook
 from protocol_fuzz import Figures, fuzz, start_server
 
 EXAMPLES = 300
-
-
-def make_workbook(path: Path) -> Path:
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Sales"
-    ws.append(["Amount"])
-    for value in (120, 640, 75, 980, 510, 33):
-        ws.append([value])
-    wb.save(path)
-    return path
 
 
 @pytest.fixture(scope="module")

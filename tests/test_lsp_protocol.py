@@ -17,6 +17,7 @@ from lsp_support import (
     command,
     complete,
     initialize,
+    make_workbook,
     open_doc,
     wait_until_loaded,
 )
@@ -252,23 +253,10 @@ async def test_disabled_language_gets_nothing(client: LanguageClient):
         )
 
 
-def _workbook(path) -> str:
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Sales"
-    ws.append(["Amount"])
-    for value in (120, 640, 75, 980, 510, 33):
-        ws.append([value])
-    wb.save(path)
-    return path.as_uri()
-
-
 async def test_cf_suggest_and_apply_commands(client: LanguageClient, tmp_path):
     from openpyxl import load_workbook
 
-    uri = _workbook(tmp_path / "sales.xlsx")
+    uri = make_workbook(tmp_path / "sales.xlsx").as_uri()
     suggestions = await command(
         client,
         "codefusion.cf.suggest",
