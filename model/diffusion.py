@@ -96,9 +96,10 @@ class GaussianDiffusion:
         def masked(per_pos: Tensor) -> Tensor:
             return (per_pos * weight).sum() / denom
 
+        unit = net.cfg.embed_scale**2  # MSE in units of the embedding's per-dimension variance
         losses = {
-            "x0_mse": masked(((x0_hat - x0) ** 2).mean(-1)),
-            "decoder_mse": masked(((hidden - x0) ** 2).mean(-1)),
+            "x0_mse": masked(((x0_hat - x0) ** 2).mean(-1)) / unit,
+            "decoder_mse": masked(((hidden - x0) ** 2).mean(-1)) / unit,
             "ce": masked(F.cross_entropy(logits.transpose(1, 2), batch.code, reduction="none")),
         }
         if denoiser_logits is not None and self.denoiser_ce_weight > 0:

@@ -161,12 +161,17 @@ class CodeFusionNet(nn.Module):
         nn.init.normal_(self.code_embedding.weight, std=1.0)
 
     def embed_code(self, tokens: Tensor) -> Tensor:
-        """L(y): unit-norm embeddings scaled to √E so each dimension has unit scale, (B, L) -> (B, L, E)."""
+        """L(y): unit-norm embeddings scaled to √E·embed_scale (per-dimension scale embed_scale), (B, L) -> (B, L, E)."""
         return self.embedding_table()[tokens]
 
     def embedding_table(self) -> Tensor:
         w = self.code_embedding.weight  # (V, E)
-        return F.normalize(w, dim=-1) * math.sqrt(self.cfg.d_embed)
+        return F.normalize(w, dim=-1) * (math.sqrt(self.cfg.d_embed) * self.cfg.embed_scale)
+
+    @property
+    def logit_divisor(self) -> float:
+        """Similarity logits are divided by this, so an exact match scores scale·√E whatever embed_scale is."""
+        return math.sqrt(self.cfg.d_embed) * self.cfg.embed_scale**2
 
     def encode(self, prompt: Tensor, prompt_pad: Tensor) -> Tensor:
         return self.encoder(prompt, prompt_pad)  # (B, P, C)
@@ -177,7 +182,7 @@ class CodeFusionNet(nn.Module):
         out = self.denoiser(x_t, t, memory, memory_pad, x0_prev)  # (B, L, E)
         if self.cfg.x0_parameterization is X0Parameterization.EXPECTED_EMBEDDING:
             table = self.embedding_table()  # (V, E)
-            logits = self.denoiser_scale * out @ table.t() / math.sqrt(self.cfg.d_embed)  # (B, L, V)
+            logits = self.denoiser_scale * out @ table.t() / self.logit_divisor  # (B, L, V)
             return logits.softmax(-1) @ table, logits  # (B, L, E), (B, L, V)
         return out, None
 
@@ -187,7 +192,7 @@ class CodeFusionNet(nn.Module):
 
     def head(self, hidden: Tensor) -> Tensor:
         """H: hidden (B, L, E) -> vocabulary logits (B, L, V)."""
-        return self.head_scale * hidden @ self.embedding_table().t() / math.sqrt(self.cfg.d_embed)
+        return self.head_scale * hidden @ self.embedding_table().t() / self.logit_divisor
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -202,8 +207,8 @@ class CodeFusionNet(nn.Module):
             decoder_kv=memory_kv(self.decoder.layers, memory, k),
             mask=attention_mask(memory_pad).repeat_interleave(k, 0),  # (B·k, 1, 1, P)
             table=table,
-            denoiser_logit_table=table.t() * (self.denoiser_scale / math.sqrt(self.cfg.d_embed)),  # (E, V)
-            head_logit_table=table.t() * (self.head_scale / math.sqrt(self.cfg.d_embed)),  # (E, V)
+            denoiser_logit_table=table.t() * (self.denoiser_scale / self.logit_divisor),  # (E, V)
+            head_logit_table=table.t() * (self.head_scale / self.logit_divisor),  # (E, V)
         )
 
     def timestep_conditions(self, timesteps: Tensor) -> Tensor:

@@ -87,11 +87,13 @@ def prepare_run(args: argparse.Namespace) -> tuple[ModelConfig, CodeTokenizer, s
     if (run / "config.json").is_file():  # resuming
         kind, cfg = read_config(run)
         return cfg, CodeTokenizer.load(run / TOKENIZER_FILE), kind, None
+    overrides = json.loads(args.config_overrides) if args.config_overrides else {}
     if args.init:
         kind, cfg = read_config(args.init)
         tok = CodeTokenizer.load(args.init / TOKENIZER_FILE)
+        if overrides:  # e.g. a new embed_scale for fine-tuning; shapes must still match the weights
+            cfg = ModelConfig.from_dict({**cfg.to_dict(), **overrides})
         return cfg, tok, kind, args.init
-    overrides = json.loads(args.config_overrides) if args.config_overrides else {}
     vocab = overrides.pop("vocab_size", preset(args.preset).vocab_size)
     if args.tokenizer:
         tok = CodeTokenizer.load(args.tokenizer)

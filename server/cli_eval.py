@@ -1,7 +1,7 @@
 """`codefusion eval`: the paper's metrics on the dev split, for the model and its baselines.
 
-One run scores one system on one language: the engine over-samples (k · oversample raw samples per
-prompt, one sampler run), and from the same run we measure the raw samples (validity before
+One run scores one system on one language: the engine samples k per prompt and tops up to
+k · oversample where those fall short (see engine.py), and from the same run we measure the raw samples (validity before
 filtering) and the served candidates (validated, deduplicated, ranked: what users see). `--all`
 runs every language × system and writes docs/results.json and docs/results.md; `--steps-curve`
 measures quality and latency of the diffusion model against the number of denoising steps.
@@ -72,7 +72,7 @@ class Prediction:
     id: str
     prompt: str
     reference: str
-    raw: list[str]  # every sample drawn, before validation (k · oversample)
+    raw: list[str]  # every sample drawn, before validation (k, or k · oversample when topped up)
     served: list[str]  # what the engine serves: valid, distinct, ranked, at most k
 
 

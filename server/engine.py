@@ -1,8 +1,9 @@
 """The engine: prompt + language → ranked, validated, distinct candidates. No LSP here.
 
-Shared by the language server and `codefusion generate`. It over-samples (one batch of
-`oversample * k` noise seeds), drops candidates that do not parse, deduplicates after
-normalisation and ranks by the model's score. One sampler runs at a time (a lock), so the
+Shared by the language server and `codefusion generate`. It samples k candidates, and only when
+fewer than k of them parse and differ after normalisation does it draw `(oversample - 1) * k` more
+(other noise seeds); then it drops candidates that do not parse, deduplicates after normalisation
+and ranks by the model's score. One sampler runs at a time (a lock), so the
 server may call it from any thread.
 """
 
@@ -27,7 +28,8 @@ LANGS = ("python", "bash", "cf")
 # The pipeline sampling method behind each system name ("ar"/"ar-beam" are the AR baseline).
 PIPELINE_METHOD = {"diffusion": "diffusion", "ar": "sample", "ar-beam": "beam"}
 MAX_PROMPT_CHARS = 2000
-BATCH_PROMPTS = 8  # prompts per sampler batch in generate_batch (k * oversample rows each)
+BATCH_PROMPTS = 8  # prompts per sampler batch in generate_batch (k, or k * oversample rows each)
+TOP_UP_SEED = 1_000_003  # offset of the noise seed of the top-up batch
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,12 @@ def default_model_dir() -> Path:
     from codefusion.model.pipeline import DEFAULT_MODEL_DIR
 
     return Path(DEFAULT_MODEL_DIR)
+
+
+def needs_top_up(lang: str, samples: Sequence[Sample], k: int) -> bool:
+    """True when the samples do not give k distinct candidates that parse."""
+    ranked = rank_candidates(lang, samples, k)
+    return len(ranked) < k or not all(c.valid for c in ranked)
 
 
 def rank_candidates(lang: str, samples: Sequence[Sample], k: int) -> list[Candidate]:
@@ -115,6 +123,7 @@ class Engine:
         self._cache_lock = threading.Lock()
         self.last_latency_ms: float | None = None
         self.generations = 0
+        self.top_ups = 0  # sampler runs that needed the second, top-up batch
         self.cache_hits = 0
 
     # --- loading ------------------------------------------------------------------------------------
@@ -171,6 +180,7 @@ class Engine:
             "loadSeconds": round(self._load_seconds, 3) if self._load_seconds is not None else None,
             "lastLatencyMs": round(self.last_latency_ms, 1) if self.last_latency_ms is not None else None,
             "generations": self.generations,
+            "topUps": self.top_ups,
             "cacheHits": self.cache_hits,
             "error": self._error,
         }
@@ -254,7 +264,7 @@ class Engine:
         max_tokens: int | None = None,
         method: str = "diffusion",
     ) -> list[list[Sample]]:
-        """The raw samples behind `generate_batch` (k · oversample per prompt, unvalidated, uncached).
+        """The raw samples behind `generate_batch` (k or k · oversample per prompt, unvalidated, uncached).
 
         `rank_candidates(lang, samples, k)` of each row is what `generate_batch` serves; evaluation
         uses both to measure validity before and after filtering from one sampler run.
@@ -278,7 +288,7 @@ class Engine:
         should_stop: Callable[[], bool] | None,
         method: str,
     ) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"k": k * self.oversample, "seed": seed, "should_stop": should_stop}
+        kwargs: dict[str, Any] = {"k": k, "seed": seed, "should_stop": should_stop}
         if steps is not None:
             kwargs["steps"] = steps
         if max_tokens is not None:
@@ -290,9 +300,18 @@ class Engine:
     def _sample(
         self, pipe: CodeFusionPipeline, prompts: list[str], lang: str, kwargs: dict[str, Any]
     ) -> list[list[Sample]]:
-        """Run the sampler (caller holds the sample lock) and record its latency."""
+        """Run the sampler (caller holds the sample lock): k per prompt, topped up to k · oversample for the
+        prompts whose first k do not give k distinct valid candidates. Records the latency."""
         start = time.perf_counter()
+        k = kwargs["k"]
         samples = pipe.sample(prompts, lang, **kwargs)
+        short = [i for i, rows in enumerate(samples) if needs_top_up(lang, rows, k)]
+        if short and self.oversample > 1:
+            more = {**kwargs, "k": k * (self.oversample - 1), "seed": kwargs["seed"] + TOP_UP_SEED}
+            extra = pipe.sample([prompts[i] for i in short], lang, **more)
+            self.top_ups += 1
+            for i, rows in zip(short, extra, strict=True):
+                samples[i] = samples[i] + rows
         self.last_latency_ms = (time.perf_counter() - start) * 1000 / max(1, len(prompts))
         self.generations += 1
         return samples

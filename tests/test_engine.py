@@ -10,7 +10,7 @@ import pytest
 from codefusion.model.pipeline import Sample, SamplingCancelled
 from codefusion.server import cli_generate, doctor
 from codefusion.server.cli import build_parser
-from codefusion.server.engine import Engine, EngineNotReady, EngineState, rank_candidates
+from codefusion.server.engine import Engine, EngineNotReady, EngineState, needs_top_up, rank_candidates
 
 
 def samples(*pairs: tuple[str, float]) -> list[Sample]:
@@ -32,6 +32,13 @@ def test_rank_drops_invalid_dedupes_and_sorts():
 def test_rank_keeps_marked_invalid_only_when_nothing_parses():
     got = rank_candidates("bash", samples(("if then (", -1.0), ("for do (", -2.0)), k=1)
     assert len(got) == 1 and got[0].text == "if then (" and not got[0].valid
+
+
+def test_top_up_only_when_the_first_k_fall_short():
+    assert not needs_top_up("python", samples(("x = 1", -0.1), ("y = 2", -0.2)), k=2)
+    assert needs_top_up("python", samples(("x = 1", -0.1), ("x=1", -0.2)), k=2)  # a duplicate
+    assert needs_top_up("python", samples(("x = 1", -0.1), ("y = (", -0.2)), k=2)  # one does not parse
+    assert needs_top_up("bash", samples(("if then (", -1.0),), k=1)  # nothing parses
 
 
 @pytest.fixture(scope="module")

@@ -179,7 +179,7 @@ def test_codefusion_eval_end_to_end(tiny_model_dir: Path, tmp_path: Path, capsys
     assert result["lang"] == "cf" and result["system"] == "diffusion" and result["prompts"] == 3
     assert set(result["metrics"]) == {"execution_match", "rule_match"}
     assert set(result["metrics"]["execution_match"]) == {"top1", "top3", "top5"}
-    assert 0 <= result["validity_raw"] <= 100 and result["raw_samples"] == 3 * 5 * 2  # k · oversample each
+    assert 0 <= result["validity_raw"] <= 100 and 3 * 5 <= result["raw_samples"] <= 3 * 5 * 2  # k, or k · oversample
     assert len(result["predictions"]) == 3 and all(len(p["served"]) <= 5 for p in result["predictions"])
     assert result["command"] == "codefusion eval --lang cf --steps 2 --limit 3 --seed 0"
 
@@ -230,11 +230,13 @@ def test_report_tables_and_plot(tmp_path: Path):
 
 
 def test_engine_sample_batch_is_what_generate_batch_serves(tiny_model_dir: Path):
-    from codefusion.server.engine import Engine, rank_candidates
+    from codefusion.server.engine import Engine, needs_top_up, rank_candidates
 
     engine = Engine(tiny_model_dir, device="cpu")
     raw = engine.sample_batch(["list all files", "show disk usage"], "bash", k=3, steps=2, seed=5)
-    assert [len(r) for r in raw] == [3 * engine.oversample] * 2
+    # k samples first; k · oversample only where the first k did not give 3 distinct valid candidates
+    for rows in raw:
+        assert len(rows) == (3 * engine.oversample if needs_top_up("bash", rows[:3], 3) else 3)
     served = engine.generate_batch(["list all files", "show disk usage"], "bash", k=3, steps=2, seed=5)
     assert served == [rank_candidates("bash", r, 3) for r in raw]
     with pytest.raises(ValueError):

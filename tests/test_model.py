@@ -91,6 +91,20 @@ def test_each_loss_term_is_finite_and_trains(tok):
     assert net.decoder.out.weight.grad is not None and net.denoiser.blocks.inp.weight.grad is not None
 
 
+def test_embed_scale_shrinks_the_code_embedding_but_not_the_logits(tok):
+    # A smaller embed_scale makes tokens unreadable from x_t at lower noise; exact-match logits stay the same.
+    torch.manual_seed(0)
+    base = CodeFusionNet(tiny_cfg(tok))
+    scaled = CodeFusionNet(tiny_cfg(tok, embed_scale=0.4))
+    scaled.load_state_dict(base.state_dict())
+    ids = torch.tensor([[3, 4, 5]])
+    e0, e1 = base.embed_code(ids), scaled.embed_code(ids)
+    assert torch.allclose(e1, 0.4 * e0, atol=1e-6)
+    assert torch.allclose(e1.norm(dim=-1), torch.full((1, 3), 0.4 * base.cfg.d_embed**0.5), atol=1e-5)
+    assert torch.allclose(base.head(e0), scaled.head(e1), atol=1e-4)
+    assert ModelConfig.from_dict(scaled.cfg.to_dict()).embed_scale == 0.4
+
+
 def test_cpd_noises_only_masked_positions(tok):
     cfg = tiny_cfg(tok)
     net = CodeFusionNet(cfg)
