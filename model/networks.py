@@ -161,7 +161,7 @@ class CodeFusionNet(nn.Module):
         nn.init.normal_(self.code_embedding.weight, std=1.0)
 
     def embed_code(self, tokens: Tensor) -> Tensor:
-        """L(y): unit-norm embeddings scaled to √E·embed_scale (per-dimension scale embed_scale), (B, L) -> (B, L, E)."""
+        """L(y): unit-norm embeddings scaled to √E·embed_scale (per-dimension scale), (B, L) -> (B, L, E)."""
         return self.embedding_table()[tokens]
 
     def embedding_table(self) -> Tensor:

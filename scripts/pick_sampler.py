@@ -1,31 +1,65 @@
-"""Dev sweep of sampler settings (steps, spacing, eta) on raw samples: how the shipped default was chosen.
+"""Dev sweep of sampler settings (steps, spacing power) on raw samples: how the shipped default is chosen.
 
-Usage: .venv/bin/python scripts/pick_sampler.py MODEL_DIR [N_PROMPTS_PER_LANGUAGE]
+For each language, the first N dev prompts, k = 5 raw samples each (no validation, no top-up), ranked by
+the model's score: top-1 / top-5 of the language's main metric, share of samples that parse, distinct
+samples per prompt and the wall time of the whole batch. One JSON line per setting on stdout.
+
+Usage: .venv/bin/python scripts/pick_sampler.py MODEL_DIR [N_PROMPTS] [STEPS:POWER ...]
+  e.g. scripts/pick_sampler.py models/codefusion 30 1:1 2:1 5:1 5:2 10:1 10:2 20:2
 """
-import sys, time, torch, json
-from codefusion.model.pipeline import CodeFusionPipeline
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from codefusion.model import metrics
 from codefusion.model.data import load_pairs
+from codefusion.model.pipeline import CodeFusionPipeline
 from codefusion.model.sampler import DDIMScheduler, sample_codes
-from codefusion.model import metrics as M
 from codefusion.model.validate import validate
-p = CodeFusionPipeline.from_dir(sys.argv[1], device="cpu")
-N = int(sys.argv[2]) if len(sys.argv) > 2 else 30
-def score(lang, cands, pair):
-    if lang == "cf": return max(M.cf_execution_match(c, pair.code, pair.data) for c in cands)
-    if lang == "bash": return max(M.template_match(c, pair.code) for c in cands)
-    return max(M.sentence_bleu(c, pair.code) for c in cands) / 100
-for lang in ["cf", "bash", "python"]:
-    pairs = load_pairs(lang, "dev")[0][:N]
-    prompt, pad = p._prompts([x.prompt for x in pairs], lang)
-    for power, steps, eta in [(1, 1, 0), (1, 2, 0), (3, 3, 0), (3, 5, 0), (1, 10, 0)]:
-        sch = DDIMScheduler(schedule=p.schedule, spacing_power=power, eta=eta)
-        t = time.time()
-        out = sample_codes(p.net, sch, prompt=prompt, prompt_pad=pad, k=5, length=p.config.code_len[lang], steps=steps)
-        dt = time.time() - t
-        texts = [p.tokenizer.decode(r) for r in out.tokens.tolist()]
-        per = [texts[i*5:(i+1)*5] for i in range(len(pairs))]
-        top1 = sum(score(lang, c[:1], x) for c, x in zip(per, pairs)) / len(pairs)
-        top5 = sum(score(lang, c, x) for c, x in zip(per, pairs)) / len(pairs)
-        valid = sum(validate(lang, t) for t in texts) / len(texts)
-        distinct = sum(len(set(c)) for c in per) / len(per)
-        print(json.dumps(dict(lang=lang, power=power, steps=steps, eta=eta, top1=round(top1, 3), top5=round(top5, 3), valid=round(valid, 3), distinct=distinct, s=round(dt, 1), ex=per[0][:2])), flush=True)
+
+K = 5
+DEFAULT_SETTINGS = ["1:1", "2:1", "5:1", "5:2", "10:1", "10:2", "20:2"]
+
+
+def best_score(lang: str, candidates: list[str], pair) -> float:
+    if lang == "cf":
+        return max(metrics.cf_execution_match(c, pair.code, pair.data) for c in candidates)
+    if lang == "bash":
+        return max(metrics.template_match(c, pair.code) for c in candidates)
+    return max(metrics.sentence_bleu(c, pair.code) for c in candidates) / 100
+
+
+def main(argv: list[str]) -> None:
+    pipe = CodeFusionPipeline.from_dir(argv[0], device="cpu")
+    n = int(argv[1]) if len(argv) > 1 else 30
+    settings = [tuple(float(x) for x in s.split(":")) for s in (argv[2:] or DEFAULT_SETTINGS)]
+    for lang in ["cf", "bash", "python"]:
+        pairs = load_pairs(lang, "dev")[0][:n]
+        prompt, pad = pipe._prompts([x.prompt for x in pairs], lang)
+        for steps, power in settings:
+            scheduler = DDIMScheduler(schedule=pipe.schedule, spacing_power=power)
+            start = time.perf_counter()
+            out = sample_codes(pipe.net, scheduler, prompt=prompt, prompt_pad=pad, k=K,
+                               length=pipe.config.code_len[lang], steps=int(steps))
+            seconds = time.perf_counter() - start
+            texts = [pipe.tokenizer.decode(r) for r in out.tokens.tolist()]
+            scores = out.scores.tolist()
+            per = []
+            for i in range(len(pairs)):
+                rows = sorted(range(i * K, (i + 1) * K), key=lambda r: -scores[r])
+                per.append([texts[r] for r in rows])
+            top1 = sum(best_score(lang, c[:1], x) for c, x in zip(per, pairs, strict=True)) / len(pairs)
+            top5 = sum(best_score(lang, c, x) for c, x in zip(per, pairs, strict=True)) / len(pairs)
+            valid = sum(validate(lang, t) for t in texts) / len(texts)
+            distinct = sum(len(set(c)) for c in per) / len(per)
+            print(json.dumps({"lang": lang, "steps": int(steps), "power": power, "top1": round(100 * top1, 1),
+                              "top5": round(100 * top5, 1), "valid": round(100 * valid, 1),
+                              "distinct": round(distinct, 2), "seconds": round(seconds, 1), "example": per[0][:2]}),
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
