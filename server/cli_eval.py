@@ -331,6 +331,16 @@ def curve_latency(engine: Engine, lang: str, *, k: int, seed: int, steps_list: S
 # --- command line ----------------------------------------------------------------------------------------
 
 
+def _steps_list(text: str) -> tuple[int, ...]:
+    try:
+        steps = tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated step counts, got {text!r}") from None
+    if not steps or min(steps) < 1:
+        raise argparse.ArgumentTypeError(f"step counts must be positive, got {text!r}")
+    return steps
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lang", choices=LANGS, help="language to evaluate (not needed with --all/--steps-curve)")
     parser.add_argument("--split", default="dev", choices=["dev", "train"])
@@ -351,6 +361,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all", action="store_true", help="every language × system → docs/results.{json,md}")
     parser.add_argument("--steps-curve", action="store_true",
                         help=f"quality and latency at {', '.join(map(str, CURVE_STEPS))} steps → docs/*.png")
+    parser.add_argument("--curve-steps", type=_steps_list, default=CURVE_STEPS, metavar="N,N,...",
+                        help=f"steps for the curve (default {','.join(map(str, CURVE_STEPS))})")
     parser.add_argument("--curve-limit", type=int, default=None,
                         help=f"prompts per language for the curve (default {CURVE_LIMITS})")
     parser.add_argument("--docs", type=Path, default=DOCS, help="folder for --all/--steps-curve outputs")
@@ -379,6 +391,7 @@ class CurveJob:
     split: str
     batch_size: int
     device: str
+    steps_list: tuple[int, ...] = CURVE_STEPS
 
 
 def _engine(model_dir: Path, device: str) -> Engine:
@@ -391,7 +404,7 @@ def _job_cost(job: RunSpec | CurveJob) -> float:
     """Rough relative cost, to start the longest jobs first."""
     lang = {"python": 1.0, "bash": 1.0, "cf": 0.3}[job.lang]
     if isinstance(job, CurveJob):
-        return sum(CURVE_STEPS) / 10 * job.limit * lang
+        return sum(job.steps_list) / 10 * job.limit * lang
     per_prompt = {"diffusion": 1.0, "ar": 3.0, "ar-beam": 1.0, "retrieval": 0.001}[job.system]
     return per_prompt * (job.limit or 1000) * lang
 
@@ -403,7 +416,7 @@ def run_job(job: RunSpec | CurveJob) -> dict[str, Any] | list[dict[str, Any]]:
         start, cpu_start = time.perf_counter(), time.process_time()
         try:
             points = curve_quality(engine, job.lang, k=job.k, seed=job.seed, limit=job.limit,
-                                   steps_list=CURVE_STEPS, split=job.split, batch_size=job.batch_size)
+                                   steps_list=job.steps_list, split=job.split, batch_size=job.batch_size)
         except EngineNotReady as exc:
             log(f"steps curve {job.lang}: cannot load the diffusion model: {exc}")
             return []
@@ -456,7 +469,7 @@ def steps_curve(args: argparse.Namespace, curve_jobs: Sequence[CurveJob],
         if not any(p["lang"] == job.lang for p in points):
             continue
         latency = curve_latency(_engine(job.model, job.device), job.lang, k=job.k, seed=job.seed,
-                                steps_list=CURVE_STEPS, split=job.split, requests=min(3, job.limit))
+                                steps_list=job.steps_list, split=job.split, requests=min(3, job.limit))
         for p in points:
             if p["lang"] == job.lang:
                 p["latency_ms_median"] = latency[p["steps"]]
@@ -490,12 +503,13 @@ def run(args: argparse.Namespace) -> int:
             if spec is not None:
                 log(f"{lang} {args.split}: evaluating a subsample of {spec.limit} prompts (seed {args.seed})")
         curve_jobs = [CurveJob(lang, Path(args.model or DEFAULT_MODEL_DIR), args.k, args.seed,
-                               args.curve_limit or CURVE_LIMITS[lang], args.split, args.batch_size, args.device)
+                               args.curve_limit or CURVE_LIMITS[lang], args.split, args.batch_size, args.device,
+                               tuple(args.curve_steps))
                       for lang in LANGS] if args.steps_curve else []
         if curve_jobs:
             sizes = ", ".join(f"{j.lang} {j.limit}" for j in curve_jobs)
             log(f"steps curve: dev subsamples of {sizes} prompts (seed {args.seed}), "
-                f"steps {', '.join(map(str, CURVE_STEPS))}")
+                f"steps {', '.join(map(str, args.curve_steps))}")
         done = run_jobs([*specs, *curve_jobs], args.jobs or os.cpu_count() or 1)
         results, qualities = done[: len(specs)], done[len(specs):]
         curve = steps_curve(args, curve_jobs, qualities) if curve_jobs else None

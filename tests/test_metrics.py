@@ -184,6 +184,19 @@ def test_codefusion_eval_end_to_end(tiny_model_dir: Path, tmp_path: Path, capsys
     assert result["command"] == "codefusion eval --lang cf --steps 2 --limit 3 --seed 0"
 
 
+def test_codefusion_eval_steps_curve_with_chosen_steps(tiny_model_dir: Path, tmp_path: Path):
+    rc = cli_main(["eval", "--steps-curve", "--curve-steps", "1,3", "--curve-limit", "2", "--model",
+                   str(tiny_model_dir), "--device", "cpu", "--docs", str(tmp_path), "--jobs", "1"])
+    assert rc == 0
+    points = json.loads((tmp_path / "steps_vs_quality.json").read_text())
+    assert {(p["lang"], p["steps"]) for p in points} == {(lang, s) for lang in ("python", "bash", "cf") for s in (1, 3)}
+    assert all(p["latency_ms_median"] > 0 for p in points)
+    assert (tmp_path / "steps_vs_quality.png").read_bytes()[:4] == b"\x89PNG"
+    for bad in ("0,2", "two"):
+        with pytest.raises(SystemExit):
+            cli_main(["eval", "--steps-curve", "--curve-steps", bad])
+
+
 def test_codefusion_eval_retrieval_and_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     out = tmp_path / "bash.json"
     assert cli_main(["eval", "--lang", "bash", "--baseline", "retrieval", "--limit", "20", "--out", str(out)]) == 0
