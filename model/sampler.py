@@ -19,17 +19,25 @@ class SamplingCancelled(RuntimeError):
 class DDIMScheduler:
     """DDIM over a respaced subset of the T training steps; eta=0 is deterministic, eta=1 is DDPM-like."""
 
-    def __init__(self, *, schedule: NoiseSchedule, eta: float = 0.0, spacing_power: float = 1.0):
+    def __init__(self, *, schedule: NoiseSchedule, eta: float = 0.0, spacing_power: float = 1.0,
+                 end_at_zero: bool = True):
         self.schedule = schedule
         self.eta = eta
         self.spacing_power = spacing_power
+        # end_at_zero=False stops one interval short of t = 0: the last x̂₀ comes from a noisy step. At t ≈ 0
+        # N was trained on clean embeddings and trusts its input, so a blurred x̂₀ fed back there snaps to
+        # whichever tokens lie nearest to the blur.
+        self.end_at_zero = end_at_zero
         self.timesteps: list[int] = []
 
     def set_timesteps(self, n: int) -> None:
         if not 1 <= n <= self.schedule.steps:
             raise ValueError(f"steps must be in 1..{self.schedule.steps}, got {n}")
         # power > 1 spends more of the steps at high noise, where the tokens are still being decided
-        u = torch.linspace(0, 1, n, dtype=torch.float64)
+        if self.end_at_zero:
+            u = torch.linspace(0, 1, n, dtype=torch.float64)
+        else:
+            u = torch.linspace(0, 1, n + 1, dtype=torch.float64)[:n]
         grid = ((self.schedule.steps - 1) * (1 - u**self.spacing_power)).round().long()
         self.timesteps = [int(t) for t in grid]
 

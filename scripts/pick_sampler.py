@@ -4,8 +4,9 @@ For each language, the first N dev prompts, k = 5 raw samples each (no validatio
 the model's score: top-1 / top-5 of the language's main metric, share of samples that parse, distinct
 samples per prompt and the wall time of the whole batch. One JSON line per setting on stdout.
 
-Usage: .venv/bin/python scripts/pick_sampler.py MODEL_DIR [N_PROMPTS] [STEPS:POWER ...]
-  e.g. scripts/pick_sampler.py models/codefusion 30 1:1 2:1 5:1 5:2 10:1 10:2 20:2
+Usage: .venv/bin/python scripts/pick_sampler.py MODEL_DIR [N_PROMPTS] [STEPS:POWER[:z|n] ...]
+  e.g. scripts/pick_sampler.py models/codefusion 30 1:1 2:1 5:1:n 5:2:n 10:1:n
+  (z: the last step is at t = 0, n: it stops one interval short of 0)
 """
 
 from __future__ import annotations
@@ -35,12 +36,12 @@ def best_score(lang: str, candidates: list[str], pair) -> float:
 def main(argv: list[str]) -> None:
     pipe = CodeFusionPipeline.from_dir(argv[0], device="cpu")
     n = int(argv[1]) if len(argv) > 1 else 30
-    settings = [tuple(float(x) for x in s.split(":")) for s in (argv[2:] or DEFAULT_SETTINGS)]
+    settings = [(s + ":z").split(":")[:3] for s in (argv[2:] or DEFAULT_SETTINGS)]
     for lang in ["cf", "bash", "python"]:
         pairs = load_pairs(lang, "dev")[0][:n]
         prompt, pad = pipe._prompts([x.prompt for x in pairs], lang)
-        for steps, power in settings:
-            scheduler = DDIMScheduler(schedule=pipe.schedule, spacing_power=power)
+        for steps, power, end in settings:
+            scheduler = DDIMScheduler(schedule=pipe.schedule, spacing_power=float(power), end_at_zero=end == "z")
             start = time.perf_counter()
             out = sample_codes(pipe.net, scheduler, prompt=prompt, prompt_pad=pad, k=K,
                                length=pipe.config.code_len[lang], steps=int(steps))
@@ -55,10 +56,10 @@ def main(argv: list[str]) -> None:
             top5 = sum(best_score(lang, c, x) for c, x in zip(per, pairs, strict=True)) / len(pairs)
             valid = sum(validate(lang, t) for t in texts) / len(texts)
             distinct = sum(len(set(c)) for c in per) / len(per)
-            print(json.dumps({"lang": lang, "steps": int(steps), "power": power, "top1": round(100 * top1, 1),
-                              "top5": round(100 * top5, 1), "valid": round(100 * valid, 1),
-                              "distinct": round(distinct, 2), "seconds": round(seconds, 1), "example": per[0][:2]}),
-                  flush=True)
+            record = {"lang": lang, "steps": int(steps), "power": float(power), "end_at_zero": end == "z",
+                      "top1": round(100 * top1, 1), "top5": round(100 * top5, 1), "valid": round(100 * valid, 1),
+                      "distinct": round(distinct, 2), "seconds": round(seconds, 1), "example": per[0][:2]}
+            print(json.dumps(record), flush=True)
 
 
 if __name__ == "__main__":

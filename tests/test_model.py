@@ -167,6 +167,22 @@ def test_tiny_model_overfits_to_exact_recovery_through_the_sampler(tok, overfit)
     assert all(c.score <= 0 for cands in out for c in cands)
 
 
+def test_respaced_timesteps_with_and_without_the_final_clean_step():
+    schedule = NoiseSchedule(steps=1200)
+    sched = DDIMScheduler(schedule=schedule)
+    sched.set_timesteps(4)
+    assert sched.timesteps == [1199, 799, 400, 0]  # from pure noise down to t = 0
+    short = DDIMScheduler(schedule=schedule, end_at_zero=False)
+    short.set_timesteps(4)
+    assert short.timesteps[0] == 1199 and short.timesteps[-1] == 300 and len(short.timesteps) == 4
+    assert all(a > b for a, b in zip(short.timesteps, short.timesteps[1:]))
+    steep = DDIMScheduler(schedule=schedule, spacing_power=3.0)
+    steep.set_timesteps(4)
+    assert steep.timesteps[1] > sched.timesteps[1]  # power > 1 stays longer at high noise
+    with pytest.raises(ValueError):
+        sched.set_timesteps(0)
+
+
 def test_sampling_is_deterministic_per_seed_and_cancellable(tok, overfit):
     net, cfg = overfit
     sched = DDIMScheduler(schedule=NoiseSchedule(steps=cfg.diffusion_steps))
