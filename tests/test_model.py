@@ -175,7 +175,7 @@ def test_respaced_timesteps_with_and_without_the_final_clean_step():
     short = DDIMScheduler(schedule=schedule, end_at_zero=False)
     short.set_timesteps(4)
     assert short.timesteps[0] == 1199 and short.timesteps[-1] == 300 and len(short.timesteps) == 4
-    assert all(a > b for a, b in zip(short.timesteps, short.timesteps[1:]))
+    assert all(a > b for a, b in zip(short.timesteps, short.timesteps[1:], strict=False))
     steep = DDIMScheduler(schedule=schedule, spacing_power=3.0)
     steep.set_timesteps(4)
     assert steep.timesteps[1] > sched.timesteps[1]  # power > 1 stays longer at high noise
