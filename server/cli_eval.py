@@ -200,6 +200,7 @@ class RunSpec:
     ar_model: Path | None = None  # AR baseline folder (default: the shipped one)
     batch_size: int = BATCH_PROMPTS
     device: str = "auto"
+    quantize: bool = False  # int8 dynamic quantisation of the linear layers (CPU)
 
     def command(self) -> str:
         parts = ["codefusion eval", f"--lang {self.lang}"]
@@ -211,6 +212,8 @@ class RunSpec:
             parts.append(f"--steps {self.steps}")
         if self.limit is not None:
             parts.append(f"--limit {self.limit} --seed {self.seed}")
+        if self.quantize and self.system != "retrieval":
+            parts.append("--quantize")
         return " ".join(parts)
 
 
@@ -241,7 +244,7 @@ def evaluate(spec: RunSpec, engines: dict[Path, Engine] | None = None) -> tuple[
         model_dir = model_dir_for(spec)
         engines = engines if engines is not None else {}
         if model_dir not in engines:
-            engines[model_dir] = Engine(model_dir, device=spec.device)
+            engines[model_dir] = Engine(model_dir, device=spec.device, quantize=spec.quantize)
         engine = engines[model_dir]
         engine.load()
         oversample, model_path = engine.oversample, str(model_dir)
@@ -263,6 +266,7 @@ def evaluate(spec: RunSpec, engines: dict[Path, Engine] | None = None) -> tuple[
         "model": model_path,
         **score_predictions(spec.lang, pairs, preds, spec.k),
         "ms_per_prompt": round(1000 * took / max(1, len(pairs)), 1),
+        "quantize": spec.quantize and spec.system != "retrieval",
         "threads": _threads(),
         "seconds": round(time.perf_counter() - started, 1),
         "cpu_seconds": round(time.process_time() - cpu_started, 1),  # this process, all its threads
@@ -355,6 +359,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=None, help="evaluate a random subset of N prompts")
     parser.add_argument("--seed", type=int, default=0, help="sampling and subsampling seed")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--quantize", action="store_true",
+                        help="int8 dynamic quantisation of the linear layers (CPU), as `codefusion-lsp --quantize`")
     parser.add_argument("--batch-size", type=int, default=BATCH_PROMPTS, help="prompts per sampler batch")
     parser.add_argument("--out", type=Path, default=None,
                         help="JSON to write (default runs/eval/LANG-SYSTEM-SPLIT.json; --all: docs/results.json)")
@@ -493,7 +499,7 @@ def run(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     base = dict(split=args.split, k=args.k, steps=args.steps, seed=args.seed, model=args.model,
-                ar_model=args.ar_model, batch_size=args.batch_size, device=args.device)
+                ar_model=args.ar_model, batch_size=args.batch_size, device=args.device, quantize=args.quantize)
     if args.all or args.steps_curve:
         specs = [RunSpec(lang=lang, system=system, limit=args.limit if args.limit is not None else ALL_LIMITS.get(lang),
                          **base)  # type: ignore[arg-type]

@@ -184,6 +184,14 @@ def test_codefusion_eval_end_to_end(tiny_model_dir: Path, tmp_path: Path, capsys
     assert result["command"] == "codefusion eval --lang cf --steps 2 --limit 3 --seed 0"
 
 
+def test_codefusion_eval_int8(tiny_model_dir: Path, tmp_path: Path):
+    out = tmp_path / "bash-int8.json"
+    assert cli_main(["eval", "--lang", "bash", "--model", str(tiny_model_dir), "--limit", "2", "--steps", "2",
+                     "--device", "cpu", "--quantize", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["quantize"] is True and result["command"].endswith("--quantize") and result["prompts"] == 2
+
+
 def test_codefusion_eval_steps_curve_with_chosen_steps(tiny_model_dir: Path, tmp_path: Path):
     rc = cli_main(["eval", "--steps-curve", "--curve-steps", "1,3", "--curve-limit", "2", "--model",
                    str(tiny_model_dir), "--device", "cpu", "--docs", str(tmp_path), "--jobs", "1"])
