@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from codefusion.model.ar_baseline import ARNet
 from codefusion.model.checkpoint import load_tokenizer, read_config, save_model_dir
+from codefusion.model.pipeline import DEFAULT_STEPS
 from codefusion.server.cli import main
 
 
@@ -38,7 +39,12 @@ def test_quick_bench_writes_json_and_markdown(tiny_model_dir, tiny_baseline_dir,
     lsp = figures["lsp"][0]
     assert lsp["initialize_ms"] > 0 and lsp["ready_ms"] >= lsp["initialize_ms"] and lsp["rss_mb"] > 0
     assert 0 <= figures["int8_token_agreement"] <= 1
-    assert "| diffusion |" in out.with_suffix(".md").read_text()
+    opt = {(r["method"], r["steps"]) for r in figures["optimisations"]}
+    assert opt == {(m, s) for m in ("naive", "optimised") for s in (DEFAULT_STEPS, 10)}
+    assert all(r["p50_ms"] > 0 for r in figures["optimisations"])
+    assert all(0 <= r["top_up_share"] <= 1 for r in figures["engine"])
+    md = out.with_suffix(".md").read_text()
+    assert "| diffusion |" in md and "| naive |" in md
     assert "p50" in capsys.readouterr().out
 
 
