@@ -1,20 +1,43 @@
 #!/usr/bin/env bash
-# How the shipped models were trained (2 CPU cores: one thread each for the diffusion model and the AR
-# baseline, run side by side so both get the same CPU time). Resumable: rerun the same command.
-# Usage: scripts/train_shipped.sh diffusion|ar PRETRAIN_MIN FINETUNE_MIN
+# How the shipped models were trained, on this 2-core CPU machine. Every stage is resumable: rerun the
+# same command and it continues from the run folder's last checkpoint (runs/ is not in git).
+#
+#   scripts/train_shipped.sh pretrain diffusion|ar [MINUTES]   pretraining (30 min each for the shipped models)
+#   scripts/train_shipped.sh finetune-ar [MINUTES]             the AR baseline's fine-tuning (73 min shipped)
+#   scripts/train_shipped.sh finetune-diffusion [MINUTES]      the diffusion model's fine-tuning (95 min shipped)
+#   scripts/train_shipped.sh ablation [MINUTES]                the same fine-tuning without pretraining
+#
+# The shipped diffusion model (models/MODEL_CARD.md): pretraining 30 min, one thread; fine-tuning with
+# embed_scale 0.4, 95 min of training time: steps 0-1,500 on one thread beside the ablation run (one thread
+# each), then on two threads alone. Export: codefusion train export --run RUN --out models/codefusion
 set -euo pipefail
-arch=${1:?diffusion or ar}; pre_min=${2:-30}; ft_min=${3:-85}
+stage=${1:?pretrain, finetune-ar, finetune-diffusion or ablation}
 cd "$(dirname "$0")/.."
 bin=.venv/bin/codefusion
-runs=runs/$arch
-export OMP_NUM_THREADS=1
-tok_args=()
-if [ "$arch" = ar ]; then
-  # The tokenizer is trained once (by the diffusion run) and shared, so both models see the same tokens.
-  while [ ! -f runs/diffusion/pretrain/tokenizer.json ]; do sleep 5; done
-  tok_args=(--tokenizer runs/diffusion/pretrain/tokenizer.json)
-fi
-$bin train pretrain --arch "$arch" --run "$runs/pretrain" --minutes "$pre_min" --threads 1 --batch 32 \
-  --eval-every 400 "${tok_args[@]}"
-$bin train finetune --run "$runs/finetune" --init "$runs/pretrain/model" --minutes "$ft_min" --threads 1 \
-  --batch 32 --eval-every 400 --pretrain-mix 0.15 --lr 3e-4 --warmup 100
+common=(--threads "${THREADS:-1}" --batch 32 --eval-every 500 --seed 0)
+export OMP_NUM_THREADS=${THREADS:-1}
+case "$stage" in
+  pretrain)
+    arch=${2:?diffusion or ar}; minutes=${3:-30}
+    tok_args=()
+    if [ "$arch" = ar ]; then
+      # The tokenizer is trained once (by the diffusion run) and shared, so both models see the same tokens.
+      while [ ! -f runs/diffusion/pretrain/tokenizer.json ]; do sleep 5; done
+      tok_args=(--tokenizer runs/diffusion/pretrain/tokenizer.json)
+    fi
+    $bin train pretrain --arch "$arch" --run "runs/$arch/pretrain" --minutes "$minutes" "${common[@]}" "${tok_args[@]}"
+    ;;
+  finetune-ar)
+    $bin train finetune --run runs/ar/finetune --init runs/ar/pretrain/model --minutes "${2:-73}" "${common[@]}" \
+      --pretrain-mix 0.15 --lr 3e-4 --warmup 100
+    ;;
+  finetune-diffusion)
+    $bin train finetune --run runs/v2/ft-pre --init runs/diffusion/pretrain/model \
+      --config-overrides '{"embed_scale": 0.4}' --minutes "${2:-95}" "${common[@]}" --lr 5e-4 --warmup 200
+    ;;
+  ablation)
+    $bin train finetune --run runs/v2/ft-scratch --tokenizer runs/diffusion/pretrain/tokenizer.json \
+      --config-overrides '{"embed_scale": 0.4}' --minutes "${2:-95}" "${common[@]}" --lr 5e-4 --warmup 200
+    ;;
+  *) echo "unknown stage $stage" >&2; exit 2 ;;
+esac
