@@ -54,8 +54,7 @@ bench: setup
 	$(BIN)/codefusion bench
 
 eval: setup
-	$(BIN)/codefusion eval --all --limit 100
-	$(BIN)/codefusion eval --steps-curve --curve-limit 8
+	$(BIN)/codefusion eval --all --limit 100 --steps-curve --curve-steps 1,2,3,5,10 --curve-limit 30
 
 stress: setup
 	$(BIN)/python -m pytest -q tests/stress --stress
