@@ -64,6 +64,7 @@ async def test_completion_candidates_parse_and_differ(client, uri, language_id, 
         assert validate(lang, apply_edit(text, item.text_edit))  # type: ignore[arg-type]
 
 
+@SHIPPED_PYTHON_INVALID
 async def test_docstring_body_generation(client: LanguageClient):
     text = 'def average(values):\n    """Return the mean of the list values."""\n    \n'
     open_doc(client, "file:///q/doc.py", text, "python")
