@@ -24,7 +24,6 @@ MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 DEFAULT_MODEL_DIR = MODELS_DIR / "codefusion"
 BASELINE_MODEL_DIR = MODELS_DIR / "ar-baseline"
 DEFAULT_STEPS = 2  # best dev quality for the shipped model (see models/MODEL_CARD.md)
-DEFAULT_END_AT_ZERO = True  # whether the last step is at t = 0 (sampler.DDIMScheduler), chosen on dev with the steps
 
 __all__ = ["CodeFusionPipeline", "Sample", "ModelLoadError", "SamplingCancelled", "DEFAULT_MODEL_DIR",
            "BASELINE_MODEL_DIR", "DEFAULT_STEPS"]
@@ -106,8 +105,7 @@ class CodeFusionPipeline:
 
     def sample(self, prompts: list[str], lang: str, *, k: int, steps: int = DEFAULT_STEPS, seed: int = 0,
                max_tokens: int | None = None, should_stop: Callable[[], bool] | None = None,
-               method: str = "diffusion", clamp: bool = False, eta: float = 0.0,
-               end_at_zero: bool = DEFAULT_END_AT_ZERO) -> list[list[Sample]]:
+               method: str = "diffusion", clamp: bool = False, eta: float = 0.0) -> list[list[Sample]]:
         """k samples for each prompt. method: "diffusion", or for the AR baseline "sample" / "beam"
         ("sample-kv": the same sampling with a key/value cache)."""
         if lang not in LANGUAGES:
@@ -120,7 +118,7 @@ class CodeFusionPipeline:
             out: SampleOutput
             net: Any = self.net  # a CodeFusionNet or ARNet (or its int8-quantised copy)
             if self.kind == "diffusion":
-                sched = DDIMScheduler(schedule=self.schedule, eta=eta, end_at_zero=end_at_zero)
+                sched = DDIMScheduler(schedule=self.schedule, eta=eta)
                 out = sample_codes(net, sched, prompt=prompt, prompt_pad=pad, k=k, length=length, steps=steps,
                                    seed=seed, clamp=clamp, should_stop=should_stop)
             elif method == "beam":

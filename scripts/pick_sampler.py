@@ -19,18 +19,11 @@ from codefusion.model import metrics
 from codefusion.model.data import load_pairs
 from codefusion.model.pipeline import CodeFusionPipeline
 from codefusion.model.sampler import DDIMScheduler, sample_codes
-from codefusion.model.validate import validate
+from codefusion.server.cli_eval import language_metrics
+from codefusion.server.eval_report import PRIMARY
 
 K = 5
 DEFAULT_SETTINGS = ["1:1", "2:1", "5:1", "5:2", "10:1", "10:2", "20:2"]
-
-
-def best_score(lang: str, candidates: list[str], pair) -> float:
-    if lang == "cf":
-        return max(metrics.cf_execution_match(c, pair.code, pair.data) for c in candidates)
-    if lang == "bash":
-        return max(metrics.template_match(c, pair.code) for c in candidates)
-    return max(metrics.sentence_bleu(c, pair.code) for c in candidates) / 100
 
 
 def main(argv: list[str]) -> None:
@@ -47,17 +40,18 @@ def main(argv: list[str]) -> None:
                                length=pipe.config.code_len[lang], steps=int(steps))
             seconds = time.perf_counter() - start
             texts = [pipe.tokenizer.decode(r) for r in out.tokens.tolist()]
-            scores = out.scores.tolist()
+            model_scores = out.scores.tolist()
             per = []
             for i in range(len(pairs)):
-                rows = sorted(range(i * K, (i + 1) * K), key=lambda r: -scores[r])
+                rows = sorted(range(i * K, (i + 1) * K), key=lambda r: -model_scores[r])
                 per.append([texts[r] for r in rows])
-            top1 = sum(best_score(lang, c[:1], x) for c, x in zip(per, pairs, strict=True)) / len(pairs)
-            top5 = sum(best_score(lang, c, x) for c, x in zip(per, pairs, strict=True)) / len(pairs)
-            valid = sum(validate(lang, t) for t in texts) / len(texts)
+            scorer = language_metrics(lang)[PRIMARY[lang]]
+            scores = [[scorer(c, x) for c in cands] for cands, x in zip(per, pairs, strict=True)]
+            top1, top5 = metrics.top_k(scores, 1), metrics.top_k(scores, K)
+            valid = metrics.validity(lang, texts)
             distinct = sum(len(set(c)) for c in per) / len(per)
             record = {"lang": lang, "steps": int(steps), "power": float(power), "end_at_zero": end == "z",
-                      "top1": round(100 * top1, 1), "top5": round(100 * top5, 1), "valid": round(100 * valid, 1),
+                      "top1": round(top1, 1), "top5": round(top5, 1), "valid": round(valid, 1),
                       "distinct": round(distinct, 2), "seconds": round(seconds, 1), "example": per[0][:2]}
             print(json.dumps(record), flush=True)
 

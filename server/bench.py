@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .lsp_bench import percentile
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "docs" / "bench.json"
 # Shipped models first; while they train, the run folders' periodic exports (same architecture).
@@ -53,11 +55,6 @@ class Plan:
 
 
 # --- helpers ------------------------------------------------------------------------------------------
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
 def timed(fn: Callable[[int], Any], repeats: int) -> dict[str, Any]:

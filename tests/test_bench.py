@@ -3,22 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import pytest
-from codefusion.model.ar_baseline import ARNet
-from codefusion.model.checkpoint import load_tokenizer, read_config, save_model_dir
 from codefusion.model.pipeline import DEFAULT_STEPS
 from codefusion.server.cli import main
-
-
-@pytest.fixture(scope="module")
-def tiny_baseline_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A random AR baseline with the tiny model's config and tokenizer."""
-    _, cfg = read_config(tiny_model_dir)
-    out = tmp_path_factory.mktemp("tiny-ar")
-    save_model_dir(out, ARNet(cfg).eval(), cfg, load_tokenizer(tiny_model_dir, cfg), half=False, kind="ar")
-    return out
 
 
 def test_quick_bench_writes_json_and_markdown(tiny_model_dir, tiny_baseline_dir, tmp_path, capsys):

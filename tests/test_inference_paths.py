@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from codefusion.model.ar_baseline import ARNet, ar_sample
-from codefusion.model.checkpoint import load_tokenizer, read_config, save_model_dir
 from codefusion.model.config import preset
 from codefusion.model.networks import CodeFusionNet
 from codefusion.model.pipeline import CodeFusionPipeline
@@ -57,17 +54,9 @@ def test_ar_next_token_logits_with_and_without_cache_match_the_training_forward(
     torch.testing.assert_close(a.scores, b.scores, rtol=1e-4, atol=1e-4)
 
 
-@pytest.fixture(scope="module")
-def tiny_ar_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _, cfg = read_config(tiny_model_dir)
-    out = tmp_path_factory.mktemp("tiny-ar-paths")
-    save_model_dir(out, ARNet(cfg).eval(), cfg, load_tokenizer(tiny_model_dir, cfg), half=False, kind="ar")
-    return out
-
-
 @pytest.mark.parametrize("method", ["diffusion", "sample", "sample-kv", "beam"])
-def test_int8_and_fp16_pipelines_sample(tiny_model_dir, tiny_ar_dir, method):
-    model_dir = tiny_model_dir if method == "diffusion" else tiny_ar_dir
+def test_int8_and_fp16_pipelines_sample(tiny_model_dir, tiny_baseline_dir, method):
+    model_dir = tiny_model_dir if method == "diffusion" else tiny_baseline_dir
     int8 = CodeFusionPipeline.from_dir(model_dir, device="cpu", quantize=True)
     assert len(int8.sample(["print hello world"], "python", k=2, method=method)[0]) == 2
     fp16 = CodeFusionPipeline.from_dir(model_dir, device="cpu")
