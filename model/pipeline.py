@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,11 +103,27 @@ class CodeFusionPipeline:
         t = t.to(self.device)
         return t, t == self.config.pad_id
 
+    def _init_tokens(self, init_codes: Sequence[Sequence[str]], n_prompts: int, k: int, length: int) -> torch.Tensor:
+        """(n_prompts·k, length) token ids of the codes to start from, truncated and padded."""
+        if len(init_codes) != n_prompts or any(not codes for codes in init_codes):
+            raise ValueError("init_codes needs a non-empty list of codes for every prompt")
+        init = torch.full((n_prompts * k, length), self.config.pad_id, dtype=torch.long)
+        for i, codes in enumerate(init_codes):
+            for j in range(k):
+                ids = self.tokenizer.encode_code(codes[j % len(codes)])[:length]
+                init[i * k + j, : len(ids)] = torch.tensor(ids)
+        return init
+
     def sample(self, prompts: list[str], lang: str, *, k: int, steps: int = DEFAULT_STEPS, seed: int = 0,
                max_tokens: int | None = None, should_stop: Callable[[], bool] | None = None,
-               method: str = "diffusion", clamp: bool = False, eta: float = 0.0) -> list[list[Sample]]:
+               method: str = "diffusion", clamp: bool = False, eta: float = 0.0,
+               init_codes: Sequence[Sequence[str]] | None = None, start: int | None = None) -> list[list[Sample]]:
         """k samples for each prompt. method: "diffusion", or for the AR baseline "sample" / "beam"
-        ("sample-kv": the same sampling with a key/value cache)."""
+        ("sample-kv": the same sampling with a key/value cache).
+
+        init_codes (diffusion only): for each prompt, codes to start from instead of pure noise, noised to
+        step `start` and denoised under the prompt (SDEdit); cycled when fewer than k are given.
+        """
         if lang not in LANGUAGES:
             raise ValueError(f"unknown language {lang!r}; expected one of {LANGUAGES}")
         if not prompts:
@@ -119,8 +135,9 @@ class CodeFusionPipeline:
             net: Any = self.net  # a CodeFusionNet or ARNet (or its int8-quantised copy)
             if self.kind == "diffusion":
                 sched = DDIMScheduler(schedule=self.schedule, eta=eta)
+                init = None if init_codes is None else self._init_tokens(init_codes, len(prompts), k, length)
                 out = sample_codes(net, sched, prompt=prompt, prompt_pad=pad, k=k, length=length, steps=steps,
-                                   seed=seed, clamp=clamp, should_stop=should_stop)
+                                   seed=seed, clamp=clamp, should_stop=should_stop, init=init, start=start)
             elif method == "beam":
                 out = ar_beam_search(net, prompt=prompt, prompt_pad=pad, k=k, length=length,
                                      should_stop=should_stop)

@@ -30,15 +30,19 @@ class DDIMScheduler:
         self.end_at_zero = end_at_zero
         self.timesteps: list[int] = []
 
-    def set_timesteps(self, n: int) -> None:
+    def set_timesteps(self, n: int, start: int | None = None) -> None:
+        """n steps from `start` (default T − 1, pure noise) down to 0."""
         if not 1 <= n <= self.schedule.steps:
             raise ValueError(f"steps must be in 1..{self.schedule.steps}, got {n}")
+        top = self.schedule.steps - 1 if start is None else start
+        if not 0 <= top < self.schedule.steps:
+            raise ValueError(f"start must be in 0..{self.schedule.steps - 1}, got {start}")
         # power > 1 spends more of the steps at high noise, where the tokens are still being decided
         if self.end_at_zero:
             u = torch.linspace(0, 1, n, dtype=torch.float64)
         else:
             u = torch.linspace(0, 1, n + 1, dtype=torch.float64)[:n]
-        grid = ((self.schedule.steps - 1) * (1 - u**self.spacing_power)).round().long()
+        grid = (top * (1 - u**self.spacing_power)).round().long()
         self.timesteps = [int(t) for t in grid]
 
     def step(self, x0_hat: Tensor, index: int, sample: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -66,8 +70,14 @@ class SampleOutput:
 @torch.inference_mode()
 def sample_codes(net: CodeFusionNet, scheduler: DDIMScheduler, *, prompt: Tensor, prompt_pad: Tensor,
                  k: int, length: int, steps: int, seed: int = 0, clamp: bool = False,
-                 should_stop: Callable[[], bool] | None = None) -> SampleOutput:
-    """k candidates for each of the B prompts, as one batch of B·k; returns (B·k, L) tokens, prompt-major."""
+                 should_stop: Callable[[], bool] | None = None, init: Tensor | None = None,
+                 start: int | None = None) -> SampleOutput:
+    """k candidates for each of the B prompts, as one batch of B·k; returns (B·k, L) tokens, prompt-major.
+
+    init (B·k, L) token ids, with start: SDEdit-style editing. Each candidate starts from its init code
+    noised to step `start` (q_sample) instead of from pure noise, and is denoised from there under the
+    prompt: the lower `start`, the more of the init code survives.
+    """
     cfg = net.cfg
     device = prompt.device
     dtype = net.head_scale.dtype
@@ -78,7 +88,12 @@ def sample_codes(net: CodeFusionNet, scheduler: DDIMScheduler, *, prompt: Tensor
                                generator=torch.Generator(device=device).manual_seed(seed))
                    for _ in range(prompt.shape[0])])  # (N, L, E)
     gen = torch.Generator(device=device).manual_seed(seed + 1)  # for eta > 0
-    scheduler.set_timesteps(steps)
+    scheduler.set_timesteps(steps, start if init is not None else None)
+    if init is not None:
+        if init.shape != x.shape[:2]:
+            raise ValueError(f"init must be (B·k, L) = {tuple(x.shape[:2])}, got {tuple(init.shape)}")
+        t0 = torch.full((x.shape[0],), scheduler.timesteps[0], device=device)
+        x = scheduler.schedule.q_sample(net.embed_code(init.to(device)), t0, x).to(dtype)
     conds = net.timestep_conditions(torch.tensor(scheduler.timesteps, device=device))  # (S, 1, 1, C)
     x0_hat = None
     for i in range(len(scheduler.timesteps)):

@@ -105,6 +105,17 @@ def prepare_run(args: argparse.Namespace) -> tuple[ModelConfig, CodeTokenizer, s
     return cfg, tok, args.arch, None
 
 
+def lang_weights(text: str | None) -> dict[str, float]:
+    """--lang-weights: a JSON object of per-language batch shares; unknown languages or bad values fail."""
+    if not text:
+        return FINETUNE_WEIGHTS
+    weights = json.loads(text)
+    if not isinstance(weights, dict) or set(weights) - set(LANGUAGES) or any(
+            not isinstance(v, (int, float)) or v < 0 for v in weights.values()) or not any(weights.values()):
+        raise SystemExit(f"--lang-weights: expected a JSON object of {LANGUAGES} to non-negative numbers, got {text}")
+    return {lang: float(weights.get(lang, 0.0)) for lang in LANGUAGES}
+
+
 def run(args: argparse.Namespace) -> int:
     if args.stage == "export":
         return export(args.run, args.out)
@@ -137,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         stream = pre_stream
     else:
         stream = batch_stream(finetune_examples(tok, cfg), cfg, batch_size=args.batch, seed=args.seed, rank=rank,
-                              lang_weights=FINETUNE_WEIGHTS)
+                              lang_weights=lang_weights(args.lang_weights))
         if pre_stream is not None:
             stream = mixed_stream(stream, pre_stream, args.pretrain_mix, args.seed + rank)
     batches = (b.to(device) for b in stream)
@@ -202,6 +213,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cpd-prob", type=float, default=0.5, help="pretraining: share of CPD batches")
     p.add_argument("--pretrain-mix", type=float, default=0.0,
                    help="finetune: share of batches still drawn from the pretraining tasks")
+    p.add_argument("--lang-weights", help="fine-tuning: JSON share of batches per language, e.g. "
+                   f"'{{\"python\": 0.45, \"bash\": 0.35, \"cf\": 0.2}}' (default {json.dumps(FINETUNE_WEIGHTS)})")
     p.add_argument("--snippet-limit", type=int, default=None)
     p.add_argument("--timesteps", choices=[t.value for t in TimestepSampling], default="uniform")
     p.add_argument("--eval-every", type=int, default=500)

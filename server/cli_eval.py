@@ -26,7 +26,7 @@ from .eval_report import PRIMARY, SYSTEM_LABELS, TOP_KS, markdown_report, plot_s
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
-SYSTEMS = ("diffusion", "ar", "ar-beam", "retrieval")
+SYSTEMS = ("diffusion", "seeded", "ar", "ar-beam", "retrieval")
 # `--all` subsamples bash dev (1,009 prompts) so that `make eval` fits ~30 minutes on 2 cores.
 ALL_LIMITS = {"bash": 200}
 CURVE_STEPS = (1, 2, 5, 10, 20, 50, 200)
@@ -205,10 +205,10 @@ class RunSpec:
     def command(self) -> str:
         parts = ["codefusion eval", f"--lang {self.lang}"]
         if self.system != "diffusion":
-            parts.append(f"--baseline {self.system}")
+            parts.append(f"--system {self.system}")
         if self.split != "dev":
             parts.append(f"--split {self.split}")
-        if self.steps is not None and self.system == "diffusion":
+        if self.steps is not None and self.system in ("diffusion", "seeded"):
             parts.append(f"--steps {self.steps}")
         if self.limit is not None:
             parts.append(f"--limit {self.limit} --seed {self.seed}")
@@ -220,12 +220,13 @@ class RunSpec:
 def model_dir_for(spec: RunSpec) -> Path:
     from codefusion.model.pipeline import BASELINE_MODEL_DIR, DEFAULT_MODEL_DIR
 
-    if spec.system == "diffusion":
+    if spec.system in ("diffusion", "seeded"):
         return Path(spec.model or DEFAULT_MODEL_DIR)
     return Path(spec.ar_model or BASELINE_MODEL_DIR)
 
 
-def evaluate(spec: RunSpec, engines: dict[Path, Engine] | None = None) -> tuple[dict[str, Any], list[Prediction]]:
+def evaluate(spec: RunSpec, engines: dict[tuple[Path, bool], Engine] | None = None,
+             ) -> tuple[dict[str, Any], list[Prediction]]:
     """Score one system on one language; returns the result record and the predictions."""
     from codefusion.model.data import load_pairs
 
@@ -243,9 +244,10 @@ def evaluate(spec: RunSpec, engines: dict[Path, Engine] | None = None) -> tuple[
     else:
         model_dir = model_dir_for(spec)
         engines = engines if engines is not None else {}
-        if model_dir not in engines:
-            engines[model_dir] = Engine(model_dir, device=spec.device, quantize=spec.quantize)
-        engine = engines[model_dir]
+        key = (model_dir, spec.system == "seeded")  # "diffusion" measures the model alone: no seeding
+        if key not in engines:
+            engines[key] = Engine(model_dir, device=spec.device, quantize=spec.quantize, seeding=key[1])
+        engine = engines[key]
         engine.load()
         oversample, model_path = engine.oversample, str(model_dir)
         preds, took = predict_engine(engine, pairs, spec.lang, k=spec.k, steps=spec.steps, seed=spec.seed,
@@ -261,7 +263,7 @@ def evaluate(spec: RunSpec, engines: dict[Path, Engine] | None = None) -> tuple[
         "subsample_seed": spec.seed if len(pairs) < len(all_pairs) else None,
         "k": spec.k,
         "oversample": oversample,
-        "steps": spec.steps if spec.system == "diffusion" else None,
+        "steps": spec.steps if spec.system in ("diffusion", "seeded") else None,
         "seed": spec.seed,
         "model": model_path,
         **score_predictions(spec.lang, pairs, preds, spec.k),
@@ -273,7 +275,7 @@ def evaluate(spec: RunSpec, engines: dict[Path, Engine] | None = None) -> tuple[
         "command": spec.command(),
         "date": dt.date.today().isoformat(),
     }
-    if spec.system == "diffusion" and spec.steps is None:
+    if spec.system in ("diffusion", "seeded") and spec.steps is None:
         from codefusion.model.pipeline import DEFAULT_STEPS
 
         result["steps"] = DEFAULT_STEPS
@@ -354,8 +356,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="diffusion model folder (default: the shipped model)")
     parser.add_argument("--ar-model", metavar="DIR", type=Path, default=None,
                         help="AR baseline folder for --baseline ar/ar-beam (default: the shipped baseline)")
-    parser.add_argument("--baseline", choices=["ar", "ar-beam", "retrieval"], default=None,
-                        help="evaluate a baseline instead of the diffusion model")
+    parser.add_argument("--system", "--baseline", dest="baseline", choices=list(SYSTEMS), default=None,
+                        help="what to evaluate: diffusion (the model alone, default), seeded (as served: "
+                             "candidates start from the nearest training examples where the model folder's "
+                             "seeding.json says so), or a baseline: ar, ar-beam, retrieval")
     parser.add_argument("--limit", type=int, default=None, help="evaluate a random subset of N prompts")
     parser.add_argument("--seed", type=int, default=0, help="sampling and subsampling seed")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
@@ -384,7 +388,7 @@ def _write_json(path: Path, data: Any) -> None:
 
 # --- jobs: one (language, system) evaluation or one language's steps curve, run in a process pool ------
 
-_ENGINES: dict[Path, Engine] = {}  # per process: a model is loaded once for all its jobs
+_ENGINES: dict[tuple[Path, bool], Engine] = {}  # per process: (model, seeding) loaded once for all its jobs
 
 
 @dataclass(frozen=True)
@@ -401,9 +405,10 @@ class CurveJob:
 
 
 def _engine(model_dir: Path, device: str) -> Engine:
-    if model_dir not in _ENGINES:
-        _ENGINES[model_dir] = Engine(model_dir, device=device)
-    return _ENGINES[model_dir]
+    """The model alone (no example seeding): what the steps curve measures."""
+    if (model_dir, False) not in _ENGINES:
+        _ENGINES[model_dir, False] = Engine(model_dir, device=device, seeding=False)
+    return _ENGINES[model_dir, False]
 
 
 def _job_cost(job: RunSpec | CurveJob) -> float:
@@ -411,7 +416,7 @@ def _job_cost(job: RunSpec | CurveJob) -> float:
     lang = {"python": 1.0, "bash": 1.0, "cf": 0.3}[job.lang]
     if isinstance(job, CurveJob):
         return sum(job.steps_list) / 10 * job.limit * lang
-    per_prompt = {"diffusion": 1.0, "ar": 3.0, "ar-beam": 1.0, "retrieval": 0.001}[job.system]
+    per_prompt = {"diffusion": 1.0, "seeded": 1.0, "ar": 3.0, "ar-beam": 1.0, "retrieval": 0.001}[job.system]
     return per_prompt * (job.limit or 1000) * lang
 
 

@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baseline", choices=["ar", "ar-beam"], default=None,
                         help="use the shipped AR baseline (temperature/top-p samples, or beam search) instead")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--no-seeding", action="store_true",
+                        help="sample from pure noise only (default: start from the nearest training examples "
+                             "for the languages the model folder's seeding.json lists)")
     parser.add_argument("--batch-size", type=int, default=BATCH_PROMPTS, help="prompts per sampler batch")
     parser.add_argument("--input", required=True, type=Path, help="JSONL with {id, prompt} per line")
     parser.add_argument("--output", required=True, type=Path, help="JSONL to write {id, candidates} to")
@@ -72,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         from codefusion.model.pipeline import BASELINE_MODEL_DIR
 
         model_dir = BASELINE_MODEL_DIR
-    engine = Engine(model_dir, device=args.device)
+    engine = Engine(model_dir, device=args.device, seeding=not args.no_seeding)
     try:
         engine.load()
     except EngineNotReady as exc:

@@ -87,7 +87,18 @@ def check_model(model_dir: Path, device: str) -> list[Check]:
             f"load {loaded:.2f}s, smoke sample {sampled * 1000:.0f} ms"
         )
 
+    def seeding() -> str:
+        from codefusion.model.seeding import ExampleSeeds
+
+        seeds = ExampleSeeds.from_dir(model_dir)
+        if seeds is None:
+            return "no seeding.json: every candidate starts from noise"
+        langs = ", ".join(f"{lang} from step {t}" for lang, t in sorted(seeds.config.start.items()))
+        count = sum(len(r.codes) for r in seeds.retrievers.values())
+        return f"{count} training examples; seeded: {langs or 'none'}"
+
     checks.append(_guard("model loads", fix, load_and_sample))
+    checks.append(_guard("example seeding", fix, seeding))
     return checks
 
 

@@ -1,6 +1,8 @@
 """The engine: prompt + language → ranked, validated, distinct candidates. No LSP here.
 
-Shared by the language server and `codefusion generate`. It samples k candidates, and only when
+Shared by the language server and `codefusion generate`. It samples k candidates (for the languages
+the model folder's seeding.json lists, each starts from a nearest training example, see
+codefusion.model.seeding), and only when
 fewer than k of them parse and differ after normalisation does it draw `(oversample - 1) * k` more
 (other noise seeds); then it drops candidates that do not parse, deduplicates after normalisation
 and ranks by the model's score. One sampler runs at a time (a lock), so the
@@ -21,12 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from codefusion.model.pipeline import CodeFusionPipeline, Sample
+    from codefusion.model.seeding import ExampleSeeds
 
 log = logging.getLogger(__name__)
 
 LANGS = ("python", "bash", "cf")
 # The pipeline sampling method behind each system name ("ar"/"ar-beam" are the AR baseline).
-PIPELINE_METHOD = {"diffusion": "diffusion", "ar": "sample", "ar-beam": "beam"}
+PIPELINE_METHOD = {"diffusion": "diffusion", "seeded": "diffusion", "ar": "sample", "ar-beam": "beam"}
 MAX_PROMPT_CHARS = 2000
 BATCH_PROMPTS = 8  # prompts per sampler batch in generate_batch (k, or k * oversample rows each)
 TOP_UP_SEED = 1_000_003  # offset of the noise seed of the top-up batch
@@ -107,8 +110,11 @@ class Engine:
         *,
         oversample: int = 2,
         cache_size: int = 32,
+        seeding: bool = True,
     ) -> None:
         self.model_dir = Path(model_dir) if model_dir else None
+        self.seeding = seeding  # start from nearest training examples where the model folder says so (mutable)
+        self._seeds: ExampleSeeds | None = None
         self.device = device
         self.quantize = quantize
         self.oversample = max(1, oversample)
@@ -151,6 +157,10 @@ class Engine:
                 self._pipe = CodeFusionPipeline.from_dir(
                     model_dir, device=self.device, quantize=self.quantize
                 )
+                if self._pipe.kind == "diffusion":  # loaded even when off: `seeding` may be turned on later
+                    from codefusion.model.seeding import ExampleSeeds
+
+                    self._seeds = ExampleSeeds.from_dir(model_dir)
             except Exception as exc:  # ModelLoadError, or anything else a broken install raises
                 self._state = EngineState.FAILED
                 self._error = f"{type(exc).__name__}: {exc}"
@@ -181,6 +191,7 @@ class Engine:
             "lastLatencyMs": round(self.last_latency_ms, 1) if self.last_latency_ms is not None else None,
             "generations": self.generations,
             "topUps": self.top_ups,
+            "seededLanguages": sorted(self._seeded_languages()),
             "cacheHits": self.cache_hits,
             "error": self._error,
         }
@@ -226,7 +237,7 @@ class Engine:
         if k < 1:
             raise ValueError("k must be at least 1")
         prompts = [clean_prompt(p) for p in prompts]
-        keys = [(p, lang, k, steps, seed, max_tokens, method) for p in prompts]
+        keys = [(p, lang, k, steps, seed, max_tokens, method, self.seeding) for p in prompts]
         results: list[list[Candidate] | None] = [self._cache_get(key) for key in keys]
         if all(r is not None for r in results):
             return [r or [] for r in results]
@@ -250,7 +261,7 @@ class Engine:
                     if results[i] is None:
                         results[i] = ranked[p]
                 for p, candidates in ranked.items():
-                    self._cache_put((p, lang, k, steps, seed, max_tokens, method), candidates)
+                    self._cache_put((p, lang, k, steps, seed, max_tokens, method, self.seeding), candidates)
         return [r or [] for r in results]
 
     def sample_batch(
@@ -304,7 +315,7 @@ class Engine:
         prompts whose first k do not give k distinct valid candidates. Records the latency."""
         start = time.perf_counter()
         k = kwargs["k"]
-        samples = pipe.sample(prompts, lang, **kwargs)
+        samples = self._first_samples(pipe, prompts, lang, kwargs)
         short = [i for i, rows in enumerate(samples) if needs_top_up(lang, rows, k)]
         if short and self.oversample > 1:
             more = {**kwargs, "k": k * (self.oversample - 1), "seed": kwargs["seed"] + TOP_UP_SEED}
@@ -314,6 +325,44 @@ class Engine:
                 samples[i] = samples[i] + rows
         self.last_latency_ms = (time.perf_counter() - start) * 1000 / max(1, len(prompts))
         self.generations += 1
+        return samples
+
+    def _seeded_languages(self) -> set[str]:
+        seeds = self._seeds
+        if not self.seeding or seeds is None:
+            return set()
+        return {lang for lang in LANGS if seeds.start_for(lang) is not None}
+
+    def _first_samples(
+        self, pipe: CodeFusionPipeline, prompts: list[str], lang: str, kwargs: dict[str, Any]
+    ) -> list[list[Sample]]:
+        """k samples per prompt: example-seeded where the model folder seeds this language and a training
+        example shares a word with the prompt, else from pure noise.
+
+        A seeded sample's score is its example's prompt similarity (0..1], so seeded samples rank before
+        pure ones (mean log-probabilities, <= 0) and in the order of their examples' nearness: on dev that
+        order beat the model's own score (models/MODEL_CARD.md).
+        """
+        from codefusion.model.pipeline import Sample
+
+        seeds = self._seeds
+        start = seeds.start_for(lang) if seeds is not None and self.seeding and "method" not in kwargs else None
+        if seeds is None or start is None:
+            return pipe.sample(prompts, lang, **kwargs)
+        k = kwargs["k"]
+        found = [seeds.nearest(p, lang, k) for p in prompts]
+        samples: list[list[Sample]] = [[] for _ in prompts]
+        seeded = [i for i, f in enumerate(found) if f]
+        plain = [i for i, f in enumerate(found) if not f]
+        if seeded:
+            rows = pipe.sample([prompts[i] for i in seeded], lang, **{**kwargs, "steps": seeds.config.steps},
+                               init_codes=[[r.code for r in found[i]] for i in seeded], start=start)
+            for i, row in zip(seeded, rows, strict=True):
+                near = found[i]
+                samples[i] = [Sample(s.text, near[j % len(near)].score, s.tokens) for j, s in enumerate(row)]
+        if plain:
+            for i, row in zip(plain, pipe.sample([prompts[i] for i in plain], lang, **kwargs), strict=True):
+                samples[i] = row
         return samples
 
     def cached(
@@ -329,7 +378,7 @@ class Engine:
     ) -> list[Candidate] | None:
         """The candidates of an earlier identical request, or None (never samples)."""
         return self._cache_get(
-            (prompt.strip()[:MAX_PROMPT_CHARS], lang, k, steps, seed, max_tokens, method), count=False
+            (prompt.strip()[:MAX_PROMPT_CHARS], lang, k, steps, seed, max_tokens, method, self.seeding), count=False
         )
 
     def _cache_get(self, key: tuple[Any, ...], count: bool = True) -> list[Candidate] | None:

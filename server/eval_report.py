@@ -14,6 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 TOP_KS = (1, 3, 5)
 SYSTEM_LABELS = {
     "diffusion": "CodeFusion (diffusion)",
+    "seeded": "CodeFusion, example-seeded (as served)",
     "ar": "AR, sampling (T 0.8, top-p 0.95)",
     "ar-beam": "AR, beam search",
     "retrieval": "TF-IDF retrieval",

@@ -140,9 +140,11 @@ class CodeFusionServer(LanguageServer):
             self._told_not_ready = None
             if self._load_task is not None:  # already started once: load the new model now
                 self.start_loading()
+        self.engine.seeding = self.options.seedFromExamples
 
     def new_engine(self) -> Engine:
-        return Engine(self.options.modelPath or None, device=self.options.device, quantize=self.quantize)
+        return Engine(self.options.modelPath or None, device=self.options.device, quantize=self.quantize,
+                      seeding=self.options.seedFromExamples)
 
     async def pull_configuration(self) -> Any:
         """The client's `codefusion` settings via workspace/configuration, or None if it has none to give."""

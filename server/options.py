@@ -32,6 +32,7 @@ class ServerOptions:
     seed: int = 0
     enabledLanguages: list[str] = field(default_factory=lambda: list(LANGUAGES))
     debounceMs: int = 150
+    seedFromExamples: bool = True  # start from the nearest training examples where the model seeds a language
 
 
 # key -> (type, lower, upper, nullable); ranges are inclusive.
@@ -59,6 +60,10 @@ def _check(key: str, value: Any) -> tuple[Any, str | None]:
     if key == "device":
         if value not in DEVICES:
             return None, f"device must be one of {', '.join(DEVICES)}, got {value!r}"
+        return value, None
+    if key == "seedFromExamples":
+        if not isinstance(value, bool):
+            return None, f"seedFromExamples must be true or false, got {value!r}"
         return value, None
     if key == "modelPath":
         if value is None:

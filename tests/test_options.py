@@ -57,3 +57,11 @@ def test_non_object_settings():
     o, warnings = update_options(ServerOptions(), ["numCandidates", 3])
     assert o == ServerOptions() and warnings
     assert update_options(ServerOptions(), None) == (ServerOptions(), [])
+
+
+def test_seed_from_examples_is_a_boolean():
+    assert ServerOptions().seedFromExamples is True
+    off, warnings = update_options(ServerOptions(), {"seedFromExamples": False})
+    assert off.seedFromExamples is False and not warnings
+    kept, warnings = update_options(off, {"seedFromExamples": "yes"})
+    assert kept.seedFromExamples is False and "seedFromExamples must be true or false" in warnings[0]

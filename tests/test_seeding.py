@@ -1,0 +1,124 @@
+"""Example seeding (SDEdit from the nearest training examples): grid, sampler, seeding files, engine."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from codefusion.model.checkpoint import ModelLoadError
+from codefusion.model.diffusion import NoiseSchedule
+from codefusion.model.pipeline import CodeFusionPipeline
+from codefusion.model.sampler import DDIMScheduler
+from codefusion.model.seeding import SEEDING_FILE, ExampleSeeds, SeedingConfig
+from codefusion.server.engine import Engine
+
+EXAMPLES = [
+    ("bash", "list all files in the current directory", "ls -a"),
+    ("bash", "count lines of every python file", "wc -l *.py"),
+    ("bash", "print the working directory", "pwd"),
+    ("python", "reverse the list x", "x[::-1]"),
+]
+
+
+def test_grid_starts_at_the_start_step():
+    sched = DDIMScheduler(schedule=NoiseSchedule(steps=1200))
+    sched.set_timesteps(3, start=300)
+    assert sched.timesteps == [300, 150, 0]
+    sched.set_timesteps(1, start=40)
+    assert sched.timesteps == [40]
+    with pytest.raises(ValueError, match="start"):
+        sched.set_timesteps(2, start=1200)
+
+
+@pytest.fixture(scope="module")
+def seeded_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("seeded") / "model"
+    shutil.copytree(tiny_model_dir, out)
+    ExampleSeeds.write(out, SeedingConfig({"bash": 0}, steps=1), EXAMPLES)
+    return out
+
+
+def test_seeding_files_round_trip(seeded_dir: Path):
+    seeds = ExampleSeeds.from_dir(seeded_dir)
+    assert seeds is not None and seeds.config == SeedingConfig({"bash": 0}, 1)
+    assert seeds.start_for("bash") == 0 and seeds.start_for("python") is None  # python not listed
+    near = seeds.nearest("list the files", "bash", 2)
+    assert near[0].code == "ls -a" and near[0].score > 0
+    assert seeds.nearest("zzz qqq", "bash", 2) == []  # no shared word: no seed
+
+
+def test_no_seeding_file_means_no_seeds(tiny_model_dir: Path):
+    assert ExampleSeeds.from_dir(tiny_model_dir) is None
+
+
+@pytest.mark.parametrize(
+    "body, match",
+    [
+        ({"start": {"perl": 3}}, "start"),
+        ({"start": {"bash": -1}}, "start"),
+        ({"start": {}, "steps": 0}, "steps"),
+        ({"start": {}, "examples": "../etc/passwd"}, "examples"),
+        ([1, 2], "JSON object"),
+    ],
+)
+def test_bad_seeding_json_names_the_problem(seeded_dir: Path, tmp_path: Path, body: object, match: str):
+    broken = tmp_path / "model"
+    shutil.copytree(seeded_dir, broken)
+    (broken / SEEDING_FILE).write_text(json.dumps(body))
+    with pytest.raises(ModelLoadError, match=match):
+        ExampleSeeds.from_dir(broken)
+
+
+def test_missing_examples_file_is_named(seeded_dir: Path, tmp_path: Path):
+    broken = tmp_path / "model"
+    shutil.copytree(seeded_dir, broken)
+    (broken / "examples.jsonl").unlink()
+    with pytest.raises(ModelLoadError, match="examples.jsonl"):
+        ExampleSeeds.from_dir(broken)
+    engine = Engine(broken, device="cpu")  # the engine reports it as a load failure, not a crash
+    with pytest.raises(Exception, match="examples.jsonl"):
+        engine.load()
+    assert engine.status()["state"] == "failed" and "examples.jsonl" in engine.status()["error"]
+
+
+def test_sampler_starts_from_the_init_code(tiny_model_dir: Path):
+    pipe = CodeFusionPipeline.from_dir(tiny_model_dir, device="cpu")
+    args = {"k": 3, "steps": 1, "seed": 5, "max_tokens": 12}
+    a = pipe.sample(["p"], "bash", init_codes=[["ls -a", "pwd"]], start=0, **args)[0]
+    b = pipe.sample(["p"], "bash", init_codes=[["ls -a", "pwd"]], start=0, **args)[0]
+    assert [s.tokens for s in a] == [s.tokens for s in b]  # deterministic
+    noise = pipe.sample(["p"], "bash", **args)[0]
+    assert [s.tokens for s in a] != [s.tokens for s in noise]  # the init code changes the start point
+    # cycled: candidate 3 starts from the first code again, with the same noise seed as candidate 1
+    init = pipe._init_tokens([["ls -a", "pwd"]], 1, 3, 12)
+    assert torch.equal(init[0], init[2]) and not torch.equal(init[0], init[1])
+    with pytest.raises(ValueError, match="init_codes"):
+        pipe.sample(["p", "q"], "bash", init_codes=[["ls"]], start=0, **args)
+
+
+def test_engine_ranks_seeded_samples_by_example_nearness(seeded_dir: Path):
+    engine = Engine(seeded_dir, device="cpu", oversample=1)
+    engine.load()
+    assert engine.status()["seededLanguages"] == ["bash"]
+    rows = engine.sample_batch(["list all the files", "zzz qqq"], "bash", k=3)
+    seeded, plain = rows
+    # seeded rows carry their example's prompt similarity (0..1]; the nearest example's row comes first
+    assert all(0 < s.score <= 1 for s in seeded) and seeded[0].score == max(s.score for s in seeded)
+    assert all(s.score <= 0 for s in plain)  # no example shares a word: sampled from noise, scored by the model
+    unseeded = Engine(seeded_dir, device="cpu", oversample=1, seeding=False)
+    unseeded.load()
+    assert unseeded.status()["seededLanguages"] == []
+    assert all(s.score <= 0 for s in unseeded.sample_batch(["list all the files"], "bash", k=3)[0])
+
+
+def test_lang_weights_option():
+    from codefusion.model.train import FINETUNE_WEIGHTS, lang_weights
+
+    assert lang_weights(None) == FINETUNE_WEIGHTS
+    assert lang_weights('{"python": 1}') == {"python": 1.0, "bash": 0.0, "cf": 0.0}
+    for bad in ('{"perl": 1}', '{"python": -1}', '{"python": 0}', "[1]"):
+        with pytest.raises(SystemExit, match="--lang-weights"):
+            lang_weights(bad)
