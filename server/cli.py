@@ -14,7 +14,7 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("bench", "codefusion.server.bench", "print latency and memory figures"),
     ("cf", "codefusion.server.cli_cf", "Excel conditional formatting: suggest and apply rules"),
     ("doctor", "codefusion.server.doctor", "check the installation"),
-    ("serve", "codefusion.server.lsp_server", "run the language server (stdio or --tcp)"),
+    ("serve", "codefusion.server.fast_start", "run the language server (stdio or --tcp)"),
 ]
 
 

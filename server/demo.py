@@ -42,7 +42,7 @@ def server_command() -> list[str]:
     if script.exists():
         return [str(script)]
     found = shutil.which("codefusion-lsp")
-    return [found] if found else [sys.executable, "-m", "codefusion.server.lsp_server"]
+    return [found] if found else [sys.executable, "-m", "codefusion.server.fast_start"]
 
 
 def model_dir_or_tiny(arg: str | None, workdir: Path) -> tuple[str, str]:

@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import functools
 import importlib
+import json
 import logging
 import os
 import sys
@@ -22,16 +23,19 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
+from pygls.capabilities import ServerCapabilitiesBuilder
 from pygls.exceptions import JsonRpcContentModified, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
+from . import fast_start
 from .engine import Candidate, Engine, EngineNotReady, EngineState
+from .fast_start import CAPABILITIES_FILE
 from .lsp_items import (
     CODE_ACTION_KIND,
     action_title,
@@ -509,15 +513,35 @@ def _jsonable(value: Any) -> Any:
 # --- entry points -------------------------------------------------------------------------------------
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
-    parser.add_argument("--model", metavar="DIR", help="model directory (default: the shipped model)")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    parser.add_argument("--quantize", action="store_true", help="int8 dynamic quantisation on CPU")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+def initialize_result(client_capabilities: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The `initialize` result pygls computes for a client with these capabilities, as JSON."""
+    proto = server.protocol
+    caps = proto._converter.structure(client_capabilities or {}, types.ClientCapabilities)
+    built = ServerCapabilitiesBuilder(
+        caps,
+        set({**proto.fm.features, **proto.fm.builtin_features}.keys()),
+        proto.fm.feature_options,
+        list(proto.fm.commands.keys()),
+        server._text_document_sync_kind,
+        server._notebook_document_sync,
+        ServerCapabilitiesBuilder.choose_position_encoding(caps),
+    ).build()
+    result = types.InitializeResult(capabilities=built, server_info=proto.server_info)
+    return json.loads(json.dumps(result, default=proto._serialize_message))
 
 
-def run(args: argparse.Namespace) -> int:
+def write_capabilities(path: Path = CAPABILITIES_FILE) -> None:
+    path.write_text(json.dumps(initialize_result(), indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def main_with(args: argparse.Namespace, stdin: BinaryIO | None = None,
+              answered: tuple[Any, dict[str, Any]] | None = None) -> int:
+    """Run the server with parsed arguments (fast_start.main parses them). `answered`: the (id, result)
+    fast_start already sent for the first frame, which `stdin` replays."""
+    if args.write_capabilities:
+        write_capabilities()
+        return 0
     logging.basicConfig(
         stream=sys.stderr, level=args.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
@@ -525,22 +549,21 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger("pygls").setLevel(logging.WARNING)
     server.base_options = ServerOptions(modelPath=args.model or "", device=args.device)
     server.quantize = args.quantize
+    started = time.perf_counter()
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
         server.start_tcp(host or "127.0.0.1", int(port))
     else:
-        server.start_io(BoundedReader(sys.stdin.buffer))  # type: ignore[arg-type]
+        assert isinstance(server.protocol, CodeFusionProtocol)
+        server.protocol.already_answered = answered
+        server.start_io(BoundedReader(stdin or sys.stdin.buffer))  # type: ignore[arg-type]
+    log.info("server stopped after %.0f s", time.perf_counter() - started)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`codefusion-lsp`: the language server on stdio (or `--tcp HOST:PORT`)."""
-    parser = argparse.ArgumentParser(prog="codefusion-lsp", description="CodeFusion language server")
-    add_arguments(parser)
-    started = time.perf_counter()
-    code = run(parser.parse_args(argv))
-    log.info("server stopped after %.0f s", time.perf_counter() - started)
-    return code
+    """`python -m codefusion.server.lsp_server`: as `codefusion-lsp`."""
+    return fast_start.main(argv)
 
 
 if __name__ == "__main__":

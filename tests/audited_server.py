@@ -58,6 +58,7 @@ def _fake_pipeline() -> None:
 
     class FakePipeline:
         device = "cpu"
+        kind = "diffusion"
 
         def num_parameters(self) -> int:
             return 0
