@@ -42,6 +42,9 @@ class TimestepSampling(Enum):
     # t = T·u^(1/3): most draws at high noise, where the prompt decides the tokens (at low noise the
     # tokens can be read off x_t, which teaches little and makes multi-step sampling trust early mistakes)
     NOISY_BIASED = "noisy_biased"
+    # half the draws uniform, half in the low-noise quarter [0, T/4): the regime that example seeding
+    # (SDEdit from a nearest training example, model/seeding.py) runs in
+    LOW_MIXED = "low_mixed"
 
 
 @dataclass
@@ -70,6 +73,9 @@ class GaussianDiffusion:
         u = torch.rand(n, device=device)
         if self.timestep_sampling is TimestepSampling.NOISY_BIASED:
             u = u.pow(1 / 3)
+        elif self.timestep_sampling is TimestepSampling.LOW_MIXED:
+            low = torch.rand(n, device=device) < 0.5
+            u = torch.where(low, u / 4, u)
         return (u * self.schedule.steps).long().clamp(max=self.schedule.steps - 1)  # (B,)
 
     def training_losses(self, net: CodeFusionNet, batch: Batch) -> dict[str, Tensor]:

@@ -122,3 +122,13 @@ def test_lang_weights_option():
     for bad in ('{"perl": 1}', '{"python": -1}', '{"python": 0}', "[1]"):
         with pytest.raises(SystemExit, match="--lang-weights"):
             lang_weights(bad)
+
+
+def test_low_mixed_timesteps_put_most_draws_in_the_low_quarter():
+    from codefusion.model.diffusion import GaussianDiffusion, TimestepSampling
+
+    torch.manual_seed(0)
+    diffusion = GaussianDiffusion(schedule=NoiseSchedule(steps=1200), timestep_sampling=TimestepSampling.LOW_MIXED)
+    t = diffusion.sample_timesteps(20_000, torch.device("cpu"))
+    low = (t < 300).float().mean().item()
+    assert 0.6 < low < 0.65 and t.max() > 1100 and t.min() >= 0  # 0.5 + 0.5 · 0.25 = 0.625 expected

@@ -9,6 +9,7 @@ export interface ServerOptions {
   modelPath?: string;
   seed?: number;
   enabledLanguages?: string[];
+  seedFromExamples?: boolean;
 }
 
 /** The settings section, in VS Code (`codefusion.*`) and in the server's configuration. */
@@ -38,6 +39,8 @@ export function buildServerOptions(get: SettingGetter): ServerOptions {
   if (typeof device === "string" && DEVICES.has(device)) options.device = device as ServerOptions["device"];
   const modelPath = get("modelPath");
   if (typeof modelPath === "string" && modelPath.trim() !== "") options.modelPath = modelPath.trim();
+  const seedFromExamples = get("seedFromExamples");
+  if (typeof seedFromExamples === "boolean") options.seedFromExamples = seedFromExamples;
   const languages = get("enabledLanguages");
   if (Array.isArray(languages) && languages.every((l) => typeof l === "string")) {
     options.enabledLanguages = [...new Set(languages.map(serverLanguage))];

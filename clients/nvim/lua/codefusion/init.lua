@@ -13,7 +13,7 @@ M.defaults = {
   filetypes = { "python", "sh", "bash" },
   root_markers = { "pyproject.toml", "setup.py", ".git" },
   --- Server options (sent as initializationOptions and settings under "codefusion"):
-  --- numCandidates, steps, maxTokens, device ("auto"|"cpu"|"cuda"), modelPath, seed, enabledLanguages.
+  --- numCandidates, steps, maxTokens, device ("auto"|"cpu"|"cuda"), modelPath, seed, enabledLanguages, seedFromExamples.
   settings = {},
   --- Create the :CodeFusion* user commands.
   commands = true,

@@ -31,13 +31,14 @@ test("options: defaults of the contributed settings give the server's defaults",
     numCandidates: 5,
     device: "auto",
     enabledLanguages: ["python", "bash"],
+    seedFromExamples: true,
   });
 });
 
 test("options: every server option has a setting", () => {
   const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8"));
   const props = Object.keys(pkg.contributes.configuration.properties);
-  for (const key of ["numCandidates", "steps", "maxTokens", "device", "modelPath", "seed", "enabledLanguages", "serverPath"]) {
+  for (const key of ["numCandidates", "steps", "maxTokens", "device", "modelPath", "seed", "enabledLanguages", "seedFromExamples", "serverPath"]) {
     assert.ok(props.includes(`codefusion.${key}`), key);
   }
 });
@@ -47,6 +48,8 @@ test("options: set values pass, invalid ones are dropped", () => {
     getter({ numCandidates: 3, steps: 20, maxTokens: 0, device: "tpu", modelPath: " /m ", seed: 7, enabledLanguages: "python" }),
   );
   assert.deepEqual(opts, { numCandidates: 3, steps: 20, seed: 7, modelPath: "/m" });
+  assert.deepEqual(buildServerOptions(getter({ seedFromExamples: false })), { seedFromExamples: false });
+  assert.deepEqual(buildServerOptions(getter({ seedFromExamples: "no" })), {});
   assert.deepEqual(initializationOptions(opts), { codefusion: opts });
   assert.deepEqual(configurationSettings(opts), { codefusion: opts });
   assert.deepEqual(documentLanguages(opts), ["python", "shellscript"]);
