@@ -6,6 +6,9 @@
 #   scripts/train_shipped.sh finetune-ar [MINUTES]             the AR baseline's fine-tuning (73 min shipped)
 #   scripts/train_shipped.sh finetune-diffusion [MINUTES]      the diffusion model's fine-tuning (95 min shipped)
 #   scripts/train_shipped.sh ablation [MINUTES]                the same fine-tuning without pretraining
+#   scripts/train_shipped.sh continue [MINUTES]                third session: continue from models/codefusion
+#                                                              (steps 0-500 uniform t, then low_mixed; 110 min)
+#   scripts/train_shipped.sh seeding                           write seeding.json + examples.jsonl (dev-tuned)
 #
 # The shipped diffusion model (models/MODEL_CARD.md): pretraining 30 min, one thread; fine-tuning with
 # embed_scale 0.4, 95 min of training time: steps 0-1,500 on one thread beside the ablation run (one thread
@@ -38,6 +41,16 @@ case "$stage" in
   ablation)
     $bin train finetune --run runs/v2/ft-scratch --tokenizer runs/diffusion/pretrain/tokenizer.json \
       --config-overrides '{"embed_scale": 0.4}' --minutes "${2:-95}" "${common[@]}" --lr 5e-4 --warmup 200
+    ;;
+  continue)
+    # Shipped on 2026-11-29: the run began with --timesteps uniform and was resumed at its step-500
+    # checkpoint with low_mixed (half the draws in t < 300, where example seeding samples).
+    $bin train finetune --run runs/v3/ft-cont --init models/codefusion --minutes "${2:-110}" \
+      --threads "${THREADS:-2}" --batch 32 --eval-every 500 --seed 3 --lr 3e-4 --warmup 100 --timesteps low_mixed \
+      --lang-weights '{"python": 0.45, "bash": 0.35, "cf": 0.2}'
+    ;;
+  seeding)
+    .venv/bin/python -m codefusion.model.seeding models/codefusion ${SEEDING_ARGS:---start python=30 --start bash=30 --start cf=200 --steps 1}
     ;;
   *) echo "unknown stage $stage" >&2; exit 2 ;;
 esac
