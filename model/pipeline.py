@@ -34,6 +34,7 @@ class Sample:
     text: str
     score: float
     tokens: list[int]
+    seed: str | None = None  # the training example it started from (example seeding), else None
 
 
 def _set_cpu_threads() -> None:

@@ -43,6 +43,7 @@ class Candidate:
     score: float
     valid: bool
     rank: int
+    seed: str | None = None  # the training example the sampler started from (example seeding), else None
 
 
 class EngineState(Enum):
@@ -80,20 +81,20 @@ def rank_candidates(lang: str, samples: Sequence[Sample], k: int) -> list[Candid
     """
     from codefusion.model.validate import normalize, validate
 
-    scored = [(s.text.strip("\n").rstrip(), s.score) for s in samples]
-    scored = [(text, score) for text, score in scored if text.strip()]
-    checked = [(text, score, validate(lang, text)) for text, score in scored]
-    if any(ok for _, _, ok in checked):
-        checked = [c for c in checked if c[2]]
+    scored = [(s.text.strip("\n").rstrip(), s.score, s.seed) for s in samples]
+    scored = [row for row in scored if row[0].strip()]
+    checked = [(text, score, seed, validate(lang, text)) for text, score, seed in scored]
+    if any(c[3] for c in checked):
+        checked = [c for c in checked if c[3]]
     checked.sort(key=lambda c: -c[1])
     seen: set[str] = set()
     out: list[Candidate] = []
-    for text, score, ok in checked:
+    for text, score, seed, ok in checked:
         key = normalize(lang, text)
         if key in seen:
             continue
         seen.add(key)
-        out.append(Candidate(text=text, score=float(score), valid=ok, rank=len(out) + 1))
+        out.append(Candidate(text=text, score=float(score), valid=ok, rank=len(out) + 1, seed=seed))
         if len(out) == k:
             break
     return out
@@ -359,7 +360,8 @@ class Engine:
                                init_codes=[[r.code for r in found[i]] for i in seeded], start=start)
             for i, row in zip(seeded, rows, strict=True):
                 near = found[i]
-                samples[i] = [Sample(s.text, near[j % len(near)].score, s.tokens) for j, s in enumerate(row)]
+                samples[i] = [Sample(s.text, near[j % len(near)].score, s.tokens, near[j % len(near)].code)
+                              for j, s in enumerate(row)]
         if plain:
             for i, row in zip(plain, pipe.sample([prompts[i] for i in plain], lang, **kwargs), strict=True):
                 samples[i] = row

@@ -132,3 +132,19 @@ def test_low_mixed_timesteps_put_most_draws_in_the_low_quarter():
     t = diffusion.sample_timesteps(20_000, torch.device("cpu"))
     low = (t < 300).float().mean().item()
     assert 0.6 < low < 0.65 and t.max() > 1100 and t.min() >= 0  # 0.5 + 0.5 · 0.25 = 0.625 expected
+
+
+def test_seeded_candidates_name_their_example(seeded_dir: Path):
+    from codefusion.server.engine import Candidate
+    from codefusion.server.lsp_items import lsp_detail, lsp_documentation
+
+    engine = Engine(seeded_dir, device="cpu", oversample=1)
+    got = engine.generate("list all the files", "bash", k=3)
+    seeded = [c for c in got if c.seed is not None]
+    assert seeded and all(c.seed in {code for _, _, code in EXAMPLES} for c in seeded)
+    same = Candidate("ls -a", 0.5, True, 1, seed="ls -a")
+    edited = Candidate("ls -la", 0.5, True, 2, seed="ls -a")
+    assert lsp_detail(same) == "CodeFusion #1 (from an example, similarity 0.50)"
+    assert "As in a training example" in lsp_documentation(same, "bash").value
+    assert "Rewritten from a training example" in lsp_documentation(edited, "bash").value
+    assert lsp_detail(Candidate("ls", -0.25, True, 3)) == "CodeFusion #3 (score -0.25)"
