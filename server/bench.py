@@ -194,17 +194,20 @@ def optimisation_rows(pipe: Any, *, k: int, tokens: int, steps_list: tuple[int, 
 
 
 def engine_row(model_dir: Path, device: str, precision: str, k: int, repeats: int,
-               oversample: int) -> dict[str, Any]:
-    """As the server calls it: oversampling, validation, dedup and ranking, default steps and length."""
+               oversample: int, seeding: bool = True) -> dict[str, Any]:
+    """As the server calls it: oversampling, validation, dedup and ranking, default steps and length.
+    seeding=False: the model alone (no example seeding), as `seedFromExamples: false`."""
     from .engine import Engine
 
-    engine = Engine(model_dir, device=device, quantize=precision == "int8", cache_size=0, oversample=oversample)
+    engine = Engine(model_dir, device=device, quantize=precision == "int8", cache_size=0, oversample=oversample,
+                    seeding=seeding)
     engine.load()
 
     def call(i: int) -> None:
         engine.generate(f"{PROMPTS[i % len(PROMPTS)]} ({i})", "python", k=k)  # a new prompt: no cache
 
-    row = {"method": "engine", "precision": precision, "k": k, "oversample": engine.oversample, **timed(call, repeats)}
+    row = {"method": "engine", "precision": precision, "k": k, "oversample": engine.oversample,
+           "seeded": "python" in engine.status()["seededLanguages"], **timed(call, repeats)}
     row["top_up_share"] = round(engine.top_ups / max(1, engine.generations), 2)  # calls that drew a second batch
     return row
 
@@ -360,11 +363,14 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     from .engine import Engine
 
     default_oversample = Engine().oversample
-    for precision, oversample in [(p, default_oversample) for p in precisions] + [(precisions[0], 1)]:
-        with recorded(errors, f"engine {precision} oversample {oversample}"):
-            row = engine_row(model_dir, device, precision, 5, plan.repeats, oversample)
+    engine_plan = [(p, default_oversample, True) for p in precisions] + [(precisions[0], 1, True),
+                                                                          (precisions[0], default_oversample, False)]
+    for precision, oversample, seeding in engine_plan:
+        with recorded(errors, f"engine {precision} oversample {oversample} seeding {seeding}"):
+            row = engine_row(model_dir, device, precision, 5, plan.repeats, oversample, seeding)
             result["engine"].append(row)
-            say(f"engine {precision} k=5 (top-up to ×{row['oversample']}, validated, ranked): "
+            say(f"engine {precision} k=5 (top-up to ×{row['oversample']}, validated, ranked, "
+                f"{'seeded from examples' if row['seeded'] else 'model alone'}): "
                 f"p50 {row['p50_ms']:.1f} ms  p95 {row['p95_ms']:.1f} ms  topped up {row['top_up_share']:.0%}")
     if not args.no_lsp:
         runs = [("diffusion", model_dir, precision, k) for precision, k in plan.lsp_runs if precision in precisions]
@@ -451,9 +457,11 @@ def markdown(result: dict[str, Any]) -> str:
     if result["engine"]:
         lines += ["## Engine (as the server calls it: k samples, topped up to k × oversample when fewer than k "
                   "distinct valid ones; validated, ranked)", "",
-                  "| precision | k (max ×) | p50 | p95 | calls topped up |", "|---|---|---|---|---|"]
-        lines += [f"| {r['precision']} | {r['k']} (×{r['oversample']}) | {_ms(r['p50_ms'])} | {_ms(r['p95_ms'])} "
-                  f"| {r.get('top_up_share', 0) * 100:.0f} % |" for r in result["engine"]]
+                  "| precision | k (max ×) | Python candidates | p50 | p95 | calls topped up |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {r['precision']} | {r['k']} (×{r['oversample']}) "
+                  f"| {'seeded from examples' if r.get('seeded') else 'model alone'} | {_ms(r['p50_ms'])} "
+                  f"| {_ms(r['p95_ms'])} | {r.get('top_up_share', 0) * 100:.0f} % |" for r in result["engine"]]
         lines.append("")
     if result["lsp"]:
         lines += ["## Through the language server (`textDocument/completion`, request → response)", "",
