@@ -148,3 +148,15 @@ def test_seeded_candidates_name_their_example(seeded_dir: Path):
     assert "As in a training example" in lsp_documentation(same, "bash").value
     assert "Rewritten from a training example" in lsp_documentation(edited, "bash").value
     assert lsp_detail(Candidate("ls", -0.25, True, 3)) == "CodeFusion #3 (score -0.25)"
+
+
+def test_eval_scores_the_served_seeded_system_apart_from_the_model_alone(seeded_dir: Path):
+    from codefusion.server.cli_eval import RunSpec, evaluate
+
+    engines: dict = {}
+    seeded, _ = evaluate(RunSpec(lang="bash", system="seeded", model=seeded_dir, limit=4, device="cpu"), engines)
+    alone, _ = evaluate(RunSpec(lang="bash", system="diffusion", model=seeded_dir, limit=4, device="cpu"), engines)
+    assert seeded["label"] != alone["label"] and "--system seeded" in seeded["command"]
+    assert {key[1] for key in engines} == {True, False}  # two engines: seeding on and off
+    assert [e.status()["seededLanguages"] for e in engines.values()] in (
+        [["bash"], []], [[], ["bash"]])
