@@ -328,11 +328,14 @@ class Engine:
         self.generations += 1
         return samples
 
+    def _seed_start(self, lang: str) -> int | None:
+        """The step seeded candidates of `lang` start from, or None when they start from pure noise."""
+        if not self.seeding or self._seeds is None:
+            return None
+        return self._seeds.start_for(lang)
+
     def _seeded_languages(self) -> set[str]:
-        seeds = self._seeds
-        if not self.seeding or seeds is None:
-            return set()
-        return {lang for lang in LANGS if seeds.start_for(lang) is not None}
+        return {lang for lang in LANGS if self._seed_start(lang) is not None}
 
     def _first_samples(
         self, pipe: CodeFusionPipeline, prompts: list[str], lang: str, kwargs: dict[str, Any]
@@ -347,7 +350,7 @@ class Engine:
         from codefusion.model.pipeline import Sample
 
         seeds = self._seeds
-        start = seeds.start_for(lang) if seeds is not None and self.seeding and "method" not in kwargs else None
+        start = self._seed_start(lang) if "method" not in kwargs else None  # the AR baseline is never seeded
         if seeds is None or start is None:
             return pipe.sample(prompts, lang, **kwargs)
         k = kwargs["k"]

@@ -562,8 +562,11 @@ def main_with(args: argparse.Namespace, stdin: BinaryIO | None = None,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m codefusion.server.lsp_server`: as `codefusion-lsp`."""
-    return fast_start.main(argv)
+    """`python -m codefusion.server.lsp_server`: as `codefusion-lsp`, but the LSP imports are already done,
+    so the server answers initialize itself (going through fast_start would import this module twice)."""
+    parser = argparse.ArgumentParser(prog="codefusion-lsp", description="CodeFusion language server")
+    fast_start.add_arguments(parser)
+    return main_with(parser.parse_args(argv))
 
 
 if __name__ == "__main__":
