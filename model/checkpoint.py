@@ -59,7 +59,13 @@ def load_tokenizer(model_dir: Path, cfg: ModelConfig) -> CodeTokenizer:
     return tok
 
 
-def load_weights(model_dir: Path, net: nn.Module) -> None:
+# Position tables that may grow when a model is initialised from a smaller one (e.g. a longer encoder input
+# for retrieval context): the old rows are kept and the new ones repeat them.
+GROWABLE = ("encoder.pos.weight",)
+
+
+def load_weights(model_dir: Path, net: nn.Module, grow: bool = False) -> None:
+    """Load a folder's weights into net; with grow, GROWABLE tables shorter than net's are extended."""
     path = Path(model_dir) / WEIGHTS_FILE
     if not path.is_file():
         raise ModelLoadError(f"weights not found: {path}")
@@ -68,6 +74,11 @@ def load_weights(model_dir: Path, net: nn.Module) -> None:
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelLoadError(f"corrupt weights {path}: {exc}") from exc
     own = net.state_dict()
+    for key in GROWABLE if grow else ():
+        if key in state and key in own and state[key].shape[0] < own[key].shape[0] \
+                and state[key].shape[1:] == own[key].shape[1:]:
+            reps = -(-own[key].shape[0] // state[key].shape[0])
+            state[key] = state[key].repeat(reps, *([1] * (state[key].dim() - 1)))[: own[key].shape[0]]
     missing = sorted(set(own) - set(state))
     bad_shape = [k for k in own if k in state and state[k].shape != own[k].shape]
     if missing or bad_shape:

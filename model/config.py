@@ -39,6 +39,10 @@ class ModelConfig:
     schedule_offset: float = 1e-4  # the s of the sqrt schedule
     x0_parameterization: X0Parameterization = X0Parameterization.EXPECTED_EMBEDDING
     self_conditioning: bool = True
+    # Retrieval context: the encoder reads `<lang> prompt <lang> example prompt <lang> example code` for a
+    # nearest training example (each candidate its own), so N and D can copy and edit instead of generating
+    # from nothing (model/context.py). Such models want max_prompt_len ≥ 128.
+    example_context: bool = False
     pad_id: int = 0
     eos_id: int = 1
 

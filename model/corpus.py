@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -20,6 +20,8 @@ class Example:
     prompt: list[int]
     code: list[int]  # ends with <eos>
     cpd: list[bool] | None = None  # tokens to noise for continuous paragraph denoising
+    # example_context models: encoder inputs with one nearest other training example each (model/context.py)
+    contexts: list[list[int]] | None = None
 
 
 def tokenizer_texts(snippet_limit: int = 40_000) -> Iterator[str]:
@@ -32,14 +34,27 @@ def tokenizer_texts(snippet_limit: int = 40_000) -> Iterator[str]:
         yield from load_snippets(lang, limit=snippet_limit)
 
 
+CONTEXT_NEIGHBOURS = 5  # the k of served candidates: candidate j reads the j-th nearest example
+
+
 def pair_examples(tok: CodeTokenizer, cfg: ModelConfig, pairs: list[Pair]) -> tuple[list[Example], int]:
+    neighbours: list[list[int]] = []
+    if cfg.example_context:
+        from .context import nearest_others
+
+        neighbours = nearest_others(pairs, CONTEXT_NEIGHBOURS)
     out, too_long = [], 0
-    for p in pairs:
+    for i, p in enumerate(pairs):
         code = tok.encode_code(p.code)
         if len(code) > cfg.code_len[p.lang]:
             too_long += 1
             continue
-        out.append(Example(p.lang, tok.encode_prompt(p.prompt, p.lang, cfg.max_prompt_len), code))
+        contexts = None
+        if cfg.example_context:
+            contexts = [tok.encode_prompt_with_example(p.prompt, p.lang, cfg.max_prompt_len,
+                                                       (pairs[j].prompt, pairs[j].code)) for j in neighbours[i]]
+        out.append(Example(p.lang, tok.encode_prompt(p.prompt, p.lang, cfg.max_prompt_len), code,
+                           contexts=contexts))
     return out, too_long
 
 
@@ -95,6 +110,16 @@ def mixed_stream(main: Iterator[Batch], extra: Iterator[Batch], extra_prob: floa
         yield next(extra) if rng.random() < extra_prob else next(main)
 
 
+PLAIN_PROMPT_SHARE = 0.1  # example_context models: batches' share of prompts without an example
+
+
+def with_context(example: Example, rng: random.Random) -> Example:
+    """The example with one of its retrieval contexts as its prompt (or the plain prompt, sometimes)."""
+    if not example.contexts or rng.random() < PLAIN_PROMPT_SHARE:
+        return example
+    return replace(example, prompt=rng.choice(example.contexts))
+
+
 def batch_stream(by_lang: dict[str, list[Example]], cfg: ModelConfig, *, batch_size: int, seed: int,
                  lang_weights: dict[str, float], cpd_prob: float = 0.0, rank: int = 0) -> Iterator[Batch]:
     """Endless single-language batches (each padded to its language's code length)."""
@@ -104,5 +129,6 @@ def batch_stream(by_lang: dict[str, list[Example]], cfg: ModelConfig, *, batch_s
     while True:
         lang = rng.choices(langs, weights)[0]
         examples = rng.sample(by_lang[lang], min(batch_size, len(by_lang[lang])))
+        examples = [with_context(e, rng) for e in examples]
         use_cpd = cpd_prob > 0 and rng.random() < cpd_prob
         yield collate(examples, cfg, cfg.code_len[lang], use_cpd)

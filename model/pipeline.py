@@ -95,8 +95,19 @@ class CodeFusionPipeline:
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.net.parameters())
 
-    def _prompts(self, prompts: list[str], lang: str) -> tuple[torch.Tensor, torch.Tensor]:
-        ids = [self.tokenizer.encode_prompt(p, lang, self.config.max_prompt_len) for p in prompts]
+    def _prompts(self, prompts: list[str], lang: str,
+                 contexts: Sequence[Sequence[tuple[str, str]]] | None = None,
+                 k: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        """(rows, P) encoder inputs and their padding: one per prompt, or with contexts one per candidate
+        (prompt-major; candidate j reads example j, cycled; a prompt with no examples reads itself alone)."""
+        max_len = self.config.max_prompt_len
+        if contexts is None:
+            ids = [self.tokenizer.encode_prompt(p, lang, max_len) for p in prompts]
+        else:
+            if len(contexts) != len(prompts):
+                raise ValueError("contexts needs one list of (prompt, code) examples for every prompt")
+            ids = [self.tokenizer.encode_prompt_with_example(p, lang, max_len, ex[j % len(ex)] if ex else None)
+                   for p, ex in zip(prompts, contexts, strict=True) for j in range(k)]
         width = max(len(i) for i in ids)
         t = torch.full((len(ids), width), self.config.pad_id, dtype=torch.long)
         for r, row in enumerate(ids):
@@ -118,9 +129,13 @@ class CodeFusionPipeline:
     def sample(self, prompts: list[str], lang: str, *, k: int, steps: int = DEFAULT_STEPS, seed: int = 0,
                max_tokens: int | None = None, should_stop: Callable[[], bool] | None = None,
                method: str = "diffusion", clamp: bool = False, eta: float = 0.0,
-               init_codes: Sequence[Sequence[str]] | None = None, start: int | None = None) -> list[list[Sample]]:
+               init_codes: Sequence[Sequence[str]] | None = None, start: int | None = None,
+               contexts: Sequence[Sequence[tuple[str, str]]] | None = None) -> list[list[Sample]]:
         """k samples for each prompt. method: "diffusion", or for the AR baseline "sample" / "beam"
         ("sample-kv": the same sampling with a key/value cache).
+
+        contexts (models with `example_context` only): for each prompt, (example prompt, example code) pairs
+        of nearest training examples; candidate j reads example j in its encoder (cycled; [] = none).
 
         init_codes (diffusion only): for each prompt, codes to start from instead of pure noise, noised to
         step `start` and denoised under the prompt (SDEdit); cycled when fewer than k are given.
@@ -129,8 +144,10 @@ class CodeFusionPipeline:
             raise ValueError(f"unknown language {lang!r}; expected one of {LANGUAGES}")
         if not prompts:
             return []
+        if contexts is not None and not (self.kind == "diffusion" and self.config.example_context):
+            raise ValueError("this model does not read example contexts (its config has example_context false)")
         length = min(max_tokens or self.config.code_len[lang], self.config.max_code_len)
-        prompt, pad = self._prompts(prompts, lang)
+        prompt, pad = self._prompts(prompts, lang, contexts, k)
         with self._lock, torch.inference_mode():
             out: SampleOutput
             net: Any = self.net  # a CodeFusionNet or ARNet (or its int8-quantised copy)
@@ -138,7 +155,8 @@ class CodeFusionPipeline:
                 sched = DDIMScheduler(schedule=self.schedule, eta=eta)
                 init = None if init_codes is None else self._init_tokens(init_codes, len(prompts), k, length)
                 out = sample_codes(net, sched, prompt=prompt, prompt_pad=pad, k=k, length=length, steps=steps,
-                                   seed=seed, clamp=clamp, should_stop=should_stop, init=init, start=start)
+                                   seed=seed, clamp=clamp, should_stop=should_stop, init=init, start=start,
+                                   per_candidate=contexts is not None)
             elif method == "beam":
                 out = ar_beam_search(net, prompt=prompt, prompt_pad=pad, k=k, length=length,
                                      should_stop=should_stop)

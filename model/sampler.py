@@ -71,8 +71,11 @@ class SampleOutput:
 def sample_codes(net: CodeFusionNet, scheduler: DDIMScheduler, *, prompt: Tensor, prompt_pad: Tensor,
                  k: int, length: int, steps: int, seed: int = 0, clamp: bool = False,
                  should_stop: Callable[[], bool] | None = None, init: Tensor | None = None,
-                 start: int | None = None) -> SampleOutput:
+                 start: int | None = None, per_candidate: bool = False) -> SampleOutput:
     """k candidates for each of the B prompts, as one batch of B·k; returns (B·k, L) tokens, prompt-major.
+
+    per_candidate: `prompt` holds B·k rows, one encoder input per candidate (retrieval context: each
+    candidate reads its own example), prompt-major.
 
     init (B·k, L) token ids, with start: SDEdit-style editing. Each candidate starts from its init code
     noised to step `start` (q_sample) instead of from pure noise, and is denoised from there under the
@@ -81,12 +84,16 @@ def sample_codes(net: CodeFusionNet, scheduler: DDIMScheduler, *, prompt: Tensor
     cfg = net.cfg
     device = prompt.device
     dtype = net.head_scale.dtype
-    memory = net.encode(prompt, prompt_pad)  # (B, P, C), once per request
-    ctx = net.request_context(memory, prompt_pad, k)  # prompt K/V per layer, tables: once per request
+    if per_candidate and prompt.shape[0] % k:
+        raise ValueError(f"per_candidate needs B·k prompt rows, got {prompt.shape[0]} for k={k}")
+    n_prompts = prompt.shape[0] // k if per_candidate else prompt.shape[0]
+    memory = net.encode(prompt, prompt_pad)  # (B, P, C) or (B·k, P, C), once per request
+    # prompt K/V per layer, tables: once per request
+    ctx = net.request_context(memory, prompt_pad, 1 if per_candidate else k)
     # Noise is seeded per prompt, so a prompt gets the same candidates whatever batch it is sampled in.
     x = torch.cat([torch.randn((k, length, cfg.d_embed), device=device, dtype=dtype,
                                generator=torch.Generator(device=device).manual_seed(seed))
-                   for _ in range(prompt.shape[0])])  # (N, L, E)
+                   for _ in range(n_prompts)])  # (N, L, E)
     gen = torch.Generator(device=device).manual_seed(seed + 1)  # for eta > 0
     scheduler.set_timesteps(steps, start if init is not None else None)
     if init is not None:

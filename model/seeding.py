@@ -52,6 +52,7 @@ class ExampleSeeds:
 
     def __init__(self, config: SeedingConfig, pairs: dict[str, list[tuple[str, str]]]):
         self.config = config
+        self.prompts = {lang: [p for p, _ in rows] for lang, rows in pairs.items()}
         self.retrievers = {
             lang: TfidfRetriever([p for p, _ in rows], [c for _, c in rows]) for lang, rows in pairs.items() if rows
         }
@@ -89,6 +90,10 @@ class ExampleSeeds:
         """The codes of the k training examples nearest to the prompt (best first); [] when none shares a word."""
         found = self.retrievers[lang].retrieve(prompt, k)
         return [r for r in found if r.score > 0]
+
+    def nearest_pairs(self, prompt: str, lang: str, k: int) -> list[tuple[Retrieved, str]]:
+        """nearest(), each with its example's prompt (what an example_context model reads beside the code)."""
+        return [(r, self.prompts[lang][r.index]) for r in self.nearest(prompt, lang, k)]
 
     @staticmethod
     def write(model_dir: str | Path, config: SeedingConfig, pairs: Iterable[tuple[str, str, str]]) -> int:

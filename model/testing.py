@@ -23,17 +23,18 @@ TINY_PAIRS: list[tuple[str, str, str]] = [
 ]
 
 
-def make_tiny_model(out_dir: str | Path, *, train_steps: int = 0, seed: int = 0) -> Path:
+def make_tiny_model(out_dir: str | Path, *, train_steps: int = 0, seed: int = 0, **overrides) -> Path:
     """Write a tiny diffusion model folder (config.json, model.safetensors, tokenizer.json).
 
     With train_steps > 0 it is first fitted to TINY_PAIRS (a few hundred steps recover them exactly).
+    overrides: ModelConfig fields (e.g. example_context=True, max_prompt_len=96).
     """
     out = Path(out_dir)
     torch.manual_seed(seed)
     texts = [t for _, a, b in TINY_PAIRS for t in (a, b)] * 10
     tok = CodeTokenizer.train(texts, 300)
     cfg = preset("tiny", vocab_size=tok.vocab_size, d_model=64, d_ff=128, pad_id=tok.pad_id, eos_id=tok.eos_id,
-                 code_len={"python": 16, "bash": 16, "cf": 16})
+                 code_len={"python": 16, "bash": 16, "cf": 16}, **overrides)
     net = CodeFusionNet(cfg)
     if train_steps:
         diffusion = GaussianDiffusion(schedule=NoiseSchedule(steps=cfg.diffusion_steps))

@@ -63,6 +63,20 @@ class CodeTokenizer:
         ids = self.tok.encode(text or "", add_special_tokens=False).ids
         return [self.lang_ids[lang], *ids[: max_len - 1]]
 
+    def encode_prompt_with_example(self, text: str, lang: str, max_len: int, example: tuple[str, str] | None,
+                                   prompt_len: int = 40, example_prompt_len: int = 24) -> list[int]:
+        """`<lang> prompt <lang> example prompt <lang> example code`, truncated to max_len (retrieval context).
+
+        Without an example it is encode_prompt. The language tag separates the parts; it starts the prompt too.
+        """
+        if example is None:
+            return self.encode_prompt(text, lang, max_len)
+        tag = self.lang_ids[lang]
+        head = self.encode_prompt(text, lang, prompt_len + 1)
+        ex_prompt = self.tok.encode(example[0] or "", add_special_tokens=False).ids[:example_prompt_len]
+        ex_code = self.tok.encode(example[1] or "", add_special_tokens=False).ids
+        return [*head, tag, *ex_prompt, tag, *ex_code][:max_len]
+
     def encode_code(self, code: str) -> list[int]:
         """Code tokens followed by <eos> (no padding, no truncation)."""
         return [*self.tok.encode(code, add_special_tokens=False).ids, self.eos_id]

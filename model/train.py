@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     cfg, tok, kind, init = prepare_run(args)
     net, objective = build(kind, cfg, TimestepSampling(args.timesteps))
     if init is not None:
-        load_weights(init, net)
+        load_weights(init, net, grow=True)  # --config-overrides may lengthen the encoder input
         log(f"initialised from {init}")
     if rank == 0:
         cfg_dict = {"kind": kind, **cfg.to_dict()}

@@ -3,6 +3,8 @@
 For each language (up to N dev pairs) and each t, noise the gold code with a fixed seed, run N once
 (no self-conditioning), then D and H, and report the cross-entropy of H over the true tokens and the
 token accuracy (padding included, as in training). Used for the pretraining ablation in the model card.
+Models with example_context read each dev prompt's nearest training example (as served, candidate 1);
+`--no-context` gives them the prompt alone.
 
 Usage: .venv/bin/python scripts/dev_loss.py MODEL_DIR [MODEL_DIR ...] [--n 200]
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
@@ -18,17 +21,21 @@ from codefusion.model.config import LANGUAGES
 from codefusion.model.corpus import collate, pair_examples
 from codefusion.model.data import load_pairs
 from codefusion.model.pipeline import CodeFusionPipeline
+from codefusion.model.retrieval import TfidfRetriever
 
 T_GRID = (150, 300, 600, 900, 1199)
 
 
 @torch.inference_mode()
-def dev_loss(model_dir: str, n: int, batch: int = 50) -> dict:
+def dev_loss(model_dir: str, n: int, batch: int = 50, context: bool = True) -> dict:
     pipe = CodeFusionPipeline.from_dir(model_dir, device="cpu")
     net, cfg = pipe.net, pipe.config
-    out: dict = {"model": model_dir}
+    context = context and cfg.example_context
+    out: dict = {"model": model_dir, "context": context}
     for lang in LANGUAGES:
         examples, _ = pair_examples(pipe.tokenizer, cfg, load_pairs(lang, "dev")[0][:n])
+        if context:
+            examples = with_nearest_example(pipe, lang, load_pairs(lang, "dev")[0][:n], examples)
         row = {}
         for t_value in T_GRID:
             gen = torch.Generator().manual_seed(t_value)
@@ -49,13 +56,28 @@ def dev_loss(model_dir: str, n: int, batch: int = 50) -> dict:
     return out
 
 
+def with_nearest_example(pipe: CodeFusionPipeline, lang: str, pairs: list, examples: list) -> list:
+    """The examples with encoder inputs that read the nearest training example of their prompt."""
+    train = load_pairs(lang, "train")[0]
+    retriever = TfidfRetriever.from_pairs(train)
+    kept = [p for p in pairs if len(pipe.tokenizer.encode_code(p.code)) <= pipe.config.code_len[lang]]
+    out = []
+    for pair, example in zip(kept, examples, strict=True):
+        near = [r for r in retriever.retrieve(pair.prompt, 1) if r.score > 0]
+        ex = (train[near[0].index].prompt, near[0].code) if near else None
+        out.append(replace(example, prompt=pipe.tokenizer.encode_prompt_with_example(
+            pair.prompt, lang, pipe.config.max_prompt_len, ex)))
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("models", nargs="+")
     p.add_argument("--n", type=int, default=200)
+    p.add_argument("--no-context", action="store_true", help="example_context models read the prompt alone")
     args = p.parse_args()
     for model_dir in args.models:
-        print(json.dumps(dev_loss(model_dir, args.n)), flush=True)
+        print(json.dumps(dev_loss(model_dir, args.n, context=not args.no_context)), flush=True)
 
 
 if __name__ == "__main__":

@@ -15,14 +15,11 @@ import json
 import sys
 import time
 
-from codefusion.model import metrics
 from codefusion.model.data import load_pairs
 from codefusion.model.pipeline import CodeFusionPipeline
 from codefusion.model.sampler import DDIMScheduler, sample_codes
-from codefusion.server.cli_eval import language_metrics
-from codefusion.server.eval_report import PRIMARY
+from sweep_summary import K, summary  # scripts/sweep_summary.py
 
-K = 5
 DEFAULT_SETTINGS = ["1:1", "2:1", "5:1", "5:2", "10:1", "10:2", "20:2"]
 
 
@@ -45,14 +42,8 @@ def main(argv: list[str]) -> None:
             for i in range(len(pairs)):
                 rows = sorted(range(i * K, (i + 1) * K), key=lambda r: -model_scores[r])
                 per.append([texts[r] for r in rows])
-            scorer = language_metrics(lang)[PRIMARY[lang]]
-            scores = [[scorer(c, x) for c in cands] for cands, x in zip(per, pairs, strict=True)]
-            top1, top5 = metrics.top_k(scores, 1), metrics.top_k(scores, K)
-            valid = metrics.validity(lang, texts)
-            distinct = sum(len(set(c)) for c in per) / len(per)
             record = {"lang": lang, "steps": int(steps), "power": float(power), "end_at_zero": end == "z",
-                      "top1": round(top1, 1), "top5": round(top5, 1), "valid": round(valid, 1),
-                      "distinct": round(distinct, 2), "seconds": round(seconds, 1), "example": per[0][:2]}
+                      **summary(lang, per, pairs, texts), "seconds": round(seconds, 1)}
             print(json.dumps(record), flush=True)
 
 

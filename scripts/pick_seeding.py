@@ -6,8 +6,11 @@ started from those examples noised to each start step (1 step, ranked by the exa
 engine serves them). Raw samples: no validation or top-up. Prints one JSON line per setting:
 top-1 / top-5 of the language's main metric, share that parses, distinct per prompt.
 
-Usage: .venv/bin/python scripts/pick_seeding.py MODEL_DIR [N_PROMPTS] [START ...]
+Usage: .venv/bin/python scripts/pick_seeding.py MODEL_DIR [N_PROMPTS] [SETTING ...]
   e.g. scripts/pick_seeding.py models/codefusion 60 0 30 60 100 200 300
+A SETTING is a start step (seeded, 1 step), or for models with example_context `cS` (each candidate reads
+its example in the encoder, S steps from pure noise) or `cSsT` (reads it and starts from it noised to T,
+S steps); context settings are reported in the examples' order and, as `by score`, by the model's score.
 """
 
 from __future__ import annotations
@@ -15,43 +18,55 @@ from __future__ import annotations
 import json
 import sys
 
-from codefusion.model import metrics
 from codefusion.model.data import load_pairs
 from codefusion.model.pipeline import CodeFusionPipeline
 from codefusion.model.retrieval import TfidfRetriever
-from codefusion.server.cli_eval import language_metrics
-from codefusion.server.eval_report import PRIMARY
-
-K = 5
+from sweep_summary import K, summary  # scripts/sweep_summary.py
 
 
 def report(lang: str, setting: str, per_prompt: list[list[str]], pairs: list, texts: list[str]) -> None:
-    scorer = language_metrics(lang)[PRIMARY[lang]]
-    scores = [[scorer(c, x) for c in cands] for cands, x in zip(per_prompt, pairs, strict=True)]
-    print(json.dumps({
-        "lang": lang, "setting": setting, "top1": round(metrics.top_k(scores, 1), 1),
-        "top5": round(metrics.top_k(scores, K), 1), "valid": round(metrics.validity(lang, texts), 1),
-        "distinct": round(sum(len(set(c)) for c in per_prompt) / len(per_prompt), 2),
-        "example": per_prompt[0][:2]}), flush=True)
+    print(json.dumps({"lang": lang, "setting": setting, **summary(lang, per_prompt, pairs, texts)}), flush=True)
 
 
 def main(argv: list[str]) -> None:
     pipe = CodeFusionPipeline.from_dir(argv[0], device="cpu")
     n = int(argv[1]) if len(argv) > 1 else 40
-    starts = [int(s) for s in argv[2:]] or [0, 30, 60, 100, 200, 300]
+    settings = argv[2:] or ["0", "30", "60", "100", "200", "300"]
     for lang in ["cf", "bash", "python"]:
-        retriever = TfidfRetriever.from_pairs(load_pairs(lang, "train")[0])
+        train = load_pairs(lang, "train")[0]
+        retriever = TfidfRetriever.from_pairs(train)
         pairs = load_pairs(lang, "dev")[0][:n]
-        found = [[r.code for r in retriever.retrieve(p.prompt, K)] for p in pairs]
+        near = [[r for r in retriever.retrieve(p.prompt, K) if r.score > 0] or retriever.retrieve(p.prompt, K)
+                for p in pairs]
+        found = [[r.code for r in rows] for rows in near]
+        contexts = [[(train[r.index].prompt, r.code) for r in rows] for rows in near]
         report(lang, "retrieval", found, pairs, [c for f in found for c in f])
         prompts = [p.prompt for p in pairs]
         noise = pipe.sample(prompts, lang, k=K, steps=2)
-        ranked = [[s.text for s in sorted(row, key=lambda s: -s.score)] for row in noise]
-        report(lang, "noise, 2 steps", ranked, pairs, [s.text for row in noise for s in row])
-        for start in starts:
-            rows = pipe.sample(prompts, lang, k=K, steps=1, init_codes=found, start=start)
+        report(lang, "noise, 2 steps", by_score(noise), pairs, [s.text for row in noise for s in row])
+        for setting in settings:
+            steps, start, ctx = parse_setting(setting)
+            rows = pipe.sample(prompts, lang, k=K, steps=steps, init_codes=None if start is None else found,
+                               start=start, contexts=contexts if ctx else None)
             texts = [[s.text for s in row] for row in rows]  # in the examples' order, as the engine ranks
-            report(lang, f"seeded from step {start}", texts, pairs, [t for row in texts for t in row])
+            name = (f"context, {steps} steps" if ctx else "seeded") + ("" if start is None else f" from step {start}")
+            report(lang, name, texts, pairs, [t for row in texts for t in row])
+            if ctx:
+                report(lang, name + ", by score", by_score(rows), pairs, [t for row in texts for t in row])
+
+
+def by_score(rows: list) -> list[list[str]]:
+    return [[s.text for s in sorted(row, key=lambda s: -s.score)] for row in rows]
+
+
+def parse_setting(setting: str) -> tuple[int, int | None, bool]:
+    """(steps, start step or None for pure noise, reads examples) of `30`, `c2` or `c1s100`."""
+    if setting.isdigit():
+        return 1, int(setting), False
+    head, _, start = setting.removeprefix("c").partition("s")
+    if not setting.startswith("c") or not head.isdigit() or (start and not start.isdigit()):
+        raise SystemExit(f"bad setting {setting!r}: expected START, cSTEPS or cSTEPSsSTART")
+    return int(head), int(start) if start else None, True
 
 
 if __name__ == "__main__":

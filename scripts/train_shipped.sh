@@ -8,6 +8,8 @@
 #   scripts/train_shipped.sh ablation [MINUTES]                the same fine-tuning without pretraining
 #   scripts/train_shipped.sh continue [MINUTES]                third session: continue from models/codefusion
 #                                                              (steps 0-500 uniform t, then low_mixed; 110 min)
+#   scripts/train_shipped.sh context [MINUTES]                 fourth session: from models/codefusion, the encoder
+#                                                              reads a nearest other training example (120 min)
 #   scripts/train_shipped.sh seeding                           write seeding.json + examples.jsonl (dev-tuned)
 #
 # The shipped diffusion model (models/MODEL_CARD.md): pretraining 30 min, one thread; fine-tuning with
@@ -48,6 +50,13 @@ case "$stage" in
     $bin train finetune --run runs/v3/ft-cont --init models/codefusion --minutes "${2:-110}" \
       --threads "${THREADS:-2}" --batch 32 --eval-every 500 --seed 3 --lr 3e-4 --warmup 100 --timesteps low_mixed \
       --lang-weights '{"python": 0.45, "bash": 0.35, "cf": 0.2}'
+    ;;
+  context)
+    # Retrieval context (model/context.py): the encoder input grows to 128 tokens, prompt + nearest other
+    # training example (prompt and code); the position table's new rows repeat the old ones.
+    $bin train finetune --run runs/v4/ft-ctx --init models/codefusion --minutes "${2:-120}" \
+      --config-overrides '{"example_context": true, "max_prompt_len": 128}' \
+      --threads "${THREADS:-2}" --batch 32 --eval-every 1000 --seed 5 --lr 3e-4 --warmup 100
     ;;
   seeding)
     .venv/bin/python -m codefusion.model.seeding models/codefusion ${SEEDING_ARGS:---start python=30 --start bash=30 --start cf=200 --steps 1}

@@ -320,7 +320,7 @@ class Engine:
         short = [i for i, rows in enumerate(samples) if needs_top_up(lang, rows, k)]
         if short and self.oversample > 1:
             more = {**kwargs, "k": k * (self.oversample - 1), "seed": kwargs["seed"] + TOP_UP_SEED}
-            extra = pipe.sample([prompts[i] for i in short], lang, **more)
+            extra = self._first_samples(pipe, [prompts[i] for i in short], lang, more, top_up=True)
             self.top_ups += 1
             for i, rows in zip(short, extra, strict=True):
                 samples[i] = samples[i] + rows
@@ -334,35 +334,51 @@ class Engine:
             return None
         return self._seeds.start_for(lang)
 
+    def _reads_examples(self, lang: str) -> bool:
+        """Whether candidates of `lang` read nearest training examples in the encoder (example_context models)."""
+        pipe = self._pipe
+        return (self.seeding and self._seeds is not None and lang in self._seeds.retrievers and pipe is not None
+                and pipe.kind == "diffusion" and pipe.config.example_context)
+
     def _seeded_languages(self) -> set[str]:
-        return {lang for lang in LANGS if self._seed_start(lang) is not None}
+        return {lang for lang in LANGS if self._seed_start(lang) is not None or self._reads_examples(lang)}
 
     def _first_samples(
-        self, pipe: CodeFusionPipeline, prompts: list[str], lang: str, kwargs: dict[str, Any]
+        self, pipe: CodeFusionPipeline, prompts: list[str], lang: str, kwargs: dict[str, Any], top_up: bool = False
     ) -> list[list[Sample]]:
-        """k samples per prompt: example-seeded where the model folder seeds this language and a training
-        example shares a word with the prompt, else from pure noise.
+        """k samples per prompt, from the nearest training examples where a training example shares a word with
+        the prompt and the model folder says so, else from pure noise under the prompt alone. Examples are used
+        two ways: the sampler starts from one, noised (seeding.json's start step: SDEdit), and/or an
+        example_context model reads one in its encoder (candidate j reads example j). A top-up batch reads the
+        examples but starts from pure noise.
 
-        A seeded sample's score is its example's prompt similarity (0..1], so seeded samples rank before
-        pure ones (mean log-probabilities, <= 0) and in the order of their examples' nearness: on dev that
-        order beat the model's own score (models/MODEL_CARD.md).
+        Such a sample's score is its example's prompt similarity (0..1], so they rank before pure ones (mean
+        log-probabilities, <= 0) and in the order of their examples' nearness: on dev that order beat the
+        model's own score (models/MODEL_CARD.md).
         """
         from codefusion.model.pipeline import Sample
 
         seeds = self._seeds
-        start = self._seed_start(lang) if "method" not in kwargs else None  # the AR baseline is never seeded
-        if seeds is None or start is None:
+        # the AR baseline is never seeded
+        start = self._seed_start(lang) if "method" not in kwargs and not top_up else None
+        context = "method" not in kwargs and self._reads_examples(lang)
+        if seeds is None or (start is None and not context):
             return pipe.sample(prompts, lang, **kwargs)
         k = kwargs["k"]
-        found = [seeds.nearest(p, lang, k) for p in prompts]
+        found = [seeds.nearest_pairs(p, lang, k) for p in prompts]
         samples: list[list[Sample]] = [[] for _ in prompts]
         seeded = [i for i, f in enumerate(found) if f]
         plain = [i for i, f in enumerate(found) if not f]
         if seeded:
-            rows = pipe.sample([prompts[i] for i in seeded], lang, **{**kwargs, "steps": seeds.config.steps},
-                               init_codes=[[r.code for r in found[i]] for i in seeded], start=start)
+            extra: dict[str, Any] = {}
+            if start is not None:
+                extra.update(steps=seeds.config.steps, init_codes=[[r.code for r, _ in found[i]] for i in seeded],
+                             start=start)
+            if context:
+                extra["contexts"] = [[(prompt, r.code) for r, prompt in found[i]] for i in seeded]
+            rows = pipe.sample([prompts[i] for i in seeded], lang, **{**kwargs, **extra})
             for i, row in zip(seeded, rows, strict=True):
-                near = found[i]
+                near = [r for r, _ in found[i]]
                 samples[i] = [Sample(s.text, near[j % len(near)].score, s.tokens, near[j % len(near)].code)
                               for j, s in enumerate(row)]
         if plain:
