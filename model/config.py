@@ -43,6 +43,10 @@ class ModelConfig:
     # nearest training example (each candidate its own), so N and D can copy and edit instead of generating
     # from nothing (model/context.py). Such models want max_prompt_len ≥ 128.
     example_context: bool = False
+    # Example guess: N's self-conditioning input ("its previous estimate of x₀") is, for half the training
+    # pairs, the code of a nearest other training example, so at inference a retrieved example can be given
+    # as the first guess and the model revises it under the prompt (position-aligned: copying is local).
+    example_guess: bool = False
     pad_id: int = 0
     eos_id: int = 1
 

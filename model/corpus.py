@@ -22,6 +22,9 @@ class Example:
     cpd: list[bool] | None = None  # tokens to noise for continuous paragraph denoising
     # example_context models: encoder inputs with one nearest other training example each (model/context.py)
     contexts: list[list[int]] | None = None
+    # example_guess models: code token ids of nearest other training examples, one is N's first guess
+    guesses: list[list[int]] | None = None
+    guess: list[int] | None = None  # the one chosen for this draw
 
 
 def tokenizer_texts(snippet_limit: int = 40_000) -> Iterator[str]:
@@ -39,7 +42,7 @@ CONTEXT_NEIGHBOURS = 5  # the k of served candidates: candidate j reads the j-th
 
 def pair_examples(tok: CodeTokenizer, cfg: ModelConfig, pairs: list[Pair]) -> tuple[list[Example], int]:
     neighbours: list[list[int]] = []
-    if cfg.example_context:
+    if cfg.example_context or cfg.example_guess:
         from .context import nearest_others
 
         neighbours = nearest_others(pairs, CONTEXT_NEIGHBOURS)
@@ -53,8 +56,9 @@ def pair_examples(tok: CodeTokenizer, cfg: ModelConfig, pairs: list[Pair]) -> tu
         if cfg.example_context:
             contexts = [tok.encode_prompt_with_example(p.prompt, p.lang, cfg.max_prompt_len,
                                                        (pairs[j].prompt, pairs[j].code)) for j in neighbours[i]]
+        guesses = [tok.encode_code(pairs[j].code) for j in neighbours[i]] if cfg.example_guess else None
         out.append(Example(p.lang, tok.encode_prompt(p.prompt, p.lang, cfg.max_prompt_len), code,
-                           contexts=contexts))
+                           contexts=contexts, guesses=guesses))
     return out, too_long
 
 
@@ -95,12 +99,19 @@ def collate(examples: list[Example], cfg: ModelConfig, length: int, cpd: bool) -
     prompt = torch.full((len(examples), pl), cfg.pad_id, dtype=torch.long)
     code = torch.full((len(examples), length), cfg.pad_id, dtype=torch.long)
     mask = torch.zeros((len(examples), length)) if cpd else None
+    guessing = any(e.guess is not None for e in examples)
+    guess = torch.full((len(examples), length), cfg.pad_id, dtype=torch.long) if guessing else None
+    has_guess = torch.zeros(len(examples), dtype=torch.bool) if guessing else None
     for i, e in enumerate(examples):
         prompt[i, : len(e.prompt)] = torch.tensor(e.prompt)
         code[i, : len(e.code)] = torch.tensor(e.code[:length])
         if mask is not None and e.cpd is not None:
             mask[i, : len(e.cpd)] = torch.tensor(e.cpd[:length], dtype=torch.float32)
-    return Batch(prompt=prompt, prompt_pad=prompt == cfg.pad_id, code=code, noise_mask=mask)
+        if guess is not None and has_guess is not None and e.guess is not None:
+            guess[i, : min(len(e.guess), length)] = torch.tensor(e.guess[:length])
+            has_guess[i] = True
+    return Batch(prompt=prompt, prompt_pad=prompt == cfg.pad_id, code=code, noise_mask=mask, guess=guess,
+                 has_guess=has_guess)
 
 
 def mixed_stream(main: Iterator[Batch], extra: Iterator[Batch], extra_prob: float, seed: int) -> Iterator[Batch]:
@@ -113,8 +124,14 @@ def mixed_stream(main: Iterator[Batch], extra: Iterator[Batch], extra_prob: floa
 PLAIN_PROMPT_SHARE = 0.1  # example_context models: batches' share of prompts without an example
 
 
+GUESS_SHARE = 0.5  # example_guess models: share of pairs whose N gets a nearest example's code as its guess
+
+
 def with_context(example: Example, rng: random.Random) -> Example:
-    """The example with one of its retrieval contexts as its prompt (or the plain prompt, sometimes)."""
+    """The example with one of its retrieval contexts as its prompt (or the plain prompt, sometimes), and
+    one of its neighbours' codes as its guess (for GUESS_SHARE of the draws)."""
+    if example.guesses and rng.random() < GUESS_SHARE:
+        example = replace(example, guess=rng.choice(example.guesses))
     if not example.contexts or rng.random() < PLAIN_PROMPT_SHARE:
         return example
     return replace(example, prompt=rng.choice(example.contexts))

@@ -53,10 +53,15 @@ class Batch:
     prompt_pad: Tensor  # (B, P) True where padding
     code: Tensor  # (B, L) token ids, padded with <pad>
     noise_mask: Tensor | None = None  # (B, L) 1 where noise is added (CPD); None = everywhere
+    guess: Tensor | None = None  # (B, L) token ids of an example's code, N's self-conditioning input (example_guess)
+    has_guess: Tensor | None = None  # (B,) True for the rows that get their guess
 
     def to(self, device: torch.device) -> Batch:
-        nm = None if self.noise_mask is None else self.noise_mask.to(device)
-        return Batch(self.prompt.to(device), self.prompt_pad.to(device), self.code.to(device), nm)
+        def move(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t.to(device)
+
+        return Batch(self.prompt.to(device), self.prompt_pad.to(device), self.code.to(device),
+                     move(self.noise_mask), move(self.guess), move(self.has_guess))
 
 
 class GaussianDiffusion:
@@ -95,6 +100,11 @@ class GaussianDiffusion:
         if self.self_conditioning and torch.rand(()) < 0.5:
             with torch.no_grad():
                 x0_prev = net.denoise(x_t, t, memory, batch.prompt_pad)[0].detach()
+        if self.self_conditioning and batch.guess is not None and batch.has_guess is not None:
+            # example guess: these rows see a nearest other example's code as N's previous estimate
+            guess = net.embed_code(batch.guess).detach()  # (B, L, E)
+            base = torch.zeros_like(guess) if x0_prev is None else x0_prev
+            x0_prev = torch.where(batch.has_guess[:, None, None], guess, base)
         x0_hat, denoiser_logits = net.denoise(x_t, t, memory, batch.prompt_pad, x0_prev)  # (B, L, E)
         hidden = net.decode(x0_hat, memory, batch.prompt_pad)  # (B, L, E)
         logits = net.head(hidden)  # (B, L, V)

@@ -115,10 +115,11 @@ class CodeFusionPipeline:
         t = t.to(self.device)
         return t, t == self.config.pad_id
 
-    def _init_tokens(self, init_codes: Sequence[Sequence[str]], n_prompts: int, k: int, length: int) -> torch.Tensor:
-        """(n_prompts·k, length) token ids of the codes to start from, truncated and padded."""
+    def _init_tokens(self, init_codes: Sequence[Sequence[str]], n_prompts: int, k: int, length: int,
+                     name: str = "init_codes") -> torch.Tensor:
+        """(n_prompts·k, length) token ids of the codes to start from (or to guess), truncated and padded."""
         if len(init_codes) != n_prompts or any(not codes for codes in init_codes):
-            raise ValueError("init_codes needs a non-empty list of codes for every prompt")
+            raise ValueError(f"{name} needs a non-empty list of codes for every prompt")
         init = torch.full((n_prompts * k, length), self.config.pad_id, dtype=torch.long)
         for i, codes in enumerate(init_codes):
             for j in range(k):
@@ -130,12 +131,15 @@ class CodeFusionPipeline:
                max_tokens: int | None = None, should_stop: Callable[[], bool] | None = None,
                method: str = "diffusion", clamp: bool = False, eta: float = 0.0,
                init_codes: Sequence[Sequence[str]] | None = None, start: int | None = None,
-               contexts: Sequence[Sequence[tuple[str, str]]] | None = None) -> list[list[Sample]]:
+               contexts: Sequence[Sequence[tuple[str, str]]] | None = None,
+               guess_codes: Sequence[Sequence[str]] | None = None) -> list[list[Sample]]:
         """k samples for each prompt. method: "diffusion", or for the AR baseline "sample" / "beam"
         ("sample-kv": the same sampling with a key/value cache).
 
         contexts (models with `example_context` only): for each prompt, (example prompt, example code) pairs
         of nearest training examples; candidate j reads example j in its encoder (cycled; [] = none).
+        guess_codes (diffusion): for each prompt, codes given to N as its first estimate of x₀ (self-conditioning
+        input; what example_guess models are trained with), cycled over the k candidates.
 
         init_codes (diffusion only): for each prompt, codes to start from instead of pure noise, noised to
         step `start` and denoised under the prompt (SDEdit); cycled when fewer than k are given.
@@ -154,9 +158,11 @@ class CodeFusionPipeline:
             if self.kind == "diffusion":
                 sched = DDIMScheduler(schedule=self.schedule, eta=eta)
                 init = None if init_codes is None else self._init_tokens(init_codes, len(prompts), k, length)
+                guess = None if guess_codes is None else self._init_tokens(guess_codes, len(prompts), k, length,
+                                                                           "guess_codes")
                 out = sample_codes(net, sched, prompt=prompt, prompt_pad=pad, k=k, length=length, steps=steps,
                                    seed=seed, clamp=clamp, should_stop=should_stop, init=init, start=start,
-                                   per_candidate=contexts is not None)
+                                   per_candidate=contexts is not None, guess=guess)
             elif method == "beam":
                 out = ar_beam_search(net, prompt=prompt, prompt_pad=pad, k=k, length=length,
                                      should_stop=should_stop)

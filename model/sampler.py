@@ -71,8 +71,11 @@ class SampleOutput:
 def sample_codes(net: CodeFusionNet, scheduler: DDIMScheduler, *, prompt: Tensor, prompt_pad: Tensor,
                  k: int, length: int, steps: int, seed: int = 0, clamp: bool = False,
                  should_stop: Callable[[], bool] | None = None, init: Tensor | None = None,
-                 start: int | None = None, per_candidate: bool = False) -> SampleOutput:
+                 start: int | None = None, per_candidate: bool = False, guess: Tensor | None = None) -> SampleOutput:
     """k candidates for each of the B prompts, as one batch of B·k; returns (B·k, L) tokens, prompt-major.
+
+    guess (B·k, L) token ids: the first step's self-conditioning input (N's "previous estimate of x₀") is
+    their embedding instead of zeros, so each candidate is denoised as a revision of its guess.
 
     per_candidate: `prompt` holds B·k rows, one encoder input per candidate (retrieval context: each
     candidate reads its own example), prompt-major.
@@ -103,6 +106,10 @@ def sample_codes(net: CodeFusionNet, scheduler: DDIMScheduler, *, prompt: Tensor
         x = scheduler.schedule.q_sample(net.embed_code(init.to(device)), t0, x).to(dtype)
     conds = net.timestep_conditions(torch.tensor(scheduler.timesteps, device=device))  # (S, 1, 1, C)
     x0_hat = None
+    if guess is not None:
+        if guess.shape != x.shape[:2]:
+            raise ValueError(f"guess must be (B·k, L) = {tuple(x.shape[:2])}, got {tuple(guess.shape)}")
+        x0_hat = net.embed_code(guess.to(device)).to(dtype)
     for i in range(len(scheduler.timesteps)):
         if should_stop is not None and should_stop():
             raise SamplingCancelled("sampling cancelled")

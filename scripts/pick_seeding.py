@@ -8,9 +8,10 @@ top-1 / top-5 of the language's main metric, share that parses, distinct per pro
 
 Usage: .venv/bin/python scripts/pick_seeding.py MODEL_DIR [N_PROMPTS] [SETTING ...]
   e.g. scripts/pick_seeding.py models/codefusion 60 0 30 60 100 200 300
-A SETTING is a start step (seeded, 1 step), or for models with example_context `cS` (each candidate reads
-its example in the encoder, S steps from pure noise) or `cSsT` (reads it and starts from it noised to T,
-S steps); context settings are reported in the examples' order and, as `by score`, by the model's score.
+A SETTING is a start step (seeded, 1 step), or `cS` (each candidate reads its example in the encoder:
+example_context models; S steps from pure noise), `gS` (its example is N's first guess: example_guess
+models) or with a start, `cSsT` / `gSsT` (also starts from the example noised to T); such settings are
+reported in the examples' order and, as `by score`, by the model's score.
 """
 
 from __future__ import annotations
@@ -45,13 +46,15 @@ def main(argv: list[str]) -> None:
         noise = pipe.sample(prompts, lang, k=K, steps=2)
         report(lang, "noise, 2 steps", by_score(noise), pairs, [s.text for row in noise for s in row])
         for setting in settings:
-            steps, start, ctx = parse_setting(setting)
+            steps, start, reads = parse_setting(setting)
             rows = pipe.sample(prompts, lang, k=K, steps=steps, init_codes=None if start is None else found,
-                               start=start, contexts=contexts if ctx else None)
+                               start=start, contexts=contexts if reads == "c" else None,
+                               guess_codes=found if reads == "g" else None)
             texts = [[s.text for s in row] for row in rows]  # in the examples' order, as the engine ranks
-            name = (f"context, {steps} steps" if ctx else "seeded") + ("" if start is None else f" from step {start}")
+            how = {"c": "context", "g": "guess"}.get(reads, "seeded")
+            name = (f"{how}, {steps} steps" if reads else how) + ("" if start is None else f" from step {start}")
             report(lang, name, texts, pairs, [t for row in texts for t in row])
-            if ctx:
+            if reads:
                 report(lang, name + ", by score", by_score(rows), pairs, [t for row in texts for t in row])
 
 
@@ -59,14 +62,14 @@ def by_score(rows: list) -> list[list[str]]:
     return [[s.text for s in sorted(row, key=lambda s: -s.score)] for row in rows]
 
 
-def parse_setting(setting: str) -> tuple[int, int | None, bool]:
-    """(steps, start step or None for pure noise, reads examples) of `30`, `c2` or `c1s100`."""
+def parse_setting(setting: str) -> tuple[int, int | None, str]:
+    """(steps, start step or None for pure noise, "c"/"g"/"" how it reads examples) of `30`, `g2` or `c1s100`."""
     if setting.isdigit():
-        return 1, int(setting), False
-    head, _, start = setting.removeprefix("c").partition("s")
-    if not setting.startswith("c") or not head.isdigit() or (start and not start.isdigit()):
-        raise SystemExit(f"bad setting {setting!r}: expected START, cSTEPS or cSTEPSsSTART")
-    return int(head), int(start) if start else None, True
+        return 1, int(setting), ""
+    head, _, start = setting[1:].partition("s")
+    if setting[:1] not in ("c", "g") or not head.isdigit() or (start and not start.isdigit()):
+        raise SystemExit(f"bad setting {setting!r}: expected START, cSTEPS, gSTEPS, cSTEPSsSTART or gSTEPSsSTART")
+    return int(head), int(start) if start else None, setting[0]
 
 
 if __name__ == "__main__":

@@ -335,10 +335,11 @@ class Engine:
         return self._seeds.start_for(lang)
 
     def _reads_examples(self, lang: str) -> bool:
-        """Whether candidates of `lang` read nearest training examples in the encoder (example_context models)."""
+        """Whether candidates of `lang` read nearest training examples: in the encoder (example_context models)
+        or as N's first guess (example_guess models)."""
         pipe = self._pipe
         return (self.seeding and self._seeds is not None and lang in self._seeds.retrievers and pipe is not None
-                and pipe.kind == "diffusion" and pipe.config.example_context)
+                and pipe.kind == "diffusion" and (pipe.config.example_context or pipe.config.example_guess))
 
     def _seeded_languages(self) -> set[str]:
         return {lang for lang in LANGS if self._seed_start(lang) is not None or self._reads_examples(lang)}
@@ -348,9 +349,9 @@ class Engine:
     ) -> list[list[Sample]]:
         """k samples per prompt, from the nearest training examples where a training example shares a word with
         the prompt and the model folder says so, else from pure noise under the prompt alone. Examples are used
-        two ways: the sampler starts from one, noised (seeding.json's start step: SDEdit), and/or an
-        example_context model reads one in its encoder (candidate j reads example j). A top-up batch reads the
-        examples but starts from pure noise.
+        three ways: the sampler starts from one, noised (seeding.json's start step: SDEdit); an
+        example_context model reads one in its encoder; an example_guess model gets one as N's first estimate
+        of x₀ (candidate j: example j). A top-up batch reads the examples but starts from pure noise.
 
         Such a sample's score is its example's prompt similarity (0..1], so they rank before pure ones (mean
         log-probabilities, <= 0) and in the order of their examples' nearness: on dev that order beat the
@@ -361,8 +362,8 @@ class Engine:
         seeds = self._seeds
         # the AR baseline is never seeded
         start = self._seed_start(lang) if "method" not in kwargs and not top_up else None
-        context = "method" not in kwargs and self._reads_examples(lang)
-        if seeds is None or (start is None and not context):
+        reads = "method" not in kwargs and self._reads_examples(lang)
+        if seeds is None or (start is None and not reads):
             return pipe.sample(prompts, lang, **kwargs)
         k = kwargs["k"]
         found = [seeds.nearest_pairs(p, lang, k) for p in prompts]
@@ -374,8 +375,10 @@ class Engine:
             if start is not None:
                 extra.update(steps=seeds.config.steps, init_codes=[[r.code for r, _ in found[i]] for i in seeded],
                              start=start)
-            if context:
+            if reads and pipe.config.example_context:
                 extra["contexts"] = [[(prompt, r.code) for r, prompt in found[i]] for i in seeded]
+            if reads and pipe.config.example_guess:
+                extra["guess_codes"] = [[r.code for r, _ in found[i]] for i in seeded]
             rows = pipe.sample([prompts[i] for i in seeded], lang, **{**kwargs, **extra})
             for i, row in zip(seeded, rows, strict=True):
                 near = [r for r, _ in found[i]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,50 @@ def test_seeded_and_context_together_start_from_the_example(context_dir: Path, t
     # the first candidate starts from (and reads) the nearest example, whose prompt is the request's own
     assert rows[0].seed == "ls -a" and rows[0].score == pytest.approx(1.0)
     assert rows[1].seed != "ls -a" and 0 < rows[1].score < 1
+
+
+@pytest.fixture(scope="module")
+def guess_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = make_tiny_model(tmp_path_factory.mktemp("guess") / "model", example_guess=True)
+    ExampleSeeds.write(out, SeedingConfig({}, steps=1), EXAMPLES)
+    return out
+
+
+def test_guess_batches_and_loss_use_the_neighbours_code(tiny_model_dir: Path):
+    from codefusion.model.corpus import GUESS_SHARE
+    from codefusion.model.diffusion import GaussianDiffusion, NoiseSchedule
+
+    _, cfg = read_config(tiny_model_dir)
+    cfg = ModelConfig.from_dict({**cfg.to_dict(), "example_guess": True})
+    tok = CodeTokenizer.load(tiny_model_dir / "tokenizer.json")
+    pairs = [Pair(str(i), "bash", f"list files number {i}", f"ls {i}") for i in range(6)]
+    examples, _ = pair_examples(tok, cfg, pairs)
+    assert all(e.guesses and e.contexts is None for e in examples)
+    assert tok.decode(examples[0].guesses[0]) in {f"ls {i}" for i in range(1, 6)}  # never its own code
+    stream = batch_stream({"bash": examples}, cfg, batch_size=6, seed=0, lang_weights={})
+    batches = [next(stream) for _ in range(40)]
+    share = sum(int(b.has_guess.sum()) for b in batches) / 240
+    assert abs(share - GUESS_SHARE) < 0.1
+    b = batches[0]
+    assert all(tok.decode(row) != "" for row, on in zip(b.guess.tolist(), b.has_guess.tolist()) if on)
+    net = CodeFusionNet(cfg)
+    diffusion = GaussianDiffusion(schedule=NoiseSchedule(steps=cfg.diffusion_steps))
+    torch.manual_seed(0)
+    with_guess = diffusion.training_losses(net, b)["loss"]
+    torch.manual_seed(0)
+    without = diffusion.training_losses(net, replace(b, guess=None, has_guess=None))["loss"]
+    assert torch.isfinite(with_guess) and not torch.equal(with_guess, without)
+
+
+def test_guess_changes_the_candidates_and_the_engine_gives_examples(guess_dir: Path):
+    pipe = CodeFusionPipeline.from_dir(guess_dir, device="cpu")
+    plain = pipe.sample(["list files"], "bash", k=3, steps=2)[0]
+    guessed = pipe.sample(["list files"], "bash", k=3, steps=2, guess_codes=[["ls -a", "pwd"]])[0]
+    assert [s.tokens for s in plain] != [s.tokens for s in guessed]
+    with pytest.raises(ValueError, match="guess_codes"):
+        pipe.sample(["a", "b"], "bash", k=2, guess_codes=[["ls"]])
+    engine = Engine(guess_dir, device="cpu", oversample=1)
+    engine.load()
+    assert engine.status()["seededLanguages"] == ["bash", "python"]
+    rows = engine.sample_batch(["list all files in the current directory"], "bash", k=2)[0]
+    assert rows[0].seed == "ls -a" and rows[0].score == pytest.approx(1.0)
