@@ -159,7 +159,7 @@ def test_guess_batches_and_loss_use_the_neighbours_code(tiny_model_dir: Path):
     share = sum(int(b.has_guess.sum()) for b in batches) / 240
     assert abs(share - GUESS_SHARE) < 0.1
     b = batches[0]
-    assert all(tok.decode(row) != "" for row, on in zip(b.guess.tolist(), b.has_guess.tolist()) if on)
+    assert all(tok.decode(row) != "" for row, on in zip(b.guess.tolist(), b.has_guess.tolist(), strict=True) if on)
     net = CodeFusionNet(cfg)
     diffusion = GaussianDiffusion(schedule=NoiseSchedule(steps=cfg.diffusion_steps))
     torch.manual_seed(0)
