@@ -3,8 +3,9 @@
 For each language (up to N dev pairs) and each t, noise the gold code with a fixed seed, run N once
 (no self-conditioning), then D and H, and report the cross-entropy of H over the true tokens and the
 token accuracy (padding included, as in training). Used for the pretraining ablation in the model card.
-Models with example_context read each dev prompt's nearest training example (as served, candidate 1);
-`--no-context` gives them the prompt alone.
+Models with example_context read each dev prompt's nearest training example (as served, candidate 1),
+and example_guess models get its code as N's self-conditioning input; `--no-context` gives them the
+prompt alone.
 
 Usage: .venv/bin/python scripts/dev_loss.py MODEL_DIR [MODEL_DIR ...] [--n 200]
 """
@@ -30,11 +31,11 @@ T_GRID = (150, 300, 600, 900, 1199)
 def dev_loss(model_dir: str, n: int, batch: int = 50, context: bool = True) -> dict:
     pipe = CodeFusionPipeline.from_dir(model_dir, device="cpu")
     net, cfg = pipe.net, pipe.config
-    context = context and cfg.example_context
-    out: dict = {"model": model_dir, "context": context}
+    reads = context and (cfg.example_context or cfg.example_guess)
+    out: dict = {"model": model_dir, "context": reads}
     for lang in LANGUAGES:
         examples, _ = pair_examples(pipe.tokenizer, cfg, load_pairs(lang, "dev")[0][:n])
-        if context:
+        if reads:
             examples = with_nearest_example(pipe, lang, load_pairs(lang, "dev")[0][:n], examples)
         row = {}
         for t_value in T_GRID:
@@ -46,7 +47,8 @@ def dev_loss(model_dir: str, n: int, batch: int = 50, context: bool = True) -> d
                 t = torch.full((x0.shape[0],), t_value)
                 x_t = pipe.schedule.q_sample(x0, t, torch.randn(x0.shape, generator=gen))
                 memory = net.encode(b.prompt, b.prompt_pad)
-                x0_hat, _ = net.denoise(x_t, t, memory, b.prompt_pad)
+                guess = None if b.guess is None else net.embed_code(b.guess)  # (B, L, E)
+                x0_hat, _ = net.denoise(x_t, t, memory, b.prompt_pad, guess)
                 logits = net.head(net.decode(x0_hat, memory, b.prompt_pad))  # (B, L, V)
                 ce_sum += float(F.cross_entropy(logits.transpose(1, 2), b.code, reduction="sum"))
                 correct += int((logits.argmax(-1) == b.code).sum())
@@ -57,7 +59,7 @@ def dev_loss(model_dir: str, n: int, batch: int = 50, context: bool = True) -> d
 
 
 def with_nearest_example(pipe: CodeFusionPipeline, lang: str, pairs: list, examples: list) -> list:
-    """The examples with encoder inputs that read the nearest training example of their prompt."""
+    """The examples reading their prompt's nearest training example: in the encoder input and/or as the guess."""
     train = load_pairs(lang, "train")[0]
     retriever = TfidfRetriever.from_pairs(train)
     kept = [p for p in pairs if len(pipe.tokenizer.encode_code(p.code)) <= pipe.config.code_len[lang]]
@@ -65,8 +67,12 @@ def with_nearest_example(pipe: CodeFusionPipeline, lang: str, pairs: list, examp
     for pair, example in zip(kept, examples, strict=True):
         near = [r for r in retriever.retrieve(pair.prompt, 1) if r.score > 0]
         ex = (train[near[0].index].prompt, near[0].code) if near else None
-        out.append(replace(example, prompt=pipe.tokenizer.encode_prompt_with_example(
-            pair.prompt, lang, pipe.config.max_prompt_len, ex)))
+        if pipe.config.example_context:
+            example = replace(example, prompt=pipe.tokenizer.encode_prompt_with_example(
+                pair.prompt, lang, pipe.config.max_prompt_len, ex))
+        if pipe.config.example_guess:  # no example: the guess is <eos> alone
+            example = replace(example, guess=pipe.tokenizer.encode_code(ex[1] if ex else ""))
+        out.append(example)
     return out
 
 
