@@ -127,7 +127,7 @@ PLAIN_PROMPT_SHARE = 0.1  # example_context models: batches' share of prompts wi
 GUESS_SHARE = 0.5  # example_guess models: share of pairs whose N gets a nearest example's code as its guess
 
 
-def with_context(example: Example, rng: random.Random) -> Example:
+def with_examples(example: Example, rng: random.Random) -> Example:
     """The example with one of its retrieval contexts as its prompt (or the plain prompt, sometimes), and
     one of its neighbours' codes as its guess (for GUESS_SHARE of the draws)."""
     if example.guesses and rng.random() < GUESS_SHARE:
@@ -146,6 +146,6 @@ def batch_stream(by_lang: dict[str, list[Example]], cfg: ModelConfig, *, batch_s
     while True:
         lang = rng.choices(langs, weights)[0]
         examples = rng.sample(by_lang[lang], min(batch_size, len(by_lang[lang])))
-        examples = [with_context(e, rng) for e in examples]
+        examples = [with_examples(e, rng) for e in examples]
         use_cpd = cpd_prob > 0 and rng.random() < cpd_prob
         yield collate(examples, cfg, cfg.code_len[lang], use_cpd)
