@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 from .data import Pair
 from .retrieval import TfidfRetriever
 
@@ -24,18 +22,8 @@ def nearest_others(pairs: Sequence[Pair], n: int) -> list[list[int]]:
     retriever = TfidfRetriever.from_pairs(pairs)
     out = []
     for pair in pairs:
-        sims = retriever.similarities(pair.prompt)
-        order = np.lexsort((np.arange(len(sims)), -sims))
-        picked: list[int] = []
-        codes: set[str] = set()
-        for j in order[: 4 * n + 8]:
-            j = int(j)
-            if sims[j] <= 0 or len(picked) == n:
-                break
-            other = pairs[j]
-            if other.id == pair.id or other.code in codes:
-                continue
-            codes.add(other.code)
-            picked.append(j)
-        out.append(picked)
+        def same_group(j: int, own: str = pair.id) -> bool:
+            return pairs[j].id == own
+
+        out.append([r.index for r in retriever.retrieve(pair.prompt, n, skip=same_group) if r.score > 0])
     return out

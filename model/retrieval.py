@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,15 +62,16 @@ class TfidfRetriever:
             np.add.at(scores, idx, vals * (w / norm))
         return scores
 
-    def retrieve(self, prompt: str, k: int) -> list[Retrieved]:
-        """The codes of the k most similar training prompts, best first, distinct codes only."""
+    def retrieve(self, prompt: str, k: int, skip: Callable[[int], bool] | None = None) -> list[Retrieved]:
+        """The codes of the k most similar training prompts, best first, distinct codes only; `skip(index)`
+        leaves out examples (e.g. a training pair's own group when it is its own query)."""
         scores = self.similarities(prompt)
         order = np.lexsort((np.arange(len(scores)), -scores))  # ties: earlier training example first
         out: list[Retrieved] = []
         seen: set[str] = set()
         for i in order:
             code = self.codes[int(i)]
-            if code in seen:
+            if code in seen or (skip is not None and skip(int(i))):
                 continue
             seen.add(code)
             out.append(Retrieved(code, float(scores[i]), int(i)))

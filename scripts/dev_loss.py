@@ -33,10 +33,13 @@ def dev_loss(model_dir: str, n: int, batch: int = 50, context: bool = True) -> d
     net, cfg = pipe.net, pipe.config
     reads = context and (cfg.example_context or cfg.example_guess)
     out: dict = {"model": model_dir, "context": reads}
+    # the examples come from the training split below, not from pair_examples' neighbours among dev pairs
+    plain_cfg = replace(cfg, example_context=False, example_guess=False)
     for lang in LANGUAGES:
-        examples, _ = pair_examples(pipe.tokenizer, cfg, load_pairs(lang, "dev")[0][:n])
+        dev = load_pairs(lang, "dev")[0][:n]
+        examples, _ = pair_examples(pipe.tokenizer, plain_cfg, dev)
         if reads:
-            examples = with_nearest_example(pipe, lang, load_pairs(lang, "dev")[0][:n], examples)
+            examples = with_nearest_example(pipe, lang, dev, examples)
         row = {}
         for t_value in T_GRID:
             gen = torch.Generator().manual_seed(t_value)
