@@ -61,6 +61,12 @@ async def test_initialize_is_fast_and_advertises_features(client: LanguageClient
 
 
 async def test_model_load_reports_work_done_progress(client: LanguageClient):
+    # the end report follows the engine's ready state (sent once the load thread is joined): wait for it
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(
+        r and type(r[-1]).__name__ == "WorkDoneProgressEnd" for r in client.progress_reports.values()
+    ):
+        await asyncio.sleep(0.05)
     reports = [r for r in client.progress_reports.values() if r]
     assert reports, "no work-done progress for the model load"
     kinds = [type(v).__name__ for v in reports[0]]

@@ -205,6 +205,8 @@ describe("codefusion-lsp through the extension's protocol code", { timeout: LOAD
     assert.ok(isReady(s), `model not loaded after ${LOAD_TIMEOUT_MS} ms: ${JSON.stringify(s)}\n${stderr}`);
     assert.equal(s.device, "cpu");
     assert.ok(typeof s.parameters === "number" && s.parameters > 0, `parameters ${s.parameters}`);
+    // the end notification follows the engine's ready state (it is sent once the load thread is joined)
+    while (progressEnded.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     assert.ok(progressEnded.length >= 1, "no $/progress end notification");
   });
 
