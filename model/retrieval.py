@@ -1,4 +1,5 @@
-"""The retrieval floor: TF-IDF nearest training examples for a prompt (numpy only)."""
+"""Nearest training examples for a prompt: the TF-IDF floor (numpy only), and TF-IDF blended with sentence
+embeddings (HybridRetriever; the embeddings come from model/minilm.py)."""
 
 from __future__ import annotations
 
@@ -78,3 +79,25 @@ class TfidfRetriever:
             if len(out) == k:
                 break
         return out
+
+
+class HybridRetriever(TfidfRetriever):
+    """weight · cosine of sentence embeddings + (1 − weight) · TF-IDF cosine, over the examples that share a
+    word with the prompt (the others score 0, as in TF-IDF: a prompt sharing no word finds nothing)."""
+
+    def __init__(self, prompts: Sequence[str], codes: Sequence[str], embeddings: np.ndarray,
+                 embed: Callable[[str], np.ndarray], weight: float):
+        super().__init__(prompts, codes)
+        if embeddings.ndim != 2 or embeddings.shape[0] != len(self.codes):
+            raise ValueError(f"expected {len(self.codes)} embeddings, got shape {embeddings.shape}")
+        if not 0.0 <= weight <= 1.0:
+            raise ValueError(f"weight must be in [0, 1], got {weight}")
+        self.embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)  # (n, D), unit rows
+        self.embed, self.weight = embed, weight
+
+    def similarities(self, prompt: str) -> np.ndarray:
+        words = super().similarities(prompt)
+        if not words.any():  # nothing shares a word: no need to embed the prompt
+            return words
+        meaning = self.embeddings @ self.embed(prompt)  # (n,)
+        return np.where(words > 0, self.weight * meaning + (1 - self.weight) * words, 0.0)

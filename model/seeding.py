@@ -2,27 +2,38 @@
 
 A model folder may carry `seeding.json` and `examples.jsonl`. For the languages listed in seeding.json,
 each of the k candidates starts from one of the k training examples whose prompts are nearest to the
-request's prompt (TF-IDF), noised to step `start`, and is denoised under the request's prompt for
-`steps` steps. The start step is tuned on the development split per model: the better the model, the
-more noise it can take and the more it rewrites the example.
+request's prompt, noised to step `start`, and is denoised under the request's prompt for `steps` steps.
+The start step is tuned on the development split per model: the better the model, the more noise it can
+take and the more it rewrites the example.
 
-seeding.json: {"start": {"python": 30, "bash": 30}, "steps": 1, "examples": "examples.jsonl"}
+Nearness is TF-IDF cosine, or, when seeding.json names a `semantic` file of the example prompts'
+all-MiniLM-L6-v2 sentence embeddings, `semantic_weight` · their cosine + the rest · TF-IDF (dev-tuned in
+models/MODEL_CARD.md). Without MiniLM installed, or with embeddings from another MiniLM, the server logs
+why and uses TF-IDF alone.
+
+seeding.json: {"start": {"python": 30, "bash": 30}, "steps": 1, "examples": "examples.jsonl",
+               "semantic": "examples.minilm.safetensors", "semantic_weight": 0.7}
 examples.jsonl: one {"lang": ..., "prompt": ..., "code": ...} object per line (training split only).
+examples.minilm.safetensors: one (n_lang, 384) fp16 tensor per language, rows in examples.jsonl order.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .checkpoint import ModelLoadError
 from .config import LANGUAGES
-from .retrieval import Retrieved, TfidfRetriever
+from .retrieval import HybridRetriever, Retrieved, TfidfRetriever
 
 SEEDING_FILE = "seeding.json"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,32 +41,52 @@ class SeedingConfig:
     start: dict[str, int] = field(default_factory=dict)  # language -> start step; others: pure noise
     steps: int = 1
     examples: str = "examples.jsonl"
+    semantic: str | None = None  # sentence embeddings of the example prompts (file in the model folder)
+    semantic_weight: float = 0.7
 
     @classmethod
     def from_dict(cls, raw: object, where: Path) -> SeedingConfig:
         if not isinstance(raw, dict):
             raise ModelLoadError(f"{where}: expected a JSON object")
         start, steps, examples = raw.get("start", {}), raw.get("steps", 1), raw.get("examples", "examples.jsonl")
+        semantic, weight = raw.get("semantic"), raw.get("semantic_weight", 0.7)
         if not isinstance(start, dict) or any(
             lang not in LANGUAGES or isinstance(t, bool) or not isinstance(t, int) or t < 0 for lang, t in start.items()
         ):
             raise ModelLoadError(f"{where}: 'start' must map languages {LANGUAGES} to non-negative steps")
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise ModelLoadError(f"{where}: 'steps' must be a positive integer")
-        if not isinstance(examples, str) or "/" in examples or "\\" in examples or examples.startswith("."):
-            raise ModelLoadError(f"{where}: 'examples' must be a file name inside the model folder")
-        return cls(dict(start), steps, examples)
+        for key, name in (("examples", examples), ("semantic", semantic)):
+            if (key == "examples" or name is not None) and not _plain_file_name(name):
+                raise ModelLoadError(f"{where}: '{key}' must be a file name inside the model folder")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1:
+            raise ModelLoadError(f"{where}: 'semantic_weight' must be a number in [0, 1]")
+        return cls(dict(start), steps, examples, semantic, float(weight))
+
+
+def _plain_file_name(name: object) -> bool:
+    return isinstance(name, str) and bool(name) and "/" not in name and "\\" not in name and not name.startswith(".")
 
 
 class ExampleSeeds:
     """The examples a model folder ships for seeding, with a retriever per language."""
 
-    def __init__(self, config: SeedingConfig, pairs: dict[str, list[tuple[str, str]]]):
+    def __init__(self, config: SeedingConfig, pairs: dict[str, list[tuple[str, str]]],
+                 semantic: tuple[dict[str, np.ndarray], Callable[[str], np.ndarray]] | None = None):
+        """semantic: per-language example embeddings and the function embedding a prompt (HybridRetriever)."""
         self.config = config
         self.prompts = {lang: [p for p, _ in rows] for lang, rows in pairs.items()}
-        self.retrievers = {
-            lang: TfidfRetriever([p for p, _ in rows], [c for _, c in rows]) for lang, rows in pairs.items() if rows
-        }
+        self.retrievers: dict[str, TfidfRetriever] = {}
+        for lang, rows in pairs.items():
+            if not rows:
+                continue
+            prompts, codes = [p for p, _ in rows], [c for _, c in rows]
+            if semantic is None:
+                self.retrievers[lang] = TfidfRetriever(prompts, codes)
+            else:
+                self.retrievers[lang] = HybridRetriever(prompts, codes, semantic[0][lang], semantic[1],
+                                                        config.semantic_weight)
+        self.retrieval = "tfidf" if semantic is None else f"tfidf+minilm ({config.semantic_weight:g})"
 
     @classmethod
     def from_dir(cls, model_dir: str | Path) -> ExampleSeeds | None:
@@ -80,7 +111,8 @@ class ExampleSeeds:
                     pairs[row["lang"]].append((row["prompt"], row["code"]))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ModelLoadError(f"cannot read {examples} (named in {path}): {exc}") from exc
-        return cls(config, dict(pairs))
+        semantic = _load_semantic(Path(model_dir), config, pairs) if config.semantic else None
+        return cls(config, dict(pairs), semantic)
 
     def start_for(self, lang: str) -> int | None:
         """The start step for a language, or None when its candidates start from pure noise."""
@@ -97,16 +129,62 @@ class ExampleSeeds:
 
     @staticmethod
     def write(model_dir: str | Path, config: SeedingConfig, pairs: Iterable[tuple[str, str, str]]) -> int:
-        """Write seeding.json and the examples file; pairs are (lang, prompt, code). Returns the count."""
+        """Write seeding.json and the examples file (and, when the config names one, the example prompts'
+        sentence embeddings); pairs are (lang, prompt, code). Returns the count."""
         model_dir = Path(model_dir)
         n = 0
+        by_lang: dict[str, list[str]] = defaultdict(list)
         with (model_dir / config.examples).open("w", encoding="utf-8") as f:
             for lang, prompt, code in pairs:
                 f.write(json.dumps({"lang": lang, "prompt": prompt, "code": code}, ensure_ascii=False) + "\n")
+                by_lang[lang].append(prompt)
                 n += 1
-        body = {"start": config.start, "steps": config.steps, "examples": config.examples}
+        body: dict[str, object] = {"start": config.start, "steps": config.steps, "examples": config.examples}
+        if config.semantic:
+            from safetensors.torch import save_file
+
+            from .minilm import SentenceEncoder
+
+            encoder = SentenceEncoder()
+            save_file({lang: encoder.embed(prompts).half() for lang, prompts in by_lang.items()},
+                      str(model_dir / config.semantic), metadata={"model": "all-MiniLM-L6-v2"})
+            body.update(semantic=config.semantic, semantic_weight=config.semantic_weight)
         (model_dir / SEEDING_FILE).write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
         return n
+
+
+def _load_semantic(model_dir: Path, config: SeedingConfig, pairs: dict[str, list[tuple[str, str]]],
+                   ) -> tuple[dict[str, np.ndarray], Callable[[str], np.ndarray]] | None:
+    """The example embeddings and a prompt embedder, or None (logged) when MiniLM is not installed or is not
+    the one the embeddings came from. A missing or malformed embeddings file raises ModelLoadError."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    from .minilm import MiniLMUnavailable, SentenceEncoder
+
+    assert config.semantic is not None
+    path = model_dir / config.semantic
+    try:
+        stored = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelLoadError(f"cannot read {path} (named in {model_dir / SEEDING_FILE}): {exc}") from exc
+    table = {}
+    for lang, rows in pairs.items():
+        got = stored.get(lang)
+        if got is None or got.ndim != 2 or got.shape[0] != len(rows):
+            raise ModelLoadError(f"{path}: expected {len(rows)} {lang} embeddings, got "
+                                 f"{'none' if got is None else got.shape}")
+        table[lang] = got.astype(np.float32)
+    try:
+        encoder = SentenceEncoder()
+    except MiniLMUnavailable as exc:
+        log.warning("nearest examples by TF-IDF alone: %s", exc)
+        return None
+    for lang, rows in pairs.items():  # embeddings from another MiniLM would rank nonsense: check one
+        if rows and float(encoder.embed([rows[0][0]])[0].numpy() @ table[lang][0]) < 0.99:
+            log.warning("nearest examples by TF-IDF alone: %s was not made by the installed MiniLM", path)
+            return None
+    return table, lambda prompt: encoder.embed([prompt])[0].numpy()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,14 +198,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--start", action="append", default=[], metavar="LANG=STEP",
                    help="seed LANG's candidates, noised to STEP (repeatable); languages not named start from noise")
     p.add_argument("--steps", type=int, default=1, help="denoising steps from the start step")
+    p.add_argument("--semantic-weight", type=float, default=0.7,
+                   help="weight of MiniLM sentence similarity against TF-IDF in [0, 1]; 0: TF-IDF alone, no file")
     args = p.parse_args(argv)
+    if not 0 <= args.semantic_weight <= 1:
+        p.error("--semantic-weight must be in [0, 1]")
     start = {}
     for item in args.start:
         lang, _, step = item.partition("=")
         if lang not in LANGUAGES or not step.isdigit():
             p.error(f"--start expects LANG=STEP with LANG in {LANGUAGES}, got {item!r}")
         start[lang] = int(step)
-    config = SeedingConfig(start, args.steps)
+    semantic = "examples.minilm.safetensors" if args.semantic_weight > 0 else None
+    config = SeedingConfig(start, args.steps, semantic=semantic, semantic_weight=args.semantic_weight)
     rows = ((lang, pair.prompt, pair.code) for lang in LANGUAGES for pair in load_pairs(lang, "train")[0])
     n = ExampleSeeds.write(args.model_dir, config, rows)
     print(f"wrote {n} training examples and {SEEDING_FILE} to {args.model_dir}")

@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from .ar_baseline import ARNet, ARObjective
-from .checkpoint import TOKENIZER_FILE, load_weights, read_config, save_model_dir
+from .checkpoint import TOKENIZER_FILE, load_weights, read_config, save_model_dir, with_prompt_reader
 from .config import LANGUAGES, ModelConfig, preset
 from .corpus import Example, batch_stream, finetune_examples, mixed_stream, pretrain_examples, tokenizer_texts
 from .data import load_pairs, log
@@ -86,14 +86,14 @@ def prepare_run(args: argparse.Namespace) -> tuple[ModelConfig, CodeTokenizer, s
     run.mkdir(parents=True, exist_ok=True)
     if (run / "config.json").is_file():  # resuming
         kind, cfg = read_config(run)
-        return cfg, CodeTokenizer.load(run / TOKENIZER_FILE), kind, None
+        return cfg, with_prompt_reader(CodeTokenizer.load(run / TOKENIZER_FILE), cfg), kind, None
     overrides = json.loads(args.config_overrides) if args.config_overrides else {}
     if args.init:
         kind, cfg = read_config(args.init)
         tok = CodeTokenizer.load(args.init / TOKENIZER_FILE)
         if overrides:  # e.g. a new embed_scale for fine-tuning; shapes must still match the weights
             cfg = ModelConfig.from_dict({**cfg.to_dict(), **overrides})
-        return cfg, tok, kind, args.init
+        return cfg, with_prompt_reader(tok, cfg), kind, args.init
     vocab = overrides.pop("vocab_size", preset(args.preset).vocab_size)
     if args.tokenizer:
         tok = CodeTokenizer.load(args.tokenizer)
@@ -102,7 +102,7 @@ def prepare_run(args: argparse.Namespace) -> tuple[ModelConfig, CodeTokenizer, s
         tok = CodeTokenizer.train(tokenizer_texts(), vocab)
         log(f"tokenizer: {tok.vocab_size} tokens trained in {time.time() - t0:.1f}s")
     cfg = preset(args.preset, vocab_size=tok.vocab_size, pad_id=tok.pad_id, eos_id=tok.eos_id, **overrides)
-    return cfg, tok, args.arch, None
+    return cfg, with_prompt_reader(tok, cfg), args.arch, None
 
 
 def lang_weights(text: str | None) -> dict[str, float]:
@@ -128,12 +128,17 @@ def run(args: argparse.Namespace) -> int:
     cfg, tok, kind, init = prepare_run(args)
     net, objective = build(kind, cfg, TimestepSampling(args.timesteps))
     if init is not None:
-        load_weights(init, net, grow=True)  # --config-overrides may lengthen the encoder input
+        # --config-overrides may lengthen the encoder input or add the MiniLM prompt reader
+        load_weights(init, net, grow=True, fresh=("encoder.minilm_",))
         log(f"initialised from {init}")
     if rank == 0:
         cfg_dict = {"kind": kind, **cfg.to_dict()}
         (args.run / "config.json").write_text(json.dumps(cfg_dict, indent=2) + "\n")
         tok.save(args.run / TOKENIZER_FILE)
+    if cfg.minilm_prompt_len:
+        from .minilm import cache_states
+
+        cache_states(net)  # the frozen MiniLM runs once per distinct prompt
     n_params = sum(p.numel() for p in net.parameters())
     log(f"{kind} model: {n_params / 1e6:.2f}M parameters, stage {args.stage}, device {device}")
     objective.to(device)

@@ -28,9 +28,9 @@ T_GRID = (150, 300, 600, 900, 1199)
 
 
 @torch.inference_mode()
-def dev_loss(model_dir: str, n: int, batch: int = 50, context: bool = True) -> dict:
-    pipe = CodeFusionPipeline.from_dir(model_dir, device="cpu")
-    net, cfg = pipe.net, pipe.config
+def dev_loss(model_dir: str, n: int, batch: int = 50, context: bool = True, device: str = "cpu") -> dict:
+    pipe = CodeFusionPipeline.from_dir(model_dir, device=device)
+    net, cfg = pipe.net.float(), pipe.config  # fp32 everywhere (a CUDA pipeline holds fp16 weights)
     reads = context and (cfg.example_context or cfg.example_guess)
     out: dict = {"model": model_dir, "context": reads}
     # the examples come from the training split below, not from pair_examples' neighbours among dev pairs
@@ -45,10 +45,11 @@ def dev_loss(model_dir: str, n: int, batch: int = 50, context: bool = True) -> d
             gen = torch.Generator().manual_seed(t_value)
             ce_sum, correct, count = 0.0, 0, 0
             for i in range(0, len(examples), batch):
-                b = collate(examples[i : i + batch], cfg, cfg.code_len[lang], cpd=False)
+                b = collate(examples[i : i + batch], cfg, cfg.code_len[lang], cpd=False).to(pipe.device)
                 x0 = net.embed_code(b.code)  # (B, L, E)
                 t = torch.full((x0.shape[0],), t_value)
-                x_t = pipe.schedule.q_sample(x0, t, torch.randn(x0.shape, generator=gen))
+                t = t.to(x0.device)
+                x_t = pipe.schedule.q_sample(x0, t, torch.randn(x0.shape, generator=gen).to(x0)).to(x0.dtype)
                 memory = net.encode(b.prompt, b.prompt_pad)
                 guess = None if b.guess is None else net.embed_code(b.guess)  # (B, L, E)
                 x0_hat, _ = net.denoise(x_t, t, memory, b.prompt_pad, guess)
@@ -84,9 +85,10 @@ def main() -> None:
     p.add_argument("models", nargs="+")
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--no-context", action="store_true", help="example_context models read the prompt alone")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
     args = p.parse_args()
     for model_dir in args.models:
-        print(json.dumps(dev_loss(model_dir, args.n, context=not args.no_context)), flush=True)
+        print(json.dumps(dev_loss(model_dir, args.n, context=not args.no_context, device=args.device)), flush=True)
 
 
 if __name__ == "__main__":

@@ -193,6 +193,7 @@ class Engine:
             "generations": self.generations,
             "topUps": self.top_ups,
             "seededLanguages": sorted(self._seeded_languages()),
+            "exampleRetrieval": self._seeds.retrieval if self._seeds is not None else None,
             "cacheHits": self.cache_hits,
             "error": self._error,
         }

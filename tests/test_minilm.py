@@ -1,0 +1,161 @@
+"""all-MiniLM-L6-v2 (installed by `make setup`): sentence embeddings for nearest examples, and the frozen
+prompt reader of models with minilm_prompt_len > 0."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from codefusion.model.checkpoint import ModelLoadError, load_weights, read_config, with_prompt_reader
+from codefusion.model.minilm import MINILM_ENV, SentenceEncoder, cache_states
+from codefusion.model.networks import CodeFusionNet
+from codefusion.model.pipeline import CodeFusionPipeline
+from codefusion.model.retrieval import HybridRetriever, TfidfRetriever
+from codefusion.model.seeding import SEEDING_FILE, ExampleSeeds, SeedingConfig
+from codefusion.model.testing import make_tiny_model
+from codefusion.model.tokenizer import CodeTokenizer
+
+EXAMPLES = [
+    ("bash", "delete the file notes.txt", "rm notes.txt"),
+    ("bash", "sort the lines of a file numerically", "sort -n data.txt"),
+    ("bash", "show how much disk space the file uses", "du -h notes.txt"),
+    ("python", "reverse the list x", "x[::-1]"),
+]
+
+
+@pytest.fixture(scope="module")
+def encoder() -> SentenceEncoder:
+    return SentenceEncoder()
+
+
+def test_sentence_embeddings_rank_by_meaning(encoder: SentenceEncoder):
+    v = encoder.embed(["delete a file", "remove the document", "sort a list of numbers"])
+    assert v.shape == (3, 384)
+    assert torch.allclose(v.norm(dim=1), torch.ones(3), atol=1e-5)
+    assert float(v[0] @ v[1]) > float(v[0] @ v[2]) + 0.2  # meaning, not shared words
+    alone = encoder.embed(["remove the document"])[0]  # batching and padding change nothing
+    assert torch.allclose(alone, v[1], atol=1e-5)
+
+
+def test_hybrid_retriever_blends_meaning_and_words():
+    prompts = ["erase a file", "sort a list", "remove a file"]
+    vectors = np.eye(3, dtype=np.float32)
+    query = {"delete a file": np.array([1.0, 0.0, 0.0], dtype=np.float32)}  # meaning: nearest to "erase"
+    hybrid = HybridRetriever(prompts, ["rm", "sort", "rm -f"], vectors, query.__getitem__, weight=0.7)
+    found = hybrid.retrieve("delete a file", 3)
+    assert found[0].code == "rm"  # "erase" wins on meaning although "remove a file" shares as many words
+    assert {r.code for r in found} == {"rm", "sort", "rm -f"}
+    words_only = HybridRetriever(prompts, ["rm", "sort", "rm -f"], vectors, query.__getitem__, weight=0.0)
+    tfidf = TfidfRetriever(prompts, ["rm", "sort", "rm -f"])
+    assert np.allclose(words_only.similarities("delete a file"), tfidf.similarities("delete a file"))
+    assert (hybrid.similarities("zzz qqq") == 0).all()  # no shared word: nothing, as with TF-IDF
+    with pytest.raises(ValueError, match="embeddings"):
+        HybridRetriever(prompts, ["a", "b", "c"], vectors[:2], query.__getitem__, 0.7)
+    with pytest.raises(ValueError, match="weight"):
+        HybridRetriever(prompts, ["a", "b", "c"], vectors, query.__getitem__, 1.5)
+
+
+@pytest.fixture(scope="module")
+def semantic_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("semantic")
+    ExampleSeeds.write(out, SeedingConfig({"bash": 0}, semantic="examples.minilm.safetensors"), EXAMPLES)
+    return out
+
+
+def test_seeds_find_examples_by_meaning(semantic_dir: Path):
+    body = json.loads((semantic_dir / SEEDING_FILE).read_text())
+    assert body["semantic"] == "examples.minilm.safetensors" and body["semantic_weight"] == 0.7
+    seeds = ExampleSeeds.from_dir(semantic_dir)
+    assert seeds is not None and seeds.retrieval.startswith("tfidf+minilm")
+    found = seeds.nearest("erase the file notes.txt", "bash", 3)
+    assert found[0].code == "rm notes.txt"  # TF-IDF alone ties it with `du` (both share "the file notes.txt")
+    assert all(0 < r.score <= 1 for r in found)
+
+
+def test_seeds_fall_back_to_tfidf_without_minilm(semantic_dir: Path, tmp_path: Path, monkeypatch,
+                                                 caplog: pytest.LogCaptureFixture):
+    monkeypatch.setenv(MINILM_ENV, str(tmp_path))  # an empty folder: no MiniLM there
+    with caplog.at_level(logging.WARNING, logger="codefusion.model.seeding"):
+        seeds = ExampleSeeds.from_dir(semantic_dir)
+    assert seeds is not None and seeds.retrieval == "tfidf"
+    assert "TF-IDF alone" in caplog.text and "model.safetensors" in caplog.text
+    assert seeds.nearest("delete the file notes.txt", "bash", 1)[0].code == "rm notes.txt"
+
+
+def test_bad_semantic_files_name_the_file(semantic_dir: Path, tmp_path: Path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("examples.jsonl", SEEDING_FILE):
+        (broken / name).write_text((semantic_dir / name).read_text())
+    with pytest.raises(ModelLoadError, match="examples.minilm.safetensors"):
+        ExampleSeeds.from_dir(broken)  # named but missing
+    (broken / "examples.minilm.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(ModelLoadError, match="examples.minilm.safetensors"):
+        ExampleSeeds.from_dir(broken)
+    body = json.loads((semantic_dir / SEEDING_FILE).read_text())
+    for bad in ({"semantic_weight": 2}, {"semantic": "../x"}):
+        (broken / SEEDING_FILE).write_text(json.dumps({**body, **bad}))
+        with pytest.raises(ModelLoadError, match="semantic"):
+            ExampleSeeds.from_dir(broken)
+
+
+# --- the prompt reader -------------------------------------------------------------------------------
+
+READER = {"minilm_prompt_len": 8, "max_prompt_len": 72}
+
+
+@pytest.fixture(scope="module")
+def reader_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_model(tmp_path_factory.mktemp("reader"), **READER)
+
+
+def test_prompt_reader_tokens(reader_dir: Path):
+    _, cfg = read_config(reader_dir)
+    tok = with_prompt_reader(CodeTokenizer.load(reader_dir / "tokenizer.json"), cfg)
+    ids = tok.encode_prompt("delete the file notes.txt", "bash", cfg.max_prompt_len)
+    own = [i for i in ids if i < cfg.vocab_size]
+    theirs = [i - cfg.vocab_size for i in ids if i >= cfg.vocab_size]
+    assert ids[0] == tok.lang_ids["bash"] and ids[: len(own)] == own  # ours first, then MiniLM's
+    assert theirs[0] == 101 and theirs[-1] == 102  # [CLS] … [SEP]
+    long = tok.encode_prompt("word " * 100, "bash", cfg.max_prompt_len)
+    assert len(long) <= cfg.max_prompt_len
+    assert len([i for i in long if i >= cfg.vocab_size]) == 8 and long[-1] == cfg.vocab_size + 102
+    with pytest.raises(ValueError, match="MiniLM"):
+        tok.encode_prompt_with_example("x", "bash", 72, ("y", "z"))
+
+
+def test_prompt_reader_weights_stay_out_of_the_model(reader_dir: Path, tiny_model_dir: Path):
+    _, cfg = read_config(reader_dir)
+    net = CodeFusionNet(cfg)
+    keys = [k for k in net.state_dict() if "minilm" in k]
+    assert keys and all(k.startswith(("encoder.minilm_proj.", "encoder.minilm_norm.")) for k in keys)
+    assert sum(p.numel() for p in net.parameters()) < 1_000_000  # MiniLM's 22M are not trained or saved
+    assert (reader_dir / "model.safetensors").stat().st_size < 2_000_000
+    # a model without the reader initialises one with it: the reader's layers start fresh
+    load_weights(tiny_model_dir, net, grow=True, fresh=("encoder.minilm_",))
+    with pytest.raises(ModelLoadError, match="missing"):
+        load_weights(tiny_model_dir, CodeFusionNet(cfg), grow=True)
+
+
+def test_prompt_reader_reads_meaning_and_caches_exactly(reader_dir: Path):
+    pipe = CodeFusionPipeline.from_dir(reader_dir, device="cpu")
+    net, cfg, tok = pipe.net, pipe.config, pipe.tokenizer
+    prompts = ["delete the file notes.txt", "erase the file notes.txt"]
+    ids = [tok.encode_prompt(p, "bash", cfg.max_prompt_len) for p in prompts]
+    width = max(map(len, ids))
+    prompt = torch.tensor([x + [cfg.pad_id] * (width - len(x)) for x in ids])
+    pad = prompt == cfg.pad_id
+    with torch.no_grad():
+        plain = net.encode(prompt, pad)
+        assert cache_states(net) == 1
+        cached_first, cached_again = net.encode(prompt, pad), net.encode(prompt, pad)
+    assert torch.allclose(plain, cached_first, atol=1e-5) and torch.equal(cached_first, cached_again)
+    theirs = prompt >= cfg.vocab_size
+    # "delete" vs "erase": the MiniLM positions read them differently
+    assert not torch.allclose(plain[0][theirs[0]].mean(0), plain[1][theirs[1]].mean(0))
+    rows = pipe.sample(prompts[:1], "bash", k=2, steps=2, seed=0)
+    assert len(rows[0]) == 2 and all(isinstance(s.text, str) for s in rows[0])
