@@ -1,10 +1,11 @@
 """Dev sweep of example-seeding start steps: how seeding.json's values are chosen.
 
-For each language, the first N dev prompts: the k = 5 nearest training examples (TF-IDF, training split
-only) as they are (retrieval), the model from pure noise (2 steps, ranked by its score), and the model
-started from those examples noised to each start step (1 step, ranked by the examples' nearness, as the
-engine serves them). Raw samples: no validation or top-up. Prints one JSON line per setting:
-top-1 / top-5 of the language's main metric, share that parses, distinct per prompt.
+For each language, the first N dev prompts: the k = 5 nearest training examples (training split only, by
+the model folder's retriever: TF-IDF or TF-IDF + MiniLM as its seeding.json says) as they are
+(retrieval), the model from pure noise (2 steps, ranked by its score), and the model started from those
+examples noised to each start step (1 step, ranked by the examples' nearness, as the engine serves them).
+Raw samples: no validation or top-up. Prints one JSON line per setting: top-1 / top-5 of the language's
+main metric, share that parses, distinct per prompt.
 
 Usage: .venv/bin/python scripts/pick_seeding.py MODEL_DIR [N_PROMPTS] [SETTING ...]
   e.g. scripts/pick_seeding.py models/codefusion 60 0 30 60 100 200 300
@@ -22,6 +23,7 @@ import sys
 from codefusion.model.data import load_pairs
 from codefusion.model.pipeline import CodeFusionPipeline
 from codefusion.model.retrieval import TfidfRetriever
+from codefusion.model.seeding import ExampleSeeds
 from sweep_summary import K, summary  # scripts/sweep_summary.py
 
 
@@ -33,14 +35,17 @@ def main(argv: list[str]) -> None:
     pipe = CodeFusionPipeline.from_dir(argv[0], device="cpu")
     n = int(argv[1]) if len(argv) > 1 else 40
     settings = argv[2:] or ["0", "30", "60", "100", "200", "300"]
+    seeds = ExampleSeeds.from_dir(argv[0])
     for lang in ["cf", "bash", "python"]:
         train = load_pairs(lang, "train")[0]
-        retriever = TfidfRetriever.from_pairs(train)
+        served = seeds is not None and lang in seeds.retrievers
+        retriever = seeds.retrievers[lang] if seeds is not None and served else TfidfRetriever.from_pairs(train)
+        example_prompts = seeds.prompts[lang] if seeds is not None and served else [p.prompt for p in train]
         pairs = load_pairs(lang, "dev")[0][:n]
         near = [[r for r in retriever.retrieve(p.prompt, K) if r.score > 0] or retriever.retrieve(p.prompt, K)
                 for p in pairs]
         found = [[r.code for r in rows] for rows in near]
-        contexts = [[(train[r.index].prompt, r.code) for r in rows] for rows in near]
+        contexts = [[(example_prompts[r.index], r.code) for r in rows] for rows in near]
         report(lang, "retrieval", found, pairs, [c for f in found for c in f])
         prompts = [p.prompt for p in pairs]
         noise = pipe.sample(prompts, lang, k=K, steps=2)

@@ -159,3 +159,10 @@ def test_prompt_reader_reads_meaning_and_caches_exactly(reader_dir: Path):
     assert not torch.allclose(plain[0][theirs[0]].mean(0), plain[1][theirs[1]].mean(0))
     rows = pipe.sample(prompts[:1], "bash", k=2, steps=2, seed=0)
     assert len(rows[0]) == 2 and all(isinstance(s.text, str) for s in rows[0])
+
+
+def test_shipped_seeds_use_minilm(shipped_model_dir: Path):
+    seeds = ExampleSeeds.from_dir(shipped_model_dir)
+    assert seeds is not None and seeds.retrieval == "tfidf+minilm (0.7)"  # the embeddings fit the installed MiniLM
+    found = seeds.nearest("erase every file in the folder tmp", "bash", 5)
+    assert len(found) == 5 and any(r.code.lstrip().startswith(("rm", "find")) for r in found)
