@@ -1,5 +1,5 @@
-"""Nearest training examples for a prompt: the TF-IDF floor (numpy only), and TF-IDF blended with sentence
-embeddings (HybridRetriever; the embeddings come from model/minilm.py)."""
+"""Nearest training examples for a prompt: the TF-IDF floor (numpy), and TF-IDF blended with sentence
+embeddings (HybridRetriever, torch; the embeddings come from model/minilm.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -92,12 +93,15 @@ class HybridRetriever(TfidfRetriever):
             raise ValueError(f"expected {len(self.codes)} embeddings, got shape {embeddings.shape}")
         if not 0.0 <= weight <= 1.0:
             raise ValueError(f"weight must be in [0, 1], got {weight}")
-        self.embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)  # (n, D), unit rows
+        # torch, not numpy, for the product: numpy's BLAS threads spin after a call and then compete with
+        # the model's sampling for the cores (a served request took 3× longer)
+        self.embeddings = torch.from_numpy(np.ascontiguousarray(embeddings, dtype=np.float32))  # (n, D), unit rows
         self.embed, self.weight = embed, weight
 
     def similarities(self, prompt: str) -> np.ndarray:
         words = super().similarities(prompt)
         if not words.any():  # nothing shares a word: no need to embed the prompt
             return words
-        meaning = self.embeddings @ self.embed(prompt)  # (n,)
+        query = torch.as_tensor(self.embed(prompt), dtype=torch.float32)  # (D,)
+        meaning = torch.mv(self.embeddings, query).numpy()  # (n,)
         return np.where(words > 0, self.weight * meaning + (1 - self.weight) * words, 0.0)
