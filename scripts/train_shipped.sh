@@ -10,7 +10,9 @@
 #                                                              (steps 0-500 uniform t, then low_mixed; 110 min)
 #   scripts/train_shipped.sh context [MINUTES]                 fourth session: from models/codefusion, the encoder
 #                                                              reads a nearest other training example (120 min)
+#   scripts/train_shipped.sh minilm-gpu [MINUTES]              fifth session, on a GPU: the MiniLM prompt reader (3 min)
 #   scripts/train_shipped.sh seeding                           write seeding.json + examples.jsonl (dev-tuned)
+#                                                              and the examples' MiniLM embeddings
 #
 # The shipped diffusion model (models/MODEL_CARD.md): pretraining 30 min, one thread; fine-tuning with
 # embed_scale 0.4, 95 min of training time: steps 0-1,500 on one thread beside the ablation run (one thread
@@ -57,6 +59,13 @@ case "$stage" in
     $bin train finetune --run runs/v4/ft-ctx --init models/codefusion --minutes "${2:-120}" \
       --config-overrides '{"example_context": true, "max_prompt_len": 128}' \
       --threads "${THREADS:-2}" --batch 32 --eval-every 1000 --seed 5 --lr 3e-4 --warmup 100
+    ;;
+  minilm-gpu)
+    # Fifth session, on a lent H200 (measured, not shipped): the frozen MiniLM prompt reader from the shipped
+    # weights, snapshots every 250 steps scored by dev CE (scripts/gpu_snapshots.py does this on the device).
+    $bin train finetune --run runs/v5/ft-minilm --init models/codefusion --minutes "${2:-3}" --batch 128 \
+      --config-overrides '{"max_prompt_len": 112, "minilm_prompt_len": 48}' --lr 5e-4 --warmup 200 \
+      --eval-every 0 --checkpoint-every 250 --threads 8 --seed 11 --lang-weights '{"python": 0.3, "bash": 0.5, "cf": 0.2}'
     ;;
   seeding)
     .venv/bin/python -m codefusion.model.seeding models/codefusion ${SEEDING_ARGS:---start python=30 --start bash=30 --start cf=200 --steps 1}
