@@ -321,7 +321,7 @@ class Engine:
         short = [i for i, rows in enumerate(samples) if needs_top_up(lang, rows, k)]
         if short and self.oversample > 1:
             more = {**kwargs, "k": k * (self.oversample - 1), "seed": kwargs["seed"] + TOP_UP_SEED}
-            extra = self._first_samples(pipe, [prompts[i] for i in short], lang, more, top_up=True)
+            extra = self._first_samples(pipe, [prompts[i] for i in short], lang, more, skip=k)
             self.top_ups += 1
             for i, rows in zip(short, extra, strict=True):
                 samples[i] = samples[i] + rows
@@ -346,13 +346,14 @@ class Engine:
         return {lang for lang in LANGS if self._seed_start(lang) is not None or self._reads_examples(lang)}
 
     def _first_samples(
-        self, pipe: CodeFusionPipeline, prompts: list[str], lang: str, kwargs: dict[str, Any], top_up: bool = False
+        self, pipe: CodeFusionPipeline, prompts: list[str], lang: str, kwargs: dict[str, Any], skip: int = 0
     ) -> list[list[Sample]]:
         """k samples per prompt, from the nearest training examples where a training example shares a word with
         the prompt and the model folder says so, else from pure noise under the prompt alone. Examples are used
         three ways: the sampler starts from one, noised (seeding.json's start step: SDEdit); an
         example_context model reads one in its encoder; an example_guess model gets one as N's first estimate
-        of x₀ (candidate j: example j). A top-up batch reads the examples but starts from pure noise.
+        of x₀ (candidate j: example j). A top-up batch (skip = the first batch's k) uses the next nearest
+        examples, ranked k+1, k+2, …; prompts that have no more start from pure noise.
 
         Such a sample's score is its example's prompt similarity (0..1], so they rank before pure ones (mean
         log-probabilities, <= 0) and in the order of their examples' nearness: on dev that order beat the
@@ -362,12 +363,12 @@ class Engine:
 
         seeds = self._seeds
         # the AR baseline is never seeded
-        start = self._seed_start(lang) if "method" not in kwargs and not top_up else None
+        start = self._seed_start(lang) if "method" not in kwargs else None
         reads = "method" not in kwargs and self._reads_examples(lang)
         if seeds is None or (start is None and not reads):
             return pipe.sample(prompts, lang, **kwargs)
         k = kwargs["k"]
-        found = [seeds.nearest_pairs(p, lang, k) for p in prompts]
+        found = [seeds.nearest_pairs(p, lang, skip + k)[skip:] for p in prompts]
         samples: list[list[Sample]] = [[] for _ in prompts]
         seeded = [i for i, f in enumerate(found) if f]
         plain = [i for i, f in enumerate(found) if not f]

@@ -114,6 +114,22 @@ def test_engine_ranks_seeded_samples_by_example_nearness(seeded_dir: Path):
     assert all(s.score <= 0 for s in unseeded.sample_batch(["list all the files"], "bash", k=3)[0])
 
 
+def test_top_ups_start_from_the_next_nearest_examples(seeded_dir: Path):
+    engine = Engine(seeded_dir, device="cpu", oversample=2)
+    engine.load()
+    seeds, pipe = engine._seeds, engine._pipe
+    assert seeds is not None and pipe is not None
+    order = [r.code for r in seeds.nearest("print the lines of all files", "bash", 3)]
+    assert len(order) == 3  # every example shares a word with the prompt
+    kwargs = {"k": 2, "seed": 0, "should_stop": None}
+    first = engine._first_samples(pipe, ["print the lines of all files"], "bash", kwargs)[0]
+    more = engine._first_samples(pipe, ["print the lines of all files"], "bash", kwargs, skip=2)[0]
+    assert [s.seed for s in first] == order[:2]
+    assert {s.seed for s in more} == {order[2]} and all(0 < s.score <= 1 for s in more)  # one example left
+    none_left = engine._first_samples(pipe, ["print the lines of all files"], "bash", kwargs, skip=3)[0]
+    assert len(none_left) == 2 and all(s.seed is None and s.score <= 0 for s in none_left)  # pure noise
+
+
 def test_lang_weights_option():
     from codefusion.model.train import FINETUNE_WEIGHTS, lang_weights
 
