@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import torch
 
@@ -75,15 +77,35 @@ def snippet_examples(tok: CodeTokenizer, cfg: ModelConfig, lang: str, limit: int
     return out
 
 
-def finetune_examples(tok: CodeTokenizer, cfg: ModelConfig) -> dict[str, list[Example]]:
+def finetune_examples(tok: CodeTokenizer, cfg: ModelConfig,
+                      extra: dict[str, list[Pair]] | None = None) -> dict[str, list[Example]]:
+    """The training split's pairs per language, plus `extra` pairs (e.g. mined ones) appended to theirs."""
     by_lang = {}
     for lang in LANGUAGES:
         pairs, skipped = load_pairs(lang, "train")
-        ex, too_long = pair_examples(tok, cfg, pairs)
+        added = (extra or {}).get(lang, [])
+        ex, too_long = pair_examples(tok, cfg, pairs + added)
         log(f"finetune {lang}: {len(ex)} pairs ({skipped} bad rows skipped, {too_long} longer than "
-            f"{cfg.code_len[lang]} tokens)")
+            f"{cfg.code_len[lang]} tokens{f', {len(added)} extra pairs' if added else ''})")
         by_lang[lang] = ex
     return by_lang
+
+
+def load_extra_pairs(path: Path) -> dict[str, list[Pair]]:
+    """Extra training pairs from a JSONL file of {"lang", "prompt", "code"} objects; bad lines fail, naming
+    the file and line."""
+    out: dict[str, list[Pair]] = {lang: [] for lang in LANGUAGES}
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{n}: not JSON ({exc})") from exc
+            if not isinstance(row, dict) or row.get("lang") not in LANGUAGES or not all(
+                    isinstance(row.get(k), str) and row[k].strip() for k in ("prompt", "code")):
+                raise ValueError(f"{path}:{n}: expected {{lang, prompt, code}} with lang in {LANGUAGES}")
+            out[row["lang"]].append(Pair(f"extra-{n}", row["lang"], " ".join(row["prompt"].split()), row["code"]))
+    return out
 
 
 def pretrain_examples(tok: CodeTokenizer, cfg: ModelConfig, limit: int | None = None) -> dict[str, list[Example]]:

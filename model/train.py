@@ -17,7 +17,15 @@ from torch import nn
 from .ar_baseline import ARNet, ARObjective
 from .checkpoint import TOKENIZER_FILE, load_weights, read_config, save_model_dir, with_prompt_reader
 from .config import LANGUAGES, ModelConfig, preset
-from .corpus import Example, batch_stream, finetune_examples, mixed_stream, pretrain_examples, tokenizer_texts
+from .corpus import (
+    Example,
+    batch_stream,
+    finetune_examples,
+    load_extra_pairs,
+    mixed_stream,
+    pretrain_examples,
+    tokenizer_texts,
+)
 from .data import load_pairs, log
 from .diffusion import Batch, GaussianDiffusion, NoiseSchedule, TimestepSampling
 from .networks import CodeFusionNet
@@ -152,7 +160,8 @@ def run(args: argparse.Namespace) -> int:
         assert pre_stream is not None
         stream = pre_stream
     else:
-        stream = batch_stream(finetune_examples(tok, cfg), cfg, batch_size=args.batch, seed=args.seed, rank=rank,
+        extra = load_extra_pairs(args.extra_pairs) if args.extra_pairs else None
+        stream = batch_stream(finetune_examples(tok, cfg, extra), cfg, batch_size=args.batch, seed=args.seed, rank=rank,
                               lang_weights=lang_weights(args.lang_weights))
         if pre_stream is not None:
             stream = mixed_stream(stream, pre_stream, args.pretrain_mix, args.seed + rank)
@@ -220,6 +229,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="finetune: share of batches still drawn from the pretraining tasks")
     p.add_argument("--lang-weights", help="fine-tuning: JSON share of batches per language, e.g. "
                    f"'{{\"python\": 0.45, \"bash\": 0.35, \"cf\": 0.2}}' (default {json.dumps(FINETUNE_WEIGHTS)})")
+    p.add_argument("--extra-pairs", type=Path, help="fine-tuning: a JSONL file of extra {lang, prompt, code} "
+                   "training pairs (e.g. scripts/mine_comment_pairs.py's), appended to each language's")
     p.add_argument("--snippet-limit", type=int, default=None)
     p.add_argument("--timesteps", choices=[t.value for t in TimestepSampling], default="uniform")
     p.add_argument("--eval-every", type=int, default=500)

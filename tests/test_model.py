@@ -270,3 +270,19 @@ def test_torchrun_two_process_gloo_smoke(tmp_path, tok):
     state = json.loads((tmp_path / "run" / "checkpoint" / "state.json").read_text())
     assert state["step"] == 3
     assert (tmp_path / "run" / "model" / "model.safetensors").is_file()
+
+
+def test_extra_pairs_file(tmp_path):
+    from codefusion.model.corpus import load_extra_pairs
+
+    good = tmp_path / "extra.jsonl"
+    good.write_text('{"lang": "python", "prompt": "sort  the list", "code": "x.sort()"}\n'
+                    '{"lang": "bash", "prompt": "list files", "code": "ls"}\n')
+    pairs = load_extra_pairs(good)
+    assert [(p.prompt, p.code) for p in pairs["python"]] == [("sort the list", "x.sort()")]
+    assert len(pairs["bash"]) == 1 and pairs["cf"] == []
+    for body, match in (('{"lang": "perl", "prompt": "a", "code": "b"}', "extra.jsonl:1"),
+                        ('{"lang": "python", "prompt": "", "code": "b"}', "extra.jsonl:1"), ("{oops", "not JSON")):
+        good.write_text(body + "\n")
+        with pytest.raises(ValueError, match=match):
+            load_extra_pairs(good)
