@@ -11,6 +11,7 @@
 #   scripts/train_shipped.sh context [MINUTES]                 fourth session: from models/codefusion, the encoder
 #                                                              reads a nearest other training example (120 min)
 #   scripts/train_shipped.sh minilm-gpu [MINUTES]              fifth session, on a GPU: the MiniLM prompt reader (3 min)
+#   scripts/train_shipped.sh augment [MINUTES]                 fifth session: control vs + mined Python pairs (45 min)
 #   scripts/train_shipped.sh seeding                           write seeding.json + examples.jsonl (dev-tuned)
 #                                                              and the examples' MiniLM embeddings
 #
@@ -66,6 +67,17 @@ case "$stage" in
     $bin train finetune --run runs/v5/ft-minilm --init models/codefusion --minutes "${2:-3}" --batch 128 \
       --config-overrides '{"max_prompt_len": 112, "minilm_prompt_len": 48}' --lr 5e-4 --warmup 200 \
       --eval-every 0 --checkpoint-every 250 --threads 8 --seed 11 --lang-weights '{"python": 0.3, "bash": 0.5, "cf": 0.2}'
+    ;;
+  augment)
+    # Fifth session (measured, not shipped): does adding mined Python pairs help? Two runs side by side, one
+    # thread each, from the shipped weights: the control and the same with the stdlib's comment pairs.
+    .venv/bin/python scripts/mine_comment_pairs.py runs/v5/comment_pairs.jsonl
+    for run in ctl aug; do
+      extra=(); [ "$run" = aug ] && extra=(--extra-pairs runs/v5/comment_pairs.jsonl)
+      $bin train finetune --run "runs/v5/$run" --init models/codefusion --minutes "${2:-45}" --threads 1 --batch 32 \
+        --lr 3e-4 --warmup 100 --eval-every 0 --checkpoint-every 250 --seed 21 "${extra[@]}" &
+    done
+    wait
     ;;
   seeding)
     .venv/bin/python -m codefusion.model.seeding models/codefusion ${SEEDING_ARGS:---start python=30 --start bash=30 --start cf=200 --steps 1}
