@@ -35,6 +35,7 @@ class Sample:
     score: float
     tokens: list[int]
     seed: str | None = None  # the training example it started from (example seeding), else None
+    unedited: bool = False  # the seed example itself, offered beside the model's edit of it (not a sample)
 
 
 def _set_cpu_threads() -> None:

@@ -11,14 +11,21 @@ all-MiniLM-L6-v2 sentence embeddings, `semantic_weight` · their cosine + the re
 models/MODEL_CARD.md). Without MiniLM installed, or with embeddings from another MiniLM, the server logs
 why and uses TF-IDF alone.
 
+With `slots`, an example's code first gets the request's literal values in place of its own prompt's
+(quoted strings, `names`, numbers: model/slots.py), so the sampler starts from code that already names
+what the request names. With `keep_examples`, each example also joins the candidates as it is, ranked
+right after the model's edit of it: the edit leads, the example stays as the fallback.
+
 seeding.json: {"start": {"python": 30, "bash": 30}, "steps": 1, "examples": "examples.jsonl",
-               "semantic": "examples.minilm.safetensors", "semantic_weight": 0.7}
+               "semantic": "examples.minilm.safetensors", "semantic_weight": 0.7, "slots": true,
+               "keep_examples": true}
 examples.jsonl: one {"lang": ..., "prompt": ..., "code": ...} object per line (training split only).
 examples.minilm.safetensors: one (n_lang, 384) fp16 tensor per language, rows in examples.jsonl order.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -32,8 +39,12 @@ import numpy as np
 from .checkpoint import ModelLoadError
 from .config import LANGUAGES
 from .retrieval import HybridRetriever, Retrieved, TfidfRetriever
+from .slots import coverage, transfer
+from .validate import validate
 
 SEEDING_FILE = "seeding.json"
+SLOT_POOL = 20  # with slots: nearest examples reordered by how many of the prompt's literals they hold
+COVERAGE_WEIGHT = 0.2  # dev-tuned (models/MODEL_CARD.md)
 log = logging.getLogger(__name__)
 
 
@@ -44,6 +55,8 @@ class SeedingConfig:
     examples: str = "examples.jsonl"
     semantic: str | None = None  # sentence embeddings of the example prompts (file in the model folder)
     semantic_weight: float = 0.7
+    slots: bool = False  # rewrite each example's prompt literals in its code with the request's (model/slots.py)
+    keep_examples: bool = False  # each example is also a candidate itself, ranked right after the model's edit
 
     @classmethod
     def from_dict(cls, raw: object, where: Path) -> SeedingConfig:
@@ -51,6 +64,7 @@ class SeedingConfig:
             raise ModelLoadError(f"{where}: expected a JSON object")
         start, steps, examples = raw.get("start", {}), raw.get("steps", 1), raw.get("examples", "examples.jsonl")
         semantic, weight = raw.get("semantic"), raw.get("semantic_weight", 0.7)
+        slots, keep = raw.get("slots", False), raw.get("keep_examples", False)
         if not isinstance(start, dict) or any(
             lang not in LANGUAGES or isinstance(t, bool) or not isinstance(t, int) or t < 0 for lang, t in start.items()
         ):
@@ -62,7 +76,10 @@ class SeedingConfig:
                 raise ModelLoadError(f"{where}: '{key}' must be a file name inside the model folder")
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1:
             raise ModelLoadError(f"{where}: 'semantic_weight' must be a number in [0, 1]")
-        return cls(dict(start), steps, examples, semantic, float(weight))
+        for key, flag in (("slots", slots), ("keep_examples", keep)):
+            if not isinstance(flag, bool):
+                raise ModelLoadError(f"{where}: '{key}' must be true or false")
+        return cls(dict(start), steps, examples, semantic, float(weight), slots, keep)
 
 
 def _plain_file_name(name: object) -> bool:
@@ -120,9 +137,23 @@ class ExampleSeeds:
         return self.config.start.get(lang) if lang in self.retrievers else None
 
     def nearest(self, prompt: str, lang: str, k: int) -> list[Retrieved]:
-        """The codes of the k training examples nearest to the prompt (best first); [] when none shares a word."""
-        found = self.retrievers[lang].retrieve(prompt, k)
-        return [r for r in found if r.score > 0]
+        """The codes of the k training examples nearest to the prompt (best first); [] when none shares a word.
+        With `slots`, each code carries the prompt's literals in place of its own example's (slots.transfer),
+        and the nearest SLOT_POOL are reordered by nearness + COVERAGE_WEIGHT × the share of the prompt's
+        literals the code then holds (the same order for every k ≤ SLOT_POOL, so top-ups continue it)."""
+        if not self.config.slots:
+            return [r for r in self.retrievers[lang].retrieve(prompt, k) if r.score > 0]
+        found = [r for r in self.retrievers[lang].retrieve(prompt, max(k, SLOT_POOL)) if r.score > 0]
+        moved = [dataclasses.replace(r, code=self._moved(r, lang, prompt)) for r in found]
+        # examples whose code then holds more of the prompt's literals move up (score stays in (0, 1])
+        moved = [dataclasses.replace(r, score=(r.score + COVERAGE_WEIGHT * coverage(r.code, prompt))
+                                     / (1 + COVERAGE_WEIGHT)) for r in moved]
+        return sorted(moved, key=lambda r: -r.score)[:k]
+
+    def _moved(self, found: Retrieved, lang: str, prompt: str) -> str:
+        """The example's code with the prompt's literals, or as it was when that would not parse."""
+        code = transfer(found.code, self.prompts[lang][found.index], prompt)
+        return code if code == found.code or validate(lang, code) else found.code
 
     def nearest_pairs(self, prompt: str, lang: str, k: int) -> list[tuple[Retrieved, str]]:
         """nearest(), each with its example's prompt (what an example_context model reads beside the code)."""
@@ -140,7 +171,8 @@ class ExampleSeeds:
                 f.write(json.dumps({"lang": lang, "prompt": prompt, "code": code}, ensure_ascii=False) + "\n")
                 by_lang[lang].append(prompt)
                 n += 1
-        body: dict[str, object] = {"start": config.start, "steps": config.steps, "examples": config.examples}
+        body: dict[str, object] = {"start": config.start, "steps": config.steps, "examples": config.examples,
+                                   "slots": config.slots, "keep_examples": config.keep_examples}
         if config.semantic:
             from safetensors.torch import save_file
 
@@ -206,6 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=1, help="denoising steps from the start step")
     p.add_argument("--semantic-weight", type=float, default=0.7,
                    help="weight of MiniLM sentence similarity against TF-IDF in [0, 1]; 0: TF-IDF alone, no file")
+    p.add_argument("--no-slots", dest="slots", action="store_false",
+                   help="seed with the examples' codes as they are, not with the request's literals put in")
+    p.add_argument("--no-keep-examples", dest="keep_examples", action="store_false",
+                   help="serve only the model's edits of the examples, not the examples themselves beside them")
     args = p.parse_args(argv)
     if not 0 <= args.semantic_weight <= 1:
         p.error("--semantic-weight must be in [0, 1]")
@@ -216,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"--start expects LANG=STEP with LANG in {LANGUAGES}, got {item!r}")
         start[lang] = int(step)
     semantic = "examples.minilm.safetensors" if args.semantic_weight > 0 else None
-    config = SeedingConfig(start, args.steps, semantic=semantic, semantic_weight=args.semantic_weight)
+    config = SeedingConfig(start, args.steps, semantic=semantic, semantic_weight=args.semantic_weight,
+                           slots=args.slots, keep_examples=args.keep_examples)
     rows = ((lang, pair.prompt, pair.code) for lang in LANGUAGES for pair in load_pairs(lang, "train")[0])
     n = ExampleSeeds.write(args.model_dir, config, rows)
     print(f"wrote {n} training examples and {SEEDING_FILE} to {args.model_dir}")

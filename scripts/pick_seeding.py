@@ -1,7 +1,8 @@
 """Dev sweep of example-seeding start steps: how seeding.json's values are chosen.
 
 For each language, the first N dev prompts: the k = 5 nearest training examples (training split only, by
-the model folder's retriever: TF-IDF or TF-IDF + MiniLM as its seeding.json says) as they are
+the model folder's retriever: TF-IDF or TF-IDF + MiniLM, with the request's literals put in where its
+seeding.json says `slots`) as they are
 (retrieval), the model from pure noise (2 steps, ranked by its score), and the model started from those
 examples noised to each start step (1 step, ranked by the examples' nearness, as the engine serves them).
 Raw samples: no validation or top-up. Prints one JSON line per setting: top-1 / top-5 of the language's
@@ -42,7 +43,9 @@ def main(argv: list[str]) -> None:
         retriever = seeds.retrievers[lang] if seeds is not None and served else TfidfRetriever.from_pairs(train)
         example_prompts = seeds.prompts[lang] if seeds is not None and served else [p.prompt for p in train]
         pairs = load_pairs(lang, "dev")[0][:n]
-        near = [[r for r in retriever.retrieve(p.prompt, K) if r.score > 0] or retriever.retrieve(p.prompt, K)
+        # as served (with seeding.json's slot transfer), or, with no shared word, the nearest regardless
+        near = [(seeds.nearest(p.prompt, lang, K) if seeds is not None and served else []) or
+                [r for r in retriever.retrieve(p.prompt, K) if r.score > 0] or retriever.retrieve(p.prompt, K)
                 for p in pairs]
         found = [[r.code for r in rows] for rows in near]
         contexts = [[(example_prompts[r.index], r.code) for r in rows] for rows in near]

@@ -26,7 +26,7 @@ from .eval_report import PRIMARY, SYSTEM_LABELS, TOP_KS, markdown_report, plot_s
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
-SYSTEMS = ("diffusion", "seeded", "ar", "ar-beam", "retrieval")
+SYSTEMS = ("diffusion", "seeded", "examples", "ar", "ar-beam", "retrieval")
 # `--all` subsamples bash dev (1,009 prompts) so that `make eval` fits ~30 minutes on 2 cores.
 ALL_LIMITS = {"bash": 200}
 CURVE_STEPS = (1, 2, 5, 10, 20, 50, 200)
@@ -151,7 +151,8 @@ def predict_engine(engine: Engine, pairs: Sequence[Any], lang: str, *, k: int, s
         took += time.perf_counter() - start
         for pair, rows in zip(batch, samples, strict=True):
             served = [c.text for c in rank_candidates(lang, rows, k)]
-            preds.append(Prediction(pair.id, pair.prompt, pair.code, [s.text for s in rows], served))
+            raw = [s.text for s in rows if not s.unedited]  # the model's samples, not the examples beside them
+            preds.append(Prediction(pair.id, pair.prompt, pair.code, raw, served))
         bar.update(len(batch))
     bar.close()
     return preds, took
@@ -159,15 +160,33 @@ def predict_engine(engine: Engine, pairs: Sequence[Any], lang: str, *, k: int, s
 
 def predict_retrieval(train_pairs: Sequence[Any], pairs: Sequence[Any], lang: str, *, k: int,
                       oversample: int) -> tuple[list[Prediction], float]:
-    """The nearest training examples' code, served through the same ranking as the models."""
-    from codefusion.model.pipeline import Sample
+    """The nearest training examples' code (TF-IDF), served through the same ranking as the models."""
     from codefusion.model.retrieval import TfidfRetriever
 
     retriever = TfidfRetriever.from_pairs(train_pairs)
+    return _serve_found(pairs, lang, k, lambda prompt: retriever.retrieve(prompt, k * oversample))
+
+
+def predict_examples(model_dir: Path, pairs: Sequence[Any], lang: str, *, k: int,
+                     oversample: int) -> tuple[list[Prediction], float]:
+    """The examples the served engine seeds from (the model folder's retriever, literals moved where its
+    seeding.json says `slots`), unedited by the model: what the model's edits are measured against."""
+    from codefusion.model.seeding import ExampleSeeds
+
+    seeds = ExampleSeeds.from_dir(model_dir)
+    if seeds is None or lang not in seeds.retrievers:
+        raise EngineNotReady(f"{model_dir} has no seeding examples for {lang}")
+    return _serve_found(pairs, lang, k, lambda prompt: seeds.nearest(prompt, lang, k * oversample))
+
+
+def _serve_found(pairs: Sequence[Any], lang: str, k: int,
+                 find: Callable[[str], Sequence[Any]]) -> tuple[list[Prediction], float]:
+    from codefusion.model.pipeline import Sample
+
     preds = []
     start = time.perf_counter()
     for pair in pairs:
-        found = retriever.retrieve(pair.prompt, k * oversample)
+        found = find(pair.prompt)
         rows = [Sample(r.code, r.score, []) for r in found]
         served = [c.text for c in rank_candidates(lang, rows, k)]
         preds.append(Prediction(pair.id, pair.prompt, pair.code, [r.code for r in found], served))
@@ -212,7 +231,7 @@ class RunSpec:
             parts.append(f"--steps {self.steps}")
         if self.limit is not None:
             parts.append(f"--limit {self.limit} --seed {self.seed}")
-        if self.quantize and self.system != "retrieval":
+        if self.quantize and self.system not in ("retrieval", "examples"):
             parts.append("--quantize")
         return " ".join(parts)
 
@@ -220,7 +239,7 @@ class RunSpec:
 def model_dir_for(spec: RunSpec) -> Path:
     from codefusion.model.pipeline import BASELINE_MODEL_DIR, DEFAULT_MODEL_DIR
 
-    if spec.system in ("diffusion", "seeded"):
+    if spec.system in ("diffusion", "seeded", "examples"):
         return Path(spec.model or DEFAULT_MODEL_DIR)
     return Path(spec.ar_model or BASELINE_MODEL_DIR)
 
@@ -241,6 +260,9 @@ def evaluate(spec: RunSpec, engines: dict[tuple[Path, bool], Engine] | None = No
     if spec.system == "retrieval":
         train_pairs, _ = load_pairs(spec.lang, "train")
         preds, took = predict_retrieval(train_pairs, pairs, spec.lang, k=spec.k, oversample=oversample)
+    elif spec.system == "examples":
+        model_path = str(model_dir_for(spec))
+        preds, took = predict_examples(Path(model_path), pairs, spec.lang, k=spec.k, oversample=oversample)
     else:
         model_dir = model_dir_for(spec)
         engines = engines if engines is not None else {}
@@ -268,7 +290,7 @@ def evaluate(spec: RunSpec, engines: dict[tuple[Path, bool], Engine] | None = No
         "model": model_path,
         **score_predictions(spec.lang, pairs, preds, spec.k),
         "ms_per_prompt": round(1000 * took / max(1, len(pairs)), 1),
-        "quantize": spec.quantize and spec.system != "retrieval",
+        "quantize": spec.quantize and spec.system not in ("retrieval", "examples"),
         "threads": _threads(),
         "seconds": round(time.perf_counter() - started, 1),
         "cpu_seconds": round(time.process_time() - cpu_started, 1),  # this process, all its threads
@@ -359,7 +381,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--system", "--baseline", dest="baseline", choices=list(SYSTEMS), default=None,
                         help="what to evaluate: diffusion (the model alone, default), seeded (as served: "
                              "candidates start from the nearest training examples where the model folder's "
-                             "seeding.json says so), or a baseline: ar, ar-beam, retrieval")
+                             "seeding.json says so), examples (the examples seeded runs start from, unedited), "
+                             "or a baseline: ar, ar-beam, retrieval")
     parser.add_argument("--limit", type=int, default=None, help="evaluate a random subset of N prompts")
     parser.add_argument("--seed", type=int, default=0, help="sampling and subsampling seed")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
@@ -416,7 +439,8 @@ def _job_cost(job: RunSpec | CurveJob) -> float:
     lang = {"python": 1.0, "bash": 1.0, "cf": 0.3}[job.lang]
     if isinstance(job, CurveJob):
         return sum(job.steps_list) / 10 * job.limit * lang
-    per_prompt = {"diffusion": 1.0, "seeded": 1.0, "ar": 3.0, "ar-beam": 1.0, "retrieval": 0.001}[job.system]
+    per_prompt = {"diffusion": 1.0, "seeded": 1.0, "ar": 3.0, "ar-beam": 1.0, "retrieval": 0.001,
+                 "examples": 0.01}[job.system]
     return per_prompt * (job.limit or 1000) * lang
 
 

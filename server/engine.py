@@ -386,6 +386,8 @@ class Engine:
                 near = [r for r, _ in found[i]]
                 samples[i] = [Sample(s.text, near[j % len(near)].score, s.tokens, near[j % len(near)].code)
                               for j, s in enumerate(row)]
+                if seeds.config.keep_examples:  # each example itself, right after its edit (duplicates merge)
+                    samples[i] += [Sample(r.code, r.score * (1 - 1e-6), [], r.code, unedited=True) for r in near]
         if plain:
             for i, row in zip(plain, pipe.sample([prompts[i] for i in plain], lang, **kwargs), strict=True):
                 samples[i] = row

@@ -15,6 +15,7 @@ TOP_KS = (1, 3, 5)
 SYSTEM_LABELS = {
     "diffusion": "CodeFusion (diffusion)",
     "seeded": "CodeFusion, example-seeded (as served)",
+    "examples": "Seeding examples, unedited (no model)",
     "ar": "AR, sampling (T 0.8, top-p 0.95)",
     "ar-beam": "AR, beam search",
     "retrieval": "TF-IDF retrieval",

@@ -1,0 +1,72 @@
+"""Prompt slots: the literal values a prompt names (quoted strings, `backticked` names, numbers) and their
+transfer from a retrieved example to a new prompt.
+
+A training example's code usually repeats its prompt's literals: "remove trailing newline in string
+"test string\\n"" → `'test string\\n'.rstrip()`. When that example seeds a candidate for another prompt,
+its literals are the wrong ones; `transfer` rewrites each occurrence of the example prompt's i-th slot in
+the code with the new prompt's i-th slot of the same kind (quoted/backticked values pair with each other,
+numbers with numbers), all at once so one replacement never feeds another. Values used in the code
+inside quotes keep the code's quotes; bare uses become the new value as written in the prompt.
+
+This is the canonicalisation of intents that CoNaLa systems use (Yin & Neubig, TranX), applied after
+retrieval instead of before training: the shipped model needs no retraining for it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# `name`, "text", 'text' (a quote not inside a word, so "don't" and "list's" are not slots), numbers.
+_QUOTED = re.compile(r"`([^`\n]+)`|\"([^\"\n]+)\"|(?<![\w'])'([^'\n]+)'(?![\w])")
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.]*\w)")
+
+
+@dataclass(frozen=True)
+class Slot:
+    value: str
+    kind: str  # "text" (quoted or backticked) or "number"
+
+
+def prompt_slots(prompt: str) -> list[Slot]:
+    """The prompt's literal values in order of appearance, quoted/backticked ones first by kind."""
+    texts = [Slot(next(g for g in m.groups() if g is not None), "text") for m in _QUOTED.finditer(prompt)]
+    rest = _QUOTED.sub(" ", prompt)
+    numbers = [Slot(m.group(0), "number") for m in _NUMBER.finditer(rest)]
+    return texts + numbers
+
+
+def _occurrences(code: str, value: str) -> list[tuple[int, int]]:
+    """Spans of `value` in `code`: whole words when the value starts/ends with a word character."""
+    head = r"(?<!\w)" if value[:1].isalnum() or value[:1] == "_" else ""
+    tail = r"(?!\w)" if value[-1:].isalnum() or value[-1:] == "_" else ""
+    return [(m.start(), m.end()) for m in re.finditer(head + re.escape(value) + tail, code)]
+
+
+def transfer(code: str, example_prompt: str, prompt: str) -> str:
+    """`code` (written for `example_prompt`) with the example's slot values replaced by `prompt`'s."""
+    old, new = prompt_slots(example_prompt), prompt_slots(prompt)
+    pairs: list[tuple[str, str]] = []
+    for kind in ("text", "number"):
+        a = [s.value for s in old if s.kind == kind]
+        b = [s.value for s in new if s.kind == kind]
+        pairs += [(x, y) for x, y in zip(a, b, strict=False) if x != y]  # extra slots stay
+    if not pairs:
+        return code
+    # Longest values first, so a value that contains another wins; spans never overlap.
+    taken: list[tuple[int, int, str]] = []
+    for x, y in sorted(pairs, key=lambda p: -len(p[0])):
+        for start, end in _occurrences(code, x):
+            if all(end <= s or start >= e for s, e, _ in taken):
+                taken.append((start, end, y))
+    out, last = [], 0
+    for start, end, y in sorted(taken):
+        out += [code[last:start], y]
+        last = end
+    return "".join(out) + code[last:]
+
+
+def coverage(code: str, prompt: str) -> float:
+    """Share of the prompt's slot values that occur in `code` (0 when the prompt names none)."""
+    values = [s.value for s in prompt_slots(prompt)]
+    return sum(v in code for v in values) / len(values) if values else 0.0

@@ -1,0 +1,107 @@
+"""Prompt slots: literals found in prompts and moved from a retrieved example's code to a new prompt's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from codefusion.model.checkpoint import ModelLoadError
+from codefusion.model.seeding import SEEDING_FILE, ExampleSeeds, SeedingConfig
+from codefusion.model.slots import Slot, prompt_slots, transfer
+
+
+def test_prompt_slots_finds_quoted_backticked_and_numbers():
+    got = prompt_slots("split string `s` on \",\" and keep the first 3 parts of 'data.txt'")
+    assert got == [Slot("s", "text"), Slot(",", "text"), Slot("data.txt", "text"), Slot("3", "number")]
+    assert prompt_slots("don't sort the list's items") == []  # apostrophes inside words are not quotes
+    assert prompt_slots("values above -2.5 or 10") == [Slot("-2.5", "number"), Slot("10", "number")]
+    assert prompt_slots("convert utf8 to latin1 in cell A1") == []  # digits inside words are not numbers
+
+
+@pytest.mark.parametrize(
+    "code, example, prompt, want",
+    [
+        # a bare name, and a string literal keeping the code's own quotes
+        ("os.path.split(os.path.abspath(existGDBPath))", "path of file `existGDBPath`", "path of file `p`",
+         "os.path.split(os.path.abspath(p))"),
+        ("'test string\\n'.rstrip()", 'strip string "test string\\n"', "strip string 'abc '", "'abc '.rstrip()"),
+        # whole words only: `lst` does not touch `lst2` or `blst`
+        ("lst + lst2 + blst", "join `lst`", "join `xs`", "xs + lst2 + blst"),
+        # all at once: swapping two values does not feed one replacement into the other
+        ("f(a, b)", "call with `a` and `b`", "call with `b` and `a`", "f(b, a)"),
+        # numbers pair with numbers, texts with texts, in order; extra slots on either side are left
+        ("=A1>50", "cells in A above 50", "cells in A above 75 and below 90", "=A1>75"),
+        ("x[:3]", "first 3 of `x`", "first 7 items", "x[:7]"),
+        ("print(1)", "print something", "print `y`", "print(1)"),
+    ],
+)
+def test_transfer(code: str, example: str, prompt: str, want: str):
+    assert transfer(code, example, prompt) == want
+
+
+EXAMPLES = [("python", "remove trailing newline in string 'a b\\n'", "'a b\\n'.rstrip()"),
+            ("python", "reverse the list `x`", "x[::-1]")]
+
+
+def _seeds(tmp_path: Path, slots: bool) -> ExampleSeeds:
+    out = tmp_path / ("slots" if slots else "plain")
+    out.mkdir()
+    ExampleSeeds.write(out, SeedingConfig({"python": 0}, steps=1, slots=slots), EXAMPLES)
+    seeds = ExampleSeeds.from_dir(out)
+    assert seeds is not None and seeds.config.slots is slots  # written and read back
+    return seeds
+
+
+def test_seeds_carry_the_request_literals_when_the_config_says_so(tmp_path: Path):
+    prompt = "remove trailing newline in string 'hello\\n'"
+    assert [r.code for r in _seeds(tmp_path, True).nearest(prompt, "python", 1)] == ["'hello\\n'.rstrip()"]
+    assert [r.code for r in _seeds(tmp_path, False).nearest(prompt, "python", 1)] == ["'a b\\n'.rstrip()"]
+
+
+def test_bad_slots_value_is_named(tmp_path: Path):
+    seeds_dir = tmp_path / "m"
+    seeds_dir.mkdir()
+    ExampleSeeds.write(seeds_dir, SeedingConfig({"python": 0}), EXAMPLES)
+    body = json.loads((seeds_dir / SEEDING_FILE).read_text())
+    (seeds_dir / SEEDING_FILE).write_text(json.dumps({**body, "slots": "yes"}))
+    with pytest.raises(ModelLoadError, match="slots"):
+        ExampleSeeds.from_dir(seeds_dir)
+
+
+def test_seeds_keep_the_example_code_when_the_moved_literal_would_not_parse(tmp_path: Path):
+    seeds = _seeds(tmp_path, True)
+    # the new value closes the example's quotes early: the example's code is kept as it was
+    assert [r.code for r in seeds.nearest("remove trailing newline in string \"it's\"", "python", 1)] == [
+        "'a b\\n'.rstrip()"]
+
+
+BASH = [("bash", "show the first 3 lines of 'notes.txt'", "head -n 3 notes.txt"),
+        ("bash", "count the lines of 'a.log'", "wc -l a.log")]
+
+
+def test_served_examples_carry_the_literals_and_stand_beside_the_edits(tiny_model_dir: Path, tmp_path: Path):
+    import shutil
+
+    from codefusion.server.cli_eval import RunSpec, evaluate
+    from codefusion.server.engine import Engine
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    ExampleSeeds.write(model, SeedingConfig({"bash": 200}, steps=1, slots=True, keep_examples=True), BASH)
+    engine = Engine(model, device="cpu", oversample=1)
+    engine.load()
+    rows = engine.sample_batch(["show the first 10 lines of 'todo.md'"], "bash", k=2)[0]
+    edits, kept = [s for s in rows if not s.unedited], [s for s in rows if s.unedited]
+    assert len(edits) == 2 and not any(s.tokens == [] for s in edits)  # the (random) model's own samples
+    assert kept[0].text == "head -n 10 todo.md" and kept[0].seed == kept[0].text  # literals moved in
+    assert kept[0].score < edits[0].score  # the example ranks right after the model's edit of it
+    served = engine.generate("show the first 10 lines of 'todo.md'", "bash", k=5)
+    assert "head -n 10 todo.md" in [c.text for c in served]  # a tiny random model's edits rarely parse
+    # eval: the examples alone as a system; the seeded system's raw samples exclude the kept examples
+    result, preds = evaluate(RunSpec(lang="bash", system="examples", model=model, limit=3, device="cpu"))
+    assert result["label"] == "Seeding examples, unedited (no model)" and len(preds) == 3
+    assert all(set(p.served) <= set(p.raw) for p in preds)  # served from the retrieved examples themselves
+    _, seeded = evaluate(RunSpec(lang="bash", system="seeded", model=model, limit=3, device="cpu"), {})
+    # k = 5 samples each (10 when topped up), none of them the 2 examples served beside them
+    assert all(len(p.raw) in (5, 10) for p in seeded)
