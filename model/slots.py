@@ -43,9 +43,31 @@ def _occurrences(code: str, value: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in re.finditer(head + re.escape(value) + tail, code)]
 
 
+# literal values in code: the inside of quotes, or a CF rule's text argument (`TextEquals(Alert)`)
+_CODE_LITERAL = re.compile(r"'([^'\n]+)'|\"([^\"\n]+)\"|\b[A-Z][A-Za-z]*\(([^(),\n]*[A-Za-z][^(),\n]*)\)")
+
+
+def _unquoted(code: str, example_prompt: str, known: list[Slot]) -> list[Slot]:
+    """Text slots the example prompt names without quotes: literal values of the code that occur in it as
+    whole words, in the order they occur there."""
+    seen = {s.value for s in known}
+    found: list[tuple[int, str]] = []
+    for m in _CODE_LITERAL.finditer(code):
+        value = next(g for g in m.groups() if g is not None).strip()
+        hit = re.search(r"(?<!\w)" + re.escape(value) + r"(?!\w)", example_prompt) if value else None
+        if hit and value not in seen:
+            seen.add(value)
+            found.append((hit.start(), value))
+    return [Slot(value, "text") for _, value in sorted(found)]
+
+
 def transfer(code: str, example_prompt: str, prompt: str) -> str:
     """`code` (written for `example_prompt`) with the example's slot values replaced by `prompt`'s."""
     old, new = prompt_slots(example_prompt), prompt_slots(prompt)
+    texts = sum(s.kind == "text" for s in old)
+    if sum(s.kind == "text" for s in new) > texts:  # the request names more: look for unquoted ones too
+        old = [s for s in old if s.kind == "text"] + _unquoted(code, example_prompt, old)[: len(new) - texts] + [
+            s for s in old if s.kind == "number"]
     pairs: list[tuple[str, str]] = []
     for kind in ("text", "number"):
         a = [s.value for s in old if s.kind == kind]

@@ -34,6 +34,11 @@ def test_prompt_slots_finds_quoted_backticked_and_numbers():
         ("=A1>50", "cells in A above 50", "cells in A above 75 and below 90", "=A1>75"),
         ("x[:3]", "first 3 of `x`", "first 7 items", "x[:7]"),
         ("print(1)", "print something", "print `y`", "print(1)"),
+        # the request names more values than the example quoted: the example's unquoted literals count too
+        ("TextEquals(CoAd)", "highlight cells containing CoAd", 'color cells that contain "overdue"',
+         "TextEquals(overdue)"),
+        ("df['Gender']", "select column Gender of df", "select column `Age` of df", "df['Age']"),
+        ("sort(reverse=True)", "sort it descending", "sort `xs`", "sort(reverse=True)"),  # no literal: kept
     ],
 )
 def test_transfer(code: str, example: str, prompt: str, want: str):
