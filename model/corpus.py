@@ -13,6 +13,7 @@ import torch
 from .config import LANGUAGES, ModelConfig
 from .data import Pair, cpd_mask, keyword_spans, load_pairs, load_snippets, log
 from .diffusion import Batch
+from .slots import transfer
 from .tokenizer import CodeTokenizer
 
 
@@ -42,9 +43,12 @@ def tokenizer_texts(snippet_limit: int = 40_000) -> Iterator[str]:
 CONTEXT_NEIGHBOURS = 5  # the k of served candidates: candidate j reads the j-th nearest example
 
 
-def pair_examples(tok: CodeTokenizer, cfg: ModelConfig, pairs: list[Pair]) -> tuple[list[Example], int]:
+def pair_examples(tok: CodeTokenizer, cfg: ModelConfig, pairs: list[Pair],
+                  starts: bool = False) -> tuple[list[Example], int]:
+    """Token ids of each pair, with its nearest other examples where the model reads them (example_context,
+    example_guess) or training starts from them (`starts`: their codes with the pair's literals moved in)."""
     neighbours: list[list[int]] = []
-    if cfg.example_context or cfg.example_guess:
+    if cfg.example_context or cfg.example_guess or starts:
         from .context import nearest_others
 
         neighbours = nearest_others(pairs, CONTEXT_NEIGHBOURS)
@@ -59,6 +63,8 @@ def pair_examples(tok: CodeTokenizer, cfg: ModelConfig, pairs: list[Pair]) -> tu
             contexts = [tok.encode_prompt_with_example(p.prompt, p.lang, cfg.max_prompt_len,
                                                        (pairs[j].prompt, pairs[j].code)) for j in neighbours[i]]
         guesses = [tok.encode_code(pairs[j].code) for j in neighbours[i]] if cfg.example_guess else None
+        if starts:
+            guesses = [tok.encode_code(transfer(pairs[j].code, pairs[j].prompt, p.prompt)) for j in neighbours[i]]
         out.append(Example(p.lang, tok.encode_prompt(p.prompt, p.lang, cfg.max_prompt_len), code,
                            contexts=contexts, guesses=guesses))
     return out, too_long
@@ -77,14 +83,15 @@ def snippet_examples(tok: CodeTokenizer, cfg: ModelConfig, lang: str, limit: int
     return out
 
 
-def finetune_examples(tok: CodeTokenizer, cfg: ModelConfig,
-                      extra: dict[str, list[Pair]] | None = None) -> dict[str, list[Example]]:
-    """The training split's pairs per language, plus `extra` pairs (e.g. mined ones) appended to theirs."""
+def finetune_examples(tok: CodeTokenizer, cfg: ModelConfig, extra: dict[str, list[Pair]] | None = None,
+                      starts: bool = False) -> dict[str, list[Example]]:
+    """The training split's pairs per language, plus `extra` pairs (e.g. mined ones) appended to theirs;
+    `starts`: with their nearest other examples' codes (pair_examples)."""
     by_lang = {}
     for lang in LANGUAGES:
         pairs, skipped = load_pairs(lang, "train")
         added = (extra or {}).get(lang, [])
-        ex, too_long = pair_examples(tok, cfg, pairs + added)
+        ex, too_long = pair_examples(tok, cfg, pairs + added, starts)
         log(f"finetune {lang}: {len(ex)} pairs ({skipped} bad rows skipped, {too_long} longer than "
             f"{cfg.code_len[lang]} tokens{f', {len(added)} extra pairs' if added else ''})")
         by_lang[lang] = ex
@@ -146,7 +153,7 @@ def mixed_stream(main: Iterator[Batch], extra: Iterator[Batch], extra_prob: floa
 PLAIN_PROMPT_SHARE = 0.1  # example_context models: batches' share of prompts without an example
 
 
-GUESS_SHARE = 0.5  # example_guess models: share of pairs whose N gets a nearest example's code as its guess
+GUESS_SHARE = 0.5  # share of pairs that get a nearest example's code as N's guess (or as their start)
 
 
 def with_examples(example: Example, rng: random.Random) -> Example:

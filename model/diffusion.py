@@ -68,8 +68,13 @@ class GaussianDiffusion:
     """Owns the schedule and the loss ‖x̂₀ − x₀‖² + ‖D(x̂₀) − L(y)‖² − log p(y | D(x̂₀)) (+ N's own CE)."""
 
     def __init__(self, *, schedule: NoiseSchedule, self_conditioning: bool = True,
-                 timestep_sampling: TimestepSampling = TimestepSampling.UNIFORM, denoiser_ce_weight: float = 1.0):
+                 timestep_sampling: TimestepSampling = TimestepSampling.UNIFORM, denoiser_ce_weight: float = 1.0,
+                 example_start: int = 0):
+        """example_start > 0: SDEdit training — a batch's guess rows start from their guess (a nearest other
+        example's code) noised to a step below example_start, and learn to denoise it into their own code,
+        as example seeding serves; the guess is then not N's self-conditioning input."""
         self.schedule = schedule
+        self.example_start = example_start
         self.self_conditioning = self_conditioning
         self.timestep_sampling = timestep_sampling
         self.denoiser_ce_weight = denoiser_ce_weight
@@ -88,6 +93,11 @@ class GaussianDiffusion:
         t = self.sample_timesteps(x0.shape[0], x0.device)
         noise = torch.randn_like(x0)
         x_t = self.schedule.q_sample(x0, t, noise)
+        starts = batch.has_guess if self.example_start and batch.guess is not None else None
+        if starts is not None and batch.guess is not None:
+            t = torch.where(starts, t % self.example_start, t)  # (B,)
+            x_start = self.schedule.q_sample(net.embed_code(batch.guess).detach(), t, noise)  # (B, L, E)
+            x_t = torch.where(starts[:, None, None], x_start, self.schedule.q_sample(x0, t, noise))
         weight = torch.ones_like(batch.code, dtype=x0.dtype)  # (B, L)
         if batch.noise_mask is not None:  # CPD: only identifier/keyword positions are noised and scored
             m = batch.noise_mask.to(x0.dtype)
@@ -100,7 +110,7 @@ class GaussianDiffusion:
         if self.self_conditioning and torch.rand(()) < 0.5:
             with torch.no_grad():
                 x0_prev = net.denoise(x_t, t, memory, batch.prompt_pad)[0].detach()
-        if self.self_conditioning and batch.guess is not None and batch.has_guess is not None:
+        if self.self_conditioning and starts is None and batch.guess is not None and batch.has_guess is not None:
             # example guess: these rows see a nearest other example's code as N's previous estimate
             guess = net.embed_code(batch.guess).detach()  # (B, L, E)
             base = torch.zeros_like(guess) if x0_prev is None else x0_prev

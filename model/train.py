@@ -47,7 +47,8 @@ class DiffusionObjective(nn.Module):
         return self.diffusion.training_losses(self.net, batch)
 
 
-def build(kind: str, cfg: ModelConfig, timestep_sampling: TimestepSampling) -> tuple[nn.Module, nn.Module]:
+def build(kind: str, cfg: ModelConfig, timestep_sampling: TimestepSampling,
+          example_start: int = 0) -> tuple[nn.Module, nn.Module]:
     """(network, objective) for a model kind."""
     if kind == "ar":
         ar = ARNet(cfg)
@@ -55,7 +56,7 @@ def build(kind: str, cfg: ModelConfig, timestep_sampling: TimestepSampling) -> t
     net = CodeFusionNet(cfg)
     schedule = NoiseSchedule(steps=cfg.diffusion_steps, offset=cfg.schedule_offset)
     diffusion = GaussianDiffusion(schedule=schedule, self_conditioning=cfg.self_conditioning,
-                                  timestep_sampling=timestep_sampling)
+                                  timestep_sampling=timestep_sampling, example_start=example_start)
     return net, DiffusionObjective(net, diffusion)
 
 
@@ -134,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     rank, world = setup_distributed()
     device = torch.device(f"cuda:{rank % max(torch.cuda.device_count(), 1)}" if torch.cuda.is_available() else "cpu")
     cfg, tok, kind, init = prepare_run(args)
-    net, objective = build(kind, cfg, TimestepSampling(args.timesteps))
+    net, objective = build(kind, cfg, TimestepSampling(args.timesteps), args.example_start)
     if init is not None:
         # --config-overrides may lengthen the encoder input or add the MiniLM prompt reader
         load_weights(init, net, grow=True, fresh=("encoder.minilm_",))
@@ -161,7 +162,8 @@ def run(args: argparse.Namespace) -> int:
         stream = pre_stream
     else:
         extra = load_extra_pairs(args.extra_pairs) if args.extra_pairs else None
-        stream = batch_stream(finetune_examples(tok, cfg, extra), cfg, batch_size=args.batch, seed=args.seed, rank=rank,
+        pairs = finetune_examples(tok, cfg, extra, starts=args.example_start > 0)
+        stream = batch_stream(pairs, cfg, batch_size=args.batch, seed=args.seed, rank=rank,
                               lang_weights=lang_weights(args.lang_weights))
         if pre_stream is not None:
             stream = mixed_stream(stream, pre_stream, args.pretrain_mix, args.seed + rank)
@@ -231,6 +233,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    f"'{{\"python\": 0.45, \"bash\": 0.35, \"cf\": 0.2}}' (default {json.dumps(FINETUNE_WEIGHTS)})")
     p.add_argument("--extra-pairs", type=Path, help="fine-tuning: a JSONL file of extra {lang, prompt, code} "
                    "training pairs (e.g. scripts/mine_comment_pairs.py's), appended to each language's")
+    p.add_argument("--example-start", type=int, default=0, metavar="T",
+                   help="fine-tuning: half the pairs start from a nearest other example's code (its literals "
+                        "moved to the pair's) noised to a step below T, and learn to denoise it into their own "
+                        "(SDEdit training, as example seeding serves); 0: off")
     p.add_argument("--snippet-limit", type=int, default=None)
     p.add_argument("--timesteps", choices=[t.value for t in TimestepSampling], default="uniform")
     p.add_argument("--eval-every", type=int, default=500)

@@ -131,7 +131,7 @@ class Trainer:
                 running = {}
                 self.log(rec)
                 bar.set_postfix(loss=rec["loss"])
-            if st.step % c.checkpoint_every == 0:
+            if c.checkpoint_every and st.step % c.checkpoint_every == 0:  # 0: only at the end
                 st.elapsed_s = time.time() - start
                 self.save_checkpoint()
             if self.on_eval is not None and st.step % c.eval_every == 0 and self.is_main:

@@ -181,3 +181,35 @@ def test_guess_changes_the_candidates_and_the_engine_gives_examples(guess_dir: P
     assert engine.status()["seededLanguages"] == ["bash", "python"]
     rows = engine.sample_batch(["list all files in the current directory"], "bash", k=2)[0]
     assert rows[0].seed == "ls -a" and rows[0].score == pytest.approx(1.0)
+
+
+def test_example_start_training_denoises_the_neighbours_code_into_the_pairs(tiny_model_dir: Path):
+    """--example-start: the guess rows' x_t is their neighbour's code (literals moved in) noised below T."""
+    from codefusion.model.diffusion import GaussianDiffusion, NoiseSchedule
+
+    _, cfg = read_config(tiny_model_dir)  # a plain model: not example_guess
+    tok = CodeTokenizer.load(tiny_model_dir / "tokenizer.json")
+    pairs = [Pair(str(i), "bash", f"show the first {i} lines of 'f{i}.txt'", f"head -n {i} f{i}.txt")
+             for i in range(1, 7)]
+    examples, _ = pair_examples(tok, cfg, pairs, starts=True)
+    # each start is a neighbour's code with this pair's literals: `head -n 1 f1.txt` for pair 1
+    assert all(tok.decode(e.guesses[0]) == pairs[i].code for i, e in enumerate(examples))
+    b = batch_stream({"bash": examples}, cfg, batch_size=6, seed=1, lang_weights={}).__next__()
+    b = replace(b, guess=torch.randint(5, cfg.vocab_size, b.code.shape), has_guess=torch.ones(6, dtype=torch.bool))
+    net = CodeFusionNet(cfg)
+    seen = {}
+    real = net.denoise
+
+    def spy(x_t, t, *rest):
+        seen.setdefault("x_t", x_t)
+        seen.setdefault("t", t)
+        return real(x_t, t, *rest)
+
+    net.denoise = spy  # type: ignore[method-assign]
+    diffusion = GaussianDiffusion(schedule=NoiseSchedule(steps=cfg.diffusion_steps), example_start=50)
+    assert torch.isfinite(diffusion.training_losses(net, b)["loss"])
+    assert int(seen["t"].max()) < 50
+    scale, _ = diffusion.schedule.coefficients(seen["t"])
+    to_guess = (seen["x_t"] - scale * net.embed_code(b.guess)).norm()
+    to_code = (seen["x_t"] - scale * net.embed_code(b.code)).norm()
+    assert to_guess < to_code  # noised from the neighbour's code, not the pair's own
