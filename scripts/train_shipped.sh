@@ -12,6 +12,9 @@
 #                                                              reads a nearest other training example (120 min)
 #   scripts/train_shipped.sh minilm-gpu [MINUTES]              fifth session, on a GPU: the MiniLM prompt reader (3 min)
 #   scripts/train_shipped.sh augment [MINUTES]                 fifth session: control vs + mined Python pairs (45 min)
+#   scripts/train_shipped.sh continue-v6 [MINUTES]             sixth session: two runs side by side from
+#                                                              models/codefusion, lr 1.5e-4: + mined Python pairs
+#                                                              (100 min) and SDEdit training --example-start 300 (50 min)
 #   scripts/train_shipped.sh seeding                           write seeding.json + examples.jsonl (dev-tuned)
 #                                                              and the examples' MiniLM embeddings
 #
@@ -79,8 +82,18 @@ case "$stage" in
     done
     wait
     ;;
+  continue-v6)
+    # Sixth session (measured): does a gentler continuation with the mined pairs, or SDEdit training (start from
+    # a nearest other example's code with the literals moved in, noised below step 300), improve the served edits?
+    [ -f runs/v5/comment_pairs.jsonl ] || .venv/bin/python scripts/mine_comment_pairs.py runs/v5/comment_pairs.jsonl
+    $bin train finetune --run runs/v6/aug2 --init models/codefusion --minutes "${2:-100}" --threads 1 --batch 32 \
+      --lr 1.5e-4 --warmup 100 --eval-every 0 --checkpoint-every 250 --seed 31 --extra-pairs runs/v5/comment_pairs.jsonl &
+    $bin train finetune --run runs/v6/sdedit --init models/codefusion --minutes "${3:-50}" --threads 1 --batch 32 \
+      --lr 1.5e-4 --warmup 100 --eval-every 0 --checkpoint-every 250 --seed 41 --example-start 300 &
+    wait
+    ;;
   seeding)
-    .venv/bin/python -m codefusion.model.seeding models/codefusion ${SEEDING_ARGS:---start python=30 --start bash=30 --start cf=200 --steps 1}
+    .venv/bin/python -m codefusion.model.seeding models/codefusion ${SEEDING_ARGS:---start python=30 --start bash=30 --start cf=100 --steps 1}
     ;;
   *) echo "unknown stage $stage" >&2; exit 2 ;;
 esac
