@@ -15,7 +15,7 @@ retrieval instead of before training: the shipped model needs no retraining for 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # `name`, "text", 'text' (a quote not inside a word, so "don't" and "list's" are not slots), numbers.
 _QUOTED = re.compile(r"`([^`\n]+)`|\"([^\"\n]+)\"|(?<![\w'])'([^'\n]+)'(?![\w])")
@@ -26,14 +26,34 @@ _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.]*\w)")
 class Slot:
     value: str
     kind: str  # "text" (quoted or backticked) or "number"
+    role: str = field(default="", compare=False)  # the word before it in the prompt ("list", "string", …)
 
 
 def prompt_slots(prompt: str) -> list[Slot]:
     """The prompt's literal values in order of appearance, quoted/backticked ones first by kind."""
-    texts = [Slot(next(g for g in m.groups() if g is not None), "text") for m in _QUOTED.finditer(prompt)]
+    texts = [Slot(next(g for g in m.groups() if g is not None), "text", _role(prompt, m.start()))
+             for m in _QUOTED.finditer(prompt)]
     rest = _QUOTED.sub(" ", prompt)
     numbers = [Slot(m.group(0), "number") for m in _NUMBER.finditer(rest)]
     return texts + numbers
+
+
+def _role(prompt: str, start: int) -> str:
+    words = re.findall(r"[a-z]+", prompt[:start].lower()[-30:])
+    return words[-1] if words else ""
+
+
+def _pair_up(a: list[Slot], b: list[Slot]) -> list[tuple[str, str]]:
+    """Slots of the example (a) with the request's (b): same role word first ("list `x`" with "list `y`"),
+    the rest in order."""
+    pairs, left_a, left_b = [], list(a), list(b)
+    for x in a:
+        y = next((y for y in left_b if x.role and y.role == x.role), None)
+        if y is not None:
+            pairs.append((x.value, y.value))
+            left_a.remove(x)
+            left_b.remove(y)
+    return pairs + [(x.value, y.value) for x, y in zip(left_a, left_b, strict=False)]  # extra slots stay
 
 
 def _occurrences(code: str, value: str) -> list[tuple[int, int]]:
@@ -70,9 +90,8 @@ def transfer(code: str, example_prompt: str, prompt: str) -> str:
             s for s in old if s.kind == "number"]
     pairs: list[tuple[str, str]] = []
     for kind in ("text", "number"):
-        a = [s.value for s in old if s.kind == kind]
-        b = [s.value for s in new if s.kind == kind]
-        pairs += [(x, y) for x, y in zip(a, b, strict=False) if x != y]  # extra slots stay
+        pairs += [(x, y) for x, y in _pair_up([s for s in old if s.kind == kind], [s for s in new if s.kind == kind])
+                  if x != y]
     if not pairs:
         return code
     # Longest values first, so a value that contains another wins; spans never overlap.

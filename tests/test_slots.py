@@ -34,6 +34,9 @@ def test_prompt_slots_finds_quoted_backticked_and_numbers():
         ("=A1>50", "cells in A above 50", "cells in A above 75 and below 90", "=A1>75"),
         ("x[:3]", "first 3 of `x`", "first 7 items", "x[:7]"),
         ("print(1)", "print something", "print `y`", "print(1)"),
+        # slots pair by the word before them first ("list `x`" with "list `y`"), then in order
+        ("any(x in lelist for x in lestring)", "check if any item of list `lelist` is in string `lestring`",
+         "check if string `s` contains any item of list `items`", "any(x in items for x in s)"),
         # the request names more values than the example quoted: the example's unquoted literals count too
         ("TextEquals(CoAd)", "highlight cells containing CoAd", 'color cells that contain "overdue"',
          "TextEquals(overdue)"),
