@@ -113,3 +113,11 @@ def test_served_examples_carry_the_literals_and_stand_beside_the_edits(tiny_mode
     _, seeded = evaluate(RunSpec(lang="bash", system="seeded", model=model, limit=3, device="cpu"), {})
     # k = 5 samples each (10 when topped up), none of them the 2 examples served beside them
     assert all(len(p.raw) in (5, 10) for p in seeded)
+
+
+def test_examples_system_needs_seeding_examples(tiny_model_dir: Path):
+    from codefusion.server.cli_eval import RunSpec, evaluate
+    from codefusion.server.engine import EngineNotReady
+
+    with pytest.raises(EngineNotReady, match="no seeding examples for cf"):
+        evaluate(RunSpec(lang="cf", system="examples", model=tiny_model_dir, limit=2, device="cpu"))
