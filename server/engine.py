@@ -194,6 +194,9 @@ class Engine:
             "topUps": self.top_ups,
             "seededLanguages": sorted(self._seeded_languages()),
             "exampleRetrieval": self._seeds.retrieval if self._seeds is not None else None,
+            # the examples get the request's literals (slots) / are served beside the model's edits
+            "exampleSlots": self._seeds is not None and self._seeds.config.slots,
+            "keepExamples": self._seeds is not None and self._seeds.config.keep_examples,
             "cacheHits": self.cache_hits,
             "error": self._error,
         }

@@ -99,6 +99,7 @@ def test_served_examples_carry_the_literals_and_stand_beside_the_edits(tiny_mode
     ExampleSeeds.write(model, SeedingConfig({"bash": 200}, steps=1, slots=True, keep_examples=True), BASH)
     engine = Engine(model, device="cpu", oversample=1)
     engine.load()
+    assert engine.status()["exampleSlots"] is True and engine.status()["keepExamples"] is True
     rows = engine.sample_batch(["show the first 10 lines of 'todo.md'"], "bash", k=2)[0]
     edits, kept = [s for s in rows if not s.unedited], [s for s in rows if s.unedited]
     assert len(edits) == 2 and not any(s.tokens == [] for s in edits)  # the (random) model's own samples
