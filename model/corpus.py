@@ -62,9 +62,11 @@ def pair_examples(tok: CodeTokenizer, cfg: ModelConfig, pairs: list[Pair],
         if cfg.example_context:
             contexts = [tok.encode_prompt_with_example(p.prompt, p.lang, cfg.max_prompt_len,
                                                        (pairs[j].prompt, pairs[j].code)) for j in neighbours[i]]
-        guesses = [tok.encode_code(pairs[j].code) for j in neighbours[i]] if cfg.example_guess else None
+        guesses = None
         if starts:
             guesses = [tok.encode_code(transfer(pairs[j].code, pairs[j].prompt, p.prompt)) for j in neighbours[i]]
+        elif cfg.example_guess:
+            guesses = [tok.encode_code(pairs[j].code) for j in neighbours[i]]
         out.append(Example(p.lang, tok.encode_prompt(p.prompt, p.lang, cfg.max_prompt_len), code,
                            contexts=contexts, guesses=guesses))
     return out, too_long

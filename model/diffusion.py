@@ -92,12 +92,13 @@ class GaussianDiffusion:
         x0 = net.embed_code(batch.code)  # (B, L, E)
         t = self.sample_timesteps(x0.shape[0], x0.device)
         noise = torch.randn_like(x0)
-        x_t = self.schedule.q_sample(x0, t, noise)
         starts = batch.has_guess if self.example_start and batch.guess is not None else None
-        if starts is not None and batch.guess is not None:
+        if starts is not None:
             t = torch.where(starts, t % self.example_start, t)  # (B,)
+        x_t = self.schedule.q_sample(x0, t, noise)
+        if starts is not None and batch.guess is not None:
             x_start = self.schedule.q_sample(net.embed_code(batch.guess).detach(), t, noise)  # (B, L, E)
-            x_t = torch.where(starts[:, None, None], x_start, self.schedule.q_sample(x0, t, noise))
+            x_t = torch.where(starts[:, None, None], x_start, x_t)
         weight = torch.ones_like(batch.code, dtype=x0.dtype)  # (B, L)
         if batch.noise_mask is not None:  # CPD: only identifier/keyword positions are noised and scored
             m = batch.noise_mask.to(x0.dtype)

@@ -143,11 +143,13 @@ class ExampleSeeds:
         literals the code then holds (the same order for every k ≤ SLOT_POOL, so top-ups continue it)."""
         if not self.config.slots:
             return [r for r in self.retrievers[lang].retrieve(prompt, k) if r.score > 0]
-        found = [r for r in self.retrievers[lang].retrieve(prompt, max(k, SLOT_POOL)) if r.score > 0]
-        moved = [dataclasses.replace(r, code=self._moved(r, lang, prompt)) for r in found]
-        # examples whose code then holds more of the prompt's literals move up (score stays in (0, 1])
-        moved = [dataclasses.replace(r, score=(r.score + COVERAGE_WEIGHT * coverage(r.code, prompt))
-                                     / (1 + COVERAGE_WEIGHT)) for r in moved]
+        moved = []
+        for r in self.retrievers[lang].retrieve(prompt, max(k, SLOT_POOL)):
+            if r.score > 0:
+                code = self._moved(r, lang, prompt)
+                # examples whose code then holds more of the prompt's literals move up (score stays in (0, 1])
+                score = (r.score + COVERAGE_WEIGHT * coverage(code, prompt)) / (1 + COVERAGE_WEIGHT)
+                moved.append(dataclasses.replace(r, code=code, score=score))
         return sorted(moved, key=lambda r: -r.score)[:k]
 
     def _moved(self, found: Retrieved, lang: str, prompt: str) -> str:

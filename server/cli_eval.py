@@ -27,6 +27,7 @@ from .eval_report import PRIMARY, SYSTEM_LABELS, TOP_KS, markdown_report, plot_s
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 SYSTEMS = ("diffusion", "seeded", "examples", "ar", "ar-beam", "retrieval")
+MODEL_FREE = ("retrieval", "examples")  # systems that run no network: no quantisation
 # `--all` subsamples bash dev (1,009 prompts) so that `make eval` fits ~30 minutes on 2 cores.
 ALL_LIMITS = {"bash": 200}
 CURVE_STEPS = (1, 2, 5, 10, 20, 50, 200)
@@ -231,7 +232,7 @@ class RunSpec:
             parts.append(f"--steps {self.steps}")
         if self.limit is not None:
             parts.append(f"--limit {self.limit} --seed {self.seed}")
-        if self.quantize and self.system not in ("retrieval", "examples"):
+        if self.quantize and self.system not in MODEL_FREE:
             parts.append("--quantize")
         return " ".join(parts)
 
@@ -261,8 +262,9 @@ def evaluate(spec: RunSpec, engines: dict[tuple[Path, bool], Engine] | None = No
         train_pairs, _ = load_pairs(spec.lang, "train")
         preds, took = predict_retrieval(train_pairs, pairs, spec.lang, k=spec.k, oversample=oversample)
     elif spec.system == "examples":
-        model_path = str(model_dir_for(spec))
-        preds, took = predict_examples(Path(model_path), pairs, spec.lang, k=spec.k, oversample=oversample)
+        examples_dir = model_dir_for(spec)
+        model_path = str(examples_dir)
+        preds, took = predict_examples(examples_dir, pairs, spec.lang, k=spec.k, oversample=oversample)
     else:
         model_dir = model_dir_for(spec)
         engines = engines if engines is not None else {}
@@ -290,7 +292,7 @@ def evaluate(spec: RunSpec, engines: dict[tuple[Path, bool], Engine] | None = No
         "model": model_path,
         **score_predictions(spec.lang, pairs, preds, spec.k),
         "ms_per_prompt": round(1000 * took / max(1, len(pairs)), 1),
-        "quantize": spec.quantize and spec.system not in ("retrieval", "examples"),
+        "quantize": spec.quantize and spec.system not in MODEL_FREE,
         "threads": _threads(),
         "seconds": round(time.perf_counter() - started, 1),
         "cpu_seconds": round(time.process_time() - cpu_started, 1),  # this process, all its threads
