@@ -176,3 +176,38 @@ class CodeFusionPipeline:
             rows = range(i * k, (i + 1) * k)
             result.append([Sample(self.tokenizer.decode(tokens[r]), float(scores[r]), tokens[r]) for r in rows])
         return result
+
+    def code_ce(self, prompt: str, codes: Sequence[str], lang: str, step: int, seed: int = 0) -> list[float]:
+        """How well the model restores each code under the prompt: the mean cross-entropy of its tokens
+        (and <eos>) after noising it to `step` and denoising once (N, then D and H) — lower is a better fit.
+        Every code gets the same noise (seeded), so the values compare the codes, not the draws. Codes longer
+        than the language's code length are cut to it, as the sampler would. Diffusion models only."""
+        if self.kind != "diffusion":
+            raise ValueError("code_ce needs a diffusion model")
+        if lang not in LANGUAGES:
+            raise ValueError(f"unknown language {lang!r}; expected one of {LANGUAGES}")
+        if not 0 <= step < self.config.diffusion_steps:
+            raise ValueError(f"step must be in [0, {self.config.diffusion_steps}), got {step}")
+        if not codes:
+            return []
+        cfg, length = self.config, self.config.code_len[lang]
+        ids = torch.full((len(codes), length), cfg.pad_id, dtype=torch.long)  # (N, L)
+        for i, code in enumerate(codes):
+            row = self.tokenizer.encode_code(code)[:length]
+            ids[i, : len(row)] = torch.tensor(row)
+        ids = ids.to(self.device)
+        prompt_ids, pad = self._prompts([prompt], lang)
+        gen = torch.Generator().manual_seed(seed)
+        with self._lock, torch.inference_mode():
+            net: Any = self.net
+            dtype = net.head_scale.dtype
+            ctx = net.request_context(net.encode(prompt_ids, pad), pad, len(codes))  # the prompt's K/V, once
+            x0 = net.embed_code(ids).to(dtype)  # (N, L, E)
+            noise = torch.randn(x0.shape[1:], generator=gen).to(self.device, dtype)  # (L, E): one draw for all
+            t = torch.full((len(codes),), step, device=self.device)
+            cond = net.timestep_conditions(torch.tensor([step], device=self.device))[0]  # (1, 1, C)
+            x0_hat, _ = net.denoise_cached(self.schedule.q_sample(x0, t, noise).to(dtype), cond, ctx, None)
+            logits = net.decode_cached(x0_hat, ctx).float()  # (N, L, V): D and H
+            ce = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids, reduction="none")  # (N, L)
+            keep = (ids != cfg.pad_id).float()
+            return ((ce * keep).sum(-1) / keep.sum(-1).clamp(min=1)).tolist()

@@ -29,6 +29,7 @@ import dataclasses
 import functools
 import json
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from .validate import validate
 SEEDING_FILE = "seeding.json"
 SLOT_POOL = 20  # with slots: nearest examples reordered by how many of the prompt's literals they hold
 COVERAGE_WEIGHT = 0.2  # dev-tuned (models/MODEL_CARD.md)
+RERANK_POOL = 10  # with `rerank`: the model rescores this many nearest examples (dev: as good as 20, half the cost)
 log = logging.getLogger(__name__)
 
 
@@ -57,6 +59,8 @@ class SeedingConfig:
     semantic_weight: float = 0.7
     slots: bool = False  # rewrite each example's prompt literals in its code with the request's (model/slots.py)
     keep_examples: bool = False  # each example is also a candidate itself, ranked right after the model's edit
+    rerank: dict[str, float] = field(default_factory=dict)  # language -> weight of the model's fit (rescored())
+    rerank_step: int = 100  # the noise step the model restores each example from when it rescores them
 
     @classmethod
     def from_dict(cls, raw: object, where: Path) -> SeedingConfig:
@@ -65,6 +69,7 @@ class SeedingConfig:
         start, steps, examples = raw.get("start", {}), raw.get("steps", 1), raw.get("examples", "examples.jsonl")
         semantic, weight = raw.get("semantic"), raw.get("semantic_weight", 0.7)
         slots, keep = raw.get("slots", False), raw.get("keep_examples", False)
+        rerank, rerank_step = raw.get("rerank", {}), raw.get("rerank_step", 100)
         if not isinstance(start, dict) or any(
             lang not in LANGUAGES or isinstance(t, bool) or not isinstance(t, int) or t < 0 for lang, t in start.items()
         ):
@@ -79,7 +84,17 @@ class SeedingConfig:
         for key, flag in (("slots", slots), ("keep_examples", keep)):
             if not isinstance(flag, bool):
                 raise ModelLoadError(f"{where}: '{key}' must be true or false")
-        return cls(dict(start), steps, examples, semantic, float(weight), slots, keep)
+        if not isinstance(rerank, dict) or any(lang not in LANGUAGES or not _weight(w) for lang, w in rerank.items()):
+            raise ModelLoadError(f"{where}: 'rerank' must map languages {LANGUAGES} to non-negative weights")
+        if isinstance(rerank_step, bool) or not isinstance(rerank_step, int) or rerank_step < 0:
+            raise ModelLoadError(f"{where}: 'rerank_step' must be a non-negative integer")
+        return cls(dict(start), steps, examples, semantic, float(weight), slots, keep,
+                   {lang: float(w) for lang, w in rerank.items()}, rerank_step)
+
+
+def _weight(value: object) -> bool:
+    """A finite non-negative number (not a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
 
 
 def _plain_file_name(name: object) -> bool:
@@ -157,6 +172,24 @@ class ExampleSeeds:
         code = transfer(found.code, self.prompts[lang][found.index], prompt)
         return code if code == found.code or validate(lang, code) else found.code
 
+    def rerank_weight(self, lang: str) -> float:
+        """How much the model's fit reorders `lang`'s examples (0: not at all; seeding.json's `rerank`)."""
+        return self.config.rerank.get(lang, 0.0)
+
+    def pool(self, k: int) -> int:
+        """How many nearest examples to fetch so that rescoring can choose the best k."""
+        return max(k, RERANK_POOL)
+
+    def rescored(self, found: list[tuple[Retrieved, str]], ce: list[float], lang: str
+                 ) -> list[tuple[Retrieved, str]]:
+        """The examples reordered by nearness × exp(−weight × the model's cross-entropy restoring each one
+        from `rerank_step` under the request, CodeFusionPipeline.code_ce): the product of the retriever's
+        and the model's judgement (scores stay in (0, 1]). Dev-tuned per language (models/MODEL_CARD.md)."""
+        weight = self.rerank_weight(lang)
+        moved = [(dataclasses.replace(r, score=r.score * math.exp(-weight * c)), p)
+                 for (r, p), c in zip(found, ce, strict=True)]
+        return sorted(moved, key=lambda pair: -pair[0].score)
+
     def nearest_pairs(self, prompt: str, lang: str, k: int) -> list[tuple[Retrieved, str]]:
         """nearest(), each with its example's prompt (what an example_context model reads beside the code)."""
         return [(r, self.prompts[lang][r.index]) for r in self.nearest(prompt, lang, k)]
@@ -175,6 +208,8 @@ class ExampleSeeds:
                 n += 1
         body: dict[str, object] = {"start": config.start, "steps": config.steps, "examples": config.examples,
                                    "slots": config.slots, "keep_examples": config.keep_examples}
+        if config.rerank:
+            body.update(rerank=config.rerank, rerank_step=config.rerank_step)
         if config.semantic:
             from safetensors.torch import save_file
 
@@ -244,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="seed with the examples' codes as they are, not with the request's literals put in")
     p.add_argument("--no-keep-examples", dest="keep_examples", action="store_false",
                    help="serve only the model's edits of the examples, not the examples themselves beside them")
+    p.add_argument("--rerank", action="append", default=[], metavar="LANG=WEIGHT",
+                   help="reorder LANG's nearest examples by nearness x exp(-WEIGHT x the model's fit) (repeatable)")
+    p.add_argument("--rerank-step", type=int, default=100, help="noise step the model restores examples from")
     args = p.parse_args(argv)
     if not 0 <= args.semantic_weight <= 1:
         p.error("--semantic-weight must be in [0, 1]")
@@ -253,9 +291,21 @@ def main(argv: list[str] | None = None) -> int:
         if lang not in LANGUAGES or not step.isdigit():
             p.error(f"--start expects LANG=STEP with LANG in {LANGUAGES}, got {item!r}")
         start[lang] = int(step)
+    rerank = {}
+    for item in args.rerank:
+        lang, _, weight = item.partition("=")
+        try:
+            rerank[lang] = float(weight)
+        except ValueError:
+            rerank[lang] = -1.0
+        if lang not in LANGUAGES or not _weight(rerank[lang]):
+            p.error(f"--rerank expects LANG=WEIGHT with LANG in {LANGUAGES} and WEIGHT >= 0, got {item!r}")
+    if args.rerank_step < 0:
+        p.error("--rerank-step must be >= 0")
     semantic = "examples.minilm.safetensors" if args.semantic_weight > 0 else None
     config = SeedingConfig(start, args.steps, semantic=semantic, semantic_weight=args.semantic_weight,
-                           slots=args.slots, keep_examples=args.keep_examples)
+                           slots=args.slots, keep_examples=args.keep_examples, rerank=rerank,
+                           rerank_step=args.rerank_step)
     rows = ((lang, pair.prompt, pair.code) for lang in LANGUAGES for pair in load_pairs(lang, "train")[0])
     n = ExampleSeeds.write(args.model_dir, config, rows)
     print(f"wrote {n} training examples and {SEEDING_FILE} to {args.model_dir}")

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from codefusion.model.pipeline import CodeFusionPipeline, Sample
+    from codefusion.model.retrieval import Retrieved
     from codefusion.model.seeding import ExampleSeeds
 
 log = logging.getLogger(__name__)
@@ -197,6 +198,8 @@ class Engine:
             # the examples get the request's literals (slots) / are served beside the model's edits
             "exampleSlots": self._seeds is not None and self._seeds.config.slots,
             "keepExamples": self._seeds is not None and self._seeds.config.keep_examples,
+            # languages whose nearest examples the model rescores (its fit to each under the prompt): weight
+            "exampleRerank": dict(self._seeds.config.rerank) if self._seeds is not None else {},
             "cacheHits": self.cache_hits,
             "error": self._error,
         }
@@ -371,7 +374,7 @@ class Engine:
         if seeds is None or (start is None and not reads):
             return pipe.sample(prompts, lang, **kwargs)
         k = kwargs["k"]
-        found = [seeds.nearest_pairs(p, lang, skip + k)[skip:] for p in prompts]
+        found = [self._nearest(pipe, seeds, p, lang, skip + k)[skip:] for p in prompts]
         samples: list[list[Sample]] = [[] for _ in prompts]
         seeded = [i for i, f in enumerate(found) if f]
         plain = [i for i, f in enumerate(found) if not f]
@@ -395,6 +398,17 @@ class Engine:
             for i, row in zip(plain, pipe.sample([prompts[i] for i in plain], lang, **kwargs), strict=True):
                 samples[i] = row
         return samples
+
+    @staticmethod
+    def _nearest(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompt: str, lang: str, n: int
+                 ) -> list[tuple[Retrieved, str]]:
+        """The n nearest examples with their prompts, best first; where seeding.json says `rerank`, the
+        nearest pool is reordered by the model's fit to each under the prompt (ExampleSeeds.rescored)."""
+        if not seeds.rerank_weight(lang) or pipe.kind != "diffusion":
+            return seeds.nearest_pairs(prompt, lang, n)
+        found = seeds.nearest_pairs(prompt, lang, seeds.pool(n))
+        ce = pipe.code_ce(prompt, [r.code for r, _ in found], lang, seeds.config.rerank_step)
+        return seeds.rescored(found, ce, lang)[:n]
 
     def cached(
         self,

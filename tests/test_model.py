@@ -167,6 +167,25 @@ def test_tiny_model_overfits_to_exact_recovery_through_the_sampler(tok, overfit)
     assert all(c.score <= 0 for cands in out for c in cands)
 
 
+def test_code_ce_prefers_the_code_the_model_learned_for_the_prompt(tok, overfit):
+    net, cfg = overfit
+    pipe = CodeFusionPipeline.from_parts(net, cfg, tok)
+    codes = [b for _, b in CF_PAIRS]
+    for prompt, gold in CF_PAIRS:
+        ce = pipe.code_ce(prompt, codes, "cf", 600)
+        assert len(ce) == len(codes) and min(ce) == ce[codes.index(gold)], (prompt, ce)
+    # the same noise for every code, seeded: a code's value depends neither on the call nor on its neighbours
+    ce = pipe.code_ce("less than 30", codes, "cf", 600)
+    assert ce == pipe.code_ce("less than 30", codes, "cf", 600)
+    assert pipe.code_ce("less than 30", codes[3:], "cf", 600) == pytest.approx(ce[3:], abs=1e-5)
+    assert pipe.code_ce("less than 30", [], "cf", 100) == []
+    for bad in (-1, cfg.diffusion_steps):
+        with pytest.raises(ValueError, match="step must be"):
+            pipe.code_ce("less than 30", codes, "cf", bad)
+    with pytest.raises(ValueError, match="unknown language"):
+        pipe.code_ce("less than 30", codes, "sql", 100)
+
+
 def test_respaced_timesteps_with_and_without_the_final_clean_step():
     schedule = NoiseSchedule(steps=1200)
     sched = DDIMScheduler(schedule=schedule)

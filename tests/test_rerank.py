@@ -1,0 +1,87 @@
+"""The model rescoring the nearest examples (seeding.json `rerank`): config, order, and the served engine."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+from codefusion.model.checkpoint import ModelLoadError
+from codefusion.model.retrieval import Retrieved
+from codefusion.model.seeding import SEEDING_FILE, ExampleSeeds, SeedingConfig
+from codefusion.model.seeding import main as seeding_main
+
+CF = [("cf", "values greater than 5", "GreaterThan(5)"), ("cf", "values less than 5", "LessThan(5)"),
+      ("cf", "values between 5 and 9", "Between(5,9)"), ("cf", "values equal to 5", "EqualTo(5)")]
+
+
+def _write(folder: Path, config: SeedingConfig) -> ExampleSeeds:
+    ExampleSeeds.write(folder, config, CF)
+    seeds = ExampleSeeds.from_dir(folder)
+    assert seeds is not None
+    return seeds
+
+
+def test_rescored_multiplies_nearness_by_the_models_fit(tmp_path: Path):
+    seeds = _write(tmp_path, SeedingConfig({"cf": 100}, rerank={"cf": 1.0}, rerank_step=50))
+    assert seeds.config.rerank == {"cf": 1.0} and seeds.config.rerank_step == 50  # written and read back
+    assert seeds.rerank_weight("cf") == 1.0 and seeds.rerank_weight("python") == 0.0
+    found = [(Retrieved("A()", 0.9, 0), "a"), (Retrieved("B()", 0.8, 1), "b"), (Retrieved("C()", 0.5, 2), "c")]
+    got = seeds.rescored(found, [2.0, 0.1, 0.0], "cf")
+    assert [r.code for r, _ in got] == ["B()", "C()", "A()"]  # 0.8·e^-0.1 > 0.5 > 0.9·e^-2
+    assert [p for _, p in got] == ["b", "c", "a"]  # each keeps its prompt
+    assert got[0][0].score == pytest.approx(0.8 * math.exp(-0.1)) and all(0 < r.score <= 1 for r, _ in got)
+    with pytest.raises(ValueError):
+        seeds.rescored(found, [0.0], "cf")  # one value per example
+
+
+@pytest.mark.parametrize("field, value", [
+    ("rerank", {"cf": -1}), ("rerank", {"cf": True}), ("rerank", {"sql": 0.2}), ("rerank", {"cf": "0.2"}),
+    ("rerank", [0.2]), ("rerank_step", -5), ("rerank_step", 1.5), ("rerank_step", True),
+])
+def test_bad_rerank_values_are_named(tmp_path: Path, field: str, value: object):
+    _write(tmp_path, SeedingConfig({"cf": 100}))
+    config = json.loads((tmp_path / SEEDING_FILE).read_text())
+    (tmp_path / SEEDING_FILE).write_text(json.dumps({**config, field: value}))
+    with pytest.raises(ModelLoadError, match=f"'{field}'"):
+        ExampleSeeds.from_dir(tmp_path)
+
+
+def test_seeding_cli_rejects_bad_rerank_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    for args in (["--rerank", "cf=-1"], ["--rerank", "cf=x"], ["--rerank", "sql=0.2"], ["--rerank", "cf=nan"],
+                 ["--rerank-step", "-1"]):
+        with pytest.raises(SystemExit):
+            seeding_main([str(tmp_path), *args])
+        assert "rerank" in capsys.readouterr().err
+    assert not (tmp_path / SEEDING_FILE).exists()  # nothing written
+
+
+def test_served_examples_follow_the_models_rescoring(tiny_model_dir: Path, tmp_path: Path):
+    from codefusion.server.engine import Engine
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    prompt = "values greater than 7"
+    ExampleSeeds.write(model, SeedingConfig({"cf": 100}, steps=1, slots=True, keep_examples=True,
+                                            rerank={"cf": 50.0}, rerank_step=300), CF)
+    engine = Engine(model, device="cpu", oversample=1)
+    engine.load()
+    assert engine.status()["exampleRerank"] == {"cf": 50.0}
+    seeds, pipe = ExampleSeeds.from_dir(model), engine._pipeline()
+    assert seeds is not None
+    near = seeds.nearest_pairs(prompt, "cf", 10)  # the literals already moved in: 5 -> 7
+    ce = pipe.code_ce(prompt, [r.code for r, _ in near], "cf", 300)
+    want = [r.code for r, _ in sorted(near, key=lambda pair: -pair[0].score * math.exp(-50.0 * ce[near.index(pair)]))]
+    assert want != [r.code for r, _ in near]  # (the tiny model's judgement differs from nearness here)
+    rows = engine.sample_batch([prompt], "cf", k=3)[0]
+    assert [s.text for s in rows if s.unedited] == want[:3]  # the kept examples, in the model's order
+    assert len([s for s in rows if not s.unedited]) == 3  # and the model's edits of those three
+    # without `rerank` the same folder serves the nearness order
+    ExampleSeeds.write(model, SeedingConfig({"cf": 100}, steps=1, slots=True, keep_examples=True), CF)
+    plain = Engine(model, device="cpu", oversample=1)
+    plain.load()
+    assert plain.status()["exampleRerank"] == {}
+    rows = plain.sample_batch([prompt], "cf", k=3)[0]
+    assert [s.text for s in rows if s.unedited] == [r.code for r, _ in near[:3]]
