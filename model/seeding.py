@@ -61,6 +61,7 @@ class SeedingConfig:
     keep_examples: bool = False  # each example is also a candidate itself, ranked right after the model's edit
     rerank: dict[str, float] = field(default_factory=dict)  # language -> weight of the model's fit (rescored())
     rerank_step: int = 100  # the noise step the model restores each example from when it rescores them
+    examples_first: tuple[str, ...] = ()  # with keep_examples: languages whose examples rank before their edits
 
     @classmethod
     def from_dict(cls, raw: object, where: Path) -> SeedingConfig:
@@ -70,6 +71,7 @@ class SeedingConfig:
         semantic, weight = raw.get("semantic"), raw.get("semantic_weight", 0.7)
         slots, keep = raw.get("slots", False), raw.get("keep_examples", False)
         rerank, rerank_step = raw.get("rerank", {}), raw.get("rerank_step", 100)
+        first = raw.get("examples_first", [])
         if not isinstance(start, dict) or any(
             lang not in LANGUAGES or isinstance(t, bool) or not isinstance(t, int) or t < 0 for lang, t in start.items()
         ):
@@ -88,8 +90,10 @@ class SeedingConfig:
             raise ModelLoadError(f"{where}: 'rerank' must map languages {LANGUAGES} to non-negative weights")
         if isinstance(rerank_step, bool) or not isinstance(rerank_step, int) or rerank_step < 0:
             raise ModelLoadError(f"{where}: 'rerank_step' must be a non-negative integer")
+        if not isinstance(first, list) or any(lang not in LANGUAGES for lang in first):
+            raise ModelLoadError(f"{where}: 'examples_first' must be a list of languages from {LANGUAGES}")
         return cls(dict(start), steps, examples, semantic, float(weight), slots, keep,
-                   {lang: float(w) for lang, w in rerank.items()}, rerank_step)
+                   {lang: float(w) for lang, w in rerank.items()}, rerank_step, tuple(first))
 
 
 def _weight(value: object) -> bool:
@@ -210,6 +214,8 @@ class ExampleSeeds:
                                    "slots": config.slots, "keep_examples": config.keep_examples}
         if config.rerank:
             body.update(rerank=config.rerank, rerank_step=config.rerank_step)
+        if config.examples_first:
+            body.update(examples_first=list(config.examples_first))
         if config.semantic:
             from safetensors.torch import save_file
 
@@ -282,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rerank", action="append", default=[], metavar="LANG=WEIGHT",
                    help="reorder LANG's nearest examples by nearness x exp(-WEIGHT x the model's fit) (repeatable)")
     p.add_argument("--rerank-step", type=int, default=100, help="noise step the model restores examples from")
+    p.add_argument("--examples-first", action="append", default=[], metavar="LANG", choices=LANGUAGES,
+                   help="rank LANG's examples right before the model's edits of them, not after (repeatable)")
     args = p.parse_args(argv)
     if not 0 <= args.semantic_weight <= 1:
         p.error("--semantic-weight must be in [0, 1]")
@@ -305,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     semantic = "examples.minilm.safetensors" if args.semantic_weight > 0 else None
     config = SeedingConfig(start, args.steps, semantic=semantic, semantic_weight=args.semantic_weight,
                            slots=args.slots, keep_examples=args.keep_examples, rerank=rerank,
-                           rerank_step=args.rerank_step)
+                           rerank_step=args.rerank_step, examples_first=tuple(args.examples_first))
     rows = ((lang, pair.prompt, pair.code) for lang in LANGUAGES for pair in load_pairs(lang, "train")[0])
     n = ExampleSeeds.write(args.model_dir, config, rows)
     print(f"wrote {n} training examples and {SEEDING_FILE} to {args.model_dir}")

@@ -198,6 +198,7 @@ class Engine:
             # the examples get the request's literals (slots) / are served beside the model's edits
             "exampleSlots": self._seeds is not None and self._seeds.config.slots,
             "keepExamples": self._seeds is not None and self._seeds.config.keep_examples,
+            "examplesFirst": sorted(self._seeds.config.examples_first) if self._seeds is not None else [],
             # languages whose nearest examples the model rescores (its fit to each under the prompt): weight
             "exampleRerank": dict(self._seeds.config.rerank) if self._seeds is not None else {},
             "cacheHits": self.cache_hits,
@@ -390,10 +391,14 @@ class Engine:
             rows = pipe.sample([prompts[i] for i in seeded], lang, **{**kwargs, **extra})
             for i, row in zip(seeded, rows, strict=True):
                 near = [r for r, _ in found[i]]
-                samples[i] = [Sample(s.text, near[j % len(near)].score, s.tokens, near[j % len(near)].code)
-                              for j, s in enumerate(row)]
-                if seeds.config.keep_examples:  # each example itself, right after its edit (duplicates merge)
-                    samples[i] += [Sample(r.code, r.score * (1 - 1e-6), [], r.code, unedited=True) for r in near]
+                # each example itself right after the model's edit of it, or right before it where seeding.json
+                # says `examples_first` (identical ones merge)
+                keep, lead = seeds.config.keep_examples, lang in seeds.config.examples_first
+                edit_weight, example_weight = (1 - 1e-6, 1.0) if keep and lead else (1.0, 1 - 1e-6)
+                samples[i] = [Sample(s.text, near[j % len(near)].score * edit_weight, s.tokens,
+                                     near[j % len(near)].code) for j, s in enumerate(row)]
+                if keep:
+                    samples[i] += [Sample(r.code, r.score * example_weight, [], r.code, unedited=True) for r in near]
         if plain:
             for i, row in zip(plain, pipe.sample([prompts[i] for i in plain], lang, **kwargs), strict=True):
                 samples[i] = row

@@ -1,4 +1,5 @@
-"""The model rescoring the nearest examples (seeding.json `rerank`): config, order, and the served engine."""
+"""How the nearest examples rank among the served candidates: the model rescoring them (seeding.json
+`rerank`), and each example before or after the model's edit of it (`examples_first`)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ def test_rescored_multiplies_nearness_by_the_models_fit(tmp_path: Path):
 @pytest.mark.parametrize("field, value", [
     ("rerank", {"cf": -1}), ("rerank", {"cf": True}), ("rerank", {"sql": 0.2}), ("rerank", {"cf": "0.2"}),
     ("rerank", [0.2]), ("rerank_step", -5), ("rerank_step", 1.5), ("rerank_step", True),
+    ("examples_first", "bash"), ("examples_first", ["sql"]),
 ])
 def test_bad_rerank_values_are_named(tmp_path: Path, field: str, value: object):
     _write(tmp_path, SeedingConfig({"cf": 100}))
@@ -85,3 +87,22 @@ def test_served_examples_follow_the_models_rescoring(tiny_model_dir: Path, tmp_p
     assert plain.status()["exampleRerank"] == {}
     rows = plain.sample_batch([prompt], "cf", k=3)[0]
     assert [s.text for s in rows if s.unedited] == [r.code for r, _ in near[:3]]
+
+
+def test_examples_first_puts_each_example_right_before_the_edit_of_it(tiny_model_dir: Path, tmp_path: Path):
+    from codefusion.server.engine import Engine
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    prompt = "values greater than 7"
+    for first, want_example_first in (((), False), (("cf",), True), (("bash",), False)):
+        ExampleSeeds.write(model, SeedingConfig({"cf": 100}, steps=1, slots=True, keep_examples=True,
+                                                examples_first=first), CF)
+        engine = Engine(model, device="cpu", oversample=1)
+        engine.load()
+        assert engine.status()["examplesFirst"] == list(first)
+        rows = engine.sample_batch([prompt], "cf", k=2)[0]
+        for example in (s for s in rows if s.unedited):
+            edit = next(s for s in rows if not s.unedited and s.seed == example.text)  # the edit of that example
+            assert (example.score > edit.score) is want_example_first, first
+            assert example.score == pytest.approx(edit.score, rel=1e-5)  # right beside it, before the next pair
