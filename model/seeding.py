@@ -14,11 +14,16 @@ why and uses TF-IDF alone.
 With `slots`, an example's code first gets the request's literal values in place of its own prompt's
 (quoted strings, `names`, numbers: model/slots.py), so the sampler starts from code that already names
 what the request names. With `keep_examples`, each example also joins the candidates as it is, ranked
-right after the model's edit of it: the edit leads, the example stays as the fallback.
+right after the model's edit of it (the edit leads, the example stays as the fallback), or right before
+it for the languages in `examples_first`. With `rerank` (language -> weight), the model judges the
+nearest examples before editing them: they are reordered by nearness × exp(−weight × the cross-entropy
+of the model restoring each from step `rerank_step` under the request (`rescored`; the engine computes
+the cross-entropy with CodeFusionPipeline.code_ce, this module never runs the model).
 
-seeding.json: {"start": {"python": 30, "bash": 30}, "steps": 1, "examples": "examples.jsonl",
+seeding.json: {"start": {"python": 30, "bash": 30, "cf": 100}, "steps": 1, "examples": "examples.jsonl",
                "semantic": "examples.minilm.safetensors", "semantic_weight": 0.7, "slots": true,
-               "keep_examples": true}
+               "keep_examples": true, "rerank": {"cf": 0.2}, "rerank_step": 100,
+               "examples_first": ["python", "bash"]}
 examples.jsonl: one {"lang": ..., "prompt": ..., "code": ...} object per line (training split only).
 examples.minilm.safetensors: one (n_lang, 384) fp16 tensor per language, rows in examples.jsonl order.
 """

@@ -38,6 +38,11 @@ PROMPTS = [
     "split the string `line` on commas", "count the words in `text`", "join the list `parts` with spaces",
     "check if the file `path` exists",
 ]  # fmt: skip
+CF_PROMPTS = [
+    "highlight cells greater than 100", "color cells that contain \"overdue\"", "mark duplicate values",
+    "cells between 10 and 20 in red", "highlight blank cells", "values less than the column average",
+]  # fmt: skip
+ENGINE_PROMPTS = {"python": PROMPTS, "cf": CF_PROMPTS}
 
 
 class Plan:
@@ -194,22 +199,33 @@ def optimisation_rows(pipe: Any, *, k: int, tokens: int, steps_list: tuple[int, 
 
 
 def engine_row(model_dir: Path, device: str, precision: str, k: int, repeats: int,
-               oversample: int, seeding: bool = True) -> dict[str, Any]:
+               oversample: int, seeding: bool = True, lang: str = "python") -> dict[str, Any]:
     """As the server calls it: oversampling, validation, dedup and ranking, default steps and length.
-    seeding=False: the model alone (no example seeding), as `seedFromExamples: false`."""
+    seeding=False: the model alone (no example seeding), as `seedFromExamples: false`. lang: "python" or
+    "cf" (CF as served also has the model rescore the nearest examples where seeding.json says `rerank`)."""
     from .engine import Engine
 
     engine = Engine(model_dir, device=device, quantize=precision == "int8", cache_size=0, oversample=oversample,
                     seeding=seeding)
     engine.load()
 
-    def call(i: int) -> None:
-        engine.generate(f"{PROMPTS[i % len(PROMPTS)]} ({i})", "python", k=k)  # a new prompt: no cache
+    prompts = ENGINE_PROMPTS[lang]
 
-    row = {"method": "engine", "precision": precision, "k": k, "oversample": engine.oversample,
-           "seeded": "python" in engine.status()["seededLanguages"], **timed(call, repeats)}
+    def call(i: int) -> None:
+        engine.generate(f"{prompts[i % len(prompts)]} ({i})", lang, k=k)  # a new prompt: no cache
+
+    status = engine.status()
+    row = {"method": "engine", "precision": precision, "k": k, "oversample": engine.oversample, "lang": lang,
+           "seeded": lang in status["seededLanguages"], "rescored": lang in status["exampleRerank"],
+           **timed(call, repeats)}
     row["top_up_share"] = round(engine.top_ups / max(1, engine.generations), 2)  # calls that drew a second batch
     return row
+
+
+def _engine_candidates(row: dict[str, Any]) -> str:
+    if not row.get("seeded"):
+        return "model alone"
+    return "seeded from examples" + (", examples rescored by the model" if row.get("rescored") else "")
 
 
 def agreement(fp32: Any, int8: Any, k: int, tokens: int, steps: int) -> float:
@@ -363,14 +379,15 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     from .engine import Engine
 
     default_oversample = Engine().oversample
-    engine_plan = [(p, default_oversample, True) for p in precisions] + [(precisions[0], 1, True),
-                                                                          (precisions[0], default_oversample, False)]
-    for precision, oversample, seeding in engine_plan:
-        with recorded(errors, f"engine {precision} oversample {oversample} seeding {seeding}"):
-            row = engine_row(model_dir, device, precision, 5, plan.repeats, oversample, seeding)
+    engine_plan = [(p, default_oversample, True, "python") for p in precisions] + [
+        (precisions[0], 1, True, "python"), (precisions[0], default_oversample, False, "python"),
+        (precisions[0], default_oversample, True, "cf")]
+    for precision, oversample, seeding, lang in engine_plan:
+        with recorded(errors, f"engine {lang} {precision} oversample {oversample} seeding {seeding}"):
+            row = engine_row(model_dir, device, precision, 5, plan.repeats, oversample, seeding, lang)
             result["engine"].append(row)
-            say(f"engine {precision} k=5 (top-up to ×{row['oversample']}, validated, ranked, "
-                f"{'seeded from examples' if row['seeded'] else 'model alone'}): "
+            say(f"engine {lang} {precision} k=5 (top-up to ×{row['oversample']}, validated, ranked, "
+                f"{_engine_candidates(row)}): "
                 f"p50 {row['p50_ms']:.1f} ms  p95 {row['p95_ms']:.1f} ms  topped up {row['top_up_share']:.0%}")
     if not args.no_lsp:
         runs = [("diffusion", model_dir, precision, k) for precision, k in plan.lsp_runs if precision in precisions]
@@ -457,10 +474,10 @@ def markdown(result: dict[str, Any]) -> str:
     if result["engine"]:
         lines += ["## Engine (as the server calls it: k samples, topped up to k × oversample when fewer than k "
                   "distinct valid ones; validated, ranked)", "",
-                  "| precision | k (max ×) | Python candidates | p50 | p95 | calls topped up |",
-                  "|---|---|---|---|---|---|"]
-        lines += [f"| {r['precision']} | {r['k']} (×{r['oversample']}) "
-                  f"| {'seeded from examples' if r.get('seeded') else 'model alone'} | {_ms(r['p50_ms'])} "
+                  "| language | precision | k (max ×) | candidates | p50 | p95 | calls topped up |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += [f"| {r.get('lang', 'python')} | {r['precision']} | {r['k']} (×{r['oversample']}) "
+                  f"| {_engine_candidates(r)} | {_ms(r['p50_ms'])} "
                   f"| {_ms(r['p95_ms'])} | {r.get('top_up_share', 0) * 100:.0f} % |" for r in result["engine"]]
         lines.append("")
     if result["lsp"]:

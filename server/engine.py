@@ -163,6 +163,12 @@ class Engine:
                     from codefusion.model.seeding import ExampleSeeds
 
                     self._seeds = ExampleSeeds.from_dir(model_dir)
+                    steps, seeds = self._pipe.config.diffusion_steps, self._seeds
+                    if seeds is not None and seeds.config.rerank and seeds.config.rerank_step >= steps:
+                        from codefusion.model.checkpoint import ModelLoadError
+
+                        raise ModelLoadError(f"{Path(model_dir) / 'seeding.json'}: 'rerank_step' must be below the "
+                                             f"model's {steps} diffusion steps")
             except Exception as exc:  # ModelLoadError, or anything else a broken install raises
                 self._state = EngineState.FAILED
                 self._error = f"{type(exc).__name__}: {exc}"
@@ -324,11 +330,12 @@ class Engine:
         prompts whose first k do not give k distinct valid candidates. Records the latency."""
         start = time.perf_counter()
         k = kwargs["k"]
-        samples = self._first_samples(pipe, prompts, lang, kwargs)
+        pools: dict[str, tuple[int, list[tuple[Retrieved, str]]]] = {}  # rescored examples, for the top-up
+        samples = self._first_samples(pipe, prompts, lang, kwargs, pools=pools)
         short = [i for i, rows in enumerate(samples) if needs_top_up(lang, rows, k)]
         if short and self.oversample > 1:
             more = {**kwargs, "k": k * (self.oversample - 1), "seed": kwargs["seed"] + TOP_UP_SEED}
-            extra = self._first_samples(pipe, [prompts[i] for i in short], lang, more, skip=k)
+            extra = self._first_samples(pipe, [prompts[i] for i in short], lang, more, skip=k, pools=pools)
             self.top_ups += 1
             for i, rows in zip(short, extra, strict=True):
                 samples[i] = samples[i] + rows
@@ -353,7 +360,8 @@ class Engine:
         return {lang for lang in LANGS if self._seed_start(lang) is not None or self._reads_examples(lang)}
 
     def _first_samples(
-        self, pipe: CodeFusionPipeline, prompts: list[str], lang: str, kwargs: dict[str, Any], skip: int = 0
+        self, pipe: CodeFusionPipeline, prompts: list[str], lang: str, kwargs: dict[str, Any], skip: int = 0,
+        pools: dict[str, tuple[int, list[tuple[Retrieved, str]]]] | None = None,
     ) -> list[list[Sample]]:
         """k samples per prompt, from the nearest training examples where a training example shares a word with
         the prompt and the model folder says so, else from pure noise under the prompt alone. Examples are used
@@ -375,7 +383,7 @@ class Engine:
         if seeds is None or (start is None and not reads):
             return pipe.sample(prompts, lang, **kwargs)
         k = kwargs["k"]
-        found = [self._nearest(pipe, seeds, p, lang, skip + k)[skip:] for p in prompts]
+        found = [self._nearest(pipe, seeds, p, lang, skip + k, pools)[skip:] for p in prompts]
         samples: list[list[Sample]] = [[] for _ in prompts]
         seeded = [i for i, f in enumerate(found) if f]
         plain = [i for i, f in enumerate(found) if not f]
@@ -405,15 +413,23 @@ class Engine:
         return samples
 
     @staticmethod
-    def _nearest(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompt: str, lang: str, n: int
+    def _nearest(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompt: str, lang: str, n: int,
+                 pools: dict[str, tuple[int, list[tuple[Retrieved, str]]]] | None = None,
                  ) -> list[tuple[Retrieved, str]]:
         """The n nearest examples with their prompts, best first; where seeding.json says `rerank`, the
-        nearest pool is reordered by the model's fit to each under the prompt (ExampleSeeds.rescored)."""
+        nearest pool is reordered by the model's fit to each under the prompt (ExampleSeeds.rescored).
+        pools: the rescored pools of this request's prompts, so that its top-up batch does not rescore."""
         if not seeds.rerank_weight(lang) or pipe.kind != "diffusion":
             return seeds.nearest_pairs(prompt, lang, n)
-        found = seeds.nearest_pairs(prompt, lang, seeds.pool(n))
+        size = seeds.pool(n)
+        if pools is not None and prompt in pools and pools[prompt][0] >= size:
+            return pools[prompt][1][:n]
+        found = seeds.nearest_pairs(prompt, lang, size)
         ce = pipe.code_ce(prompt, [r.code for r, _ in found], lang, seeds.config.rerank_step)
-        return seeds.rescored(found, ce, lang)[:n]
+        rescored = seeds.rescored(found, ce, lang)
+        if pools is not None:
+            pools[prompt] = (size, rescored)
+        return rescored[:n]
 
     def cached(
         self,

@@ -32,7 +32,7 @@ def lsp_documentation(candidate: Candidate, lang: str, markdown: bool = True) ->
     if candidate.seed is not None and candidate.seed.strip() != candidate.text.strip():
         note += f"\n\n*Rewritten from a training example:*\n```{fence}\n{candidate.seed}\n```"
     elif candidate.seed is not None:
-        note += "\n\n*As in a training example.*"
+        note += "\n\n*As in a training example (with your comment's quoted values and numbers, where it had its own).*"
     return types.MarkupContent(
         kind=types.MarkupKind.Markdown, value=f"```{fence}\n{candidate.text}\n```{note}"
     )
@@ -40,8 +40,8 @@ def lsp_documentation(candidate: Candidate, lang: str, markdown: bool = True) ->
 
 def lsp_detail(candidate: Candidate) -> str:
     flag = "" if candidate.valid else ", unparsed"
-    if candidate.seed is not None:  # score = the seed example's prompt similarity
-        return f"CodeFusion #{candidate.rank} (from an example, similarity {candidate.score:.2f}{flag})"
+    if candidate.seed is not None:  # score = the seed example's prompt similarity (× the model's fit: `rerank`)
+        return f"CodeFusion #{candidate.rank} (from an example, match {candidate.score:.2f}{flag})"
     return f"CodeFusion #{candidate.rank} (score {candidate.score:.2f}{flag})"
 
 

@@ -30,6 +30,7 @@ def test_quick_bench_writes_json_and_markdown(tiny_model_dir, tiny_baseline_dir,
     assert opt == {(m, s) for m in ("naive", "optimised") for s in (DEFAULT_STEPS, 10)}
     assert all(r["p50_ms"] > 0 for r in figures["optimisations"])
     assert all(0 <= r["top_up_share"] <= 1 for r in figures["engine"])
+    assert {r["lang"] for r in figures["engine"]} == {"python", "cf"}  # CF as served is timed too
     md = out.with_suffix(".md").read_text()
     assert "| diffusion |" in md and "| naive |" in md
     assert "p50" in capsys.readouterr().out

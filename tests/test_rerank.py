@@ -106,3 +106,40 @@ def test_examples_first_puts_each_example_right_before_the_edit_of_it(tiny_model
             edit = next(s for s in rows if not s.unedited and s.seed == example.text)  # the edit of that example
             assert (example.score > edit.score) is want_example_first, first
             assert example.score == pytest.approx(edit.score, rel=1e-5)  # right beside it, before the next pair
+
+
+def test_a_rerank_step_beyond_the_models_schedule_fails_at_load(tiny_model_dir: Path, tmp_path: Path):
+    from codefusion.server.engine import Engine, EngineNotReady
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    ExampleSeeds.write(model, SeedingConfig({"cf": 100}, rerank={"cf": 0.2}, rerank_step=10**6), CF)
+    engine = Engine(model, device="cpu")
+    with pytest.raises(EngineNotReady, match="rerank_step"):
+        engine.load()
+    assert engine.status()["state"] == "failed" and "rerank_step" in engine.status()["error"]
+
+
+def test_a_top_up_batch_reuses_the_rescored_examples(tiny_model_dir: Path, tmp_path: Path):
+    from codefusion.server.engine import Engine
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    ExampleSeeds.write(model, SeedingConfig({"cf": 100}, steps=1, slots=True, keep_examples=True,
+                                            rerank={"cf": 0.2}), CF)
+    engine = Engine(model, device="cpu", oversample=2)
+    engine.load()
+    pipe = engine._pipeline()
+    calls = []
+    original = pipe.code_ce
+
+    def counted(*args, **kwargs):
+        calls.append(args[0])
+        return original(*args, **kwargs)
+
+    pipe.code_ce = counted  # type: ignore[method-assign]
+    # 4 examples, k = 5: at most 4 distinct valid candidates unless the tiny model's edits parse; top-up
+    rows = engine.sample_batch(["values greater than 7", "values less than 3"], "cf", k=5)
+    assert engine.top_ups == 1
+    assert all(len(r) > 9 for r in rows)  # 5 edits + 4 examples, then the top-up's
+    assert sorted(calls) == ["values greater than 7", "values less than 3"]  # one rescoring per prompt
