@@ -163,8 +163,9 @@ class Engine:
                     from codefusion.model.seeding import ExampleSeeds
 
                     self._seeds = ExampleSeeds.from_dir(model_dir)
-                    steps, seeds = self._pipe.config.diffusion_steps, self._seeds
-                    if seeds is not None and seeds.config.rerank and seeds.config.rerank_step >= steps:
+                    seeds = self._seeds
+                    if seeds is not None and seeds.config.rerank and (
+                            seeds.config.rerank_step >= (steps := self._pipe.config.diffusion_steps)):
                         from codefusion.model.checkpoint import ModelLoadError
 
                         raise ModelLoadError(f"{Path(model_dir) / 'seeding.json'}: 'rerank_step' must be below the "
