@@ -8,7 +8,7 @@ APT_STAMP := $(VENV)/.apt-installed
 TORCH_PIN := torch==2.13.0
 APT_PACKAGES := libreoffice-calc-nogui
 
-.PHONY: run test lint bench eval stress setup system-deps test-python test-vscode package-vscode clean
+.PHONY: run test lint bench eval significance stress setup system-deps test-python test-vscode package-vscode clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -60,6 +60,10 @@ bench: setup
 
 eval: setup
 	$(BIN)/codefusion eval --all --limit 100 --steps-curve --curve-steps 1,2,3,5,10 --curve-limit 30
+
+# Whole dev splits: the served system vs TF-IDF and vs its unedited examples, 95 % paired-bootstrap intervals.
+significance: setup
+	$(BIN)/python scripts/paired_bootstrap.py
 
 stress: setup
 	$(BIN)/python -m pytest -q tests/stress --stress
