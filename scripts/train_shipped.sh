@@ -93,7 +93,7 @@ case "$stage" in
     wait
     ;;
   seeding)
-    .venv/bin/python -m codefusion.model.seeding models/codefusion ${SEEDING_ARGS:---start python=30 --start bash=30 --start cf=100 --steps 1 --rerank cf=0.2 --examples-first python --examples-first bash}
+    .venv/bin/python -m codefusion.model.seeding models/codefusion ${SEEDING_ARGS:---start python=30 --start bash=30 --start cf=100 --steps 1 --rerank cf=0.2 --rerank-step 600 --examples-first python --examples-first bash}
     ;;
   *) echo "unknown stage $stage" >&2; exit 2 ;;
 esac

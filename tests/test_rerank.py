@@ -143,3 +143,22 @@ def test_a_top_up_batch_reuses_the_rescored_examples(tiny_model_dir: Path, tmp_p
     assert engine.top_ups == 1
     assert all(len(r) > 9 for r in rows)  # 5 edits + 4 examples, then the top-up's
     assert sorted(calls) == ["values greater than 7", "values less than 3"]  # one rescoring per prompt
+
+
+def test_the_shipped_models_judgement_puts_the_right_comparison_first(shipped_model_dir: Path, tmp_path: Path):
+    from codefusion.model.validate import normalize
+    from codefusion.server.engine import Engine
+
+    prompt = "highlight cells greater than 5"  # nearest by sentence similarity: an example that said "less than 5"
+    served = Engine(shipped_model_dir, device="cpu").generate(prompt, "cf", k=5)
+    assert normalize("cf", served[0].text) == normalize("cf", "GreaterThan(5)"), [c.text for c in served]
+    # the same folder without `rerank` leads with the nearest example's rule
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for f in shipped_model_dir.iterdir():
+        if f.name != SEEDING_FILE:
+            (plain / f.name).symlink_to(f.resolve())
+    config = json.loads((shipped_model_dir / SEEDING_FILE).read_text())
+    (plain / SEEDING_FILE).write_text(json.dumps({**config, "rerank": {}}))
+    unjudged = Engine(plain, device="cpu").generate(prompt, "cf", k=5)
+    assert normalize("cf", unjudged[0].text) == normalize("cf", "LessThan(5)"), [c.text for c in unjudged]
