@@ -69,8 +69,12 @@ class GaussianDiffusion:
 
     def __init__(self, *, schedule: NoiseSchedule, self_conditioning: bool = True,
                  timestep_sampling: TimestepSampling = TimestepSampling.UNIFORM, denoiser_ce_weight: float = 1.0,
-                 example_start: int = 0):
-        """example_start > 0: SDEdit training — a batch's guess rows start from their guess (a nearest other
+                 example_start: int = 0, pad_weight: float = 1.0, pad_id: int = 0):
+        """pad_weight < 1: length-aware training — the padding positions after a code's first <pad> count that
+        much in every loss term (the first one, where the code ends, counts fully), so that the loss is not
+        dominated by the padding of short codes; needs the vocabulary's pad_id.
+
+        example_start > 0: SDEdit training — a batch's guess rows start from their guess (a nearest other
         example's code) noised to a step below example_start, and learn to denoise it into their own code,
         as example seeding serves; the guess is then not N's self-conditioning input."""
         self.schedule = schedule
@@ -78,6 +82,9 @@ class GaussianDiffusion:
         self.self_conditioning = self_conditioning
         self.timestep_sampling = timestep_sampling
         self.denoiser_ce_weight = denoiser_ce_weight
+        if not 0 <= pad_weight <= 1:
+            raise ValueError(f"pad_weight must be in [0, 1], got {pad_weight}")
+        self.pad_weight, self.pad_id = pad_weight, pad_id
 
     def sample_timesteps(self, n: int, device: torch.device) -> Tensor:
         u = torch.rand(n, device=device)
@@ -100,6 +107,9 @@ class GaussianDiffusion:
             x_start = self.schedule.q_sample(net.embed_code(batch.guess).detach(), t, noise)  # (B, L, E)
             x_t = torch.where(starts[:, None, None], x_start, x_t)
         weight = torch.ones_like(batch.code, dtype=x0.dtype)  # (B, L)
+        if self.pad_weight < 1:  # padding after the first <pad> (the code's end stays fully weighted)
+            pad = (batch.code == self.pad_id).long()
+            weight = torch.where((pad.cumsum(1) - pad) > 0, torch.full_like(weight, self.pad_weight), weight)
         if batch.noise_mask is not None:  # CPD: only identifier/keyword positions are noised and scored
             m = batch.noise_mask.to(x0.dtype)
             x_t = m[..., None] * x_t + (1 - m[..., None]) * x0

@@ -48,7 +48,7 @@ class DiffusionObjective(nn.Module):
 
 
 def build(kind: str, cfg: ModelConfig, timestep_sampling: TimestepSampling,
-          example_start: int = 0) -> tuple[nn.Module, nn.Module]:
+          example_start: int = 0, pad_weight: float = 1.0) -> tuple[nn.Module, nn.Module]:
     """(network, objective) for a model kind."""
     if kind == "ar":
         ar = ARNet(cfg)
@@ -56,7 +56,8 @@ def build(kind: str, cfg: ModelConfig, timestep_sampling: TimestepSampling,
     net = CodeFusionNet(cfg)
     schedule = NoiseSchedule(steps=cfg.diffusion_steps, offset=cfg.schedule_offset)
     diffusion = GaussianDiffusion(schedule=schedule, self_conditioning=cfg.self_conditioning,
-                                  timestep_sampling=timestep_sampling, example_start=example_start)
+                                  timestep_sampling=timestep_sampling, example_start=example_start,
+                                  pad_weight=pad_weight, pad_id=cfg.pad_id)
     return net, DiffusionObjective(net, diffusion)
 
 
@@ -135,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     rank, world = setup_distributed()
     device = torch.device(f"cuda:{rank % max(torch.cuda.device_count(), 1)}" if torch.cuda.is_available() else "cpu")
     cfg, tok, kind, init = prepare_run(args)
-    net, objective = build(kind, cfg, TimestepSampling(args.timesteps), args.example_start)
+    net, objective = build(kind, cfg, TimestepSampling(args.timesteps), args.example_start, args.pad_weight)
     if init is not None:
         # --config-overrides may lengthen the encoder input or add the MiniLM prompt reader
         load_weights(init, net, grow=True, fresh=("encoder.minilm_",))
@@ -237,6 +238,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="fine-tuning: half the pairs start from a nearest other example's code (its literals "
                         "moved to the pair's) noised to a step below T, and learn to denoise it into their own "
                         "(SDEdit training, as example seeding serves); 0: off")
+    p.add_argument("--pad-weight", type=float, default=1.0, metavar="W",
+                   help="diffusion: weight of the padding positions after a code's end in the loss (length-aware "
+                        "training; 1: as every other position)")
     p.add_argument("--snippet-limit", type=int, default=None)
     p.add_argument("--timesteps", choices=[t.value for t in TimestepSampling], default="uniform")
     p.add_argument("--eval-every", type=int, default=500)
@@ -248,7 +252,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="codefusion train")
     add_arguments(p)
-    return run(p.parse_args(argv))
+    args = p.parse_args(argv)
+    if not 0 <= args.pad_weight <= 1:
+        p.error(f"--pad-weight must be in [0, 1], got {args.pad_weight}")
+    return run(args)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@
 #   scripts/train_shipped.sh continue-v6 [MINUTES]             sixth session: two runs side by side from
 #                                                              models/codefusion, lr 1.5e-4: + mined Python pairs
 #                                                              (100 min) and SDEdit training --example-start 300 (50 min)
+#   scripts/train_shipped.sh continue-v7 [MINUTES]             seventh session: from models/codefusion, lr 1.5e-4,
+#                                                              length-aware (--pad-weight 0.1, 45 min)
 #   scripts/train_shipped.sh seeding                           write seeding.json + examples.jsonl (dev-tuned)
 #                                                              and the examples' MiniLM embeddings
 #
@@ -91,6 +93,11 @@ case "$stage" in
     $bin train finetune --run runs/v6/sdedit --init models/codefusion --minutes "${3:-50}" --threads 1 --batch 32 \
       --lr 1.5e-4 --warmup 100 --eval-every 0 --checkpoint-every 250 --seed 41 --example-start 300 &
     wait
+    ;;
+  continue-v7)
+    # Seventh session (measured): length-aware training — the padding after a code's end counts 0.1 in the loss.
+    $bin train finetune --run runs/v7/padw --init models/codefusion --minutes "${2:-35}" --threads 2 --batch 32 \
+      --lr 1.5e-4 --warmup 100 --eval-every 0 --checkpoint-every 500 --seed 71 --pad-weight 0.1
     ;;
   seeding)
     .venv/bin/python -m codefusion.model.seeding models/codefusion ${SEEDING_ARGS:---start python=30 --start bash=30 --start cf=100 --steps 1 --rerank cf=0.2 --rerank-step 600 --examples-first python --examples-first bash}

@@ -91,6 +91,39 @@ def test_each_loss_term_is_finite_and_trains(tok):
     assert net.decoder.out.weight.grad is not None and net.denoiser.blocks.inp.weight.grad is not None
 
 
+def test_pad_weight_discounts_only_the_padding_after_the_codes_end(tok, monkeypatch):
+    cfg = tiny_cfg(tok)
+    net = CodeFusionNet(cfg)
+    batch = cf_batch(tok, cfg)
+    pad = batch.code == cfg.pad_id
+    assert pad.any() and (~pad).any()
+    original, seen = torch.nn.functional.cross_entropy, []
+
+    def spy(*args, **kwargs):
+        out = original(*args, **kwargs)
+        seen.append(out.detach())  # the first call per loss is the head's per-position CE, (B, L)
+        return out
+
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", spy)
+
+    def run(pad_weight: float) -> dict[str, torch.Tensor]:
+        seen.clear()
+        torch.manual_seed(3)  # the same timesteps and noise for both
+        diffusion = GaussianDiffusion(schedule=NoiseSchedule(steps=cfg.diffusion_steps), self_conditioning=False,
+                                      pad_weight=pad_weight, pad_id=cfg.pad_id)
+        return diffusion.training_losses(net, batch)
+
+    full = run(1.0)
+    per_pos = seen[0]
+    light = run(0.0)
+    first_pad = pad & ((pad.long().cumsum(1) - pad.long()) == 0)  # each code's end: still counted
+    keep = (~pad) | first_pad
+    assert torch.isclose(light["ce"], (per_pos * keep).sum() / keep.sum(), atol=1e-5)
+    assert torch.isclose(full["ce"], per_pos.mean(), atol=1e-5)
+    with pytest.raises(ValueError, match="pad_weight"):
+        GaussianDiffusion(schedule=NoiseSchedule(steps=cfg.diffusion_steps), pad_weight=1.5)
+
+
 def test_embed_scale_shrinks_the_code_embedding_but_not_the_logits(tok):
     # A smaller embed_scale makes tokens unreadable from x_t at lower noise; exact-match logits stay the same.
     torch.manual_seed(0)
