@@ -96,7 +96,7 @@ case "$stage" in
     ;;
   continue-v7)
     # Seventh session (measured): length-aware training — the padding after a code's end counts 0.1 in the loss.
-    $bin train finetune --run runs/v7/padw --init models/codefusion --minutes "${2:-35}" --threads 2 --batch 32 \
+    $bin train finetune --run runs/v7/padw --init models/codefusion --minutes "${2:-45}" --threads 2 --batch 32 \
       --lr 1.5e-4 --warmup 100 --eval-every 0 --checkpoint-every 500 --seed 71 --pad-weight 0.1
     ;;
   seeding)
