@@ -190,12 +190,8 @@ class CodeFusionPipeline:
             raise ValueError(f"step must be in [0, {self.config.diffusion_steps}), got {step}")
         if not codes:
             return []
-        cfg, length = self.config, self.config.code_len[lang]
-        ids = torch.full((len(codes), length), cfg.pad_id, dtype=torch.long)  # (N, L)
-        for i, code in enumerate(codes):
-            row = self.tokenizer.encode_code(code)[:length]
-            ids[i, : len(row)] = torch.tensor(row)
-        ids = ids.to(self.device)
+        cfg = self.config
+        ids = self._init_tokens([codes], 1, len(codes), cfg.code_len[lang], "codes").to(self.device)  # (N, L)
         prompt_ids, pad = self._prompts([prompt], lang)
         gen = torch.Generator().manual_seed(seed)
         with self._lock, torch.inference_mode():

@@ -22,7 +22,7 @@ the cross-entropy with CodeFusionPipeline.code_ce, this module never runs the mo
 
 seeding.json: {"start": {"python": 30, "bash": 30, "cf": 100}, "steps": 1, "examples": "examples.jsonl",
                "semantic": "examples.minilm.safetensors", "semantic_weight": 0.7, "slots": true,
-               "keep_examples": true, "rerank": {"cf": 0.2}, "rerank_step": 100,
+               "keep_examples": true, "rerank": {"cf": 0.2}, "rerank_step": 600,
                "examples_first": ["python", "bash"]}
 examples.jsonl: one {"lang": ..., "prompt": ..., "code": ...} object per line (training split only).
 examples.minilm.safetensors: one (n_lang, 384) fp16 tensor per language, rows in examples.jsonl order.
@@ -39,6 +39,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -48,11 +49,15 @@ from .retrieval import HybridRetriever, Retrieved, TfidfRetriever
 from .slots import coverage, transfer
 from .validate import validate
 
+if TYPE_CHECKING:
+    import argparse
+
 SEEDING_FILE = "seeding.json"
 SLOT_POOL = 20  # with slots: nearest examples reordered by how many of the prompt's literals they hold
 COVERAGE_WEIGHT = 0.2  # dev-tuned (models/MODEL_CARD.md)
 RERANK_POOL = 10  # with `rerank`: the model rescores this many nearest examples (dev: as good as 20, half the cost)
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -273,6 +278,28 @@ def _load_semantic(model_dir: Path, config: SeedingConfig, pairs: dict[str, list
     return table, embed
 
 
+def _weight_value(text: str) -> float | None:
+    """The weight a command line names (a finite number >= 0), or None."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if _weight(value) else None
+
+
+def _per_language(p: argparse.ArgumentParser, option: str, form: str, items: list[str],
+                  parse: Callable[[str], T | None]) -> dict[str, T]:
+    """LANG=VALUE options: each language's parsed value; a bad item ends the program naming the option."""
+    out = {}
+    for item in items:
+        lang, _, text = item.partition("=")
+        value = parse(text)
+        if lang not in LANGUAGES or value is None:
+            p.error(f"{option} expects {form} with LANG in {LANGUAGES}, got {item!r}")
+        out[lang] = value
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Write a model folder's seeding files from the training split (never dev): how the shipped ones are made."""
     import argparse
@@ -298,21 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if not 0 <= args.semantic_weight <= 1:
         p.error("--semantic-weight must be in [0, 1]")
-    start = {}
-    for item in args.start:
-        lang, _, step = item.partition("=")
-        if lang not in LANGUAGES or not step.isdigit():
-            p.error(f"--start expects LANG=STEP with LANG in {LANGUAGES}, got {item!r}")
-        start[lang] = int(step)
-    rerank = {}
-    for item in args.rerank:
-        lang, _, weight = item.partition("=")
-        try:
-            rerank[lang] = float(weight)
-        except ValueError:
-            rerank[lang] = -1.0
-        if lang not in LANGUAGES or not _weight(rerank[lang]):
-            p.error(f"--rerank expects LANG=WEIGHT with LANG in {LANGUAGES} and WEIGHT >= 0, got {item!r}")
+    start = _per_language(p, "--start", "LANG=STEP", args.start, lambda v: int(v) if v.isdigit() else None)
+    rerank = _per_language(p, "--rerank", "LANG=WEIGHT (WEIGHT >= 0)", args.rerank, _weight_value)
     if args.rerank_step < 0:
         p.error("--rerank-step must be >= 0")
     semantic = "examples.minilm.safetensors" if args.semantic_weight > 0 else None

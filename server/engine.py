@@ -398,12 +398,12 @@ class Engine:
             if reads and pipe.config.example_guess:
                 extra["guess_codes"] = [[r.code for r, _ in found[i]] for i in seeded]
             rows = pipe.sample([prompts[i] for i in seeded], lang, **{**kwargs, **extra})
+            # each example itself right after the model's edit of it, or right before it where seeding.json
+            # says `examples_first` (identical ones merge)
+            keep, lead = seeds.config.keep_examples, lang in seeds.config.examples_first
+            edit_weight, example_weight = (1 - 1e-6, 1.0) if keep and lead else (1.0, 1 - 1e-6)
             for i, row in zip(seeded, rows, strict=True):
                 near = [r for r, _ in found[i]]
-                # each example itself right after the model's edit of it, or right before it where seeding.json
-                # says `examples_first` (identical ones merge)
-                keep, lead = seeds.config.keep_examples, lang in seeds.config.examples_first
-                edit_weight, example_weight = (1 - 1e-6, 1.0) if keep and lead else (1.0, 1 - 1e-6)
                 samples[i] = [Sample(s.text, near[j % len(near)].score * edit_weight, s.tokens,
                                      near[j % len(near)].code) for j, s in enumerate(row)]
                 if keep:
@@ -420,7 +420,7 @@ class Engine:
         """The n nearest examples with their prompts, best first; where seeding.json says `rerank`, the
         nearest pool is reordered by the model's fit to each under the prompt (ExampleSeeds.rescored).
         pools: the rescored pools of this request's prompts, so that its top-up batch does not rescore."""
-        if not seeds.rerank_weight(lang) or pipe.kind != "diffusion":
+        if not seeds.rerank_weight(lang):  # (seeds are only loaded beside a diffusion model)
             return seeds.nearest_pairs(prompt, lang, n)
         size = seeds.pool(n)
         if pools is not None and prompt in pools and pools[prompt][0] >= size:
