@@ -69,14 +69,18 @@ class GaussianDiffusion:
 
     def __init__(self, *, schedule: NoiseSchedule, self_conditioning: bool = True,
                  timestep_sampling: TimestepSampling = TimestepSampling.UNIFORM, denoiser_ce_weight: float = 1.0,
-                 example_start: int = 0, pad_weight: float = 1.0, pad_id: int = 0):
+                 example_start: int = 0, pad_weight: float = 1.0, pad_id: int = 0, prompt_dropout: float = 0.0):
         """pad_weight < 1: length-aware training — the padding positions after a code's first <pad> count that
         much in every loss term (the first one, where the code ends, counts fully), so that the loss is not
         dominated by the padding of short codes; needs the vocabulary's pad_id.
 
         example_start > 0: SDEdit training — a batch's guess rows start from their guess (a nearest other
         example's code) noised to a step below example_start, and learn to denoise it into their own code,
-        as example seeding serves; the guess is then not N's self-conditioning input."""
+        as example seeding serves; the guess is then not N's self-conditioning input.
+
+        prompt_dropout > 0: that share of the rows sees only the prompt's language tag (the rest of the prompt
+        is masked as padding), so that the model also learns p(code | language) and the sampler can apply
+        classifier-free guidance (sample_codes' `guidance`)."""
         self.schedule = schedule
         self.example_start = example_start
         self.self_conditioning = self_conditioning
@@ -85,6 +89,9 @@ class GaussianDiffusion:
         if not 0 <= pad_weight <= 1:
             raise ValueError(f"pad_weight must be in [0, 1], got {pad_weight}")
         self.pad_weight, self.pad_id = pad_weight, pad_id
+        if not 0 <= prompt_dropout < 1:
+            raise ValueError(f"prompt_dropout must be in [0, 1), got {prompt_dropout}")
+        self.prompt_dropout = prompt_dropout
 
     def sample_timesteps(self, n: int, device: torch.device) -> Tensor:
         u = torch.rand(n, device=device)
@@ -115,19 +122,24 @@ class GaussianDiffusion:
             x_t = m[..., None] * x_t + (1 - m[..., None]) * x0
             weight = m
         denom = weight.sum().clamp(min=1.0)
-        memory = net.encode(batch.prompt, batch.prompt_pad)  # (B, P, C)
+        prompt_pad = batch.prompt_pad
+        if self.prompt_dropout > 0:  # these rows read the language tag (position 0) alone: the empty prompt
+            drop = torch.rand(prompt_pad.shape[0], device=x0.device) < self.prompt_dropout  # (B,)
+            tail = torch.arange(prompt_pad.shape[1], device=x0.device) > 0  # (P,)
+            prompt_pad = prompt_pad | (drop[:, None] & tail[None, :])  # (B, P)
+        memory = net.encode(batch.prompt, prompt_pad)  # (B, P, C)
 
         x0_prev = None
         if self.self_conditioning and torch.rand(()) < 0.5:
             with torch.no_grad():
-                x0_prev = net.denoise(x_t, t, memory, batch.prompt_pad)[0].detach()
+                x0_prev = net.denoise(x_t, t, memory, prompt_pad)[0].detach()
         if self.self_conditioning and starts is None and batch.guess is not None and batch.has_guess is not None:
             # example guess: these rows see a nearest other example's code as N's previous estimate
             guess = net.embed_code(batch.guess).detach()  # (B, L, E)
             base = torch.zeros_like(guess) if x0_prev is None else x0_prev
             x0_prev = torch.where(batch.has_guess[:, None, None], guess, base)
-        x0_hat, denoiser_logits = net.denoise(x_t, t, memory, batch.prompt_pad, x0_prev)  # (B, L, E)
-        hidden = net.decode(x0_hat, memory, batch.prompt_pad)  # (B, L, E)
+        x0_hat, denoiser_logits = net.denoise(x_t, t, memory, prompt_pad, x0_prev)  # (B, L, E)
+        hidden = net.decode(x0_hat, memory, prompt_pad)  # (B, L, E)
         logits = net.head(hidden)  # (B, L, V)
 
         def masked(per_pos: Tensor) -> Tensor:

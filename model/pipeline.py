@@ -133,7 +133,7 @@ class CodeFusionPipeline:
                method: str = "diffusion", clamp: bool = False, eta: float = 0.0,
                init_codes: Sequence[Sequence[str]] | None = None, start: int | None = None,
                contexts: Sequence[Sequence[tuple[str, str]]] | None = None,
-               guess_codes: Sequence[Sequence[str]] | None = None) -> list[list[Sample]]:
+               guess_codes: Sequence[Sequence[str]] | None = None, guidance: float = 0.0) -> list[list[Sample]]:
         """k samples for each prompt. method: "diffusion", or for the AR baseline "sample" / "beam"
         ("sample-kv": the same sampling with a key/value cache).
 
@@ -144,6 +144,7 @@ class CodeFusionPipeline:
 
         init_codes (diffusion only): for each prompt, codes to start from instead of pure noise, noised to
         step `start` and denoised under the prompt (SDEdit); cycled when fewer than k are given.
+        guidance (diffusion): classifier-free guidance weight (sample_codes); 0 = plain conditional sampling.
         """
         if lang not in LANGUAGES:
             raise ValueError(f"unknown language {lang!r}; expected one of {LANGUAGES}")
@@ -161,9 +162,11 @@ class CodeFusionPipeline:
                 init = None if init_codes is None else self._init_tokens(init_codes, len(prompts), k, length)
                 guess = None if guess_codes is None else self._init_tokens(guess_codes, len(prompts), k, length,
                                                                            "guess_codes")
+                empty = self._prompts([""] * len(prompts), lang) if guidance else None
                 out = sample_codes(net, sched, prompt=prompt, prompt_pad=pad, k=k, length=length, steps=steps,
                                    seed=seed, clamp=clamp, should_stop=should_stop, init=init, start=start,
-                                   per_candidate=contexts is not None, guess=guess)
+                                   per_candidate=contexts is not None, guess=guess, guidance=guidance,
+                                   empty_prompt=empty)
             elif method == "beam":
                 out = ar_beam_search(net, prompt=prompt, prompt_pad=pad, k=k, length=length,
                                      should_stop=should_stop)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .config import X0Parameterization
 from .diffusion import NoiseSchedule
 from .networks import CodeFusionNet
 
@@ -61,6 +62,12 @@ class DDIMScheduler:
         return out
 
 
+def guided(cond: Tensor, uncond: Tensor, weight: float) -> Tensor:
+    """Classifier-free guidance on logits (…, V): log p(·|prompt) + weight · (log p(·|prompt) − log p(·))."""
+    c = cond.log_softmax(-1)
+    return c + weight * (c - uncond.log_softmax(-1))
+
+
 @dataclass
 class SampleOutput:
     tokens: Tensor  # (B, L) argmax tokens
@@ -71,7 +78,8 @@ class SampleOutput:
 def sample_codes(net: CodeFusionNet, scheduler: DDIMScheduler, *, prompt: Tensor, prompt_pad: Tensor,
                  k: int, length: int, steps: int, seed: int = 0, clamp: bool = False,
                  should_stop: Callable[[], bool] | None = None, init: Tensor | None = None,
-                 start: int | None = None, per_candidate: bool = False, guess: Tensor | None = None) -> SampleOutput:
+                 start: int | None = None, per_candidate: bool = False, guess: Tensor | None = None,
+                 guidance: float = 0.0, empty_prompt: tuple[Tensor, Tensor] | None = None) -> SampleOutput:
     """k candidates for each of the B prompts, as one batch of B·k; returns (B·k, L) tokens, prompt-major.
 
     guess (B·k, L) token ids: the first step's self-conditioning input (N's "previous estimate of x₀") is
@@ -83,6 +91,11 @@ def sample_codes(net: CodeFusionNet, scheduler: DDIMScheduler, *, prompt: Tensor
     init (B·k, L) token ids, with start: SDEdit-style editing. Each candidate starts from its init code
     noised to step `start` (q_sample) instead of from pure noise, and is denoised from there under the
     prompt: the lower `start`, the more of the init code survives.
+
+    guidance > 0, with empty_prompt (B rows of the language tag alone and their padding): classifier-free
+    guidance — every step's token log-probabilities (N's, and D+H's at the end) become
+    cond + guidance · (cond − uncond), uncond read under the empty prompt; for models trained with prompt
+    dropout (GaussianDiffusion's prompt_dropout). Costs a second N pass per step.
     """
     cfg = net.cfg
     device = prompt.device
@@ -93,6 +106,13 @@ def sample_codes(net: CodeFusionNet, scheduler: DDIMScheduler, *, prompt: Tensor
     memory = net.encode(prompt, prompt_pad)  # (B, P, C) or (B·k, P, C), once per request
     # prompt K/V per layer, tables: once per request
     ctx = net.request_context(memory, prompt_pad, 1 if per_candidate else k)
+    uctx = None
+    if guidance:
+        if empty_prompt is None or per_candidate:
+            raise ValueError("guidance needs empty_prompt and one encoder input per prompt")
+        if cfg.x0_parameterization is not X0Parameterization.EXPECTED_EMBEDDING:
+            raise ValueError("guidance needs a model whose denoiser predicts tokens (expected_embedding)")
+        uctx = net.request_context(net.encode(*empty_prompt), empty_prompt[1], k)
     # Noise is seeded per prompt, so a prompt gets the same candidates whatever batch it is sampled in.
     x = torch.cat([torch.randn((k, length, cfg.d_embed), device=device, dtype=dtype,
                                generator=torch.Generator(device=device).manual_seed(seed))
@@ -113,13 +133,21 @@ def sample_codes(net: CodeFusionNet, scheduler: DDIMScheduler, *, prompt: Tensor
     for i in range(len(scheduler.timesteps)):
         if should_stop is not None and should_stop():
             raise SamplingCancelled("sampling cancelled")
-        x0_hat, logits = net.denoise_cached(x, conds[i], ctx, x0_hat)  # (N, L, E)
+        x0_prev = x0_hat
+        x0_hat, logits = net.denoise_cached(x, conds[i], ctx, x0_prev)  # (N, L, E)
+        if uctx is not None:
+            uncond = net.denoise_cached(x, conds[i], uctx, x0_prev)[1]  # (N, L, V)
+            assert logits is not None and uncond is not None  # expected_embedding, checked above
+            logits = guided(logits, uncond, guidance)
+            x0_hat = logits.softmax(-1) @ ctx.table
         if clamp:  # clamping trick: snap x̂₀ to the nearest token embedding
             ids = logits.argmax(-1) if logits is not None else torch.cdist(x0_hat, ctx.table[None]).argmin(-1)
             x0_hat = ctx.table[ids]
         x = scheduler.step(x0_hat, i, x, gen)
     assert x0_hat is not None
     logp = net.decode_cached(x0_hat, ctx).float().log_softmax(-1)  # (N, L, V), D and H once
+    if uctx is not None:
+        logp = guided(logp, net.decode_cached(x0_hat, uctx).float(), guidance).log_softmax(-1)
     best, tokens = logp.max(-1)  # (N, L)
     stop = (tokens == cfg.eos_id) | (tokens == cfg.pad_id)
     # positions up to and including the first <eos>/<pad>

@@ -48,7 +48,8 @@ class DiffusionObjective(nn.Module):
 
 
 def build(kind: str, cfg: ModelConfig, timestep_sampling: TimestepSampling,
-          example_start: int = 0, pad_weight: float = 1.0) -> tuple[nn.Module, nn.Module]:
+          example_start: int = 0, pad_weight: float = 1.0,
+          prompt_dropout: float = 0.0) -> tuple[nn.Module, nn.Module]:
     """(network, objective) for a model kind."""
     if kind == "ar":
         ar = ARNet(cfg)
@@ -57,7 +58,7 @@ def build(kind: str, cfg: ModelConfig, timestep_sampling: TimestepSampling,
     schedule = NoiseSchedule(steps=cfg.diffusion_steps, offset=cfg.schedule_offset)
     diffusion = GaussianDiffusion(schedule=schedule, self_conditioning=cfg.self_conditioning,
                                   timestep_sampling=timestep_sampling, example_start=example_start,
-                                  pad_weight=pad_weight, pad_id=cfg.pad_id)
+                                  pad_weight=pad_weight, pad_id=cfg.pad_id, prompt_dropout=prompt_dropout)
     return net, DiffusionObjective(net, diffusion)
 
 
@@ -136,7 +137,8 @@ def run(args: argparse.Namespace) -> int:
     rank, world = setup_distributed()
     device = torch.device(f"cuda:{rank % max(torch.cuda.device_count(), 1)}" if torch.cuda.is_available() else "cpu")
     cfg, tok, kind, init = prepare_run(args)
-    net, objective = build(kind, cfg, TimestepSampling(args.timesteps), args.example_start, args.pad_weight)
+    net, objective = build(kind, cfg, TimestepSampling(args.timesteps), args.example_start, args.pad_weight,
+                           args.prompt_dropout)
     if init is not None:
         # --config-overrides may lengthen the encoder input or add the MiniLM prompt reader
         load_weights(init, net, grow=True, fresh=("encoder.minilm_",))
@@ -241,6 +243,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pad-weight", type=float, default=1.0, metavar="W",
                    help="diffusion: weight of the padding positions after a code's end in the loss (length-aware "
                         "training; 1: as every other position)")
+    p.add_argument("--prompt-dropout", type=float, default=0.0, metavar="P",
+                   help="diffusion: share of the rows trained with the language tag alone as their prompt, so "
+                        "that sampling can use classifier-free guidance (0: off)")
     p.add_argument("--snippet-limit", type=int, default=None)
     p.add_argument("--timesteps", choices=[t.value for t in TimestepSampling], default="uniform")
     p.add_argument("--eval-every", type=int, default=500)
@@ -255,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if not 0 <= args.pad_weight <= 1:
         p.error(f"--pad-weight must be in [0, 1], got {args.pad_weight}")
+    if not 0 <= args.prompt_dropout < 1:
+        p.error(f"--prompt-dropout must be in [0, 1), got {args.prompt_dropout}")
     return run(args)
 
 

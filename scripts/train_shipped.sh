@@ -17,6 +17,8 @@
 #                                                              (100 min) and SDEdit training --example-start 300 (50 min)
 #   scripts/train_shipped.sh continue-v7 [MINUTES]             seventh session: from models/codefusion, lr 1.5e-4,
 #                                                              length-aware (--pad-weight 0.1, 45 min)
+#   scripts/train_shipped.sh continue-v8 [MINUTES]             eighth session: prompt dropout 0.15 (guidance) + mined
+#                                                              Python pairs, lr 1.5e-4, one thread (130 min)
 #   scripts/train_shipped.sh seeding                           write seeding.json + examples.jsonl (dev-tuned)
 #                                                              and the examples' MiniLM embeddings
 #
@@ -98,6 +100,14 @@ case "$stage" in
     # Seventh session (measured): length-aware training — the padding after a code's end counts 0.1 in the loss.
     $bin train finetune --run runs/v7/padw --init models/codefusion --minutes "${2:-45}" --threads 2 --batch 32 \
       --lr 1.5e-4 --warmup 100 --eval-every 0 --checkpoint-every 500 --seed 71 --pad-weight 0.1
+    ;;
+  continue-v8)
+    # Eighth session (measured): classifier-free guidance — 15 % of the rows read the language tag alone — with
+    # the mined Python comment pairs, from the shipped weights, one thread (the other one evaluates beside it).
+    [ -f runs/v5/comment_pairs.jsonl ] || .venv/bin/python scripts/mine_comment_pairs.py runs/v5/comment_pairs.jsonl
+    $bin train finetune --run runs/v8/cfg --init models/codefusion --minutes "${2:-130}" --threads 1 --batch 32 \
+      --lr 1.5e-4 --warmup 100 --eval-every 0 --checkpoint-every 500 --seed 81 --prompt-dropout 0.15 \
+      --extra-pairs runs/v5/comment_pairs.jsonl --lang-weights '{"python": 0.4, "bash": 0.45, "cf": 0.15}'
     ;;
   seeding)
     .venv/bin/python -m codefusion.model.seeding models/codefusion ${SEEDING_ARGS:---start python=30 --start bash=30 --start cf=100 --steps 1 --rerank cf=0.2 --rerank-step 600 --examples-first python --examples-first bash}

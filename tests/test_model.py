@@ -17,7 +17,7 @@ from codefusion.model.data import cpd_mask, keyword_spans, load_pairs, split_of
 from codefusion.model.diffusion import Batch, GaussianDiffusion, NoiseSchedule
 from codefusion.model.networks import CodeFusionNet
 from codefusion.model.pipeline import CodeFusionPipeline
-from codefusion.model.sampler import DDIMScheduler, SamplingCancelled, sample_codes
+from codefusion.model.sampler import DDIMScheduler, SamplingCancelled, guided, sample_codes
 from codefusion.model.tokenizer import CodeTokenizer
 
 CF_PAIRS = [("greater than 500", "GreaterThan(500)"), ("less than 30", "LessThan(30)"),
@@ -122,6 +122,32 @@ def test_pad_weight_discounts_only_the_padding_after_the_codes_end(tok, monkeypa
     assert torch.isclose(full["ce"], per_pos.mean(), atol=1e-5)
     with pytest.raises(ValueError, match="pad_weight"):
         GaussianDiffusion(schedule=NoiseSchedule(steps=cfg.diffusion_steps), pad_weight=1.5)
+
+
+def test_prompt_dropout_leaves_some_rows_the_language_tag_alone(tok, monkeypatch):
+    cfg = tiny_cfg(tok)
+    net = CodeFusionNet(cfg)
+    batch = cf_batch(tok, cfg)
+    seen = []
+    original = net.encode
+
+    def spy(prompt, prompt_pad):
+        seen.append(prompt_pad.clone())
+        return original(prompt, prompt_pad)
+
+    monkeypatch.setattr(net, "encode", spy)
+    torch.manual_seed(1)
+    diffusion = GaussianDiffusion(schedule=NoiseSchedule(steps=cfg.diffusion_steps), self_conditioning=False,
+                                  prompt_dropout=0.5)
+    diffusion.training_losses(net, batch)
+    pad = seen[0]
+    dropped = pad[:, 1:].all(1)  # (B,) rows that read the tag alone
+    assert dropped.any() and (~dropped).any()
+    assert torch.equal(pad[~dropped], batch.prompt_pad[~dropped])  # the others read their whole prompt
+    assert not pad[:, 0].any()  # the language tag always stays
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="prompt_dropout"):
+            GaussianDiffusion(schedule=NoiseSchedule(steps=cfg.diffusion_steps), prompt_dropout=bad)
 
 
 def test_embed_scale_shrinks_the_code_embedding_but_not_the_logits(tok):
@@ -252,6 +278,28 @@ def test_sampling_is_deterministic_per_seed_and_cancellable(tok, overfit):
     with pytest.raises(SamplingCancelled):
         sample_codes(net, sched, seed=7, should_stop=stop_after_two, **args)
     assert len(calls) == 3
+
+
+def test_guidance_moves_away_from_the_unconditional_prediction(tok, overfit):
+    net, cfg = overfit
+    sched = DDIMScheduler(schedule=NoiseSchedule(steps=cfg.diffusion_steps))
+    prompt = torch.tensor([tok.encode_prompt("greater than 500", "cf", 16)])
+    empty = torch.tensor([tok.encode_prompt("", "cf", 16)])
+    args = dict(prompt=prompt, prompt_pad=prompt == cfg.pad_id, k=3, length=8, steps=5, seed=7)
+    plain = sample_codes(net, sched, **args)
+    # uncond = cond: the guided log-probabilities are the conditional ones, whatever the weight
+    same = sample_codes(net, sched, guidance=2.0, empty_prompt=(prompt, prompt == cfg.pad_id), **args)
+    assert torch.equal(same.tokens, plain.tokens) and torch.allclose(same.scores, plain.scores, atol=1e-5)
+    guided_out = sample_codes(net, sched, guidance=2.0, empty_prompt=(empty, empty == cfg.pad_id), **args)
+    assert guided_out.tokens.shape == plain.tokens.shape
+    c, u = torch.randn(2, 5), torch.randn(2, 5)
+    expected = c.log_softmax(-1) + 0.5 * (c.log_softmax(-1) - u.log_softmax(-1))
+    assert torch.allclose(guided(c, u, 0.5), expected)
+    with pytest.raises(ValueError, match="empty_prompt"):
+        sample_codes(net, sched, guidance=1.0, **args)
+    pipe = CodeFusionPipeline.from_parts(net, cfg, tok)
+    a = pipe.sample(["greater than 500"], "cf", k=2, steps=5, guidance=1.0)
+    assert a == pipe.sample(["greater than 500"], "cf", k=2, steps=5, guidance=1.0)  # still seeded
 
 
 def test_checkpoint_round_trip_and_clear_errors(tok, overfit, tmp_path):
