@@ -1,11 +1,11 @@
-"""Prompt slots: the literal values a prompt names (quoted strings, `backticked` names, numbers) and their
-transfer from a retrieved example to a new prompt.
+"""Prompt slots: the literal values a prompt names (quoted strings, `backticked` names, unquoted paths, shell
+variables, globs and file names, numbers) and their transfer from a retrieved example to a new prompt.
 
 A training example's code usually repeats its prompt's literals: "remove trailing newline in string
 "test string\\n"" → `'test string\\n'.rstrip()`. When that example seeds a candidate for another prompt,
 its literals are the wrong ones; `transfer` rewrites each occurrence of the example prompt's i-th slot in
 the code with the new prompt's i-th slot of the same kind (quoted/backticked values pair with each other,
-numbers with numbers), all at once so one replacement never feeds another. Values used in the code
+paths with paths, numbers with numbers), all at once so one replacement never feeds another. Values used in the code
 inside quotes keep the code's quotes; bare uses become the new value as written in the prompt.
 
 This is the canonicalisation of intents that CoNaLa systems use (Yin & Neubig, TranX), applied after
@@ -20,22 +20,35 @@ from dataclasses import dataclass, field
 # `name`, "text", 'text' (a quote not inside a word, so "don't" and "list's" are not slots), numbers.
 _QUOTED = re.compile(r"`([^`\n]+)`|\"([^\"\n]+)\"|(?<![\w'])'([^'\n]+)'(?![\w])")
 _NUMBER = re.compile(r"(?<![\w.])-?\d++(?:\.\d++)?+(?!\.*+\w)")  # possessive: linear time
+# Unquoted paths, shell variables, globs and file names, as NL2Bash prompts write them: /var/log, ~/src,
+# ./build, $LOGDIR, ${SRC}/out, *.txt, report.csv (a name with a known file extension).
+_EXTENSIONS = ("txt|log|sh|bash|py|c|h|cpp|java|js|html|xml|json|yaml|yml|conf|cfg|ini|csv|tsv|gz|tgz|bz2|xz|tar|"
+               "zip|jpg|jpeg|png|gif|pdf|mp3|mp4|wav|bak|tmp|out|php|rb|pl|doc|md|iso|deb|rpm|so|o|jar|sql")
+_PATH = re.compile(
+    r"(?<![\w/$.~*\-])("
+    r"(?:~|\.{1,2})?/[\w.+\-/*~$]*[\w*]"  # /abs/path, ~/x, ./x, ../x
+    r"|\$\{?[A-Za-z_]\w*\}?(?:/[\w.+\-/*]*[\w*])?"  # $VAR, ${VAR}/sub
+    r"|\*\.[A-Za-z0-9]+"  # *.ext
+    rf"|[\w\-]+(?:\.[\w\-]+)*\.(?:{_EXTENSIONS})"  # name.ext, name.tar.gz
+    r")(?![\w/]|\.\w)")
 
 
 @dataclass(frozen=True)
 class Slot:
     value: str
-    kind: str  # "text" (quoted or backticked) or "number"
+    kind: str  # "text" (quoted or backticked), "path" (unquoted path, $VAR, glob, file name) or "number"
     role: str = field(default="", compare=False)  # the word before it in the prompt ("list", "string", …)
 
 
 def prompt_slots(prompt: str) -> list[Slot]:
-    """The prompt's literal values in order of appearance, quoted/backticked ones first by kind."""
+    """The prompt's literal values in order of appearance by kind: quoted/backticked, then unquoted paths
+    (and shell variables, globs, file names), then numbers."""
     texts = [Slot(next(g for g in m.groups() if g is not None), "text", _role(prompt, m.start()))
              for m in _QUOTED.finditer(prompt)]
     rest = _QUOTED.sub(" ", prompt)
-    numbers = [Slot(m.group(0), "number") for m in _NUMBER.finditer(rest)]
-    return texts + numbers
+    paths = [Slot(m.group(1), "path", _role(rest, m.start())) for m in _PATH.finditer(rest)]
+    numbers = [Slot(m.group(0), "number") for m in _NUMBER.finditer(_PATH.sub(" ", rest))]
+    return texts + paths + numbers
 
 
 def _role(prompt: str, start: int) -> str:
@@ -87,9 +100,9 @@ def transfer(code: str, example_prompt: str, prompt: str) -> str:
     texts = sum(s.kind == "text" for s in old)
     if sum(s.kind == "text" for s in new) > texts:  # the request names more: look for unquoted ones too
         old = [s for s in old if s.kind == "text"] + _unquoted(code, example_prompt, old)[: len(new) - texts] + [
-            s for s in old if s.kind == "number"]
+            s for s in old if s.kind != "text"]
     pairs: list[tuple[str, str]] = []
-    for kind in ("text", "number"):
+    for kind in ("text", "path", "number"):
         pairs += [(x, y) for x, y in _pair_up([s for s in old if s.kind == kind], [s for s in new if s.kind == kind])
                   if x != y]
     if not pairs:

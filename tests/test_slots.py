@@ -19,6 +19,16 @@ def test_prompt_slots_finds_quoted_backticked_and_numbers():
     assert prompt_slots("convert utf8 to latin1 in cell A1") == []  # digits inside words are not numbers
 
 
+def test_prompt_slots_finds_unquoted_paths_variables_globs_and_file_names():
+    got = prompt_slots("copy *.py files from ~/src and $LOGDIR to /var/backups, then pack them into out.tar.gz.")
+    assert [(s.value, s.kind) for s in got] == [("*.py", "path"), ("~/src", "path"), ("$LOGDIR", "path"),
+                                                ("/var/backups", "path"), ("out.tar.gz", "path")]
+    # a number inside a path is not a number slot; a sentence's final period is not part of a file name
+    assert prompt_slots("list 10 files in /tmp/x2") == [Slot("/tmp/x2", "path"), Slot("10", "number")]
+    assert prompt_slots("print the first line of notes.txt.") == [Slot("notes.txt", "path")]
+    assert prompt_slots("e.g. sort and/or count the lines") == []  # no extension, no leading slash
+
+
 @pytest.mark.parametrize(
     "code, example, prompt, want",
     [
@@ -42,6 +52,13 @@ def test_prompt_slots_finds_quoted_backticked_and_numbers():
          "TextEquals(overdue)"),
         ("df['Gender']", "select column Gender of df", "select column `Age` of df", "df['Age']"),
         ("sort(reverse=True)", "sort it descending", "sort `xs`", "sort(reverse=True)"),  # no literal: kept
+        # unquoted paths, globs and variables (NL2Bash) pair with each other, by role word then in order
+        ("find /var -iname \\*.log | xargs bzip2", "Compress .log files in /var and below",
+         "Compress files in /home/me/logs", "find /home/me/logs -iname \\*.log | xargs bzip2"),
+        ("find . -name '*.txt' -mtime +7", "find *.txt files older than 7 days", "find *.py files older than 3 days",
+         "find . -name '*.py' -mtime +3"),
+        ("find $LOGDIR -type d", "directories under $LOGDIR", "directories under ~/projects",
+         "find ~/projects -type d"),
     ],
 )
 def test_transfer(code: str, example: str, prompt: str, want: str):
