@@ -18,7 +18,8 @@
 #   scripts/train_shipped.sh continue-v7 [MINUTES]             seventh session: from models/codefusion, lr 1.5e-4,
 #                                                              length-aware (--pad-weight 0.1, 45 min)
 #   scripts/train_shipped.sh continue-v8 [MINUTES]             eighth session: prompt dropout 0.15 (guidance) + mined
-#                                                              Python pairs, lr 1.5e-4, one thread (130 min)
+#                                                              Python pairs, lr 1.5e-4, one thread (cosine planned
+#                                                              over 130 min; stopped by hand at 90 min, step 3,700)
 #   scripts/train_shipped.sh seeding                           write seeding.json + examples.jsonl (dev-tuned)
 #                                                              and the examples' MiniLM embeddings
 #
