@@ -63,7 +63,7 @@ eval: setup
 
 # Whole dev splits: the served system vs TF-IDF and vs its unedited examples, 95 % paired-bootstrap intervals.
 significance: setup
-	$(BIN)/python scripts/paired_bootstrap.py
+	$(BIN)/python scripts/paired_bootstrap.py | tee docs/paired_bootstrap.jsonl
 
 stress: setup
 	$(BIN)/python -m pytest -q tests/stress --stress
