@@ -12,7 +12,7 @@ models/MODEL_CARD.md). Without MiniLM installed, or with embeddings from another
 why and uses TF-IDF alone.
 
 With `slots`, an example's code first gets the request's literal values in place of its own prompt's
-(quoted strings, `names`, numbers: model/slots.py), so the sampler starts from code that already names
+(quoted strings, `names`, unquoted paths, numbers: model/slots.py), so the sampler starts from code that already names
 what the request names. With `keep_examples`, each example also joins the candidates as it is, ranked
 right after the model's edit of it (the edit leads, the example stays as the fallback), or right before
 it for the languages in `examples_first`. With `rerank` (language -> weight), the model judges the

@@ -32,7 +32,8 @@ def lsp_documentation(candidate: Candidate, lang: str, markdown: bool = True) ->
     if candidate.seed is not None and candidate.seed.strip() != candidate.text.strip():
         note += f"\n\n*Rewritten from a training example:*\n```{fence}\n{candidate.seed}\n```"
     elif candidate.seed is not None:
-        note += "\n\n*As in a training example (with your comment's quoted values and numbers, where it had its own).*"
+        note += ("\n\n*As in a training example (with your comment's quoted values, paths and numbers, where it had "
+                 "its own).*")
     return types.MarkupContent(
         kind=types.MarkupKind.Markdown, value=f"```{fence}\n{candidate.text}\n```{note}"
     )
