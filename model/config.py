@@ -50,6 +50,8 @@ class ModelConfig:
     # Pretrained prompt reading: > 0 appends up to this many all-MiniLM-L6-v2 WordPiece tokens of the prompt
     # (frozen; model/minilm.py) after our own BPE tokens, within max_prompt_len. 0: our own encoder only.
     minilm_prompt_len: int = 0
+    # Masked kernel only: whether N also reads the masking rate t (MDLM shows it is not needed).
+    time_conditioning: bool = False
     pad_id: int = 0
     eos_id: int = 1
 

@@ -256,3 +256,47 @@ class RequestContext:
     table: Tensor  # (V, E)
     denoiser_logit_table: Tensor  # (E, V)
     head_logit_table: Tensor  # (E, V)
+
+
+class MaskedDiffusionNet(nn.Module):
+    """E and N for the masked (absorbing-state) kernel: N reads code token ids, [MASK] among them, and
+    returns vocabulary logits through a head tied to its token embedding. No decoder D, no noisy vectors."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.mask_id = cfg.vocab_size  # one row past the vocabulary: never predicted (SUBS)
+        self.encoder = Encoder(cfg)
+        self.token_embedding = nn.Embedding(cfg.vocab_size + 1, cfg.d_model)
+        nn.init.normal_(self.token_embedding.weight, std=0.02)
+        self.time = (nn.Sequential(nn.Linear(cfg.d_model, cfg.d_model), nn.SiLU(), nn.Linear(cfg.d_model, cfg.d_model))
+                     if cfg.time_conditioning else None)
+        self.denoiser = CrossBlocks(cfg, cfg.denoiser_layers, cfg.d_model, cfg.d_model)
+        self.head_scale = nn.Parameter(torch.tensor(1.0))  # tied head, as GPT-2; also the dtype probe
+
+    def encode(self, prompt: Tensor, prompt_pad: Tensor) -> Tensor:
+        return self.encoder(prompt, prompt_pad)  # (B, P, C)
+
+    def time_condition(self, t: Tensor) -> Tensor | None:
+        """The masking rate's conditioning (B,) -> (B, C), or None for models without it."""
+        if self.time is None:
+            return None
+        return self.time(sinusoidal(t * 1000, self.cfg.d_model).to(self.head_scale.dtype))
+
+    def forward(self, tokens: Tensor, memory: Tensor, memory_pad: Tensor, t: Tensor | None = None) -> Tensor:
+        """Logits over the vocabulary (without [MASK]) for every code position, (B, L) -> (B, L, V)."""
+        cond = None if t is None else self.time_condition(t)
+        h = self.denoiser(self.token_embedding(tokens), memory, memory_pad, cond)  # (B, L, C)
+        return self.head_scale * h @ self.token_embedding.weight[: self.cfg.vocab_size].t()  # (B, L, V)
+
+    def request_context(self, memory: Tensor, memory_pad: Tensor, k: int) -> tuple[MemoryKV, Tensor]:
+        """The prompt's cross-attention K/V per layer and its mask, repeated for k candidates, once per request."""
+        return memory_kv(self.denoiser.layers, memory, k), attention_mask(memory_pad).repeat_interleave(k, 0)
+
+    def forward_cached(self, tokens: Tensor, kv: MemoryKV, mask: Tensor, cond: Tensor | None = None) -> Tensor:
+        """forward() for inference, with request_context()'s K/V; cond (N, 1, C) or None."""
+        h = self.denoiser.forward_cached(self.token_embedding(tokens), kv, mask, cond)  # (N, L, C)
+        return self.head_scale * h @ self.token_embedding.weight[: self.cfg.vocab_size].t()  # (N, L, V)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

@@ -16,14 +16,42 @@ from .ar_baseline import ARNet, ar_beam_search, ar_sample
 from .checkpoint import ModelLoadError, load_tokenizer, load_weights, read_config, resolve_device
 from .config import LANGUAGES, ModelConfig
 from .diffusion import NoiseSchedule
-from .networks import CodeFusionNet
+from .networks import CodeFusionNet, MaskedDiffusionNet
+from .noise.masked import CommitSchedule, sample_masked
+from .noise.repair import error_spans, positions_to_remask
 from .sampler import DDIMScheduler, SampleOutput, SamplingCancelled, sample_codes
 from .tokenizer import CodeTokenizer
+from .validate import validate
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 DEFAULT_MODEL_DIR = MODELS_DIR / "codefusion"
 BASELINE_MODEL_DIR = MODELS_DIR / "ar-baseline"
 DEFAULT_STEPS = 2  # best dev quality for the shipped model (see models/MODEL_CARD.md)
+
+
+@dataclass
+class MaskedSampling:
+    """The masked kernel's sampler settings (a model folder's sampler.json overrides them; picked on dev)."""
+
+    steps: int = 16
+    temperature: float = 0.8
+    schedule: str = "linear"  # CommitSchedule
+    block_length: int = 0  # 0: the whole code at once
+    end_confidence: float = 0.5
+    repair_rounds: int = 2  # syntax repair: remask what the parser blames and refill, up to this many times
+    repair_steps: int = 4
+
+    @classmethod
+    def load(cls, model_dir: Path | None) -> MaskedSampling:
+        import json
+
+        path = model_dir / "sampler.json" if model_dir else None
+        if path is None or not path.is_file():
+            return cls()
+        try:
+            return cls(**json.loads(path.read_text()))
+        except (TypeError, ValueError) as exc:
+            raise ModelLoadError(f"bad sampler settings {path}: {exc}") from exc
 
 __all__ = ["CodeFusionPipeline", "Sample", "ModelLoadError", "SamplingCancelled", "DEFAULT_MODEL_DIR",
            "BASELINE_MODEL_DIR", "DEFAULT_STEPS"]
@@ -67,6 +95,8 @@ class CodeFusionPipeline:
         self.net, self.config, self.tokenizer, self.device, self.kind = net, cfg, tokenizer, device, kind
         self.model_dir = model_dir
         self.schedule = NoiseSchedule(steps=cfg.diffusion_steps, offset=cfg.schedule_offset)
+        self.masked_sampling = MaskedSampling.load(model_dir)
+        self.repair_stats = {"sampled": 0, "parsed_raw": 0, "parsed_repaired": 0}
         self._lock = threading.Lock()
 
     @classmethod
@@ -78,7 +108,7 @@ class CodeFusionPipeline:
         kind, cfg = read_config(model_dir)
         tok = load_tokenizer(model_dir, cfg)
         dev = resolve_device(device)
-        net: nn.Module = CodeFusionNet(cfg) if kind == "diffusion" else ARNet(cfg)
+        net: nn.Module = {"diffusion": CodeFusionNet, "masked": MaskedDiffusionNet}.get(kind, ARNet)(cfg)
         load_weights(model_dir, net)
         net.eval()
         if dev.type == "cpu":
@@ -128,7 +158,7 @@ class CodeFusionPipeline:
                 init[i * k + j, : len(ids)] = torch.tensor(ids)
         return init
 
-    def sample(self, prompts: list[str], lang: str, *, k: int, steps: int = DEFAULT_STEPS, seed: int = 0,
+    def sample(self, prompts: list[str], lang: str, *, k: int, steps: int | None = None, seed: int = 0,
                max_tokens: int | None = None, should_stop: Callable[[], bool] | None = None,
                method: str = "diffusion", clamp: bool = False, eta: float = 0.0,
                init_codes: Sequence[Sequence[str]] | None = None, start: int | None = None,
@@ -157,13 +187,16 @@ class CodeFusionPipeline:
         with self._lock, torch.inference_mode():
             out: SampleOutput
             net: Any = self.net  # a CodeFusionNet or ARNet (or its int8-quantised copy)
-            if self.kind == "diffusion":
+            if self.kind == "masked":
+                out = self._sample_masked(net, prompt, pad, lang, k, length, steps, seed, should_stop)
+            elif self.kind == "diffusion":
                 sched = DDIMScheduler(schedule=self.schedule, eta=eta)
                 init = None if init_codes is None else self._init_tokens(init_codes, len(prompts), k, length)
                 guess = None if guess_codes is None else self._init_tokens(guess_codes, len(prompts), k, length,
                                                                            "guess_codes")
                 empty = self._prompts([""] * len(prompts), lang) if guidance else None
-                out = sample_codes(net, sched, prompt=prompt, prompt_pad=pad, k=k, length=length, steps=steps,
+                out = sample_codes(net, sched, prompt=prompt, prompt_pad=pad, k=k, length=length,
+                                   steps=steps or DEFAULT_STEPS,
                                    seed=seed, clamp=clamp, should_stop=should_stop, init=init, start=start,
                                    per_candidate=contexts is not None, guess=guess, guidance=guidance,
                                    empty_prompt=empty)
@@ -179,6 +212,51 @@ class CodeFusionPipeline:
             rows = range(i * k, (i + 1) * k)
             result.append([Sample(self.tokenizer.decode(tokens[r]), float(scores[r]), tokens[r]) for r in rows])
         return result
+
+    def _sample_masked(self, net: MaskedDiffusionNet, prompt: torch.Tensor, pad: torch.Tensor, lang: str, k: int,
+                       length: int, steps: int | None, seed: int,
+                       should_stop: Callable[[], bool] | None) -> SampleOutput:
+        """The masked kernel's candidates, then up to repair_rounds of syntax-repair remasking."""
+        ms = self.masked_sampling
+        settings = dict(temperature=ms.temperature, schedule=CommitSchedule(ms.schedule),
+                        end_confidence=ms.end_confidence, should_stop=should_stop)
+        out = sample_masked(net, prompt=prompt, prompt_pad=pad, k=k, length=length,
+                            steps=steps or ms.steps, seed=seed,
+                            block_length=ms.block_length or None, **settings)
+        tokens, scores = out.tokens.clone(), out.scores.clone()
+        texts = [self.tokenizer.decode(row) for row in tokens.tolist()]
+        ok = [validate(lang, t) for t in texts]
+        self.repair_stats["sampled"] += len(texts)
+        self.repair_stats["parsed_raw"] += sum(ok)
+        for round_ in range(ms.repair_rounds):
+            if all(ok):
+                break
+            init = tokens.clone()
+            remask = torch.zeros_like(tokens, dtype=torch.bool)
+            for r, text in enumerate(texts):
+                if ok[r]:
+                    continue
+                ids, offsets = self.tokenizer.encode_code_with_offsets(text)
+                ids = [*ids, self.config.eos_id][:length]
+                init[r] = self.config.pad_id
+                init[r, : len(ids)] = torch.tensor(ids)
+                for i in positions_to_remask(offsets, error_spans(lang, text)):
+                    if i < length:
+                        remask[r, i] = True
+                if len(ids) < length:  # the end may move: the code may need more tokens
+                    remask[r, len(ids) - 1] = True
+            fixed = sample_masked(net, prompt=prompt, prompt_pad=pad, k=k, length=length, steps=ms.repair_steps,
+                                  seed=seed + 1 + round_, init=init.to(prompt.device), remask=remask.to(prompt.device),
+                                  **settings)
+            for r in range(len(texts)):
+                if ok[r]:
+                    continue
+                text = self.tokenizer.decode(fixed.tokens[r].tolist())
+                if validate(lang, text):
+                    tokens[r], texts[r], ok[r] = fixed.tokens[r], text, True
+                    scores[r] = fixed.scores[r]
+        self.repair_stats["parsed_repaired"] += sum(ok)
+        return SampleOutput(tokens=tokens, scores=scores)
 
     def code_ce(self, prompt: str, codes: Sequence[str], lang: str, step: int, seed: int = 0) -> list[float]:
         """How well the model restores each code under the prompt: the mean cross-entropy of its tokens

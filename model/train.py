@@ -28,7 +28,8 @@ from .corpus import (
 )
 from .data import load_pairs, log
 from .diffusion import Batch, GaussianDiffusion, NoiseSchedule, TimestepSampling
-from .networks import CodeFusionNet
+from .networks import CodeFusionNet, MaskedDiffusionNet
+from .noise.masked import LossWeighting, MaskedDiffusion
 from .tokenizer import CodeTokenizer
 from .trainer import Trainer, TrainerConfig
 from .validate import normalize, validate
@@ -39,21 +40,25 @@ FINETUNE_WEIGHTS = {"python": 0.35, "bash": 0.4, "cf": 0.25}  # CF has few pairs
 class DiffusionObjective(nn.Module):
     """forward(batch) -> losses, so the trainer (and DDP) see one module with a loss."""
 
-    def __init__(self, net: CodeFusionNet, diffusion: GaussianDiffusion):
+    def __init__(self, net: nn.Module, diffusion: GaussianDiffusion | MaskedDiffusion):
         super().__init__()
         self.net, self.diffusion = net, diffusion
 
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
-        return self.diffusion.training_losses(self.net, batch)
+        return self.diffusion.training_losses(self.net, batch)  # type: ignore[arg-type]
 
 
 def build(kind: str, cfg: ModelConfig, timestep_sampling: TimestepSampling,
           example_start: int = 0, pad_weight: float = 1.0,
-          prompt_dropout: float = 0.0) -> tuple[nn.Module, nn.Module]:
-    """(network, objective) for a model kind."""
+          prompt_dropout: float = 0.0,
+          weighting: LossWeighting = LossWeighting.INVERSE_T) -> tuple[nn.Module, nn.Module]:
+    """(network, objective) for a model kind: "diffusion" (the Gaussian kernel), "masked" or "ar"."""
     if kind == "ar":
         ar = ARNet(cfg)
         return ar, ARObjective(ar)
+    if kind == "masked":
+        masked = MaskedDiffusionNet(cfg)
+        return masked, DiffusionObjective(masked, MaskedDiffusion(weighting=weighting))
     net = CodeFusionNet(cfg)
     schedule = NoiseSchedule(steps=cfg.diffusion_steps, offset=cfg.schedule_offset)
     diffusion = GaussianDiffusion(schedule=schedule, self_conditioning=cfg.self_conditioning,
@@ -113,7 +118,8 @@ def prepare_run(args: argparse.Namespace) -> tuple[ModelConfig, CodeTokenizer, s
         tok = CodeTokenizer.train(tokenizer_texts(), vocab)
         log(f"tokenizer: {tok.vocab_size} tokens trained in {time.time() - t0:.1f}s")
     cfg = preset(args.preset, vocab_size=tok.vocab_size, pad_id=tok.pad_id, eos_id=tok.eos_id, **overrides)
-    return cfg, with_prompt_reader(tok, cfg), args.arch, None
+    kind = "masked" if args.arch == "diffusion" and args.kernel == "masked" else args.arch
+    return cfg, with_prompt_reader(tok, cfg), kind, None
 
 
 def lang_weights(text: str | None) -> dict[str, float]:
@@ -138,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     device = torch.device(f"cuda:{rank % max(torch.cuda.device_count(), 1)}" if torch.cuda.is_available() else "cpu")
     cfg, tok, kind, init = prepare_run(args)
     net, objective = build(kind, cfg, TimestepSampling(args.timesteps), args.example_start, args.pad_weight,
-                           args.prompt_dropout)
+                           args.prompt_dropout, LossWeighting(args.loss_weighting))
     if init is not None:
         # --config-overrides may lengthen the encoder input or add the MiniLM prompt reader
         load_weights(init, net, grow=True, fresh=("encoder.minilm_",))
@@ -190,6 +196,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def network_for(kind: str, cfg: ModelConfig) -> nn.Module:
+    """An untrained network of a model folder's kind."""
+    return {"ar": ARNet, "masked": MaskedDiffusionNet}.get(kind, CodeFusionNet)(cfg)
+
+
 def export_quietly(run_dir: Path) -> None:
     """After every checkpoint: a loadable model folder beside it, for monitoring and stage chaining."""
     export(run_dir, run_dir / "model", quiet=True)
@@ -199,7 +210,7 @@ def export(run_dir: Path, out: Path, quiet: bool = False) -> int:
     """Write the run's latest checkpoint as a shippable fp16 model folder."""
     kind, cfg = read_config(run_dir)
     tok = CodeTokenizer.load(run_dir / TOKENIZER_FILE)
-    net = ARNet(cfg) if kind == "ar" else CodeFusionNet(cfg)
+    net = network_for(kind, cfg)
     state = load_file(str(run_dir / "checkpoint" / "module.safetensors"))
     net.load_state_dict({k.split(".", 1)[1]: v for k, v in state.items() if k.startswith("net.")})
     meta_path = run_dir / "checkpoint" / "state.json"
@@ -222,6 +233,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", type=Path, help="model folder to start from (e.g. a pretraining run's model/)")
     p.add_argument("--tokenizer", type=Path, help="tokenizer.json to reuse instead of training one")
     p.add_argument("--arch", choices=["diffusion", "ar"], default="diffusion")
+    p.add_argument("--kernel", choices=["gaussian", "masked"], default="gaussian",
+                   help="diffusion: the noise process of a new run (a resumed run keeps its own)")
+    p.add_argument("--loss-weighting", choices=[w.value for w in LossWeighting], default="inverse_t",
+                   help="masked kernel: CE of the masked tokens weighted 1/t (the bound) or unweighted")
     p.add_argument("--preset", default="small")
     p.add_argument("--config-overrides", help="JSON object of ModelConfig fields")
     p.add_argument("--steps", type=int, default=100_000)

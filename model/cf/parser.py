@@ -34,7 +34,12 @@ Span = tuple[int, int]
 
 
 class CFSyntaxError(ValueError):
-    """A rule text that is not in the CF rule language; the message says where and why."""
+    """A rule text that is not in the CF rule language; the message says where and why, `position` is the
+    character offset of the failure (-1 when the whole text is at fault)."""
+
+    def __init__(self, message: str, position: int = -1):
+        super().__init__(message)
+        self.position = position
 
 
 _NAME = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(")
@@ -219,7 +224,7 @@ def _parse(text: str) -> tuple[Rule, list[Span]]:
             return rule, spans
         parser.fail(end, f"unexpected text after the rule: {text[end:end + 20]!r}")
     pos, message = parser.error
-    raise CFSyntaxError(f"{message} (at column {pos + 1} of {text[:80]!r})")
+    raise CFSyntaxError(f"{message} (at column {pos + 1} of {text[:80]!r})", position=pos)
 
 
 def parse_rule(text: str) -> Rule:

@@ -1,0 +1,1 @@
+"""Noise processes ("kernels") and their samplers: the paper's Gaussian one and the masked one."""
