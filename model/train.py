@@ -184,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
                          eval_every=args.eval_every, checkpoint_every=args.checkpoint_every)
     trainer = Trainer(module=module, batches=batches, run_dir=args.run, config=tcfg, is_main=rank == 0,
                       on_eval=(lambda step: quick_dev_eval(net, cfg, tok, kind)) if args.eval_every else None,
-                      on_checkpoint=lambda ckpt: export_quietly(args.run))
+                      on_checkpoint=lambda ckpt: export_quietly(args.run, args.snapshot_every))
     if trainer.try_resume():
         log(f"resumed at step {trainer.state.step}")
     state = trainer.train()
@@ -201,9 +201,13 @@ def network_for(kind: str, cfg: ModelConfig) -> nn.Module:
     return {"ar": ARNet, "masked": MaskedDiffusionNet}.get(kind, CodeFusionNet)(cfg)
 
 
-def export_quietly(run_dir: Path) -> None:
-    """After every checkpoint: a loadable model folder beside it, for monitoring and stage chaining."""
+def export_quietly(run_dir: Path, snapshot_every: int = 0) -> None:
+    """After every checkpoint: a loadable model folder beside it, for monitoring and stage chaining, and
+    every `snapshot_every` steps a kept copy in snapshots/step-N (learning curves, bake-offs)."""
     export(run_dir, run_dir / "model", quiet=True)
+    step = json.loads((run_dir / "checkpoint" / "state.json").read_text())["step"]
+    if snapshot_every and step % snapshot_every == 0:
+        shutil.copytree(run_dir / "model", run_dir / "snapshots" / f"step-{step}", dirs_exist_ok=True)
 
 
 def export(run_dir: Path, out: Path, quiet: bool = False) -> int:
@@ -265,6 +269,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timesteps", choices=[t.value for t in TimestepSampling], default="uniform")
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--checkpoint-every", type=int, default=250)
+    p.add_argument("--snapshot-every", type=int, default=0, metavar="N",
+                   help="keep the exported model every N steps in RUN/snapshots/step-N (0: only the latest)")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
 
