@@ -1,8 +1,11 @@
-"""The Neovim client end to end: real Neovim 0.11 headless, the codefusion Lua module, the real server.
+"""The Neovim client end to end: real Neovim 0.11 headless, the codefusion plugin, the real server.
 
+Set up the 0.11 way: `clients/nvim` on 'runtimepath' at startup, options with `vim.lsp.config`, the
+server started by `vim.lsp.enable('codefusion')` alone (lsp/codefusion.lua; no setup()).
 `clients/nvim/test/test.lua` drives Neovim (attach, wait for the model, completion through
-vim.lsp.buf_request_sync, :CodeFusionGenerate, :CodeFusionStatus, :CodeFusionCF) and writes a JSON
-report; here we run it and check the report, e.g. that the generated code parses.
+vim.lsp.buf_request_sync, :CodeFusionGenerate, :CodeFusionStatus, :CodeFusionCF, :checkhealth
+codefusion, :help codefusion) and writes a JSON report; here we run it and check the report, e.g. that
+the generated code parses and that the health report holds each of `codefusion doctor`'s checks.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-TEST_LUA = REPO / "clients" / "nvim" / "test" / "test.lua"
-SERVER = Path(sys.executable).parent / "codefusion-lsp"
+PLUGIN = REPO / "clients" / "nvim"
+TEST_LUA = PLUGIN / "test" / "test.lua"
+VENV_BIN = Path(sys.executable).parent
 SALES = [120, 640, 480, 910, 75, 505, 300, 820, 50, 700]
 
 
@@ -70,7 +74,7 @@ def run_nvim(nvim: str, tmp_path: Path, model: Path) -> tuple[dict, Path]:
     report_path = tmp_path / "report.json"
     env = {
         **os.environ,
-        "CODEFUSION_LSP": str(SERVER),
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "CODEFUSION_TEST_MODEL": str(model),
         "CODEFUSION_TEST_DIR": str(work),
         "CODEFUSION_TEST_XLSX": str(book),
@@ -78,13 +82,36 @@ def run_nvim(nvim: str, tmp_path: Path, model: Path) -> tuple[dict, Path]:
         "XDG_STATE_HOME": str(tmp_path / "state"),  # nvim's lsp.log goes here, not into $HOME
     }
     proc = subprocess.run(
-        [nvim, "--headless", "--clean", "-l", str(TEST_LUA)],
+        [nvim, "--headless", "--clean", "--cmd", f"set rtp^={PLUGIN}", "-l", str(TEST_LUA)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
     )
     assert report_path.is_file(), f"no report (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
     report = json.loads(report_path.read_text())
     assert proc.returncode == 0 and not report["failures"], f"{report['failures']}\n{proc.stderr[-4000:]}"
     return report, book
+
+
+def doctor_checks(model: Path) -> list[tuple[str, str]]:
+    """(mark, name) of each check `codefusion doctor` prints for this model, e.g. ("ok", "torch")."""
+    out = subprocess.run([str(VENV_BIN / "codefusion"), "doctor", "--model", str(model), "--device", "cpu"],
+                         capture_output=True, text=True, timeout=300).stdout
+    return re.findall(r"^\[(ok|FAIL|warn)\s*\] ([^:]+):", out, flags=re.M)
+
+
+def check_health(report: dict, model: Path) -> None:
+    """:checkhealth codefusion found the server and shows each doctor check with the doctor's verdict."""
+    health = "\n".join(report["health"])
+    assert Path(report["cmd"][0]).name == "codefusion-lsp" and os.access(report["cmd"][0], os.X_OK), report["cmd"]
+    assert f"server: {report['cmd'][0]}" in health, health
+    checks = doctor_checks(model)
+    assert len(checks) >= 5, checks
+    verdict = {"ok": "OK", "FAIL": "ERROR", "warn": "WARNING"}
+    doctor_part = report["health"][next(i for i, ln in enumerate(report["health"]) if "codefusion doctor" in ln):]
+    for mark, name in checks:
+        line = next((ln for ln in doctor_part if f" {name}: " in ln), None)
+        assert line is not None, f"doctor check {name!r} not in :checkhealth codefusion:\n{health}"
+        assert verdict[mark] in line, (mark, line)
+    assert report["help"] == "codefusion.txt"
 
 
 def cf_rules(book: Path) -> list[tuple[str, int]]:
@@ -97,6 +124,7 @@ def cf_rules(book: Path) -> list[tuple[str, int]]:
 def test_nvim_client_protocol(nvim: str, tmp_path: Path, tiny_model_dir: Path) -> None:
     """Against a tiny untrained model: everything is wired, answers arrive, the buffer changes."""
     report, _ = run_nvim(nvim, tmp_path, tiny_model_dir)
+    check_health(report, tiny_model_dir)
     assert 1 <= len(report["python"]) <= 3
     assert len(report["bash"]) >= 1
     assert report["generated"].startswith("import json\n\n# read a json file and return the parsed data\n")

@@ -1,11 +1,12 @@
--- Headless end-to-end test: real Neovim + the codefusion plugin + the real codefusion-lsp.
--- Run: nvim --headless --clean -l clients/nvim/test/test.lua
--- Env: CODEFUSION_LSP (server command), CODEFUSION_TEST_MODEL (--model DIR), CODEFUSION_TEST_DIR
--- (scratch dir), CODEFUSION_TEST_XLSX (a workbook with sheet "Sales", values in B2:B11),
--- CODEFUSION_TEST_REPORT (JSON written here for the pytest side to check the code parses).
+-- Headless end-to-end test: real Neovim + the codefusion plugin + the real codefusion-lsp, set up the
+-- Neovim 0.11 way: clients/nvim on 'runtimepath' at startup (so plugin/codefusion.lua runs), options
+-- with vim.lsp.config, the server started by vim.lsp.enable('codefusion') alone (no setup()).
+-- Run: nvim --headless --clean --cmd "set rtp^=clients/nvim" -l clients/nvim/test/test.lua
+-- Env: CODEFUSION_TEST_MODEL (the modelPath setting), CODEFUSION_TEST_DIR (scratch dir),
+-- CODEFUSION_TEST_XLSX (a workbook with sheet "Sales", values in B2:B11), CODEFUSION_TEST_REPORT
+-- (JSON written here for the pytest side to check the code parses and the health report).
 local here = vim.fs.dirname(vim.fs.normalize(vim.fn.fnamemodify(debug.getinfo(1, "S").source:sub(2), ":p")))
 local plugin = vim.fs.dirname(here)
-vim.opt.rtp:prepend(plugin)
 vim.cmd("filetype on")
 
 local load_timeout = tonumber(vim.env.CODEFUSION_LOAD_TIMEOUT_MS or "") or 300000
@@ -44,15 +45,18 @@ vim.ui.select = function(items, _, cb)
   cb(items[1], 1)
 end
 
-local cmd = { vim.env.CODEFUSION_LSP or "codefusion-lsp" }
-if (vim.env.CODEFUSION_TEST_MODEL or "") ~= "" then
-  vim.list_extend(cmd, { "--model", vim.env.CODEFUSION_TEST_MODEL })
+check(vim.g.loaded_codefusion == true, "plugin/codefusion.lua did not run at startup (is clients/nvim on 'rtp'?)")
+for _, name in ipairs({ "CodeFusionGenerate", "CodeFusionStatus", "CodeFusionCF" }) do
+  check(vim.fn.exists(":" .. name) == 2, ":" .. name .. " missing without setup()")
 end
+local settings = { numCandidates = 3, device = "cpu", seed = 0, enabledLanguages = { "python", "sh" } }
+if (vim.env.CODEFUSION_TEST_MODEL or "") ~= "" then
+  settings.modelPath = vim.env.CODEFUSION_TEST_MODEL
+end
+vim.lsp.config("codefusion", { settings = { codefusion = settings } })
+vim.lsp.enable("codefusion")
 local cf = require("codefusion")
-cf.setup({
-  cmd = cmd,
-  settings = { numCandidates = 3, device = "cpu", seed = 0, enabledLanguages = { "python", "sh" } },
-})
+report.cmd = vim.lsp.config.codefusion.cmd
 
 local function open(name, text)
   local path = dir .. "/" .. name
@@ -154,6 +158,18 @@ local ok, err = xpcall(function()
     report.cf = notes
     check(wrote, "CF: no answer")
   end
+
+  -- :checkhealth codefusion (runs `codefusion doctor`) and :help codefusion.
+  vim.cmd("checkhealth codefusion")
+  report.health = vim.api.nvim_buf_get_lines(0, 0, -1, false)
+  local helpdir = dir .. "/help"
+  vim.fn.mkdir(helpdir .. "/doc", "p")
+  vim.fn.writefile(vim.fn.readfile(plugin .. "/doc/codefusion.txt"), helpdir .. "/doc/codefusion.txt")
+  vim.cmd("helptags " .. vim.fn.fnameescape(helpdir .. "/doc"))
+  vim.opt.rtp:append(helpdir)
+  local helped = pcall(vim.cmd, "help codefusion")
+  report.help = helped and vim.fn.expand("%:t") or nil
+  check(report.help == "codefusion.txt", ":help codefusion did not open codefusion.txt")
 end, debug.traceback)
 if not ok then
   table.insert(report.failures, tostring(err))

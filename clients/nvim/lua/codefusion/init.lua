@@ -1,5 +1,7 @@
---- CodeFusion for Neovim 0.11+: starts `codefusion-lsp` through vim.lsp.config / vim.lsp.enable and
---- adds :CodeFusionGenerate, :CodeFusionStatus and :CodeFusionCF. The server does all the work.
+--- CodeFusion for Neovim 0.11+. `lsp/codefusion.lua` is the server config that
+--- `vim.lsp.enable('codefusion')` reads, `plugin/codefusion.lua` adds :CodeFusionGenerate,
+--- :CodeFusionStatus and :CodeFusionCF; this module holds what both use, and `setup()` for options.
+--- The server does all the work.
 local M = {}
 
 M.name = "codefusion"
@@ -15,8 +17,6 @@ M.defaults = {
   --- Server options (sent as initializationOptions and settings under "codefusion"):
   --- numCandidates, steps, maxTokens, device ("auto"|"cpu"|"cuda"), modelPath, seed, enabledLanguages, seedFromExamples.
   settings = {},
-  --- Create the :CodeFusion* user commands.
-  commands = true,
   --- Turn on Neovim's built-in LSP completion (vim.lsp.completion) in attached buffers;
   --- leave false when nvim-cmp or blink.cmp provides completion.
   builtin_completion = false,
@@ -75,30 +75,44 @@ function M.server_options(settings)
     end
     opts.enabledLanguages = langs
   end
-  return opts
+  -- an empty table would go out as the JSON array []
+  return next(opts) and opts or vim.empty_dict()
 end
 
---- The vim.lsp.config table for the server.
+--- Per-buffer features chosen in setup() (M.config), then the user's own on_attach.
+function M.on_attach(client, bufnr)
+  local config = M.config
+  if config.builtin_completion and vim.lsp.completion then
+    vim.lsp.completion.enable(true, client.id, bufnr, { autotrigger = true })
+  end
+  if config.inline_completion and vim.lsp.inline_completion then
+    vim.lsp.inline_completion.enable(true, { bufnr = bufnr })
+  end
+  if config.on_attach then
+    config.on_attach(client, bufnr)
+  end
+end
+
+--- Sends `settings.codefusion` (shell filetypes mapped to "bash") as initializationOptions too, so
+--- `vim.lsp.config('codefusion', { settings = { codefusion = {...} } })` alone configures the server.
+function M.before_init(params, config)
+  local settings = config.settings or {}
+  local options = M.server_options(settings[M.name])
+  settings[M.name] = options
+  params.initializationOptions = vim.tbl_deep_extend("force", params.initializationOptions or {}, { [M.name] = options })
+end
+
+--- The vim.lsp.config table for the server (what lsp/codefusion.lua returns, with M.defaults).
 function M.lsp_config(config)
   local options = M.server_options(config.settings)
   return {
     cmd = config.cmd or { M.find_server() },
     filetypes = config.filetypes,
     root_markers = config.root_markers,
-    init_options = { codefusion = options },
     settings = { codefusion = options },
     capabilities = config.capabilities,
-    on_attach = function(client, bufnr)
-      if config.builtin_completion and vim.lsp.completion then
-        vim.lsp.completion.enable(true, client.id, bufnr, { autotrigger = true })
-      end
-      if config.inline_completion and vim.lsp.inline_completion then
-        vim.lsp.inline_completion.enable(true, { bufnr = bufnr })
-      end
-      if config.on_attach then
-        config.on_attach(client, bufnr)
-      end
-    end,
+    before_init = M.before_init,
+    on_attach = M.on_attach,
   }
 end
 
@@ -264,7 +278,7 @@ end
 function M.exec(command, args, callback)
   local client = M.client(vim.api.nvim_get_current_buf())
   if not client then
-    return notify("server not configured: call require('codefusion').setup()", vim.log.levels.ERROR)
+    return notify("server not configured: vim.lsp.enable('codefusion') (is clients/nvim on 'runtimepath'?)", vim.log.levels.ERROR)
   end
   client:request("workspace/executeCommand", { command = command, arguments = args }, callback)
 end
@@ -374,7 +388,8 @@ function M.cf(path)
   end)
 end
 
-local function create_commands()
+--- The :CodeFusion* user commands (plugin/codefusion.lua creates them at startup).
+function M.create_commands()
   vim.api.nvim_create_user_command("CodeFusionGenerate", function()
     M.generate()
   end, { desc = "CodeFusion: generate code from the comment at the cursor" })
@@ -386,7 +401,23 @@ local function create_commands()
   end, { nargs = "?", complete = "file", desc = "CodeFusion: add a conditional formatting rule to an .xlsx" })
 end
 
---- Configure and enable the server. `opts` overrides M.defaults (deep merge).
+--- "CodeFusion: model ready" when the server's load progress ends (if M.config.notify_ready).
+function M.watch_progress()
+  vim.api.nvim_create_autocmd("LspProgress", {
+    group = vim.api.nvim_create_augroup("codefusion_progress", { clear = true }),
+    pattern = "end",
+    callback = function(ev)
+      local client = vim.lsp.get_client_by_id(ev.data.client_id)
+      if M.config.notify_ready and client and client.name == M.name then
+        notify("model ready")
+      end
+    end,
+  })
+end
+
+--- Options for those who want them: `opts` overrides M.defaults (deep merge), is layered over
+--- lsp/codefusion.lua with vim.lsp.config, and the server is enabled. Not needed otherwise:
+--- `vim.lsp.enable('codefusion')` alone works.
 function M.setup(opts)
   if vim.fn.has("nvim-0.11") ~= 1 then
     return notify("needs Neovim 0.11 or newer (vim.lsp.config)", vim.log.levels.ERROR)
@@ -394,21 +425,6 @@ function M.setup(opts)
   M.config = vim.tbl_deep_extend("force", vim.deepcopy(M.defaults), opts or {})
   vim.lsp.config(M.name, M.lsp_config(M.config))
   vim.lsp.enable(M.name)
-  if M.config.commands then
-    create_commands()
-  end
-  if M.config.notify_ready then
-    vim.api.nvim_create_autocmd("LspProgress", {
-      group = vim.api.nvim_create_augroup("codefusion_progress", { clear = true }),
-      pattern = "end",
-      callback = function(ev)
-        local client = vim.lsp.get_client_by_id(ev.data.client_id)
-        if client and client.name == M.name then
-          notify("model ready")
-        end
-      end,
-    })
-  end
 end
 
 return M
