@@ -38,7 +38,7 @@ $(APT_STAMP): $(BIN)/python
 system-deps: $(APT_STAMP)
 
 run: setup
-	$(BIN)/python -m codefusion.server.demo
+	$(BIN)/python -m codefusion.server.cli.demo
 
 lint: setup
 	$(BIN)/ruff check model server tests

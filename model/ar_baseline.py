@@ -10,9 +10,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import ModelConfig
-from .diffusion import Batch
 from .networks import Encoder, MemoryKV, attention_mask, decoder_layer_step, memory_kv
-from .sampler import SampleOutput, SamplingCancelled
+from .noise.gaussian import Batch, SampleOutput, SamplingCancelled
 
 
 class ARNet(nn.Module):

@@ -41,14 +41,14 @@ class ModelConfig:
     self_conditioning: bool = True
     # Retrieval context: the encoder reads `<lang> prompt <lang> example prompt <lang> example code` for a
     # nearest training example (each candidate its own), so N and D can copy and edit instead of generating
-    # from nothing (model/context.py). Such models want max_prompt_len ≥ 128.
+    # from nothing (model/training/context.py). Such models want max_prompt_len ≥ 128.
     example_context: bool = False
     # Example guess: N's self-conditioning input ("its previous estimate of x₀") is, for half the training
     # pairs, the code of a nearest other training example, so at inference a retrieved example can be given
     # as the first guess and the model revises it under the prompt (position-aligned: copying is local).
     example_guess: bool = False
     # Pretrained prompt reading: > 0 appends up to this many all-MiniLM-L6-v2 WordPiece tokens of the prompt
-    # (frozen; model/minilm.py) after our own BPE tokens, within max_prompt_len. 0: our own encoder only.
+    # (frozen; model/examples/minilm.py) after our own BPE tokens, within max_prompt_len. 0: our own encoder only.
     minilm_prompt_len: int = 0
     # Masked kernel only: whether N also reads the masking rate t (MDLM shows it is not needed).
     time_conditioning: bool = False

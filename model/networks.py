@@ -1,6 +1,6 @@
 """The networks of CodeFusion: encoder E, denoiser N, decoder D, head H, code embedding L.
 
-They know nothing of the noise process (see diffusion.py); N just maps (x_t, t, prompt) to x̂₀.
+They know nothing of the noise process (see noise/gaussian.py); N just maps (x_t, t, prompt) to x̂₀.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ class Encoder(nn.Module):
         self.norm = nn.LayerNorm(cfg.d_model)
         self.vocab_size = cfg.vocab_size
         if cfg.minilm_prompt_len:  # the prompt's MiniLM tokens follow our own ones, their ids offset by the vocab
-            from .minilm import WIDTH, FrozenMiniLM
+            from .examples.minilm import WIDTH, FrozenMiniLM
 
             self.minilm = FrozenMiniLM()
             self.minilm_proj = nn.Linear(WIDTH, cfg.d_model)

@@ -13,13 +13,12 @@ import torch
 from torch import nn
 
 from .ar_baseline import ARNet, ar_beam_search, ar_sample
-from .checkpoint import ModelLoadError, load_tokenizer, load_weights, read_config, resolve_device
 from .config import LANGUAGES, ModelConfig
-from .diffusion import NoiseSchedule
+from .modelfile import ModelLoadError, load_tokenizer, load_weights, read_config, resolve_device
 from .networks import CodeFusionNet, MaskedDiffusionNet
+from .noise.gaussian import DDIMScheduler, NoiseSchedule, SampleOutput, SamplingCancelled, sample_codes
 from .noise.masked import CommitSchedule, sample_masked
 from .noise.repair import error_spans, positions_to_remask
-from .sampler import DDIMScheduler, SampleOutput, SamplingCancelled, sample_codes
 from .tokenizer import CodeTokenizer
 from .validate import validate
 

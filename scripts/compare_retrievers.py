@@ -14,11 +14,12 @@ import argparse
 import json
 
 from codefusion.model.config import LANGUAGES
-from codefusion.model.data import load_pairs
-from codefusion.model.minilm import SentenceEncoder
+from codefusion.model.examples.minilm import SentenceEncoder
+from codefusion.model.examples.retrieval import HybridRetriever
 from codefusion.model.pipeline import Sample
-from codefusion.model.retrieval import HybridRetriever
-from codefusion.server.cli_eval import Prediction, rank_candidates, score_predictions
+from codefusion.model.training.data import load_pairs
+from codefusion.server.cli.eval_runs import Prediction, score_predictions
+from codefusion.server.ranking import rank_candidates
 
 K, POOL = 5, 10
 

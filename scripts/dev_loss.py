@@ -19,10 +19,10 @@ from dataclasses import replace
 import torch
 import torch.nn.functional as F
 from codefusion.model.config import LANGUAGES
-from codefusion.model.corpus import collate, pair_examples
-from codefusion.model.data import load_pairs
+from codefusion.model.examples.retrieval import TfidfRetriever
 from codefusion.model.pipeline import CodeFusionPipeline
-from codefusion.model.retrieval import TfidfRetriever
+from codefusion.model.training.corpus import collate, pair_examples
+from codefusion.model.training.data import load_pairs
 
 T_GRID = (150, 300, 600, 900, 1199)
 

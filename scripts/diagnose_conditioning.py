@@ -4,7 +4,7 @@
    N pass on gold code noised to t (600, 1199), with the real prompt and with an empty one.
 2. Position-aligned overlap of the gold code with its nearest training example (TF-IDF, top-1): the share
    of gold tokens that the example has at the same position, i.e. what an aligned copy (example guess,
-   model/corpus.py) could recover at best.
+   model/training/corpus.py) could recover at best.
 
 Usage: .venv/bin/python scripts/diagnose_conditioning.py MODEL_DIR [N_PROMPTS]
 """
@@ -17,10 +17,10 @@ from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
-from codefusion.model.corpus import collate, pair_examples
-from codefusion.model.data import load_pairs
+from codefusion.model.examples.retrieval import TfidfRetriever
 from codefusion.model.pipeline import CodeFusionPipeline
-from codefusion.model.retrieval import TfidfRetriever
+from codefusion.model.training.corpus import collate, pair_examples
+from codefusion.model.training.data import load_pairs
 
 
 @torch.inference_mode()

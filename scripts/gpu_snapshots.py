@@ -1,6 +1,6 @@
 """A short fine-tuning run on a lent GPU that keeps the best snapshot by dev CE (how the fifth session ran).
 
-Trains `python -m codefusion.model.train finetune …` in a child process for MINUTES, copies every export
+Trains `python -m codefusion.model.training.cli finetune …` in a child process for MINUTES, copies every export
 (each --checkpoint-every steps) to a snapshot folder, then scores the shipped model and each snapshot with
 scripts/dev_loss.py on the GPU (200 dev pairs per language, < 1 s each) and writes the best one by mean CE
 (over the three languages and five noise levels) to OUT, its weights split in two files (the device tool
@@ -31,7 +31,7 @@ MODEL_OVERRIDES = '{"max_prompt_len": 112, "minilm_prompt_len": 48}'
 
 
 def pack(out: Path) -> None:
-    from codefusion.model.minilm import load_minilm_tokenizer, minilm_dir
+    from codefusion.model.examples.minilm import load_minilm_tokenizer, minilm_dir
 
     src, tok = minilm_dir(), load_minilm_tokenizer()
     used = {0, 100, 101, 102}
@@ -79,7 +79,8 @@ def main(argv: list[str]) -> None:
     for d in (run, snaps):
         shutil.rmtree(d, ignore_errors=True)
     snaps.mkdir()
-    cmd = [sys.executable, "-m", "codefusion.model.train", "finetune", "--run", str(run), "--init", "models/codefusion",
+    cmd = [sys.executable, "-m", "codefusion.model.training.cli", "finetune", "--run", str(run),
+           "--init", "models/codefusion",
            "--config-overrides", MODEL_OVERRIDES, "--minutes", minutes, "--batch", batch, "--lr", "5e-4",
            "--warmup", "200", "--eval-every", "0", "--checkpoint-every", every, "--threads", "8", "--seed", "11",
            *extra]

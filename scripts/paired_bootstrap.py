@@ -17,9 +17,9 @@ import random
 from collections.abc import Sequence
 
 from codefusion.model.config import LANGUAGES
-from codefusion.model.data import load_pairs
-from codefusion.server.cli_eval import RunSpec, evaluate, language_metrics
-from codefusion.server.eval_report import PRIMARY
+from codefusion.model.training.data import load_pairs
+from codefusion.server.cli.eval_runs import RunSpec, evaluate, language_metrics
+from codefusion.server.cli.report import PRIMARY
 
 SYSTEMS = ("seeded", "retrieval", "examples")
 

@@ -15,9 +15,9 @@ import json
 import sys
 import time
 
-from codefusion.model.data import load_pairs
+from codefusion.model.noise.gaussian import DDIMScheduler, sample_codes
 from codefusion.model.pipeline import CodeFusionPipeline
-from codefusion.model.sampler import DDIMScheduler, sample_codes
+from codefusion.model.training.data import load_pairs
 from sweep_summary import K, summary  # scripts/sweep_summary.py
 
 DEFAULT_SETTINGS = ["1:1", "2:1", "5:1", "5:2", "10:1", "10:2", "20:2"]

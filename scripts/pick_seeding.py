@@ -21,10 +21,10 @@ from __future__ import annotations
 import json
 import sys
 
-from codefusion.model.data import load_pairs
+from codefusion.model.examples.retrieval import TfidfRetriever
+from codefusion.model.examples.seeding import ExampleSeeds
 from codefusion.model.pipeline import CodeFusionPipeline
-from codefusion.model.retrieval import TfidfRetriever
-from codefusion.model.seeding import ExampleSeeds
+from codefusion.model.training.data import load_pairs
 from sweep_summary import K, summary  # scripts/sweep_summary.py
 
 

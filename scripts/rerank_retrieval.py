@@ -13,9 +13,9 @@ import sys
 
 import torch
 import torch.nn.functional as F
-from codefusion.model.data import load_pairs
+from codefusion.model.examples.retrieval import TfidfRetriever
 from codefusion.model.pipeline import CodeFusionPipeline
-from codefusion.model.retrieval import TfidfRetriever
+from codefusion.model.training.data import load_pairs
 from sweep_summary import K, summary  # scripts/sweep_summary.py
 
 T_GRID = (300, 600, 900)

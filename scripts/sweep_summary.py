@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from codefusion.model import metrics
-from codefusion.server.cli_eval import language_metrics
-from codefusion.server.eval_report import PRIMARY
+from codefusion.model.evaluation import metrics
+from codefusion.server.cli.eval_runs import language_metrics
+from codefusion.server.cli.report import PRIMARY
 
 K = 5
 

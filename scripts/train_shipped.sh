@@ -63,7 +63,7 @@ case "$stage" in
       --lang-weights '{"python": 0.45, "bash": 0.35, "cf": 0.2}'
     ;;
   context)
-    # Retrieval context (model/context.py): the encoder input grows to 128 tokens, prompt + nearest other
+    # Retrieval context (model/training/context.py): the encoder input grows to 128 tokens, prompt + nearest other
     # training example (prompt and code); the position table's new rows repeat the old ones.
     $bin train finetune --run runs/v4/ft-ctx --init models/codefusion --minutes "${2:-120}" \
       --config-overrides '{"example_context": true, "max_prompt_len": 128}' \
@@ -111,7 +111,7 @@ case "$stage" in
       --extra-pairs runs/v5/comment_pairs.jsonl --lang-weights '{"python": 0.4, "bash": 0.45, "cf": 0.15}'
     ;;
   seeding)
-    .venv/bin/python -m codefusion.model.seeding models/codefusion ${SEEDING_ARGS:---start python=30 --start bash=30 --start cf=100 --steps 1 --rerank cf=0.2 --rerank-step 600 --examples-first python --examples-first bash}
+    .venv/bin/python -m codefusion.model.examples.seeding models/codefusion ${SEEDING_ARGS:---start python=30 --start bash=30 --start cf=100 --steps 1 --rerank cf=0.2 --rerank-step 600 --examples-first python --examples-first bash}
     ;;
   *) echo "unknown stage $stage" >&2; exit 2 ;;
 esac

@@ -2,7 +2,7 @@
 
 Shared by the language server and `codefusion generate`. It samples k candidates (for the languages
 the model folder's seeding.json lists, each starts from a nearest training example, see
-codefusion.model.seeding), and only when
+codefusion.model.examples.seeding), and only when
 fewer than k of them parse and differ after normalisation does it draw `(oversample - 1) * k` more
 (other noise seeds); then it drops candidates that do not parse, deduplicates after normalisation
 and ranks by the model's score. One sampler runs at a time (a lock), so the
@@ -16,15 +16,16 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .ranking import Candidate, needs_top_up, rank_candidates
+
 if TYPE_CHECKING:
+    from codefusion.model.examples.retrieval import Retrieved
+    from codefusion.model.examples.seeding import ExampleSeeds
     from codefusion.model.pipeline import CodeFusionPipeline, Sample
-    from codefusion.model.retrieval import Retrieved
-    from codefusion.model.seeding import ExampleSeeds
 
 log = logging.getLogger(__name__)
 
@@ -34,17 +35,6 @@ PIPELINE_METHOD = {"diffusion": "diffusion", "seeded": "diffusion", "ar": "sampl
 MAX_PROMPT_CHARS = 2000
 BATCH_PROMPTS = 8  # prompts per sampler batch in generate_batch (k, or k * oversample rows each)
 TOP_UP_SEED = 1_000_003  # offset of the noise seed of the top-up batch
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One generated snippet. `valid` is False only when no sample parsed and this is a best effort."""
-
-    text: str
-    score: float
-    valid: bool
-    rank: int
-    seed: str | None = None  # the training example the sampler started from (example seeding), else None
 
 
 class EngineState(Enum):
@@ -67,38 +57,6 @@ def default_model_dir() -> Path:
     from codefusion.model.pipeline import DEFAULT_MODEL_DIR
 
     return Path(DEFAULT_MODEL_DIR)
-
-
-def needs_top_up(lang: str, samples: Sequence[Sample], k: int) -> bool:
-    """True when the samples do not give k distinct candidates that parse."""
-    ranked = rank_candidates(lang, samples, k)
-    return len(ranked) < k or not all(c.valid for c in ranked)
-
-
-def rank_candidates(lang: str, samples: Sequence[Sample], k: int) -> list[Candidate]:
-    """Validate, deduplicate (after normalisation) and rank samples by score; at most k.
-
-    Invalid samples are kept (marked) only when none of the samples parses.
-    """
-    from codefusion.model.validate import normalize, validate
-
-    scored = [(s.text.strip("\n").rstrip(), s.score, s.seed) for s in samples]
-    scored = [row for row in scored if row[0].strip()]
-    checked = [(text, score, seed, validate(lang, text)) for text, score, seed in scored]
-    if any(c[3] for c in checked):
-        checked = [c for c in checked if c[3]]
-    checked.sort(key=lambda c: -c[1])
-    seen: set[str] = set()
-    out: list[Candidate] = []
-    for text, score, seed, ok in checked:
-        key = normalize(lang, text)
-        if key in seen:
-            continue
-        seen.add(key)
-        out.append(Candidate(text=text, score=float(score), valid=ok, rank=len(out) + 1, seed=seed))
-        if len(out) == k:
-            break
-    return out
 
 
 class Engine:
@@ -160,13 +118,13 @@ class Engine:
                     model_dir, device=self.device, quantize=self.quantize
                 )
                 if self._pipe.kind == "diffusion":  # loaded even when off: `seeding` may be turned on later
-                    from codefusion.model.seeding import ExampleSeeds
+                    from codefusion.model.examples.seeding import ExampleSeeds
 
                     self._seeds = ExampleSeeds.from_dir(model_dir)
                     seeds = self._seeds
                     if seeds is not None and seeds.config.rerank and (
                             seeds.config.rerank_step >= (steps := self._pipe.config.diffusion_steps)):
-                        from codefusion.model.checkpoint import ModelLoadError
+                        from codefusion.model.modelfile import ModelLoadError
 
                         raise ModelLoadError(f"{Path(model_dir) / 'seeding.json'}: 'rerank_step' must be below the "
                                              f"model's {steps} diffusion steps")

@@ -78,6 +78,6 @@ def _fake_pipeline() -> None:
 if __name__ == "__main__":
     sys.addaudithook(_hook)
     _fake_pipeline()
-    from codefusion.server.lsp_server import main
+    from codefusion.server.lsp.server import main
 
     sys.exit(main(sys.argv[1:]))

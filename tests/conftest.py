@@ -13,7 +13,7 @@ SHIPPED_MODEL_DIR = REPO / "models" / "codefusion"
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random model folder (built once per session): fast, loads like the real one, outputs garbage."""
-    from codefusion.model.testing import make_tiny_model
+    from tiny_model import make_tiny_model
 
     return Path(make_tiny_model(tmp_path_factory.mktemp("tiny-model")))
 
@@ -22,7 +22,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_baseline_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random AR baseline with the tiny model's config and tokenizer (built once per session)."""
     from codefusion.model.ar_baseline import ARNet
-    from codefusion.model.checkpoint import load_tokenizer, read_config, save_model_dir
+    from codefusion.model.modelfile import load_tokenizer, read_config, save_model_dir
 
     _, cfg = read_config(tiny_model_dir)
     out = tmp_path_factory.mktemp("tiny-ar")

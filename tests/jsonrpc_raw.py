@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-SERVER_COMMAND = [sys.executable, "-m", "codefusion.server.fast_start"]
+SERVER_COMMAND = [sys.executable, "-m", "codefusion.server.lsp.fast_start"]
 DEAD = "server died"
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-SERVER = ClientServerConfig(server_command=[sys.executable, "-m", "codefusion.server.fast_start"])
+SERVER = ClientServerConfig(server_command=[sys.executable, "-m", "codefusion.server.lsp.fast_start"])
 
 
 def capabilities() -> types.ClientCapabilities:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from codefusion.model.pipeline import DEFAULT_STEPS
-from codefusion.server.cli import main
+from codefusion.server.cli.main import main
 
 
 def test_quick_bench_writes_json_and_markdown(tiny_model_dir, tiny_baseline_dir, tmp_path, capsys):

@@ -20,7 +20,8 @@ from codefusion.model.cf import (
     rule_to_openpyxl,
     rules_from_worksheet,
 )
-from codefusion.server import cf_service, cli_cf
+from codefusion.server import cf_service
+from codefusion.server.cli import cf as cli_cf
 from openpyxl import Workbook, load_workbook
 
 ONE_OF_EACH = [

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 import torch
-from codefusion.model.checkpoint import load_weights, read_config
 from codefusion.model.config import ModelConfig
-from codefusion.model.context import nearest_others
-from codefusion.model.corpus import PLAIN_PROMPT_SHARE, Example, batch_stream, pair_examples
-from codefusion.model.data import Pair
+from codefusion.model.examples.seeding import ExampleSeeds, SeedingConfig
+from codefusion.model.modelfile import load_weights, read_config
 from codefusion.model.networks import CodeFusionNet
 from codefusion.model.pipeline import CodeFusionPipeline
-from codefusion.model.seeding import ExampleSeeds, SeedingConfig
-from codefusion.model.testing import make_tiny_model
 from codefusion.model.tokenizer import CodeTokenizer
+from codefusion.model.training.context import nearest_others
+from codefusion.model.training.corpus import PLAIN_PROMPT_SHARE, Example, batch_stream, pair_examples
+from codefusion.model.training.data import Pair
 from codefusion.server.engine import Engine
+from tiny_model import make_tiny_model
 
 EXAMPLES = [
     ("bash", "list all files in the current directory", "ls -a"),
@@ -144,8 +144,8 @@ def guess_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_guess_batches_and_loss_use_the_neighbours_code(tiny_model_dir: Path):
-    from codefusion.model.corpus import GUESS_SHARE
-    from codefusion.model.diffusion import GaussianDiffusion, NoiseSchedule
+    from codefusion.model.noise.gaussian import GaussianDiffusion, NoiseSchedule
+    from codefusion.model.training.corpus import GUESS_SHARE
 
     _, cfg = read_config(tiny_model_dir)
     cfg = ModelConfig.from_dict({**cfg.to_dict(), "example_guess": True})
@@ -185,7 +185,7 @@ def test_guess_changes_the_candidates_and_the_engine_gives_examples(guess_dir: P
 
 def test_example_start_training_denoises_the_neighbours_code_into_the_pairs(tiny_model_dir: Path):
     """--example-start: the guess rows' x_t is their neighbour's code (literals moved in) noised below T."""
-    from codefusion.model.diffusion import GaussianDiffusion, NoiseSchedule
+    from codefusion.model.noise.gaussian import GaussianDiffusion, NoiseSchedule
 
     _, cfg = read_config(tiny_model_dir)  # a plain model: not example_guess
     tok = CodeTokenizer.load(tiny_model_dir / "tokenizer.json")

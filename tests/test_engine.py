@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 from codefusion.model.pipeline import Sample, SamplingCancelled
-from codefusion.server import cli_generate, doctor
-from codefusion.server.cli import build_parser
-from codefusion.server.engine import Engine, EngineNotReady, EngineState, needs_top_up, rank_candidates
+from codefusion.server.cli import doctor
+from codefusion.server.cli import generate as cli_generate
+from codefusion.server.cli.main import build_parser
+from codefusion.server.engine import Engine, EngineNotReady, EngineState
+from codefusion.server.ranking import needs_top_up, rank_candidates
 
 
 def samples(*pairs: tuple[str, float]) -> list[Sample]:

@@ -1,4 +1,4 @@
-"""The fast `initialize` front (server/fast_start.py): same answer as pygls, replayed to the real server."""
+"""The fast `initialize` front (server/lsp/fast_start.py): same answer as pygls, replayed to the real server."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import time
 from typing import Any
 
 import pytest
-from codefusion.server import fast_start
+from codefusion.server.lsp import fast_start
 
-COMMAND = [sys.executable, "-m", "codefusion.server.fast_start"]
+COMMAND = [sys.executable, "-m", "codefusion.server.lsp.fast_start"]
 CLIENTS = {
     "bare": {},
     "utf-32 first": {"general": {"positionEncodings": ["utf-32", "utf-16"]}},
@@ -86,7 +86,7 @@ def test_params_pygls_would_refuse_take_the_normal_path():
 
 
 def test_shipped_capabilities_file_is_current():
-    from codefusion.server.lsp_server import initialize_result
+    from codefusion.server.lsp.server import initialize_result
 
     on_disk = json.loads(fast_start.CAPABILITIES_FILE.read_text(encoding="utf-8"))
     assert on_disk == initialize_result(), "run: codefusion-lsp --write-capabilities"

@@ -94,7 +94,7 @@ def test_ten_megabyte_document_and_huge_prompt(server: RawServer):
 
 
 def test_oversized_frame_is_skipped(server: RawServer):
-    from codefusion.server.lsp_protocol import MAX_MESSAGE_BYTES
+    from codefusion.server.lsp.protocol import MAX_MESSAGE_BYTES
 
     size = MAX_MESSAGE_BYTES + 1
     server.write(b"Content-Length: %d\r\n\r\n" % size)

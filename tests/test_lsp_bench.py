@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from codefusion.server.lsp_bench import measure, percentile, report
+from codefusion.server.cli.lsp_bench import measure, percentile, report
 
 
 def test_percentile():

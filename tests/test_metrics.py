@@ -7,9 +7,9 @@ import math
 from pathlib import Path
 
 import pytest
-from codefusion.model import metrics as m
-from codefusion.model.retrieval import TfidfRetriever
-from codefusion.server.cli import main as cli_main
+from codefusion.model.evaluation import metrics as m
+from codefusion.model.examples.retrieval import TfidfRetriever
+from codefusion.server.cli.main import main as cli_main
 
 # --- BLEU, exact match, token F1 --------------------------------------------------------------------
 
@@ -154,7 +154,7 @@ def test_retrieval_returns_the_training_example_for_its_own_prompt():
 
 
 def test_retrieval_on_the_real_training_split():
-    from codefusion.model.data import load_pairs
+    from codefusion.model.training.data import load_pairs
 
     pairs, _ = load_pairs("cf", "train")
     r = TfidfRetriever.from_pairs(pairs)
@@ -218,7 +218,7 @@ def test_codefusion_eval_retrieval_and_bad_arguments(tmp_path: Path, capsys: pyt
 
 
 def test_subsample_is_nested_and_ordered():
-    from codefusion.server.cli_eval import subsample
+    from codefusion.server.cli.eval_runs import subsample
 
     items = list(range(100))
     small, large = subsample(items, 10, 3), subsample(items, 30, 3)
@@ -227,7 +227,7 @@ def test_subsample_is_nested_and_ordered():
 
 
 def test_report_tables_and_plot(tmp_path: Path):
-    from codefusion.server.eval_report import markdown_report, plot_steps_curve, text_table
+    from codefusion.server.cli.report import markdown_report, plot_steps_curve, text_table
 
     def record(system: str, top1: float, top5: float) -> dict:
         return {"lang": "cf", "system": system, "label": system, "prompts": 10, "prompts_in_split": 66, "seed": 0,
@@ -251,7 +251,8 @@ def test_report_tables_and_plot(tmp_path: Path):
 
 
 def test_engine_sample_batch_is_what_generate_batch_serves(tiny_model_dir: Path):
-    from codefusion.server.engine import Engine, needs_top_up, rank_candidates
+    from codefusion.server.engine import Engine
+    from codefusion.server.ranking import needs_top_up, rank_candidates
 
     engine = Engine(tiny_model_dir, device="cpu")
     raw = engine.sample_batch(["list all files", "show disk usage"], "bash", k=3, steps=2, seed=5)

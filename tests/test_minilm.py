@@ -11,14 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from codefusion.model.checkpoint import ModelLoadError, load_weights, read_config, with_prompt_reader
-from codefusion.model.minilm import MINILM_ENV, SentenceEncoder, cache_states
+from codefusion.model.examples.minilm import MINILM_ENV, SentenceEncoder, cache_states
+from codefusion.model.examples.retrieval import HybridRetriever, TfidfRetriever
+from codefusion.model.examples.seeding import SEEDING_FILE, ExampleSeeds, SeedingConfig
+from codefusion.model.modelfile import ModelLoadError, load_weights, read_config, with_prompt_reader
 from codefusion.model.networks import CodeFusionNet
 from codefusion.model.pipeline import CodeFusionPipeline
-from codefusion.model.retrieval import HybridRetriever, TfidfRetriever
-from codefusion.model.seeding import SEEDING_FILE, ExampleSeeds, SeedingConfig
-from codefusion.model.testing import make_tiny_model
 from codefusion.model.tokenizer import CodeTokenizer
+from tiny_model import make_tiny_model
 
 EXAMPLES = [
     ("bash", "delete the file notes.txt", "rm notes.txt"),
@@ -80,7 +80,7 @@ def test_seeds_find_examples_by_meaning(semantic_dir: Path):
 def test_seeds_fall_back_to_tfidf_without_minilm(semantic_dir: Path, tmp_path: Path, monkeypatch,
                                                  caplog: pytest.LogCaptureFixture):
     monkeypatch.setenv(MINILM_ENV, str(tmp_path))  # an empty folder: no MiniLM there
-    with caplog.at_level(logging.WARNING, logger="codefusion.model.seeding"):
+    with caplog.at_level(logging.WARNING, logger="codefusion.model.examples.seeding"):
         seeds = ExampleSeeds.from_dir(semantic_dir)
     assert seeds is not None and seeds.retrieval == "tfidf"
     assert "TF-IDF alone" in caplog.text and "model.safetensors" in caplog.text
@@ -171,7 +171,7 @@ def test_shipped_seeds_use_minilm(shipped_model_dir: Path):
 
 def test_doctor_reports_the_missing_minilm_as_a_warning(semantic_dir: Path, tiny_model_dir: Path, tmp_path: Path,
                                                         monkeypatch, capsys):
-    from codefusion.server import doctor
+    from codefusion.server.cli import doctor
 
     model = tmp_path / "model"
     shutil.copytree(tiny_model_dir, model)

@@ -10,15 +10,22 @@ import sys
 
 import pytest
 import torch
-from codefusion.model.checkpoint import ModelLoadError, save_model_dir
 from codefusion.model.config import ModelConfig, preset
-from codefusion.model.corpus import Example, collate
-from codefusion.model.data import cpd_mask, keyword_spans, load_pairs, split_of
-from codefusion.model.diffusion import Batch, GaussianDiffusion, NoiseSchedule
+from codefusion.model.modelfile import ModelLoadError, save_model_dir
 from codefusion.model.networks import CodeFusionNet
+from codefusion.model.noise.gaussian import (
+    Batch,
+    DDIMScheduler,
+    GaussianDiffusion,
+    NoiseSchedule,
+    SamplingCancelled,
+    guided,
+    sample_codes,
+)
 from codefusion.model.pipeline import CodeFusionPipeline
-from codefusion.model.sampler import DDIMScheduler, SamplingCancelled, guided, sample_codes
 from codefusion.model.tokenizer import CodeTokenizer
+from codefusion.model.training.corpus import Example, collate
+from codefusion.model.training.data import cpd_mask, keyword_spans, load_pairs, split_of
 
 CF_PAIRS = [("greater than 500", "GreaterThan(500)"), ("less than 30", "LessThan(30)"),
             ("mark duplicates", "Duplicate()"), ("blank cells", "Blanks()"),
@@ -362,7 +369,7 @@ def test_torchrun_two_process_gloo_smoke(tmp_path, tok):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
            # --run-dir: torchrun would take a bare --run as an abbreviation of its own --run-path
-           "-m", "codefusion.model.train", "finetune", "--run-dir", str(tmp_path / "run"), "--preset", "tiny",
+           "-m", "codefusion.model.training.cli", "finetune", "--run-dir", str(tmp_path / "run"), "--preset", "tiny",
            "--tokenizer", str(tmp_path / "tok.json"), "--steps", "3", "--batch", "4", "--eval-every", "0",
            "--checkpoint-every", "3"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
@@ -373,7 +380,7 @@ def test_torchrun_two_process_gloo_smoke(tmp_path, tok):
 
 
 def test_extra_pairs_file(tmp_path):
-    from codefusion.model.corpus import load_extra_pairs
+    from codefusion.model.training.corpus import load_extra_pairs
 
     good = tmp_path / "extra.jsonl"
     good.write_text('{"lang": "python", "prompt": "sort  the list", "code": "x.sort()"}\n'

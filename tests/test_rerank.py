@@ -9,10 +9,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from codefusion.model.checkpoint import ModelLoadError
-from codefusion.model.retrieval import Retrieved
-from codefusion.model.seeding import SEEDING_FILE, ExampleSeeds, SeedingConfig
-from codefusion.model.seeding import main as seeding_main
+from codefusion.model.examples.retrieval import Retrieved
+from codefusion.model.examples.seeding import SEEDING_FILE, ExampleSeeds, SeedingConfig
+from codefusion.model.examples.seeding import main as seeding_main
+from codefusion.model.modelfile import ModelLoadError
 
 CF = [("cf", "values greater than 5", "GreaterThan(5)"), ("cf", "values less than 5", "LessThan(5)"),
       ("cf", "values between 5 and 9", "Between(5,9)"), ("cf", "values equal to 5", "EqualTo(5)")]

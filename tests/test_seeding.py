@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from codefusion.model.checkpoint import ModelLoadError
-from codefusion.model.diffusion import NoiseSchedule
+from codefusion.model.examples.seeding import SEEDING_FILE, ExampleSeeds, SeedingConfig
+from codefusion.model.modelfile import ModelLoadError
+from codefusion.model.noise.gaussian import DDIMScheduler, NoiseSchedule
 from codefusion.model.pipeline import CodeFusionPipeline
-from codefusion.model.sampler import DDIMScheduler
-from codefusion.model.seeding import SEEDING_FILE, ExampleSeeds, SeedingConfig
 from codefusion.server.engine import Engine
 
 EXAMPLES = [
@@ -131,7 +130,7 @@ def test_top_ups_start_from_the_next_nearest_examples(seeded_dir: Path):
 
 
 def test_lang_weights_option():
-    from codefusion.model.train import FINETUNE_WEIGHTS, lang_weights
+    from codefusion.model.training.cli import FINETUNE_WEIGHTS, lang_weights
 
     assert lang_weights(None) == FINETUNE_WEIGHTS
     assert lang_weights('{"python": 1}') == {"python": 1.0, "bash": 0.0, "cf": 0.0}
@@ -141,7 +140,7 @@ def test_lang_weights_option():
 
 
 def test_low_mixed_timesteps_put_most_draws_in_the_low_quarter():
-    from codefusion.model.diffusion import GaussianDiffusion, TimestepSampling
+    from codefusion.model.noise.gaussian import GaussianDiffusion, TimestepSampling
 
     torch.manual_seed(0)
     diffusion = GaussianDiffusion(schedule=NoiseSchedule(steps=1200), timestep_sampling=TimestepSampling.LOW_MIXED)
@@ -151,8 +150,8 @@ def test_low_mixed_timesteps_put_most_draws_in_the_low_quarter():
 
 
 def test_seeded_candidates_name_their_example(seeded_dir: Path):
-    from codefusion.server.engine import Candidate
-    from codefusion.server.lsp_items import lsp_detail, lsp_documentation
+    from codefusion.server.lsp.items import lsp_detail, lsp_documentation
+    from codefusion.server.ranking import Candidate
 
     engine = Engine(seeded_dir, device="cpu", oversample=1)
     got = engine.generate("list all the files", "bash", k=3)
@@ -167,7 +166,7 @@ def test_seeded_candidates_name_their_example(seeded_dir: Path):
 
 
 def test_eval_scores_the_served_seeded_system_apart_from_the_model_alone(seeded_dir: Path):
-    from codefusion.server.cli_eval import RunSpec, evaluate
+    from codefusion.server.cli.eval_runs import RunSpec, evaluate
 
     engines: dict = {}
     seeded, _ = evaluate(RunSpec(lang="bash", system="seeded", model=seeded_dir, limit=4, device="cpu"), engines)

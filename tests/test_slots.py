@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from codefusion.model.checkpoint import ModelLoadError
-from codefusion.model.seeding import SEEDING_FILE, ExampleSeeds, SeedingConfig
-from codefusion.model.slots import Slot, prompt_slots, transfer
+from codefusion.model.examples.seeding import SEEDING_FILE, ExampleSeeds, SeedingConfig
+from codefusion.model.examples.slots import Slot, prompt_slots, transfer
+from codefusion.model.modelfile import ModelLoadError
 
 
 def test_prompt_slots_finds_quoted_backticked_and_numbers():
@@ -108,7 +108,7 @@ BASH = [("bash", "show the first 3 lines of 'notes.txt'", "head -n 3 notes.txt")
 def test_served_examples_carry_the_literals_and_stand_beside_the_edits(tiny_model_dir: Path, tmp_path: Path):
     import shutil
 
-    from codefusion.server.cli_eval import RunSpec, evaluate
+    from codefusion.server.cli.eval_runs import RunSpec, evaluate
     from codefusion.server.engine import Engine
 
     model = tmp_path / "model"
@@ -134,7 +134,7 @@ def test_served_examples_carry_the_literals_and_stand_beside_the_edits(tiny_mode
 
 
 def test_examples_system_needs_seeding_examples(tiny_model_dir: Path):
-    from codefusion.server.cli_eval import RunSpec, evaluate
+    from codefusion.server.cli.eval_runs import RunSpec, evaluate
     from codefusion.server.engine import EngineNotReady
 
     with pytest.raises(EngineNotReady, match="no seeding examples for cf"):

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .validate import normalize, parser_for, validate
+from ..validate import normalize, parser_for, validate
 
 # --- code tokens ----------------------------------------------------------------------------------
 
@@ -264,7 +264,7 @@ def cf_rule_match(candidate: str, reference: str) -> bool:
 
 def cf_executable(reference: str, data: Any) -> bool:
     """Whether execution match can execute: the reference parses and the Data column has cells."""
-    from .cf import CFSyntaxError, parse_data_column, parse_rule
+    from ..cf import CFSyntaxError, parse_data_column, parse_rule
 
     try:
         parse_rule(reference)
@@ -281,8 +281,8 @@ def cf_execution_match(candidate: str, reference: str, data: Any) -> bool:
     data bars and icon sets paint every number rather than pick cells, so they match only the same
     kind of visual (a `LessThan` that happens to cover every number is not a colour scale).
     """
-    from .cf import CFSyntaxError, evaluate_rule, parse_data_column, parse_rule
-    from .cf.rules import Scale
+    from ..cf import CFSyntaxError, evaluate_rule, parse_data_column, parse_rule
+    from ..cf.rules import Scale
 
     try:
         cand_rule = parse_rule(candidate)

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .engine import BATCH_PROMPTS, LANGS, PIPELINE_METHOD, Engine, EngineNotReady
+from ..engine import BATCH_PROMPTS, LANGS, PIPELINE_METHOD, Engine, EngineNotReady
 
 
 class InputError(ValueError):

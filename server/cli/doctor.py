@@ -62,7 +62,7 @@ def check_torch(device: str) -> list[Check]:
 
 
 def check_model(model_dir: Path, device: str) -> list[Check]:
-    from codefusion.model.checkpoint import CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE
+    from codefusion.model.modelfile import CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE
 
     fix = f"model missing or damaged: restore it with `git checkout -- {model_dir}`, or pass --model DIR"
     checks = []
@@ -89,7 +89,7 @@ def check_model(model_dir: Path, device: str) -> list[Check]:
         )
 
     def seeding() -> str:
-        from codefusion.model.seeding import ExampleSeeds
+        from codefusion.model.examples.seeding import ExampleSeeds
 
         seeds = ExampleSeeds.from_dir(model_dir)
         if seeds is None:
@@ -99,12 +99,12 @@ def check_model(model_dir: Path, device: str) -> list[Check]:
         return f"{count} training examples; seeded: {langs or 'none'}; nearest by {seeds.retrieval}"
 
     def minilm() -> str:
-        from codefusion.model.minilm import minilm_dir
+        from codefusion.model.examples.minilm import minilm_dir
 
         return f"all-MiniLM-L6-v2 at {minilm_dir()}"
 
     def wants_minilm() -> bool:
-        from codefusion.model.seeding import SEEDING_FILE, SeedingConfig
+        from codefusion.model.examples.seeding import SEEDING_FILE, SeedingConfig
 
         path = model_dir / SEEDING_FILE
         try:
@@ -143,7 +143,7 @@ def check_server() -> list[Check]:
     def imports() -> str:
         from importlib.metadata import version
 
-        importlib.import_module("codefusion.server.lsp_server")
+        importlib.import_module("codefusion.server.lsp.server")
         return ", ".join(f"{dist} {version(dist)}" for dist in ("pygls", "lsprotocol", "tree-sitter"))
 
     def script() -> str:

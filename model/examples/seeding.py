@@ -12,7 +12,7 @@ models/MODEL_CARD.md). Without MiniLM installed, or with embeddings from another
 why and uses TF-IDF alone.
 
 With `slots`, an example's code first gets the request's literal values in place of its own prompt's
-(quoted strings, `names`, unquoted paths, numbers: model/slots.py), so the sampler starts from code that already names
+(quoted strings, `names`, unquoted paths, numbers: slots.py), so the sampler starts from code that already names
 what the request names. With `keep_examples`, each example also joins the candidates as it is, ranked
 right after the model's edit of it (the edit leads, the example stays as the fallback), or right before
 it for the languages in `examples_first`. With `rerank` (language -> weight), the model judges the
@@ -43,11 +43,11 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from .checkpoint import ModelLoadError
-from .config import LANGUAGES
+from ..config import LANGUAGES
+from ..modelfile import ModelLoadError
+from ..validate import validate
 from .retrieval import HybridRetriever, Retrieved, TfidfRetriever
 from .slots import coverage, transfer
-from .validate import validate
 
 if TYPE_CHECKING:
     import argparse
@@ -67,7 +67,7 @@ class SeedingConfig:
     examples: str = "examples.jsonl"
     semantic: str | None = None  # sentence embeddings of the example prompts (file in the model folder)
     semantic_weight: float = 0.7
-    slots: bool = False  # rewrite each example's prompt literals in its code with the request's (model/slots.py)
+    slots: bool = False  # rewrite each example's prompt literals in its code with the request's (slots.py)
     keep_examples: bool = False  # each example is also a candidate itself, ranked right after the model's edit
     rerank: dict[str, float] = field(default_factory=dict)  # language -> weight of the model's fit (rescored())
     rerank_step: int = 100  # the noise step the model restores each example from when it rescores them
@@ -304,9 +304,9 @@ def main(argv: list[str] | None = None) -> int:
     """Write a model folder's seeding files from the training split (never dev): how the shipped ones are made."""
     import argparse
 
-    from .data import load_pairs
+    from ..training.data import load_pairs
 
-    p = argparse.ArgumentParser(prog="python -m codefusion.model.seeding", description=main.__doc__)
+    p = argparse.ArgumentParser(prog="python -m codefusion.model.examples.seeding", description=main.__doc__)
     p.add_argument("model_dir", type=Path)
     p.add_argument("--start", action="append", default=[], metavar="LANG=STEP",
                    help="seed LANG's candidates, noised to STEP (repeatable); languages not named start from noise")

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .engine import LANGS
+from ..engine import LANGS
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TOP_KS = (1, 3, 5)
 SYSTEM_LABELS = {
     "diffusion": "CodeFusion (diffusion)",

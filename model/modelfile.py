@@ -63,7 +63,7 @@ def with_prompt_reader(tok: CodeTokenizer, cfg: ModelConfig) -> CodeTokenizer:
     """The tokenizer, reading prompts with MiniLM too when the config asks for it."""
     if not cfg.minilm_prompt_len:
         return tok
-    from .minilm import MiniLMUnavailable, load_minilm_tokenizer
+    from .examples.minilm import MiniLMUnavailable, load_minilm_tokenizer
 
     try:
         return tok.read_prompts_with(load_minilm_tokenizer(), cfg.minilm_prompt_len)

@@ -42,7 +42,7 @@ def server_command() -> list[str]:
     if script.exists():
         return [str(script)]
     found = shutil.which("codefusion-lsp")
-    return [found] if found else [sys.executable, "-m", "codefusion.server.fast_start"]
+    return [found] if found else [sys.executable, "-m", "codefusion.server.lsp.fast_start"]
 
 
 def model_dir_or_tiny(arg: str | None, workdir: Path) -> tuple[str, str]:
@@ -53,12 +53,25 @@ def model_dir_or_tiny(arg: str | None, workdir: Path) -> tuple[str, str]:
         return arg, ""
     if (Path(DEFAULT_MODEL_DIR) / "model.safetensors").is_file():
         return "", ""
-    from codefusion.model.testing import make_tiny_model
-
-    path = make_tiny_model(workdir / "tiny-model")
+    path = tiny_untrained_model(workdir / "tiny-model")
     return str(
         path
     ), f"shipped model not found at {DEFAULT_MODEL_DIR}: using a tiny untrained model (noise output)"
+
+
+def tiny_untrained_model(out_dir: Path) -> Path:
+    """A tiny random model folder (tokenizer from the demo's texts): the protocol works, candidates are noise."""
+    import torch
+    from codefusion.model.config import preset
+    from codefusion.model.modelfile import save_model_dir
+    from codefusion.model.networks import CodeFusionNet
+    from codefusion.model.tokenizer import CodeTokenizer
+
+    torch.manual_seed(0)
+    tok = CodeTokenizer.train([text for _, _, text, _ in SAMPLES] * 10, 300)
+    cfg = preset("tiny", vocab_size=tok.vocab_size, pad_id=tok.pad_id, eos_id=tok.eos_id)
+    save_model_dir(out_dir, CodeFusionNet(cfg).eval(), cfg, tok, half=False)
+    return out_dir
 
 
 def end_of_cursor_line(text: str) -> tuple[int, int]:
@@ -258,7 +271,7 @@ async def run_demo(model_arg: str | None, device: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m codefusion.server.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m codefusion.server.cli.demo", description=__doc__)
     parser.add_argument("--model", metavar="DIR", help="model folder (default: the shipped model)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     args = parser.parse_args(argv)

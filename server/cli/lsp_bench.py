@@ -1,6 +1,6 @@
 """Request → response latency of `textDocument/completion` (5 candidates) through the real server process.
 
-`python -m codefusion.server.lsp_bench [--model DIR] [--requests N]` prints p50/p95; `measure()` returns
+`python -m codefusion.server.cli.lsp_bench [--model DIR] [--requests N]` prints p50/p95; `measure()` returns
 the figures for `codefusion bench`. Each request uses a new prompt, so the engine's cache never answers.
 """
 
@@ -146,7 +146,7 @@ def report(figures: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m codefusion.server.lsp_bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m codefusion.server.cli.lsp_bench", description=__doc__)
     parser.add_argument("--model", metavar="DIR", help="model folder (default: the shipped model)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--requests", type=int, default=20)

@@ -10,9 +10,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import LANGUAGES
+from ..config import LANGUAGES
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 DEV_PERCENT = 10
 
 
@@ -100,10 +100,10 @@ _BASH_KEYWORDS = {"if", "then", "else", "elif", "fi", "for", "while", "until", "
 def keyword_spans(lang: str, code: str) -> list[tuple[int, int]]:
     """Character spans of identifiers and keywords (what CPD pretraining noises)."""
     if lang == "cf":
-        from .cf import keyword_spans as cf_keyword_spans
+        from ..cf import keyword_spans as cf_keyword_spans
 
         return cf_keyword_spans(code)
-    from .validate import parser_for  # tree-sitter, only needed for python/bash
+    from ..validate import parser_for  # tree-sitter, only needed for python/bash
 
     data = code.encode()
     tree = parser_for(lang).parse(data)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from .engine import Candidate
-from .prompts import Prompt, first_line, indent_code, split_lines, utf16_len
+from ..prompts import Prompt, first_line, indent_code, split_lines, utf16_len
+from ..ranking import Candidate
 
 CODE_ACTION_KIND = "refactor.rewrite.codefusion"
 MARKDOWN_FENCE = {"python": "python", "bash": "bash", "cf": "text"}

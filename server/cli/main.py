@@ -8,13 +8,13 @@ import sys
 
 # (subcommand, module, help). Each module defines `add_arguments(parser)` and `run(args) -> int`.
 SUBCOMMANDS: list[tuple[str, str, str]] = [
-    ("generate", "codefusion.server.cli_generate", "generate code for prompts in a JSONL file"),
-    ("train", "codefusion.model.train", "pretrain or fine-tune a model"),
-    ("eval", "codefusion.server.cli_eval", "evaluate a model or baseline on the dev split"),
-    ("bench", "codefusion.server.bench", "print latency and memory figures"),
-    ("cf", "codefusion.server.cli_cf", "Excel conditional formatting: suggest and apply rules"),
-    ("doctor", "codefusion.server.doctor", "check the installation"),
-    ("serve", "codefusion.server.fast_start", "run the language server (stdio or --tcp)"),
+    ("generate", "codefusion.server.cli.generate", "generate code for prompts in a JSONL file"),
+    ("train", "codefusion.model.training.cli", "pretrain or fine-tune a model"),
+    ("eval", "codefusion.server.cli.eval", "evaluate a model or baseline on the dev split"),
+    ("bench", "codefusion.server.cli.bench", "print latency and memory figures"),
+    ("cf", "codefusion.server.cli.cf", "Excel conditional formatting: suggest and apply rules"),
+    ("doctor", "codefusion.server.cli.doctor", "check the installation"),
+    ("serve", "codefusion.server.lsp.fast_start", "run the language server (stdio or --tcp)"),
 ]
 
 

@@ -1,5 +1,5 @@
 """Nearest training examples for a prompt: the TF-IDF floor (numpy), and TF-IDF blended with sentence
-embeddings (HybridRetriever, torch; the embeddings come from model/minilm.py)."""
+embeddings (HybridRetriever, torch; the embeddings come from model/examples/minilm.py)."""
 
 from __future__ import annotations
 

@@ -14,9 +14,14 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from .ar_baseline import ARNet, ARObjective
-from .checkpoint import TOKENIZER_FILE, load_weights, read_config, save_model_dir, with_prompt_reader
-from .config import LANGUAGES, ModelConfig, preset
+from ..ar_baseline import ARNet, ARObjective
+from ..config import LANGUAGES, ModelConfig, preset
+from ..modelfile import TOKENIZER_FILE, load_weights, read_config, save_model_dir, with_prompt_reader
+from ..networks import CodeFusionNet, MaskedDiffusionNet
+from ..noise.gaussian import Batch, GaussianDiffusion, NoiseSchedule, TimestepSampling
+from ..noise.masked import LossWeighting, MaskedDiffusion
+from ..tokenizer import CodeTokenizer
+from ..validate import normalize, validate
 from .corpus import (
     Example,
     batch_stream,
@@ -27,12 +32,7 @@ from .corpus import (
     tokenizer_texts,
 )
 from .data import load_pairs, log
-from .diffusion import Batch, GaussianDiffusion, NoiseSchedule, TimestepSampling
-from .networks import CodeFusionNet, MaskedDiffusionNet
-from .noise.masked import LossWeighting, MaskedDiffusion
-from .tokenizer import CodeTokenizer
 from .trainer import Trainer, TrainerConfig
-from .validate import normalize, validate
 
 FINETUNE_WEIGHTS = {"python": 0.35, "bash": 0.4, "cf": 0.25}  # CF has few pairs but short, cheap batches
 
@@ -69,7 +69,7 @@ def build(kind: str, cfg: ModelConfig, timestep_sampling: TimestepSampling,
 
 def quick_dev_eval(net: nn.Module, cfg: ModelConfig, tok: CodeTokenizer, kind: str, n: int = 24) -> dict:
     """Greedy-ish single candidates on the first n dev prompts of each language: exact match and validity."""
-    from .pipeline import CodeFusionPipeline
+    from ..pipeline import CodeFusionPipeline
 
     pipe = CodeFusionPipeline.from_parts(net, cfg, tok, kind)
     out = {}
@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         (args.run / "config.json").write_text(json.dumps(cfg_dict, indent=2) + "\n")
         tok.save(args.run / TOKENIZER_FILE)
     if cfg.minilm_prompt_len:
-        from .minilm import cache_states
+        from ..examples.minilm import cache_states
 
         cache_states(net)  # the frozen MiniLM runs once per distinct prompt
     n_params = sum(p.numel() for p in net.parameters())

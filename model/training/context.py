@@ -1,7 +1,7 @@
 """Retrieval context for training: each pair with the nearest *other* training examples (TF-IDF over prompts).
 
 A model with `example_context` reads `<lang> prompt <lang> example prompt <lang> example code` in its encoder.
-At inference the examples are the k training examples nearest to the request (model/seeding.py's
+At inference the examples are the k training examples nearest to the request (model/examples/seeding.py's
 examples.jsonl, one per candidate); in training they are a pair's nearest neighbours among the training
 pairs with another ID, so the model never sees its own answer and learns when to copy and what to edit.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..examples.retrieval import TfidfRetriever
 from .data import Pair
-from .retrieval import TfidfRetriever
 
 
 def nearest_others(pairs: Sequence[Pair], n: int) -> list[list[int]]:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import torch
 
-from .config import LANGUAGES, ModelConfig
+from ..config import LANGUAGES, ModelConfig
+from ..examples.slots import transfer
+from ..noise.gaussian import Batch
+from ..tokenizer import CodeTokenizer
 from .data import Pair, cpd_mask, keyword_spans, load_pairs, load_snippets, log
-from .diffusion import Batch
-from .slots import transfer
-from .tokenizer import CodeTokenizer
 
 
 @dataclass
@@ -23,7 +23,7 @@ class Example:
     prompt: list[int]
     code: list[int]  # ends with <eos>
     cpd: list[bool] | None = None  # tokens to noise for continuous paragraph denoising
-    # example_context models: encoder inputs with one nearest other training example each (model/context.py)
+    # example_context models: encoder inputs with one nearest other training example each (model/training/context.py)
     contexts: list[list[int]] | None = None
     # example_guess models: code token ids of nearest other training examples, one is N's first guess
     guesses: list[list[int]] | None = None

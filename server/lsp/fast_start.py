@@ -145,18 +145,18 @@ def main(argv: list[str] | None = None) -> int:
     add_arguments(parser)
     args = parser.parse_args(argv)
     if args.write_capabilities or args.tcp or args.no_fast_initialize:
-        from . import lsp_server
+        from . import server
 
-        return lsp_server.main_with(args)
+        return server.main_with(args)
     stdin = sys.stdin.buffer
     raw, message = read_frame(stdin)
     answer = fast_answer(message)
     if answer is not None:
         msg_id, result = answer
         write_frame(sys.stdout.buffer, {"jsonrpc": "2.0", "id": msg_id, "result": result})
-    from . import lsp_server  # the slow imports, now that the editor has its answer
+    from . import server  # the slow imports, now that the editor has its answer
 
-    return lsp_server.main_with(args, stdin=Replay(raw, stdin),  # type: ignore[arg-type]
+    return server.main_with(args, stdin=Replay(raw, stdin),  # type: ignore[arg-type]
                                 answered=answer)
 
 

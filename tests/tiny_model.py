@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-
-from .checkpoint import save_model_dir
-from .config import preset
-from .corpus import Example, collate
-from .diffusion import GaussianDiffusion, NoiseSchedule
-from .networks import CodeFusionNet
-from .tokenizer import CodeTokenizer
+from codefusion.model.config import preset
+from codefusion.model.modelfile import save_model_dir
+from codefusion.model.networks import CodeFusionNet
+from codefusion.model.noise.gaussian import GaussianDiffusion, NoiseSchedule
+from codefusion.model.tokenizer import CodeTokenizer
+from codefusion.model.training.corpus import Example, collate
 
 TINY_PAIRS: list[tuple[str, str, str]] = [
     ("cf", "highlight cells greater than 500", "GreaterThan(500)"),

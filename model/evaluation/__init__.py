@@ -1,0 +1,1 @@
+"""Evaluation metrics: BLEU, exact/template/execution match, validity, diversity."""

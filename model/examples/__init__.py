@@ -1,0 +1,1 @@
+"""Nearest training examples: retrieval (TF-IDF, MiniLM), literal slots, and example seeding."""

@@ -1,0 +1,1 @@
+"""Training: the `codefusion train` command, the generic trainer, corpora, data loading and splits."""

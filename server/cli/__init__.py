@@ -1,0 +1,1 @@
+"""The `codefusion` command: one module per subcommand, and the developer tools (bench, demo)."""
