@@ -8,7 +8,7 @@ APT_STAMP := $(VENV)/.apt-installed
 TORCH_PIN := torch==2.13.0
 APT_PACKAGES := libreoffice-calc-nogui
 
-.PHONY: run test lint bench eval significance stress setup system-deps test-python test-vscode package-vscode clean
+.PHONY: run test lint bench eval significance stress setup system-deps test-python test-vscode setup-vscode-test package-vscode clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -47,8 +47,13 @@ lint: setup
 test-python: setup system-deps
 	$(BIN)/python -m pytest -q -x --durations=10 tests
 
+# test:editor runs the .vsix inside code-server + Chromium when `make setup-vscode-test` installed them, else skips saying so.
 test-vscode: setup
-	cd clients/vscode && npm ci --no-audit --no-fund --loglevel=error && npm run compile && npm test
+	cd clients/vscode && npm ci --no-audit --no-fund --loglevel=error && npm run compile && npm test && npm run test:editor
+
+# code-server, playwright-core (npm) and Chromium (Debian) for the in-editor test; a few minutes, so not in `make test`.
+setup-vscode-test:
+	bash clients/vscode/e2e/setup.sh
 
 package-vscode:
 	cd clients/vscode && npm ci --no-audit --no-fund --loglevel=error && npm run package

@@ -10,7 +10,6 @@ import {
   LanguageClientOptions,
   ServerOptions as Executable,
   State,
-  TransportKind,
 } from "vscode-languageclient/node";
 import { buildServerOptions, configurationSettings, documentLanguages, initializationOptions, SECTION } from "./options";
 import {
@@ -31,7 +30,8 @@ import {
   statusBar,
   statusCommand,
 } from "./protocol";
-import { resolveServerPath } from "./serverPath";
+import { PYTHON_EXTENSION_ID, PythonExtensionApi, selectedInterpreter } from "./pythonApi";
+import { discoverServer, installCommand } from "./serverPath";
 
 let client: LanguageClient | undefined;
 let statusItem: vscode.StatusBarItem;
@@ -71,24 +71,45 @@ function pollStatus(): void {
   void tick();
 }
 
-async function startClient(context: vscode.ExtensionContext): Promise<void> {
-  const { config, options } = settings();
-  const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === "file").map((f) => f.uri.fsPath);
-  const server = resolveServerPath({
-    setting: config.get<string>("serverPath") ?? "",
-    workspaceFolders: folders,
-    extensionPath: context.extensionPath,
-    envPath: process.env.PATH ?? "",
+/** The interpreter the Python extension selected for `folder`, if that extension is installed. */
+async function pythonInterpreter(folder: vscode.Uri | undefined): Promise<string | undefined> {
+  const ext = vscode.extensions.getExtension<PythonExtensionApi>(PYTHON_EXTENSION_ID);
+  if (!ext) return undefined;
+  const api = ext.isActive ? ext.exports : await ext.activate();
+  return selectedInterpreter(api, folder);
+}
+
+/** The one notification when no server was found: the reason, the setting, the install command. */
+function reportMissingServer(problem: string, install: string): void {
+  showBar(undefined, problem);
+  output.error(problem);
+  // Not awaited: activation must not wait for the user to answer.
+  void vscode.window.showErrorMessage(problem, "Open setting", "Copy install command").then((choice) => {
+    if (choice === "Open setting") {
+      void vscode.commands.executeCommand("workbench.action.openSettings", `${SECTION}.serverPath`);
+    } else if (choice === "Copy install command") {
+      void vscode.env.clipboard.writeText(install);
+    }
   });
-  if (!server) {
-    const msg = "CodeFusion: codefusion-lsp not found (no codefusion.serverPath, no .venv in the workspace, not on PATH).";
-    showBar(undefined, msg);
-    const choice = await vscode.window.showErrorMessage(msg, "Open settings");
-    if (choice) void vscode.commands.executeCommand("workbench.action.openSettings", "codefusion.serverPath");
+}
+
+async function startClient(): Promise<void> {
+  const { config, options } = settings();
+  const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === "file");
+  const found = await discoverServer({
+    setting: config.get<string>("serverPath") ?? "",
+    workspaceFolders: folders.map((f) => f.uri.fsPath),
+    envPath: process.env.PATH ?? "",
+    pythonInterpreter: () => pythonInterpreter(folders[0]?.uri),
+  });
+  if (!found.server) {
+    reportMissingServer(found.problem, found.installCommand);
     return;
   }
-  output.info(`starting ${server.command} (from ${server.source})`);
-  const executable: Executable = { command: server.command, args: [], transport: TransportKind.stdio };
+  const server = found.server;
+  output.info(`starting ${[server.command, ...server.args].join(" ")} (from ${server.source})`);
+  // No `transport`: TransportKind.stdio would append `--stdio`, which codefusion-lsp rejects; stdio is the default.
+  const executable: Executable = { command: server.command, args: server.args };
   const clientOptions: LanguageClientOptions = {
     documentSelector: documentLanguages(options).flatMap((language) => [
       { language, scheme: "file" },
@@ -188,9 +209,9 @@ async function showStatus(): Promise<void> {
   if (choice) output.show(true);
 }
 
-async function restartServer(context: vscode.ExtensionContext): Promise<void> {
+async function restartServer(): Promise<void> {
   await stopClient();
-  await startClient(context);
+  await startClient();
 }
 
 async function pickWorkbook(uri?: vscode.Uri): Promise<vscode.Uri | undefined> {
@@ -259,12 +280,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     statusItem,
     vscode.commands.registerCommand("codefusion.generateFromComment", generateFromComment),
     vscode.commands.registerCommand("codefusion.showStatus", showStatus),
-    vscode.commands.registerCommand("codefusion.restartServer", () => restartServer(context)),
+    vscode.commands.registerCommand("codefusion.restartServer", restartServer),
     vscode.commands.registerCommand("codefusion.addConditionalFormatting", addConditionalFormatting),
     vscode.workspace.onDidChangeConfiguration(async (e) => {
       if (!e.affectsConfiguration(SECTION)) return;
       if (e.affectsConfiguration(`${SECTION}.serverPath`) || e.affectsConfiguration(`${SECTION}.enabledLanguages`)) {
-        await restartServer(context);
+        await restartServer();
       } else if (client && client.state === State.Running) {
         await client.sendNotification(DidChangeConfigurationNotification.type, {
           settings: configurationSettings(settings().options),
@@ -273,7 +294,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       }
     }),
   );
-  await startClient(context);
+  await startClient();
 }
 
 export async function deactivate(): Promise<void> {

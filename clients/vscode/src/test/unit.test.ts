@@ -19,7 +19,8 @@ import {
   readCfSuggest,
   statusBar,
 } from "../protocol";
-import { resolveServerPath, serverPathCandidates } from "../serverPath";
+import { PythonExtensionApi, selectedInterpreter } from "../pythonApi";
+import { discoverServer, findOnPath, pythonHasServerModule } from "../serverPath";
 
 const getter = (values: Record<string, unknown>) => (key: string) => values[key];
 
@@ -59,28 +60,104 @@ test("options: set values pass, invalid ones are dropped", () => {
   });
 });
 
-test("serverPath: setting, then workspace venv, then repository venv, then PATH", () => {
+function scratch(): { tmp: string; mk: (file: string) => string } {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cf-path-"));
-  const ws = path.join(tmp, "ws");
-  const repo = path.join(tmp, "repo");
-  const ext = path.join(repo, "clients", "vscode");
-  const bin = path.join(tmp, "bin");
   const mk = (file: string) => {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, "#!/bin/sh\n", { mode: 0o755 });
+    return file;
   };
-  const inputs = { setting: "", workspaceFolders: [ws], extensionPath: ext, envPath: bin, platform: "linux" as const };
-  assert.equal(resolveServerPath(inputs), undefined);
-  mk(path.join(bin, "codefusion-lsp"));
-  assert.deepEqual(resolveServerPath(inputs), { command: path.join(bin, "codefusion-lsp"), source: "PATH" });
-  mk(path.join(repo, ".venv", "bin", "codefusion-lsp"));
-  assert.equal(resolveServerPath(inputs)?.source, "repository venv");
+  return { tmp, mk };
+}
+
+test("serverPath: setting, then PATH, then the Python extension's interpreter, then a workspace venv", async () => {
+  const { tmp, mk } = scratch();
+  const ws = path.join(tmp, "ws");
+  const bin = path.join(tmp, "bin");
+  const python = path.join(tmp, "env", "bin", "python");
+  const asked: string[] = [];
+  let runsModule = false;
+  const inputs = {
+    setting: "",
+    workspaceFolders: [ws],
+    envPath: `${path.join(tmp, "empty")}:${bin}`,
+    pythonInterpreter: async () => python,
+    hasServerModule: async (p: string) => (asked.push(p), runsModule),
+    platform: "linux" as const,
+  };
+  // nothing anywhere: one problem that names the interpreter and the install command for it
+  const none = await discoverServer(inputs);
+  assert.equal(none.server, undefined);
+  assert.match(none.problem ?? "", /not installed.*not on PATH.*has no codefusion\.server/);
+  assert.equal(none.server ? "" : none.installCommand, `"${python}" -m pip install codefusion-lsp`);
+  assert.deepEqual(asked, [python]);
   mk(path.join(ws, ".venv", "bin", "codefusion-lsp"));
-  assert.equal(resolveServerPath(inputs)?.command, path.join(ws, ".venv", "bin", "codefusion-lsp"));
-  const set = resolveServerPath({ ...inputs, setting: "${workspaceFolder}/x/codefusion-lsp" });
-  assert.deepEqual(set, { command: path.join(ws, "x", "codefusion-lsp"), source: "setting" });
-  assert.equal(serverPathCandidates({ ...inputs, platform: "win32" })[0].command, path.join(ws, ".venv", "Scripts", "codefusion-lsp.exe"));
+  assert.equal((await discoverServer(inputs)).server?.source, "workspace venv");
+  mk(path.join(tmp, "env", "bin", "codefusion-lsp"));
+  assert.deepEqual((await discoverServer(inputs)).server, {
+    command: path.join(tmp, "env", "bin", "codefusion-lsp"), args: [], source: "Python interpreter",
+  });
+  runsModule = true;
+  assert.deepEqual((await discoverServer(inputs)).server, { command: python, args: ["-m", "codefusion.server"], source: "Python interpreter" });
+  mk(path.join(bin, "codefusion-lsp"));
+  assert.deepEqual((await discoverServer(inputs)).server, { command: path.join(bin, "codefusion-lsp"), args: [], source: "PATH" });
+  const set = await discoverServer({ ...inputs, setting: "${workspaceFolder}/.venv/bin/codefusion-lsp" });
+  assert.deepEqual(set.server, { command: path.join(ws, ".venv", "bin", "codefusion-lsp"), args: [], source: "setting" });
+  // a setting that points nowhere is reported, not silently replaced by PATH
+  const wrong = await discoverServer({ ...inputs, setting: "~/nowhere/codefusion-lsp" });
+  assert.match(wrong.problem ?? "", /codefusion\.serverPath is "~\/nowhere\/codefusion-lsp", which is not an executable/);
   fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test("serverPath: no Python extension, or a failing one, still ends in one clear problem", async () => {
+  const { tmp } = scratch();
+  for (const pythonInterpreter of [undefined, async () => undefined, async () => { throw new Error("boom"); }]) {
+    const found = await discoverServer({ setting: "", workspaceFolders: [tmp], envPath: tmp, pythonInterpreter, platform: "linux" });
+    assert.equal(found.server, undefined);
+    assert.match(found.problem ?? "", /no Python interpreter is selected.*pip install codefusion-lsp$/);
+  }
+  assert.equal(findOnPath(`${tmp}:/nonexistent`, "linux"), undefined);
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test("serverPath: the real probe tells an interpreter with the server module from one without", async () => {
+  const venvPython = path.resolve(__dirname, "..", "..", "..", "..", ".venv", "bin", "python");
+  const systemPython = ["/usr/bin/python3", "/usr/local/bin/python3"].find((p) => fs.existsSync(p));
+  assert.ok(systemPython, "no system python3");
+  assert.equal(await pythonHasServerModule(systemPython), false);
+  assert.equal(await pythonHasServerModule(path.join(os.tmpdir(), "no-such-python")), false);
+  if (fs.existsSync(venvPython)) {
+    // `python -m codefusion.server` needs server/__main__.py; report what this checkout has.
+    const has = await pythonHasServerModule(venvPython);
+    const mainFile = path.resolve(__dirname, "..", "..", "..", "..", "server", "__main__.py");
+    assert.equal(has, fs.existsSync(mainFile));
+  }
+});
+
+test("pythonApi: the interpreter from the environments API, the older settings API, or none", async () => {
+  const fsPath = "/envs/a/bin/python";
+  const envApi: PythonExtensionApi = {
+    environments: {
+      getActiveEnvironmentPath: () => ({ path: "/envs/a" }),
+      resolveEnvironment: async () => ({ executable: { uri: { fsPath } } }),
+    },
+  };
+  assert.equal(await selectedInterpreter(envApi), fsPath);
+  const unresolved: PythonExtensionApi = { environments: { getActiveEnvironmentPath: () => ({ path: "/usr/bin/python3" }), resolveEnvironment: async () => undefined } };
+  assert.equal(await selectedInterpreter(unresolved), "/usr/bin/python3");
+  assert.equal(await selectedInterpreter({ settings: { getExecutionDetails: () => ({ execCommand: ["/old/python"] }) } }), "/old/python");
+  assert.equal(await selectedInterpreter(undefined), undefined);
+  assert.equal(await selectedInterpreter({}), undefined);
+});
+
+test("package.json: a real publisher, and every setting in the README's table", () => {
+  const root = path.join(__dirname, "..", "..");
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
+  assert.ok(pkg.publisher && !/^(publisher|codefusion|your-?name|todo|example)$/i.test(pkg.publisher), pkg.publisher);
+  const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
+  for (const key of Object.keys(pkg.contributes.configuration.properties)) {
+    assert.ok(readme.includes(`| \`${key}\` |`), `${key} missing from the README's settings table`);
+  }
 });
 
 test("protocol: the prompt line is the comment at or just above the cursor", () => {
