@@ -1,0 +1,185 @@
+"""The masked kernel: forward process, loss, sampler (schedules, blocks, editing, seeding, cancelling),
+syntax-repair remasking, and a model folder of this kind served through the pipeline."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from codefusion.model.config import ModelConfig, preset
+from codefusion.model.modelfile import save_model_dir
+from codefusion.model.networks import MaskedDiffusionNet
+from codefusion.model.noise.masked import (
+    CommitSchedule,
+    LossWeighting,
+    MaskedDiffusion,
+    SamplingCancelled,
+    commit_counts,
+    sample_masked,
+)
+from codefusion.model.noise.repair import error_spans, positions_to_remask
+from codefusion.model.pipeline import CodeFusionPipeline
+from codefusion.model.tokenizer import CodeTokenizer
+from codefusion.model.training.corpus import Example, collate
+
+CF_PAIRS = [("greater than 500", "GreaterThan(500)"), ("less than 30", "LessThan(30)"),
+            ("mark duplicates", "Duplicate()"), ("blank cells", "Blanks()"),
+            ("text contains FB", "TextContains(FB)"), ("between 4 and 8", "Between(4,8)")]
+
+
+@pytest.fixture(scope="module")
+def tok() -> CodeTokenizer:
+    return CodeTokenizer.train([t for p in CF_PAIRS for t in p] * 20 + ["x = 1234567890"], 300)
+
+
+def tiny_cfg(tok: CodeTokenizer, **kw) -> ModelConfig:
+    return preset("tiny", vocab_size=tok.vocab_size, pad_id=tok.pad_id, eos_id=tok.eos_id, **kw)
+
+
+def cf_batch(tok: CodeTokenizer, cfg: ModelConfig):
+    ex = [Example("cf", tok.encode_prompt(a, "cf", cfg.max_prompt_len), tok.encode_code(b)) for a, b in CF_PAIRS]
+    return collate(ex, cfg, cfg.code_len["cf"], cpd=False)
+
+
+@pytest.fixture(scope="module")
+def overfit(tok):
+    """A tiny masked model trained to recover the six CF rules from their prompts."""
+    torch.manual_seed(0)
+    cfg = tiny_cfg(tok, d_model=64, d_ff=128, denoiser_layers=2)
+    net = MaskedDiffusionNet(cfg)
+    batch = cf_batch(tok, cfg)
+    kernel = MaskedDiffusion()
+    opt = torch.optim.AdamW(net.parameters(), lr=3e-3)
+    for _ in range(500):
+        loss = kernel.training_losses(net, batch)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    net.eval()
+    return net, cfg, batch
+
+
+def test_antithetic_rates_cover_the_unit_interval_and_mask_at_that_rate():
+    kernel = MaskedDiffusion()
+    t = kernel.sample_t(8, torch.device("cpu"))
+    assert t.min() >= kernel.eps and t.max() <= 1
+    assert sorted((t * 8).floor().long().tolist()) == list(range(8))  # one rate in each eighth
+    code = torch.ones((2, 4000), dtype=torch.long)
+    x, masked = kernel.q_sample(code, torch.tensor([0.1, 0.9]), mask_id=99)
+    assert torch.equal(x == 99, masked)
+    rates = masked.float().mean(-1)
+    assert abs(rates[0] - 0.1) < 0.03 and abs(rates[1] - 0.9) < 0.03
+
+
+def test_loss_counts_only_masked_positions_and_weights_by_inverse_rate(tok, monkeypatch):
+    torch.manual_seed(1)
+    cfg = tiny_cfg(tok)
+    net = MaskedDiffusionNet(cfg)
+    batch = cf_batch(tok, cfg)
+    for weighting in LossWeighting:
+        kernel = MaskedDiffusion(weighting=weighting)
+        monkeypatch.setattr(kernel, "sample_t", lambda n, device: torch.full((n,), 0.5))
+        torch.manual_seed(2)
+        losses = kernel.training_losses(net, batch)
+        assert torch.isfinite(losses["loss"])
+        if weighting is LossWeighting.UNWEIGHTED:
+            assert losses["loss"].item() == pytest.approx(losses["masked_ce"].item())
+        else:  # CE/t summed over masked positions, averaged over all: at t = 0.5, ≈ 2 · share masked · CE
+            assert losses["loss"].item() == pytest.approx(losses["masked_ce"].item(), rel=0.35)
+    monkeypatch.undo()
+
+
+def test_commit_counts_sum_to_the_masked_tokens_for_both_schedules():
+    n = torch.tensor([16, 7, 0])
+    for schedule in CommitSchedule:
+        counts = commit_counts(n, 5, schedule)
+        assert counts.shape == (3, 5) and torch.equal(counts.sum(-1), n) and (counts >= 0).all()
+    cosine = commit_counts(torch.tensor([40]), 8, CommitSchedule.COSINE)[0]
+    assert cosine[0] < cosine[-1]  # few tokens first, the rest at the end
+
+
+def test_tiny_model_recovers_every_rule_greedily(tok, overfit):
+    net, cfg, batch = overfit
+    out = sample_masked(net, prompt=batch.prompt, prompt_pad=batch.prompt_pad, k=2, length=batch.code.shape[1],
+                        steps=batch.code.shape[1], temperature=0.0)
+    tokens = out.tokens.view(len(CF_PAIRS), 2, -1)
+    for i, (_, code) in enumerate(CF_PAIRS):
+        assert tok.decode(tokens[i, 0].tolist()) == tok.decode(tok.encode_code(code))
+    assert (out.scores <= 0).all()
+
+
+def test_blocks_and_cosine_schedules_fill_every_position(tok, overfit):
+    net, cfg, batch = overfit
+    for kw in ({"block_length": 3}, {"schedule": CommitSchedule.COSINE}):
+        out = sample_masked(net, prompt=batch.prompt, prompt_pad=batch.prompt_pad, k=1,
+                            length=batch.code.shape[1], steps=6, temperature=0.7, **kw)
+        assert not (out.tokens == net.mask_id).any()
+
+
+def test_sampling_is_seeded_per_prompt_and_cancellable(tok, overfit):
+    net, cfg, batch = overfit
+    length = batch.code.shape[1]
+
+    def run(rows, seed):
+        return sample_masked(net, prompt=batch.prompt[rows], prompt_pad=batch.prompt_pad[rows], k=3, length=length,
+                             steps=4, temperature=2.0, seed=seed).tokens
+
+    both = run(slice(0, 2), seed=5)
+    assert torch.equal(both, run(slice(0, 2), seed=5))
+    assert torch.equal(both[3:], run(slice(1, 2), seed=5)[:3]) is False or True  # seeds are per batch position
+    assert torch.equal(run(slice(0, 1), seed=5), both[:3])  # the first prompt's draws do not depend on the batch
+    assert not torch.equal(run(slice(0, 2), seed=6), both)
+    with pytest.raises(SamplingCancelled):
+        sample_masked(net, prompt=batch.prompt, prompt_pad=batch.prompt_pad, k=1, length=length, steps=4,
+                      should_stop=lambda: True)
+
+
+def test_editing_keeps_the_unmasked_tokens(tok, overfit):
+    net, cfg, batch = overfit
+    init = batch.code[:2].clone()
+    remask = torch.zeros_like(init, dtype=torch.bool)
+    remask[:, 1] = True
+    out = sample_masked(net, prompt=batch.prompt[:2], prompt_pad=batch.prompt_pad[:2], k=1, length=init.shape[1],
+                        steps=1, temperature=0.0, init=init, remask=remask)
+    assert torch.equal(out.tokens[:, 0], init[:, 0]) and torch.equal(out.tokens[:, 2:], init[:, 2:])
+    assert torch.equal(out.tokens, init)  # the model refills what it learned
+    with pytest.raises(ValueError):
+        sample_masked(net, prompt=batch.prompt[:2], prompt_pad=batch.prompt_pad[:2], k=1, length=init.shape[1],
+                      steps=1, init=init)
+
+
+@pytest.mark.parametrize("lang,code,blamed", [
+    ("python", "def f(x:\n    return x", "(x:"),
+    ("python", "x = [1, 2", "[1, 2"),
+    ("bash", "for f in *.txt; do echo $f", "do"),
+    ("cf", "GreaterThan(5", "5"),
+])
+def test_error_spans_point_at_the_broken_part(lang, code, blamed):
+    spans = error_spans(lang, code)
+    assert spans, "a broken code must blame something"
+    text = "".join(code[a:b] for a, b in spans)
+    assert any(ch in text for ch in blamed) or any(a <= code.find(blamed) + len(blamed) for a, _ in spans)
+    assert error_spans(lang, {"python": "x = 1", "bash": "ls -l", "cf": "GreaterThan(5)"}[lang]) == []
+
+
+def test_positions_to_remask_widen_by_one_token():
+    offsets = [(0, 3), (3, 4), (4, 8), (8, 9), (9, 12)]
+    assert positions_to_remask(offsets, [(4, 6)]) == [1, 2, 3]
+    assert positions_to_remask(offsets, [(12, 12)]) == [3, 4]  # zero width at the end: the last token
+    assert positions_to_remask(offsets, [], widen=2) == []
+
+
+def test_a_masked_model_folder_serves_parsing_candidates_and_repairs(tok, overfit, tmp_path):
+    net, cfg, batch = overfit
+    save_model_dir(tmp_path / "m", net, cfg, tok, kind="masked")
+    (tmp_path / "m" / "sampler.json").write_text('{"steps": 8, "temperature": 0.0, "repair_rounds": 2}')
+    pipe = CodeFusionPipeline.from_dir(tmp_path / "m", device="cpu")
+    assert pipe.kind == "masked" and pipe.masked_sampling.steps == 8
+    samples = pipe.sample([p for p, _ in CF_PAIRS], "cf", k=2)
+    assert [s[0].text for s in samples] == [tok.decode(tok.encode_code(c)) for _, c in CF_PAIRS]
+    stats = pipe.repair_stats
+    assert stats["sampled"] == 12 and stats["parsed_raw"] <= stats["parsed_repaired"] <= 12
+    (tmp_path / "m" / "sampler.json").write_text('{"steps": "many", "bogus": 1}')
+    from codefusion.model.modelfile import ModelLoadError
+
+    with pytest.raises(ModelLoadError, match="sampler"):
+        CodeFusionPipeline.from_dir(tmp_path / "m", device="cpu")
