@@ -98,14 +98,20 @@ def commit_counts(n_masked: Tensor, steps: int, schedule: CommitSchedule) -> Ten
     return (remaining[:, :-1] - remaining[:, 1:]).long().to(n_masked.device)  # (N, S)
 
 
+GUMBEL_TOP = 64  # tokens considered per position when sampling: the rest carry negligible mass at τ ≤ 1
+
+
 def gumbel_choice(logits: Tensor, temperature: float, generators: list[torch.Generator], k: int) -> Tensor:
-    """argmax(logits / τ + Gumbel), noise in float64 drawn per prompt (rows i·k … i·k+k-1): (N, L, V) -> (N, L)."""
+    """argmax(logits / τ + Gumbel) over each position's GUMBEL_TOP most likely tokens, the noise in float64
+    drawn per prompt (rows i·k … i·k+k-1), so a prompt's draws do not depend on its batch: (N, L, V) -> (N, L)."""
     if temperature <= 0:
         return logits.argmax(-1)
-    n, length, vocab = logits.shape
-    u = torch.cat([torch.rand((k, length, vocab), generator=g, dtype=torch.float64) for g in generators])
-    gumbel = -torch.log(-torch.log(u.clamp(min=1e-300)))  # (N, L, V)
-    return (logits.double() / temperature + gumbel.to(logits.device)).argmax(-1)
+    top, ids = logits.topk(min(GUMBEL_TOP, logits.shape[-1]), dim=-1)  # (N, L, G)
+    n, length, g = top.shape
+    u = torch.cat([torch.rand((k, length, g), generator=gen, dtype=torch.float64) for gen in generators])
+    gumbel = -torch.log(-torch.log(u.clamp(min=1e-300)))  # (N, L, G)
+    pick = (top.double() / temperature + gumbel.to(logits.device)).argmax(-1, keepdim=True)  # (N, L, 1)
+    return ids.gather(-1, pick)[..., 0]
 
 
 @torch.inference_mode()

@@ -1,0 +1,97 @@
+"""Score model folders alone (no examples, no retrieval) on a fixed dev subsample: the kernels' bake-off and
+the learning curve. For each folder and language: k candidates per prompt, ranked by the model's score,
+those that do not parse dropped and duplicates removed (as the engine serves them), then top-1/3/5 of
+Python BLEU-4 (best in k), Bash template match, CF execution match; and the share of raw samples that parse.
+
+    python scripts/bakeoff.py runs/bakeoff-masked/snapshots/step-1000 runs/bakeoff-gaussian/snapshots/step-1000
+    (appends one JSON line per folder and language to docs/learning_curve.jsonl, or --out)
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import random
+import time
+from pathlib import Path
+
+import torch
+from codefusion.model.evaluation.metrics import cf_execution_match, sentence_bleu, template_match, top_k
+from codefusion.model.pipeline import CodeFusionPipeline
+from codefusion.model.training.data import load_pairs
+from codefusion.model.validate import normalize, validate
+
+LIMITS = {"python": 100, "bash": 100, "cf": 66}
+
+
+def score(lang: str, candidate: str, pair) -> float:
+    if lang == "python":
+        return 100 * sentence_bleu(candidate, pair.code)
+    if lang == "bash":
+        return 100.0 * template_match(candidate, pair.code)
+    return 100.0 * cf_execution_match(candidate, pair.code, pair.data)
+
+
+def served(lang: str, samples) -> list[str]:
+    """The engine's filtering: by score, parsing only, no duplicates."""
+    out, seen = [], set()
+    for s in sorted(samples, key=lambda s: -s.score):
+        key = normalize(lang, s.text)
+        if s.text.strip() and key not in seen and validate(lang, s.text):
+            seen.add(key)
+            out.append(s.text)
+    return out
+
+
+def evaluate(model_dir: Path, lang: str, k: int, seed: int, steps: int | None, sampler: dict) -> dict:
+    pipe = CodeFusionPipeline.from_dir(model_dir, device="cpu")
+    if sampler:
+        pipe.masked_sampling = dataclasses.replace(pipe.masked_sampling, **sampler)
+    pairs = load_pairs(lang, "dev")[0]
+    pairs = random.Random(seed).sample(pairs, min(LIMITS[lang], len(pairs)))
+    t0 = time.time()
+    scores, raw_ok, raw_n = [], 0, 0
+    for i in range(0, len(pairs), 8):
+        chunk = pairs[i: i + 8]
+        batches = pipe.sample([p.prompt for p in chunk], lang, k=k, seed=seed, steps=steps)
+        for pair, samples in zip(chunk, batches, strict=True):
+            raw_n += len(samples)
+            raw_ok += sum(validate(lang, s.text) for s in samples)
+            scores.append([score(lang, c, pair) for c in served(lang, samples)])
+    meta_path = model_dir / "training.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    row = {"model": str(model_dir), "kind": pipe.kind, "step": meta.get("step"), "lang": lang, "n": len(pairs),
+           **{f"top{j}": round(top_k(scores, j), 1) for j in (1, 3, 5)},
+           "raw_parse": round(100 * raw_ok / max(raw_n, 1), 1),
+           "s_per_prompt": round((time.time() - t0) / len(pairs), 3)}
+    if pipe.kind == "masked":
+        row["sampler"] = dataclasses.asdict(pipe.masked_sampling)
+        st = pipe.repair_stats
+        row["parse_before_repair"] = round(100 * st["parsed_raw"] / max(st["sampled"], 1), 1)
+        row["parse_after_repair"] = round(100 * st["parsed_repaired"] / max(st["sampled"], 1), 1)
+    return row
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("models", nargs="+", type=Path)
+    p.add_argument("--langs", default="python,bash,cf")
+    p.add_argument("--k", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=None, help="sampling steps (default: each model's own)")
+    p.add_argument("--sampler", type=json.loads, default={},
+                   help='masked kernel: JSON of sampler settings to override, e.g. \'{"steps": 24}\'')
+    p.add_argument("--out", type=Path, default=Path("docs/learning_curve.jsonl"))
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    for model_dir in args.models:
+        for lang in args.langs.split(","):
+            row = evaluate(model_dir, lang, args.k, args.seed, args.steps, args.sampler)
+            print(json.dumps(row), flush=True)
+            with args.out.open("a") as f:
+                f.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
