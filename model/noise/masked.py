@@ -160,9 +160,9 @@ def sample_masked(net: MaskedDiffusionNet, *, prompt: Tensor, prompt_pad: Tensor
             if not masked.any():
                 break
             cond = None
-            if net.time is not None:
-                rate = (x == net.mask_id).float().mean(-1)  # (N,) the share still masked
-                cond = net.time_condition(rate)[:, None, :]  # (N, 1, C)
+            rate_cond = net.time_condition((x == net.mask_id).float().mean(-1))  # (N, C), or None
+            if rate_cond is not None:  # time-conditioned models read the share still masked
+                cond = rate_cond[:, None, :]  # (N, 1, C)
             logits = net.forward_cached(x, kv, mask, cond).float()  # (N, L, V)
             logp = logits.log_softmax(-1)
             choice = gumbel_choice(logits, temperature, generators, k)  # (N, L)

@@ -43,7 +43,7 @@ def error_spans(lang: str, code: str) -> list[Span]:
 def positions_to_remask(offsets: list[Span], spans: list[Span], widen: int = 1) -> list[int]:
     """Token indices overlapping any span (a zero-width span counts the token it touches), widened by
     `widen` tokens on each side."""
-    hit = set()
+    hit: set[int] = set()
     for i, (a, b) in enumerate(offsets):
         if any(a < e and s < b or (s == e and a <= s <= b) for s, e in spans):
             hit.update(range(max(0, i - widen), min(len(offsets), i + widen + 1)))
