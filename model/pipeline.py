@@ -217,7 +217,7 @@ class CodeFusionPipeline:
                        should_stop: Callable[[], bool] | None) -> SampleOutput:
         """The masked kernel's candidates, then up to repair_rounds of syntax-repair remasking."""
         ms = self.masked_sampling
-        settings = dict(temperature=ms.temperature, schedule=CommitSchedule(ms.schedule),
+        settings: dict[str, Any] = dict(temperature=ms.temperature, schedule=CommitSchedule(ms.schedule),
                         end_confidence=ms.end_confidence, should_stop=should_stop)
         out = sample_masked(net, prompt=prompt, prompt_pad=pad, k=k, length=length,
                             steps=steps or ms.steps, seed=seed,
