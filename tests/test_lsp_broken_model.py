@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 import pytest_lsp
-from lsp_support import SERVER, command, complete, initialize, open_doc, wait_until_loaded
+from lsp_support import SERVER, command, complete, initialize, make_workbook, open_doc, wait_until_loaded
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
 
@@ -29,6 +31,12 @@ async def test_broken_model_path(client: LanguageClient, tmp_path):
     result = await complete(client, "file:///w/a.py", 1, 0)
     assert result is not None and not result.items and result.is_incomplete
     assert (await command(client, "codefusion.status"))["state"] == "failed"  # still answering
+
+    book = make_workbook(tmp_path / "book.xlsx")  # CF without a model: a JSON-RPC error, not a result
+    with pytest.raises(JsonRpcException) as info:
+        await command(client, "codefusion.cf.suggest", {"uri": book.as_uri(), "description": "above 500"})
+    assert info.value.code == types.LSPErrorCodes.RequestFailed and "model not ready" in info.value.message
+    assert info.value.data["status"]["state"] == "failed"
 
 
 async def test_loading_answer_is_immediate(client: LanguageClient, tiny_model_dir):

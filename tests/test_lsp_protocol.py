@@ -259,31 +259,33 @@ async def test_disabled_language_gets_nothing(client: LanguageClient):
         )
 
 
-async def test_cf_suggest_and_apply_commands(client: LanguageClient, tmp_path):
+async def test_cf_suggest_then_apply_the_suggested_rule(client: LanguageClient, tmp_path):
+    from codefusion.model.cf import evaluate_rule
     from openpyxl import load_workbook
 
-    uri = make_workbook(tmp_path / "sales.xlsx").as_uri()
-    suggestions = await command(
-        client,
-        "codefusion.cf.suggest",
-        {
-            "uri": uri,
-            "sheet": "Sales",
-            "range": "A2:A7",
-            "description": "highlight cells greater than 500",
-            "k": 3,
-        },
-    )
-    assert suggestions["sheet"] == "Sales" and suggestions["cell_range"] == "A2:A7"
-    assert len(suggestions["candidates"]) <= 3  # a random model may produce no valid rule at all
-    applied = await command(
-        client, "codefusion.cf.apply", {"uri": uri, "range": "A2:A7", "rule": "GreaterThan(500)"}
-    )
-    assert applied
-    rules = load_workbook(tmp_path / "sales.xlsx").active.conditional_formatting
-    assert len(list(rules)) == 1
-    with pytest.raises(JsonRpcException, match="CFSyntaxError"):
+    book = make_workbook(tmp_path / "sales.xlsx")
+    cells = {f"A{row}": v for row, (v,) in enumerate(load_workbook(book)["Sales"].iter_rows(min_row=2, max_row=7,
+                                                                                            values_only=True), 2)}
+    uri = book.as_uri()
+    request = {"uri": uri, "sheet": "Sales", "range": "A2:A7", "description": "highlight cells greater than 500"}
+    suggestions = await command(client, "codefusion.cf.suggest", {**request, "k": 3})
+    assert suggestions["sheet"] == "Sales" and suggestions["cellRange"] == "A2:A7"
+    assert 1 <= len(suggestions["candidates"]) <= 3  # the wording alone gives a rule, even from a random model
+    top = suggestions["candidates"][0]
+    assert set(top) == {"rule", "score", "count", "total", "addresses", "source", "notes"}
+    assert top["rule"] == "GreaterThan(500)" and any("greater than 500" in n for n in top["notes"])
+    for c in suggestions["candidates"]:  # every preview is what the rule does to these cells
+        flags = evaluate_rule(c["rule"], list(cells.values()))
+        assert c["addresses"] == [a for a, f in zip(cells, flags, strict=True) if f] and c["total"] == 6
+
+    applied = await command(client, "codefusion.cf.apply", {**request, "rule": top["rule"]})
+    assert applied["rule"] == top["rule"] and applied["cellRange"] == "A2:A7"
+    assert applied["preview"]["addresses"] == top["addresses"] == [a for a, v in cells.items() if v > 500]
+    rules = [(str(cf.sqref), r.formula) for cf in load_workbook(book)["Sales"].conditional_formatting for r in cf.rules]
+    assert rules == [("A2:A7", applied["formula"])] and "500" in applied["formula"][0]
+    with pytest.raises(JsonRpcException, match="CFSyntaxError") as info:
         await command(client, "codefusion.cf.apply", {"uri": uri, "range": "A2:A7", "rule": "GreaterThan("})
+    assert info.value.code == types.ErrorCodes.InvalidParams
 
 
 async def test_configuration_is_pulled_when_change_carries_no_settings(client: LanguageClient):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 
@@ -21,6 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a.add_argument("book", help="the .xlsx/.xlsm workbook")
     a.add_argument("--rule", required=True, help="e.g. 'GreaterThan(500)'")
     a.add_argument("--style", default=None, help="fill=#RRGGBB[,font=#RRGGBB] (default light red)")
+    probe = sub.add_parser("probe", help="hit rate of the suggestions on the phrasing probe (typed prompts)")
+    from . import cf_probe
+
+    cf_probe.add_arguments(probe)
     for p in (s, a):
         p.add_argument("--sheet", default=None, help="sheet name (default: the first)")
         p.add_argument("--range", dest="cell_range", default=None,
@@ -28,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
-def _engine_generate(model_dir: str | None):
+def engine_generate(model_dir: str | None):
     from codefusion.server.engine import Engine  # heavy (torch); only `suggest` needs it
 
     engine = Engine(model_dir=model_dir)
@@ -47,12 +50,16 @@ def _where(count: int, total: int, addresses: list[str]) -> str:
 def run(args: argparse.Namespace, generate=None) -> int:
     from codefusion.server import cf_service
 
+    if args.cf_command == "probe":
+        from . import cf_probe
+
+        return cf_probe.run(args, generate)
     try:
         if args.cf_command == "suggest":
             result = cf_service.suggest(args.book, args.sheet, args.cell_range, args.description, args.k,
-                                        generate or _engine_generate(args.model))
+                                        generate or engine_generate(args.model))
             if args.json:
-                print(json.dumps(dataclasses.asdict(result), indent=2))
+                print(json.dumps(cf_service.wire(result), indent=2))
             elif not result.candidates:
                 print(f"no valid rule among {len(result.rejected)} generated", file=sys.stderr)
                 return 1
@@ -60,11 +67,14 @@ def run(args: argparse.Namespace, generate=None) -> int:
                 print(f"{result.sheet}!{result.cell_range}")
                 for i, c in enumerate(result.candidates, 1):
                     where = _where(c.count, c.total, c.addresses)
-                    print(f"{i}. {c.rule}  (score {c.score:.3f}) highlights {where}")
+                    origin = "from the wording" if c.score is None else f"score {c.score:.3f}"
+                    print(f"{i}. {c.rule}  ({origin}) highlights {where}")
+                    for note in c.notes:
+                        print(f"   {note}")
             return 0
         applied = cf_service.apply(args.book, args.sheet, args.cell_range, args.rule, args.style)
         if args.json:
-            print(json.dumps(dataclasses.asdict(applied), indent=2))
+            print(json.dumps(cf_service.wire(applied), indent=2))
         else:
             p = applied.preview
             print(f"wrote {applied.rule} to {applied.sheet}!{applied.cell_range} of {applied.path}; "

@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 
 from lsprotocol import types
 from pygls.capabilities import ServerCapabilitiesBuilder
-from pygls.exceptions import JsonRpcContentModified, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
 from ..engine import EngineNotReady
@@ -48,6 +48,7 @@ log = logging.getLogger("codefusion.lsp")
 STATUS_COMMAND = "codefusion.status"
 CF_SUGGEST_COMMAND = "codefusion.cf.suggest"
 CF_APPLY_COMMAND = "codefusion.cf.apply"
+REQUEST_FAILED = types.LSPErrorCodes.RequestFailed  # -32803: valid request, cannot be served now
 MAX_CODE_ACTIONS = 3
 
 
@@ -190,7 +191,7 @@ async def cf_suggest(ls: CodeFusionServer, *args: Any) -> Any:
         raise JsonRpcInvalidParams(f"k must be an integer, got {k!r}")
     k = min(max(k, 1), MAX_CANDIDATES)
     if not ls.ready():
-        return {"error": "model not ready", "status": ls.engine.status()}
+        raise _model_not_ready(ls)
 
     def generate(prompt: str, n: int) -> list[tuple[str, float]]:
         o = ls.options
@@ -215,13 +216,21 @@ async def _cf_call(ls: CodeFusionServer, fn: Any, *args: Any) -> Any:
     """Run a cf_service call on the sampler thread; its errors (bad range, bad rule) become clear replies."""
     try:
         result = await asyncio.get_running_loop().run_in_executor(ls.sampler, functools.partial(fn, *args))
-    except (EngineNotReady, OSError, ValueError, LookupError) as exc:
+    except EngineNotReady as exc:
+        raise _model_not_ready(ls) from exc
+    except (OSError, ValueError, LookupError) as exc:
         raise JsonRpcInvalidParams(f"{type(exc).__name__}: {exc}") from exc
     except Exception as exc:
         if type(exc).__name__.startswith("CF"):  # CFSyntaxError, CFWorkbookError, ...
             raise JsonRpcInvalidParams(f"{type(exc).__name__}: {exc}") from exc
         raise
-    return _jsonable(result)
+    return _cf_service().wire(result)
+
+
+def _model_not_ready(ls: CodeFusionServer) -> JsonRpcException:
+    """The JSON-RPC error for a CF request while the model loads (or failed to): RequestFailed, status as data."""
+    status = ls.engine.status()
+    return JsonRpcException(f"model not ready ({status.get('state')})", int(REQUEST_FAILED), {"status": status})
 
 
 def _cf_service() -> Any:
@@ -247,18 +256,6 @@ def _cf_arguments(args: tuple[Any, ...], text_key: str) -> dict[str, Any]:
         raise JsonRpcInvalidParams(f"'uri' must be a file: URI or an absolute path, got {uri[:200]!r}")
     a["path"] = path
     return a
-
-
-def _jsonable(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _jsonable(dataclasses.asdict(value))
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 # --- entry points -------------------------------------------------------------------------------------

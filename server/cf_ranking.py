@@ -1,0 +1,80 @@
+"""Ranking CF rule suggestions: the model's order, then two named rules that read the prompt and the range.
+
+1. `model_order` — the base: the model's rules by score (best first).
+2. `prompt_wording_first` — the rules the prompt states in words (model/cf/wording.py: "above 500" is
+   `GreaterThan(500)`) lead, in the order the wording gives them; one the model did not write joins the
+   list, marked as read from the wording.
+3. `demote_all_or_none` — with the range's cells known, a rule that highlights every cell or none of them
+   (a `top(500)` on 10 cells) goes after the rules that pick some, unless the prompt asked for it in words;
+   colour scales, data bars and icon sets paint every number by design and are not demoted.
+
+Each rule that moves a candidate says why in the candidate's `notes`. No LSP, no workbook I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from codefusion.model.cf import CellBlock, preview_block
+from codefusion.model.cf.rules import Rule, Scale
+from codefusion.model.cf.wording import read_wording
+
+SOURCE_MODEL = "model"
+SOURCE_WORDING = "wording"
+
+
+@dataclass(frozen=True)
+class RankedRule:
+    rule: Rule
+    score: float | None  # the model's score; None for a rule only the wording gave
+    source: str  # SOURCE_MODEL or SOURCE_WORDING
+    worded: int | None = None  # position among the wording's rules, None when the wording does not state it
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def note(self, text: str) -> RankedRule:
+        return replace(self, notes=self.notes + (text,))
+
+
+def model_order(scored: dict[str, tuple[float, Rule]]) -> list[RankedRule]:
+    """The model's distinct rules (canonical text → (best score, rule)), best score first."""
+    ranked = sorted(scored.values(), key=lambda sr: -sr[0])
+    return [RankedRule(rule, score, SOURCE_MODEL) for score, rule in ranked]
+
+
+def prompt_wording_first(ranked: list[RankedRule], prompt: str) -> list[RankedRule]:
+    """The rules the prompt spells out first (adding those the model missed), the rest in their order."""
+    readings = read_wording(prompt)
+    by_rule = {r.rule: r for r in ranked}
+    worded = []
+    for i, reading in enumerate(readings):
+        said = f"the prompt says {reading.words!r}"
+        found = by_rule.get(reading.rule)
+        if found is not None:
+            worded.append(replace(found, worded=i).note(said))
+        else:
+            worded.append(RankedRule(reading.rule, None, SOURCE_WORDING, i, (f"{said}; not among the model's rules",)))
+    rest = [r for r in ranked if r.rule not in {w.rule for w in worded}]
+    return worded + rest
+
+
+def demote_all_or_none(ranked: list[RankedRule], block: CellBlock) -> list[RankedRule]:
+    """Rules that highlight all or none of the range's cells after those that pick some (stable)."""
+    if not block.values:
+        return ranked
+    out = []
+    for r in ranked:
+        if isinstance(r.rule, Scale):
+            out.append((False, r))
+            continue
+        p = preview_block(r.rule, block, limit=0)
+        blanket = p.count == 0 or p.count == p.total
+        if blanket:
+            what = "none of the" if p.count == 0 else "all"
+            r = r.note(f"highlights {what} {p.total} cells" + ("" if r.worded is not None else "; ranked lower"))
+        out.append((blanket and r.worded is None, r))
+    return [r for _, r in sorted(out, key=lambda dr: dr[0])]
+
+
+def rank_suggestions(scored: dict[str, tuple[float, Rule]], prompt: str, block: CellBlock) -> list[RankedRule]:
+    """The model's rules, ranked by the named rules above (all of them; the caller keeps k)."""
+    return demote_all_or_none(prompt_wording_first(model_order(scored), prompt), block)
