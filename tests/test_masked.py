@@ -14,7 +14,9 @@ from codefusion.model.noise.masked import (
     MaskedDiffusion,
     SamplingCancelled,
     commit_counts,
+    least_sure,
     sample_masked,
+    token_logp,
 )
 from codefusion.model.noise.repair import error_spans, positions_to_remask
 from codefusion.model.pipeline import CodeFusionPipeline
@@ -183,3 +185,23 @@ def test_a_masked_model_folder_serves_parsing_candidates_and_repairs(tok, overfi
 
     with pytest.raises(ModelLoadError, match="sampler"):
         CodeFusionPipeline.from_dir(tmp_path / "m", device="cpu")
+
+
+def test_token_logp_prefers_the_learned_code_and_least_sure_picks_its_share(tok, overfit):
+    net, cfg, batch = overfit
+    right = batch.code[:2]
+    wrong = batch.code[[1, 0]]  # each prompt with the other's code
+    prompt, pad = batch.prompt[:2], batch.prompt_pad[:2]
+    lp_right = token_logp(net, prompt=prompt, prompt_pad=pad, codes=right)
+    lp_wrong = token_logp(net, prompt=prompt, prompt_pad=pad, codes=wrong)
+    assert (lp_right.mean(-1) > lp_wrong.mean(-1)).all()
+    assert torch.equal(lp_right, token_logp(net, prompt=prompt, prompt_pad=pad, codes=right))  # seeded
+    chosen = least_sure(lp_wrong, wrong, 0.5, cfg.pad_id)
+    in_code = [len(tok.decode(r.tolist())) for r in wrong]
+    assert all(chosen[i].sum() >= 1 for i in range(2)) and all(n > 0 for n in in_code)
+    assert not least_sure(lp_wrong, wrong, 0.0, cfg.pad_id).any()
+    # the chosen tokens are the least likely ones among the code's
+    ends = wrong == cfg.pad_id
+    in_span = (ends.long().cumsum(-1) - ends.long()) == 0
+    for i in range(2):
+        assert lp_wrong[i][chosen[i]].max() <= lp_wrong[i][in_span[i] & ~chosen[i]].min()

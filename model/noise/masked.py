@@ -180,3 +180,37 @@ def sample_masked(net: MaskedDiffusionNet, *, prompt: Tensor, prompt_pad: Tensor
     keep = (stop.long().cumsum(-1) - stop.long()) == 0  # up to and including the first end
     scores = (token_logp * keep).sum(-1) / keep.sum(-1).clamp(min=1)
     return MaskedSampleOutput(tokens=x, scores=scores, token_logp=token_logp)
+
+
+@torch.inference_mode()
+def token_logp(net: MaskedDiffusionNet, *, prompt: Tensor, prompt_pad: Tensor, codes: Tensor, seed: int = 0,
+               per_prompt: int = 1) -> Tensor:
+    """How sure the model is of each token of given codes under the prompt: log p of every token with a random
+    half of the code masked, and then the other half (two passes), (N, L) -> (N, L).
+
+    codes (B·per_prompt, L), prompt-major. The same halves for every row (seeded), so the values compare codes.
+    Unmasked tokens are copied by the sampler, not predicted, so each token is scored while it is masked."""
+    n, length = codes.shape
+    memory = net.encode(prompt, prompt_pad)  # (B, P, C)
+    kv, mask = net.request_context(memory, prompt_pad, per_prompt)
+    half = torch.rand(length, generator=torch.Generator().manual_seed(seed)) < 0.5  # (L,)
+    out = torch.zeros((n, length), device=codes.device)
+    for part in (half, ~half):
+        part = part.to(codes.device)
+        x = torch.where(part[None], net.mask_id, codes)  # (N, L)
+        cond = net.time_condition(torch.full((n,), float(part.float().mean()), device=codes.device))
+        logits = net.forward_cached(x, kv, mask, None if cond is None else cond[:, None, :]).float()  # (N, L, V)
+        logp = logits.log_softmax(-1).gather(-1, codes[..., None])[..., 0]  # (N, L)
+        out = torch.where(part[None], logp, out)
+    return out
+
+
+def least_sure(logp: Tensor, codes: Tensor, share: float, pad_id: int) -> Tensor:
+    """The `share` of each code's tokens (up to its end) the model is least sure of, as a (N, L) mask; positions
+    past the end stay as they are."""
+    ends = codes == pad_id
+    in_code = (ends.long().cumsum(-1) - ends.long()) == 0  # up to and including the first <pad>
+    n_remask = (in_code.sum(-1).float() * share).round().long()  # (N,)
+    scored = torch.where(in_code, logp, torch.full_like(logp, float("inf")))
+    rank = scored.argsort(-1).argsort(-1)  # 0 = least sure
+    return in_code & (rank < n_remask[:, None])
