@@ -123,14 +123,18 @@ def cf_rules(book: Path) -> list[tuple[str, int]]:
 
 def test_nvim_client_protocol(nvim: str, tmp_path: Path, tiny_model_dir: Path) -> None:
     """Against a tiny untrained model: everything is wired, answers arrive, the buffer changes."""
-    report, _ = run_nvim(nvim, tmp_path, tiny_model_dir)
+    report, book = run_nvim(nvim, tmp_path, tiny_model_dir)
     check_health(report, tiny_model_dir)
     assert 1 <= len(report["python"]) <= 3
     assert len(report["bash"]) >= 1
     assert report["generated"].startswith("import json\n\n# read a json file and return the parsed data\n")
     assert len(report["generated"]) > len("import json\n\n# read a json file and return the parsed data\n")
-    # An untrained model proposes no valid rule: the command must say so rather than fail.
-    assert report["cf"] and ("no rule candidates" in report["cf"][0] or "wrote " in report["cf"][0])
+    # An untrained model writes no valid rule, but "above 500" is read from the wording: offered first, written
+    above = [f"B{i + 2}" for i, v in enumerate(SALES) if v > 500]
+    assert report["cf_items"][0].startswith(f"GreaterThan(500)   [{len(above)} cells: {', '.join(above[:6])}")
+    assert "the prompt says 'above 500'" in report["cf_items"][0], report["cf_items"]
+    assert report["cf"][0].startswith("CodeFusion: wrote GreaterThan(500) to Sales!B2:B11 in "), report["cf"]
+    assert cf_rules(book) == [("B2:B11", 1)]
 
 
 def test_nvim_client_shipped_model(nvim: str, tmp_path: Path, shipped_model_dir: Path) -> None:
@@ -143,5 +147,5 @@ def test_nvim_client_shipped_model(nvim: str, tmp_path: Path, shipped_model_dir:
     header = "import json\n\n# read a json file and return the parsed data\n"
     assert report["generated"].startswith(header) and report["generated"][len(header):].strip(), "no code inserted"
     assert report["bash"], "no Bash completion items"
-    assert "wrote " in report["cf"][0], report["cf"]
+    assert report["cf"][0].startswith(f"CodeFusion: wrote {report['cf_items'][0].split()[0]} to Sales!B2:B11"), report["cf"]
     assert cf_rules(book) == [("B2:B11", 1)]

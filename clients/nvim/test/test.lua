@@ -41,7 +41,13 @@ local inputs = {}
 vim.ui.input = function(_, cb)
   cb(table.remove(inputs, 1))
 end
-vim.ui.select = function(items, _, cb)
+local selects = {} -- what each vim.ui.select showed, as its format_item lines
+vim.ui.select = function(items, opts, cb)
+  local shown = {}
+  for i, item in ipairs(items) do
+    shown[i] = opts and opts.format_item and opts.format_item(item) or tostring(item)
+  end
+  table.insert(selects, shown)
   cb(items[1], 1)
 end
 
@@ -156,6 +162,7 @@ local ok, err = xpcall(function()
       return #notes > 0
     end, 50)
     report.cf = notes
+    report.cf_items = selects[#selects] or {}
     check(wrote, "CF: no answer")
   end
 

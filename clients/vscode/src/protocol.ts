@@ -58,9 +58,12 @@ export function loadError(s: ServerStatus | undefined): string | undefined {
 /** One candidate of `codefusion.cf.suggest`. */
 export interface CfCandidate {
   rule: string;
-  score: number;
+  /** The model's score; null for a rule read from the prompt's wording alone. */
+  score: number | null;
   count: number;
   cells: string[];
+  /** Why the candidate ranks where it does ("the prompt says 'above 500'", "highlights all 10 cells"). */
+  notes: string[];
 }
 
 export interface CfSuggestResult {
@@ -71,37 +74,40 @@ export interface CfSuggestResult {
 
 type Raw = Record<string, unknown>;
 
-function serverError(raw: unknown, what: string): Raw {
-  if (!raw || typeof raw !== "object") throw new Error(`${what}: no answer (is the model loaded?)`);
-  const r = raw as Raw;
-  if (typeof r.error === "string" && r.error !== "") throw new Error(`${what}: ${r.error}`);
-  return r;
+/** The answer object; failures arrive as JSON-RPC errors (the request promise rejects), not as results. */
+function answer(raw: unknown, what: string): Raw {
+  if (!raw || typeof raw !== "object") throw new Error(`${what}: no answer`);
+  return raw as Raw;
 }
 
 const str = (v: unknown): string => (typeof v === "string" ? v : v == null ? "" : String(v));
+const strs = (v: unknown): string[] => (Array.isArray(v) ? v.map(str) : []);
 
-/** Reads a `codefusion.cf.suggest` answer (also the field names `cell_range`/`addresses`). */
+/** Reads a `codefusion.cf.suggest` answer: `{sheet, cellRange, candidates: [{rule, score, count, addresses, notes}]}`. */
 export function readCfSuggest(raw: unknown): CfSuggestResult {
-  const r = serverError(raw, "cf.suggest");
+  const r = answer(raw, "cf.suggest");
   const candidates = Array.isArray(r.candidates) ? (r.candidates as Raw[]) : [];
   return {
     sheet: str(r.sheet),
-    range: str(r.range ?? r.cell_range),
-    candidates: candidates.map((c) => {
-      const cells = (Array.isArray(c.cells) ? c.cells : Array.isArray(c.addresses) ? c.addresses : []).map(str);
-      return { rule: str(c.rule), score: Number(c.score ?? 0), count: Number(c.count ?? cells.length), cells };
-    }),
+    range: str(r.cellRange),
+    candidates: candidates.map((c) => ({
+      rule: str(c.rule),
+      score: typeof c.score === "number" ? c.score : null,
+      count: Number(c.count ?? 0),
+      cells: strs(c.addresses),
+      notes: strs(c.notes),
+    })),
   };
 }
 
-/** Reads a `codefusion.cf.apply` answer (also the field name `cell_range`). */
+/** Reads a `codefusion.cf.apply` answer: `{path, sheet, cellRange, rule, backup, ...}`. */
 export function readCfApply(raw: unknown): CfApplyResult {
-  const r = serverError(raw, "cf.apply");
+  const r = answer(raw, "cf.apply");
   return {
-    written: r.written === undefined ? typeof r.path === "string" : r.written === true,
+    written: typeof r.path === "string",
     path: str(r.path),
     sheet: str(r.sheet),
-    range: str(r.range ?? r.cell_range),
+    range: str(r.cellRange),
     rule: str(r.rule),
     backup: typeof r.backup === "string" ? r.backup : null,
   };
@@ -234,8 +240,10 @@ export function cfPickItem(c: CfCandidate, maxCells = 8): { label: string; descr
   const more = c.count > maxCells ? `, … (+${c.count - Math.min(maxCells, c.cells.length)})` : "";
   return {
     label: c.rule,
-    description: `score ${c.score.toFixed(3)}`,
-    detail: c.count === 0 ? "highlights no cells" : `highlights ${c.count} cell${c.count === 1 ? "" : "s"}: ${shown}${more}`,
+    description: c.score === null ? "from the wording" : `score ${c.score.toFixed(3)}`,
+    detail:
+      (c.count === 0 ? "highlights no cells" : `highlights ${c.count} cell${c.count === 1 ? "" : "s"}: ${shown}${more}`) +
+      c.notes.map((n) => ` · ${n}`).join(""),
   };
 }
 

@@ -292,19 +292,23 @@ function M.status()
   end)
 end
 
---- A `codefusion.cf.suggest` answer as {sheet, range, candidates = {{rule, score, count, cells}}}
---- (also reads the field names `cell_range`/`addresses`); nil and a message on a server error.
+--- A `codefusion.cf.suggest` answer ({sheet, cellRange, candidates = {{rule, score, count, addresses, notes}}})
+--- as {sheet, range, candidates = {{rule, score, count, cells, notes}}}; nil and a message when there is
+--- none (failures arrive as JSON-RPC errors).
 function M.read_suggestions(res)
   if type(res) ~= "table" then
-    return nil, "no answer (model still loading?)"
+    return nil, "no answer"
   end
-  if present(res.error) then
-    return nil, tostring(res.error)
-  end
-  local out = { sheet = res.sheet, range = res.range or res.cell_range, candidates = {} }
+  local out = { sheet = res.sheet, range = res.cellRange, candidates = {} }
   for _, c in ipairs(res.candidates or {}) do
-    local cells = c.cells or c.addresses or {}
-    table.insert(out.candidates, { rule = c.rule, score = c.score, count = c.count or #cells, cells = cells })
+    local score = type(c.score) == "number" and c.score or nil -- vim.NIL for a rule read from the wording
+    table.insert(out.candidates, {
+      rule = c.rule,
+      score = score,
+      count = c.count or 0,
+      cells = c.addresses or {},
+      notes = c.notes or {},
+    })
   end
   return out
 end
@@ -317,7 +321,8 @@ function M.format_candidate(c, max_cells)
     cells[i] = c.cells[i]
   end
   local more = c.count > #cells and string.format(", … (+%d)", c.count - #cells) or ""
-  return string.format("%s   [%d cells: %s%s]", c.rule, c.count, table.concat(cells, ", "), more)
+  local notes = #(c.notes or {}) > 0 and ("  (" .. table.concat(c.notes, "; ") .. ")") or ""
+  return string.format("%s   [%d cells: %s%s]%s", c.rule, c.count, table.concat(cells, ", "), more, notes)
 end
 
 --- Suggest conditional-formatting rules for a workbook and write the chosen one.
@@ -363,12 +368,11 @@ function M.cf(path)
                 if err2 then
                   return notify(err2.message or vim.inspect(err2), vim.log.levels.ERROR)
                 end
-                if type(w) ~= "table" or present(w.error) then
+                if type(w) ~= "table" then
                   return notify("not written: " .. vim.inspect(w), vim.log.levels.ERROR)
                 end
                 local backup = present(w.backup) and (" (original kept as " .. w.backup .. ")") or ""
-                local range = w.range or w.cell_range
-                notify(string.format("wrote %s to %s!%s in %s%s", w.rule, w.sheet, range, w.path, backup))
+                notify(string.format("wrote %s to %s!%s in %s%s", w.rule, w.sheet, w.cellRange, w.path, backup))
               end)
             end)
           end)

@@ -286,12 +286,17 @@ describe("codefusion-lsp through the extension's protocol code", { timeout: LOAD
     assert.ok(typeof s.lastLatencyMs === "number" && s.lastLatencyMs > 0, `lastLatencyMs ${s.lastLatencyMs}`);
   });
 
+  const SALES = [120, 640, 480, 910, 75, 505, 300, 820, 50, 700]; // B2:B11
+  /** The cells of SALES a predicate picks, as addresses. */
+  const salesWhere = (pick: (v: number) => boolean): string[] =>
+    SALES.flatMap((v, i) => (pick(v) ? [`B${i + 2}`] : []));
+
   function makeBook(name: string): { book: string; target: { uri: string; sheet: string; range: string } } {
     const book = path.join(tmp, name);
     const made = python(
       `import openpyxl\nwb = openpyxl.Workbook(); ws = wb.active; ws.title = 'Sales'\n` +
         "ws.append(['Region', 'Sales'])\n" +
-        "for i, v in enumerate([120, 640, 480, 910, 75, 505, 300, 820, 50, 700]): ws.append([f'R{i}', v])\n" +
+        `for i, v in enumerate(${JSON.stringify(SALES)}): ws.append([f'R{i}', v])\n` +
         `wb.save(${JSON.stringify(book)})`,
     );
     assert.equal(made.status, 0, made.stderr);
@@ -315,7 +320,12 @@ describe("codefusion-lsp through the extension's protocol code", { timeout: LOAD
     );
     assert.equal(suggested.sheet, "Sales", JSON.stringify(suggested));
     assert.equal(suggested.range, "B2:B11");
-    assert.ok(suggested.candidates.length <= 5);
+    assert.ok(suggested.candidates.length >= 1 && suggested.candidates.length <= 5, JSON.stringify(suggested));
+    // "above 500" is read from the wording whatever the model writes: it leads and shows the cells over 500
+    const top = suggested.candidates[0];
+    assert.equal(top.rule, "GreaterThan(500)");
+    assert.deepEqual(top.cells, salesWhere((v) => v > 500));
+    assert.ok(top.notes.some((n) => n.includes("above 500")), JSON.stringify(top.notes));
     for (const c of suggested.candidates) {
       assert.ok(c.rule.length > 0);
       assert.ok(c.count >= c.cells.length && c.count <= 10, `count ${c.count}, cells ${c.cells}`);
@@ -345,11 +355,13 @@ describe("codefusion-lsp through the extension's protocol code", { timeout: LOAD
     );
     assert.ok(suggested.candidates.length >= 1, "no CF candidates");
     const top = suggested.candidates[0];
-    assert.ok(top.count >= 1, `top rule ${top.rule} highlights nothing`);
+    assert.ok(top.count >= 1 && top.count < SALES.length, `top rule ${top.rule} highlights ${top.count} cells`);
     const applied = readCfApply(
       await request(ExecuteCommandRequest.method, cfApplyCommand({ ...target, sheet: suggested.sheet, range: suggested.range }, top.rule), "cf.apply"),
     );
     assert.equal(applied.written, true);
+    assert.equal(applied.rule, top.rule);
     assert.equal(rulesIn(book), "1 ['B2:B11']");
+    assert.deepEqual(top.cells, salesWhere((v) => v > 500), `${top.rule} is not what "above 500" asks for`);
   });
 });

@@ -192,16 +192,34 @@ test("protocol: CF commands carry only the given fields", () => {
   assert.deepEqual(cfApplyCommand({ uri: "file:///b.xlsx", sheet: "S" }, "GreaterThan(5)").arguments, [
     { uri: "file:///b.xlsx", sheet: "S", rule: "GreaterThan(5)" },
   ]);
-  assert.deepEqual(
-    readCfSuggest({ sheet: "S", cell_range: "B2:B9", candidates: [{ rule: "Duplicate()", score: -1, count: 2, total: 8, addresses: ["B2", "B4"] }] }),
-    { sheet: "S", range: "B2:B9", candidates: [{ rule: "Duplicate()", score: -1, count: 2, cells: ["B2", "B4"] }] },
-  );
-  assert.throws(() => readCfSuggest({ error: "model not ready" }), /model not ready/);
-  assert.deepEqual(readCfApply({ path: "/b.xlsx", sheet: "S", cell_range: "B2:B9", rule: "Duplicate()", backup: null }), {
+  const wire = {
+    sheet: "S",
+    cellRange: "B2:B9",
+    candidates: [
+      { rule: "GreaterThan(5)", score: null, count: 3, total: 8, addresses: ["B3", "B5", "B9"], source: "wording", notes: ["the prompt says 'above 5'"] },
+      { rule: "Duplicate()", score: -1, count: 2, total: 8, addresses: ["B2", "B4"], source: "model", notes: [] },
+    ],
+    rejected: [],
+  };
+  assert.deepEqual(readCfSuggest(wire), {
+    sheet: "S",
+    range: "B2:B9",
+    candidates: [
+      { rule: "GreaterThan(5)", score: null, count: 3, cells: ["B3", "B5", "B9"], notes: ["the prompt says 'above 5'"] },
+      { rule: "Duplicate()", score: -1, count: 2, cells: ["B2", "B4"], notes: [] },
+    ],
+  });
+  assert.equal(readCfSuggest({ sheet: "S", cell_range: "B2:B9", candidates: [] }).range, "", "one name per field: cellRange");
+  assert.throws(() => readCfSuggest(null), /no answer/);
+  const applied = { path: "/b.xlsx", sheet: "S", cellRange: "B2:B9", rule: "Duplicate()", kind: "expression", formula: [], backup: null };
+  assert.deepEqual(readCfApply(applied), {
     written: true, path: "/b.xlsx", sheet: "S", range: "B2:B9", rule: "Duplicate()", backup: null,
   });
-  const item = cfPickItem({ rule: "GreaterThan(5)", score: -1.5, count: 10, cells: ["B2", "B3", "B4"] }, 2);
+  const item = cfPickItem({ rule: "GreaterThan(5)", score: -1.5, count: 10, cells: ["B2", "B3", "B4"], notes: [] }, 2);
   assert.equal(item.detail, "highlights 10 cells: B2, B3, … (+8)");
+  const worded = cfPickItem({ rule: "GreaterThan(5)", score: null, count: 0, cells: [], notes: ["the prompt says 'over 5'"] });
+  assert.equal(worded.description, "from the wording");
+  assert.equal(worded.detail, "highlights no cells · the prompt says 'over 5'");
 });
 
 test("protocol: status bar states", () => {
