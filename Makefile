@@ -63,8 +63,10 @@ test: lint test-python test-vscode
 bench: setup
 	$(BIN)/codefusion bench
 
+# ... and the CF phrasing probe: 74 prompts typed as users type them, hit rate at top-1 and top-3 (~4 min).
 eval: setup
 	$(BIN)/codefusion eval --all --limit 100 --steps-curve --curve-steps 1,2,3,5,10 --curve-limit 30
+	$(BIN)/codefusion cf probe
 
 # Whole dev splits: the served system vs TF-IDF and vs its unedited examples, 95 % paired-bootstrap intervals.
 significance: setup

@@ -64,9 +64,9 @@ _COMPARISONS: list[tuple[str, CompareOp]] = [
      CompareOp.GREATER_EQUAL),
     (r"(?:at most|no more than|not more than|up to|a maximum of|maximum of|max of)\s+(?P<n>{N})",
      CompareOp.LESS_EQUAL),
-    (r"(?P<n>{N})\s*(?:or|and) (?:more|above|higher|greater|over|up|bigger|larger)\b(?!\s*than)|(?P<n2>{N})\+",
+    (r"(?P<n>{N})\s*(?:or|and) (?:more|above|higher|greater|over|up|bigger|larger)\b(?!\s*(?:than|{N}))|(?P<n2>{N})\+",
      CompareOp.GREATER_EQUAL),
-    (r"(?P<n>{N})\s*(?:or|and) (?:less|below|lower|fewer|under|smaller|down)\b(?!\s*than)",
+    (r"(?P<n>{N})\s*(?:or|and) (?:less|below|lower|fewer|under|smaller|down)\b(?!\s*(?:than|{N}))",
      CompareOp.LESS_EQUAL),
     (r"(?:not equal to|not equals?|does not equal|doesn't equal|other than|except(?: for)?|excluding|"
      r"different from|not)\s+(?P<n>{N})(?!\s*(?:and|-|to)\s*{N})", CompareOp.NOT_EQUAL),
