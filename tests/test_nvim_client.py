@@ -147,5 +147,6 @@ def test_nvim_client_shipped_model(nvim: str, tmp_path: Path, shipped_model_dir:
     header = "import json\n\n# read a json file and return the parsed data\n"
     assert report["generated"].startswith(header) and report["generated"][len(header):].strip(), "no code inserted"
     assert report["bash"], "no Bash completion items"
-    assert report["cf"][0].startswith(f"CodeFusion: wrote {report['cf_items'][0].split()[0]} to Sales!B2:B11"), report["cf"]
+    top_rule = report["cf_items"][0].split()[0]
+    assert report["cf"][0].startswith(f"CodeFusion: wrote {top_rule} to Sales!B2:B11"), report["cf"]
     assert cf_rules(book) == [("B2:B11", 1)]
