@@ -205,3 +205,22 @@ def test_token_logp_prefers_the_learned_code_and_least_sure_picks_its_share(tok,
     in_span = (ends.long().cumsum(-1) - ends.long()) == 0
     for i in range(2):
         assert lp_wrong[i][chosen[i]].max() <= lp_wrong[i][in_span[i] & ~chosen[i]].min()
+
+
+def test_a_time_conditioned_model_reads_the_masking_rate(tok):
+    torch.manual_seed(3)
+    cfg = tiny_cfg(tok, time_conditioning=True)
+    net = MaskedDiffusionNet(cfg)
+    batch = cf_batch(tok, cfg)
+    memory = net.encode(batch.prompt, batch.prompt_pad)
+    x = torch.full_like(batch.code, net.mask_id)
+    low, high = (net(x, memory, batch.prompt_pad, torch.full((len(x),), t)) for t in (0.1, 0.9))
+    assert not torch.allclose(low, high)  # the rate changes the prediction
+    losses = MaskedDiffusion().training_losses(net, batch)
+    losses["loss"].backward()
+    assert net.time is not None and net.time[0].weight.grad is not None
+    net.eval()
+    out = sample_masked(net, prompt=batch.prompt, prompt_pad=batch.prompt_pad, k=1, length=batch.code.shape[1],
+                        steps=3)
+    assert not (out.tokens == net.mask_id).any()
+    assert MaskedDiffusionNet(tiny_cfg(tok)).time is None
