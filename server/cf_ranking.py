@@ -6,7 +6,7 @@
    list, marked as read from the wording.
 3. `demote_all_or_none` — with the range's cells known, a rule that highlights every cell or none of them
    (a `top(500)` on 10 cells) goes after the rules that pick some, unless the prompt asked for it in words;
-   colour scales, data bars and icon sets paint every number by design and are not demoted.
+   colour scales, data bars and icon sets paint every number by design: demoted only where there is none.
 
 Each rule that moves a candidate says why in the candidate's `notes`. No LSP, no workbook I/O.
 """
@@ -63,11 +63,9 @@ def demote_all_or_none(ranked: list[RankedRule], block: CellBlock) -> list[Ranke
         return ranked
     out = []
     for r in ranked:
-        if isinstance(r.rule, Scale):
-            out.append((False, r))
-            continue
         p = preview_block(r.rule, block, limit=0)
-        blanket = p.count == 0 or p.count == p.total
+        # a scale paints every number by design; one over a range without numbers paints nothing
+        blanket = p.count == 0 or (p.count == p.total and not isinstance(r.rule, Scale))
         if blanket:
             what = "none of the" if p.count == 0 else "all"
             r = r.note(f"highlights {what} {p.total} cells" + ("" if r.worded is not None else "; ranked lower"))

@@ -112,3 +112,11 @@ def test_demotion_spares_worded_rules_and_visuals():
     assert texts(ranked) == ["GreaterThan(5000)", "ColorScale()", "top(3)"]  # asked for, though it picks none now
     assert ranked[0].notes[-1] == "highlights none of the 10 cells"
     assert ranked[1].notes == ()  # a colour scale paints every number by design
+
+
+def test_a_scale_over_text_paints_nothing_and_is_demoted():
+    text = CellBlock("S", "A1:A3", ["A1", "A2", "A3"], ["Paris", "Lyon", "Oslo"])
+    ranked = demote_all_or_none(model_order(scored(("ColorScale()", -1.0), ("TextContains(o)", -1.5))), text)
+    assert texts(ranked) == ["TextContains(o)", "ColorScale()"]
+    assert ranked[1].notes == ("highlights none of the 3 cells; ranked lower",)
+
