@@ -5,17 +5,19 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 
 LANGUAGES: tuple[str, ...] = ("python", "bash", "cf")
 
-
-class X0Parameterization(StrEnum):
-    """How the denoiser N produces x̂₀."""
-
-    REGRESS = "regress"  # N outputs x̂₀ directly in embedding space
-    EXPECTED_EMBEDDING = "expected_embedding"  # N outputs token logits; x̂₀ = softmax(logits) @ L
+# Config keys of experiments that were measured and not adopted (models/MODEL_CARD.md), with the value every
+# adopted model has. Older model folders still carry them; their code is at this git tag.
+EXPERIMENTS_TAG = "experiments-2026-11"
+RETIRED_KEYS: dict[str, object] = {
+    "x0_parameterization": "expected_embedding",  # N outputs token logits; x̂₀ = softmax(logits) @ L
+    "example_context": False,
+    "example_guess": False,
+    "minilm_prompt_len": 0,
+}
 
 
 @dataclass
@@ -37,19 +39,7 @@ class ModelConfig:
     code_len: dict[str, int] = field(default_factory=lambda: {"python": 48, "bash": 48, "cf": 16})
     diffusion_steps: int = 1200
     schedule_offset: float = 1e-4  # the s of the sqrt schedule
-    x0_parameterization: X0Parameterization = X0Parameterization.EXPECTED_EMBEDDING
     self_conditioning: bool = True
-    # Retrieval context: the encoder reads `<lang> prompt <lang> example prompt <lang> example code` for a
-    # nearest training example (each candidate its own), so N and D can copy and edit instead of generating
-    # from nothing (model/training/context.py). Such models want max_prompt_len ≥ 128.
-    example_context: bool = False
-    # Example guess: N's self-conditioning input ("its previous estimate of x₀") is, for half the training
-    # pairs, the code of a nearest other training example, so at inference a retrieved example can be given
-    # as the first guess and the model revises it under the prompt (position-aligned: copying is local).
-    example_guess: bool = False
-    # Pretrained prompt reading: > 0 appends up to this many all-MiniLM-L6-v2 WordPiece tokens of the prompt
-    # (frozen; model/examples/minilm.py) after our own BPE tokens, within max_prompt_len. 0: our own encoder only.
-    minilm_prompt_len: int = 0
     # Masked kernel only: whether N also reads the masking rate t (MDLM shows it is not needed).
     time_conditioning: bool = False
     pad_id: int = 0
@@ -60,19 +50,20 @@ class ModelConfig:
         return max(self.code_len.values())
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["x0_parameterization"] = self.x0_parameterization.value
-        return d
+        return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
+        """The config of a dict (a config.json); retired experiment keys are accepted at their adopted value."""
+        d = dict(d)
+        for key, adopted in RETIRED_KEYS.items():
+            if key in d and d.pop(key) != adopted:
+                raise ValueError(f"{key!r} other than {adopted!r} is an experiment that was not adopted; its code "
+                                 f"is at git tag {EXPERIMENTS_TAG} (models/MODEL_CARD.md)")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"unknown config keys: {sorted(unknown)}")
-        d = dict(d)
-        if "x0_parameterization" in d:
-            d["x0_parameterization"] = X0Parameterization(d["x0_parameterization"])
         return cls(**d)
 
     def save(self, path: Path) -> None:

@@ -56,31 +56,16 @@ def load_tokenizer(model_dir: Path, cfg: ModelConfig) -> CodeTokenizer:
     if tok.vocab_size != cfg.vocab_size or tok.pad_id != cfg.pad_id or tok.eos_id != cfg.eos_id:
         raise ModelLoadError(f"tokenizer {path} does not match the config (vocab {tok.vocab_size} vs "
                              f"{cfg.vocab_size})")
-    return with_prompt_reader(tok, cfg)
+    return tok
 
 
-def with_prompt_reader(tok: CodeTokenizer, cfg: ModelConfig) -> CodeTokenizer:
-    """The tokenizer, reading prompts with MiniLM too when the config asks for it."""
-    if not cfg.minilm_prompt_len:
-        return tok
-    from .examples.minilm import MiniLMUnavailable, load_minilm_tokenizer
-
-    try:
-        return tok.read_prompts_with(load_minilm_tokenizer(), cfg.minilm_prompt_len)
-    except MiniLMUnavailable as exc:
-        raise ModelLoadError(str(exc)) from exc
-
-
-# Position tables that may grow when a model is initialised from a smaller one (e.g. a longer encoder input
-# for retrieval context): the old rows are kept and the new ones repeat them.
+# Position tables that may grow when a model is initialised from a smaller one (a longer encoder input set by
+# --config-overrides): the old rows are kept and the new ones repeat them.
 GROWABLE = ("encoder.pos.weight",)
 
 
-def load_weights(model_dir: Path, net: nn.Module, grow: bool = False, fresh: tuple[str, ...] = ()) -> None:
-    """Load a folder's weights into net; with grow, GROWABLE tables shorter than net's are extended.
-
-    Weights whose names start with a `fresh` prefix may be absent from the folder (a part the folder's
-    model lacks, e.g. a new prompt reader): they keep net's initialisation."""
+def load_weights(model_dir: Path, net: nn.Module, grow: bool = False) -> None:
+    """Load a folder's weights into net; with grow, GROWABLE tables shorter than net's are extended."""
     path = Path(model_dir) / WEIGHTS_FILE
     if not path.is_file():
         raise ModelLoadError(f"weights not found: {path}")
@@ -94,7 +79,7 @@ def load_weights(model_dir: Path, net: nn.Module, grow: bool = False, fresh: tup
                 and state[key].shape[1:] == own[key].shape[1:]:
             reps = -(-own[key].shape[0] // state[key].shape[0])
             state[key] = state[key].repeat(reps, *([1] * (state[key].dim() - 1)))[: own[key].shape[0]]
-    missing = sorted(k for k in set(own) - set(state) if not k.startswith(fresh))
+    missing = sorted(set(own) - set(state))
     bad_shape = [k for k in own if k in state and state[k].shape != own[k].shape]
     if missing or bad_shape:
         raise ModelLoadError(f"weights {path} do not fit the config: missing {missing[:5]}, "

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .config import ModelConfig, X0Parameterization
+from .config import ModelConfig
 
 
 def sinusoidal(t: Tensor, dim: int) -> Tensor:
@@ -90,25 +90,11 @@ class Encoder(nn.Module):
                                            activation="gelu", batch_first=True, norm_first=True)
         self.layers = nn.TransformerEncoder(layer, cfg.encoder_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(cfg.d_model)
-        self.vocab_size = cfg.vocab_size
-        if cfg.minilm_prompt_len:  # the prompt's MiniLM tokens follow our own ones, their ids offset by the vocab
-            from .examples.minilm import WIDTH, FrozenMiniLM
-
-            self.minilm = FrozenMiniLM()
-            self.minilm_proj = nn.Linear(WIDTH, cfg.d_model)
-            self.minilm_norm = nn.LayerNorm(cfg.d_model)
 
     def forward(self, prompt: Tensor, prompt_pad: Tensor) -> Tensor:
         pos = torch.arange(prompt.shape[1], device=prompt.device)
-        if not hasattr(self, "minilm"):
-            h = self.tok(prompt) + self.pos(pos)  # (B, P, C)
-            return self.norm(self.layers(h, src_key_padding_mask=prompt_pad))  # (B, P, C)
-        theirs = prompt >= self.vocab_size  # (B, P) MiniLM positions
-        own = torch.where(theirs, 0, prompt)
-        h = self.tok(own) + self.pos(pos)  # (B, P, C)
-        h = self.norm(self.layers(h, src_key_padding_mask=prompt_pad | theirs))
-        m = self.minilm_norm(self.minilm_proj(self.minilm(prompt - self.vocab_size, theirs).to(h.dtype)))
-        return torch.where(theirs[..., None], m, h)  # (B, P, C)
+        h = self.tok(prompt) + self.pos(pos)  # (B, P, C)
+        return self.norm(self.layers(h, src_key_padding_mask=prompt_pad))  # (B, P, C)
 
 
 class CrossBlocks(nn.Module):
@@ -143,7 +129,8 @@ class CrossBlocks(nn.Module):
 
 
 class Denoiser(nn.Module):
-    """N: (x_t, t, self-conditioning x̂₀, prompt states) -> x̂₀ (or token logits for x̂₀)."""
+    """N: (x_t, t, self-conditioning x̂₀, prompt states) -> a vector per position whose similarities to L are
+    the token logits of x̂₀ (CodeFusionNet.denoise)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -191,14 +178,12 @@ class CodeFusionNet(nn.Module):
         return self.encoder(prompt, prompt_pad)  # (B, P, C)
 
     def denoise(self, x_t: Tensor, t: Tensor, memory: Tensor, memory_pad: Tensor,
-                x0_prev: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
-        """N: returns x̂₀ (B, L, E) and, for the expected-embedding form, the token logits (B, L, V)."""
+                x0_prev: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """N: x̂₀ = softmax(logits) @ L, the expected embedding (B, L, E), and N's token logits (B, L, V)."""
         out = self.denoiser(x_t, t, memory, memory_pad, x0_prev)  # (B, L, E)
-        if self.cfg.x0_parameterization is X0Parameterization.EXPECTED_EMBEDDING:
-            table = self.embedding_table()  # (V, E)
-            logits = self.denoiser_scale * out @ table.t() / self.logit_divisor  # (B, L, V)
-            return logits.softmax(-1) @ table, logits  # (B, L, E), (B, L, V)
-        return out, None
+        table = self.embedding_table()  # (V, E)
+        logits = self.denoiser_scale * out @ table.t() / self.logit_divisor  # (B, L, V)
+        return logits.softmax(-1) @ table, logits  # (B, L, E), (B, L, V)
 
     def decode(self, x0: Tensor, memory: Tensor, memory_pad: Tensor) -> Tensor:
         """D: x̂₀ -> hidden states in embedding space, (B, L, E)."""
@@ -231,15 +216,13 @@ class CodeFusionNet(nn.Module):
         return self.denoiser.time(features)[:, None, None, :]
 
     def denoise_cached(self, x_t: Tensor, cond: Tensor, ctx: RequestContext,
-                       x0_prev: Tensor | None) -> tuple[Tensor, Tensor | None]:
+                       x0_prev: Tensor | None) -> tuple[Tensor, Tensor]:
         """denoise() for inference: same result, with the request's constants from request_context()."""
         if self.cfg.self_conditioning:
             x_t = torch.cat([x_t, torch.zeros_like(x_t) if x0_prev is None else x0_prev], dim=-1)  # (N, L, 2E)
         out = self.denoiser.blocks.forward_cached(x_t, ctx.denoiser_kv, ctx.mask, cond)  # (N, L, E)
-        if self.cfg.x0_parameterization is X0Parameterization.EXPECTED_EMBEDDING:
-            logits = out @ ctx.denoiser_logit_table  # (N, L, V)
-            return logits.softmax(-1) @ ctx.table, logits  # (N, L, E), (N, L, V)
-        return out, None
+        logits = out @ ctx.denoiser_logit_table  # (N, L, V)
+        return logits.softmax(-1) @ ctx.table, logits  # (N, L, E), (N, L, V)
 
     def decode_cached(self, x0: Tensor, ctx: RequestContext) -> Tensor:
         """head(decode()) for inference: vocabulary logits (N, L, V)."""

@@ -59,10 +59,11 @@ __all__ = ["CodeFusionPipeline", "Sample", "ModelLoadError", "SamplingCancelled"
 @dataclass(frozen=True)
 class Sample:
     text: str
-    score: float
+    score: float  # the model's mean log-probability of its tokens (0.0 for an unedited example: no model)
     tokens: list[int]
     seed: str | None = None  # the training example it started from (example seeding), else None
     unedited: bool = False  # the seed example itself, offered beside the model's edit of it (not a sample)
+    example_score: float | None = None  # the seed example's score: its nearness to the prompt (0..1]
 
 
 def _set_cpu_threads() -> None:
@@ -125,19 +126,9 @@ class CodeFusionPipeline:
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.net.parameters())
 
-    def _prompts(self, prompts: list[str], lang: str,
-                 contexts: Sequence[Sequence[tuple[str, str]]] | None = None,
-                 k: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-        """(rows, P) encoder inputs and their padding: one per prompt, or with contexts one per candidate
-        (prompt-major; candidate j reads example j, cycled; a prompt with no examples reads itself alone)."""
-        max_len = self.config.max_prompt_len
-        if contexts is None:
-            ids = [self.tokenizer.encode_prompt(p, lang, max_len) for p in prompts]
-        else:
-            if len(contexts) != len(prompts):
-                raise ValueError("contexts needs one list of (prompt, code) examples for every prompt")
-            ids = [self.tokenizer.encode_prompt_with_example(p, lang, max_len, ex[j % len(ex)] if ex else None)
-                   for p, ex in zip(prompts, contexts, strict=True) for j in range(k)]
+    def _prompts(self, prompts: list[str], lang: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, P) encoder inputs, one per prompt, and their padding."""
+        ids = [self.tokenizer.encode_prompt(p, lang, self.config.max_prompt_len) for p in prompts]
         width = max(len(i) for i in ids)
         t = torch.full((len(ids), width), self.config.pad_id, dtype=torch.long)
         for r, row in enumerate(ids):
@@ -147,7 +138,7 @@ class CodeFusionPipeline:
 
     def _init_tokens(self, init_codes: Sequence[Sequence[str]], n_prompts: int, k: int, length: int,
                      name: str = "init_codes") -> torch.Tensor:
-        """(n_prompts·k, length) token ids of the codes to start from (or to guess), truncated and padded."""
+        """(n_prompts·k, length) token ids of the codes to start from, truncated and padded."""
         if len(init_codes) != n_prompts or any(not codes for codes in init_codes):
             raise ValueError(f"{name} needs a non-empty list of codes for every prompt")
         init = torch.full((n_prompts * k, length), self.config.pad_id, dtype=torch.long)
@@ -159,46 +150,30 @@ class CodeFusionPipeline:
 
     def sample(self, prompts: list[str], lang: str, *, k: int, steps: int | None = None, seed: int = 0,
                max_tokens: int | None = None, should_stop: Callable[[], bool] | None = None,
-               method: str = "diffusion", clamp: bool = False, eta: float = 0.0,
-               init_codes: Sequence[Sequence[str]] | None = None, start: int | None = None,
-               contexts: Sequence[Sequence[tuple[str, str]]] | None = None,
-               guess_codes: Sequence[Sequence[str]] | None = None, guidance: float = 0.0) -> list[list[Sample]]:
+               method: str = "diffusion", init_codes: Sequence[Sequence[str]] | None = None,
+               start: int | None = None) -> list[list[Sample]]:
         """k samples for each prompt. method: "diffusion", or for the AR baseline "sample" / "beam"
         ("sample-kv": the same sampling with a key/value cache).
 
-        contexts (models with `example_context` only): for each prompt, (example prompt, example code) pairs
-        of nearest training examples; candidate j reads example j in its encoder (cycled; [] = none).
-        guess_codes (diffusion): for each prompt, codes given to N as its first estimate of x₀ (self-conditioning
-        input; what example_guess models are trained with), cycled over the k candidates.
-
-        init_codes (diffusion only): for each prompt, codes to start from instead of pure noise, noised to
-        step `start` and denoised under the prompt (SDEdit); cycled when fewer than k are given.
-        guidance (diffusion): classifier-free guidance weight (sample_codes); 0 = plain conditional sampling.
+        init_codes (Gaussian diffusion only): for each prompt, codes to start from instead of pure noise, noised
+        to step `start` and denoised under the prompt (SDEdit); cycled when fewer than k are given.
         """
         if lang not in LANGUAGES:
             raise ValueError(f"unknown language {lang!r}; expected one of {LANGUAGES}")
         if not prompts:
             return []
-        if contexts is not None and not (self.kind == "diffusion" and self.config.example_context):
-            raise ValueError("this model does not read example contexts (its config has example_context false)")
         length = min(max_tokens or self.config.code_len[lang], self.config.max_code_len)
-        prompt, pad = self._prompts(prompts, lang, contexts, k)
+        prompt, pad = self._prompts(prompts, lang)
         with self._lock, torch.inference_mode():
             out: SampleOutput
             net: Any = self.net  # a CodeFusionNet or ARNet (or its int8-quantised copy)
             if self.kind == "masked":
                 out = self._sample_masked(net, prompt, pad, lang, k, length, steps, seed, should_stop)
             elif self.kind == "diffusion":
-                sched = DDIMScheduler(schedule=self.schedule, eta=eta)
                 init = None if init_codes is None else self._init_tokens(init_codes, len(prompts), k, length)
-                guess = None if guess_codes is None else self._init_tokens(guess_codes, len(prompts), k, length,
-                                                                           "guess_codes")
-                empty = self._prompts([""] * len(prompts), lang) if guidance else None
-                out = sample_codes(net, sched, prompt=prompt, prompt_pad=pad, k=k, length=length,
-                                   steps=steps or DEFAULT_STEPS,
-                                   seed=seed, clamp=clamp, should_stop=should_stop, init=init, start=start,
-                                   per_candidate=contexts is not None, guess=guess, guidance=guidance,
-                                   empty_prompt=empty)
+                out = sample_codes(net, DDIMScheduler(schedule=self.schedule), prompt=prompt, prompt_pad=pad, k=k,
+                                   length=length, steps=steps or DEFAULT_STEPS, seed=seed, should_stop=should_stop,
+                                   init=init, start=start)
             elif method == "beam":
                 out = ar_beam_search(net, prompt=prompt, prompt_pad=pad, k=k, length=length,
                                      should_stop=should_stop)

@@ -37,16 +37,6 @@ class CodeTokenizer:
         self.pad_id = special[PAD]
         self.eos_id = special[EOS]
         self.lang_ids = {lang: special[tag] for lang, tag in LANG_TAGS.items()}
-        self.prompt_reader: Tokenizer | None = None  # MiniLM's WordPiece, for models that read prompts with it
-        self.prompt_reader_len = 0
-
-    def read_prompts_with(self, reader: Tokenizer, max_len: int) -> CodeTokenizer:
-        """Also encode prompts with a pretrained encoder's tokenizer (up to max_len tokens, [CLS] … [SEP]),
-        appended to our own tokens with ids offset by our vocabulary size (networks.Encoder splits them)."""
-        if max_len < 2:
-            raise ValueError(f"prompt reader length must be at least 2 ([CLS] and [SEP]), got {max_len}")
-        self.prompt_reader, self.prompt_reader_len = reader, max_len
-        return self
 
     @classmethod
     def train(cls, texts: Iterable[str], vocab_size: int) -> CodeTokenizer:
@@ -71,29 +61,7 @@ class CodeTokenizer:
 
     def encode_prompt(self, text: str, lang: str, max_len: int) -> list[int]:
         ids = self.tok.encode(text or "", add_special_tokens=False).ids
-        if self.prompt_reader is None:
-            return [self.lang_ids[lang], *ids[: max_len - 1]]
-        theirs = self.prompt_reader.encode(text or "", add_special_tokens=True).ids  # [CLS] … [SEP]
-        if len(theirs) > self.prompt_reader_len:
-            theirs = [*theirs[: self.prompt_reader_len - 1], theirs[-1]]
-        own = [self.lang_ids[lang], *ids[: max_len - self.prompt_reader_len - 1]]
-        return [*own, *(self.vocab_size + i for i in theirs)]
-
-    def encode_prompt_with_example(self, text: str, lang: str, max_len: int, example: tuple[str, str] | None,
-                                   prompt_len: int = 40, example_prompt_len: int = 24) -> list[int]:
-        """`<lang> prompt <lang> example prompt <lang> example code`, truncated to max_len (retrieval context).
-
-        Without an example it is encode_prompt. The language tag separates the parts; it starts the prompt too.
-        """
-        if example is None:
-            return self.encode_prompt(text, lang, max_len)
-        if self.prompt_reader is not None:
-            raise ValueError("retrieval context is not supported by models that read prompts with MiniLM")
-        tag = self.lang_ids[lang]
-        head = self.encode_prompt(text, lang, prompt_len + 1)
-        ex_prompt = self.tok.encode(example[0] or "", add_special_tokens=False).ids[:example_prompt_len]
-        ex_code = self.tok.encode(example[1] or "", add_special_tokens=False).ids
-        return [*head, tag, *ex_prompt, tag, *ex_code][:max_len]
+        return [self.lang_ids[lang], *ids[: max_len - 1]]
 
     def encode_code(self, code: str) -> list[int]:
         """Code tokens followed by <eos> (no padding, no truncation)."""

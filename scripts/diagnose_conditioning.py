@@ -3,8 +3,8 @@
 1. Prompt vs empty prompt: cross-entropy and accuracy of D+H over the *non-padding* gold tokens after one
    N pass on gold code noised to t (600, 1199), with the real prompt and with an empty one.
 2. Position-aligned overlap of the gold code with its nearest training example (TF-IDF, top-1): the share
-   of gold tokens that the example has at the same position, i.e. what an aligned copy (example guess,
-   model/training/corpus.py) could recover at best.
+   of gold tokens that the example has at the same position, i.e. what an aligned copy (the example-guess
+   experiment, git tag experiments-2026-11) could recover at best.
 
 Usage: .venv/bin/python scripts/diagnose_conditioning.py MODEL_DIR [N_PROMPTS]
 """

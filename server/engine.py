@@ -5,7 +5,7 @@ the model folder's seeding.json lists, each starts from a nearest training examp
 codefusion.model.examples.seeding), and only when
 fewer than k of them parse and differ after normalisation does it draw `(oversample - 1) * k` more
 (other noise seeds); then it drops candidates that do not parse, deduplicates after normalisation
-and ranks by the model's score. One sampler runs at a time (a lock), so the
+and ranks them by the rules of server/ranking.py. One sampler runs at a time (a lock), so the
 server may call it from any thread.
 """
 
@@ -227,10 +227,7 @@ class Engine:
             )  # unique, in order
             if todo:
                 samples = self._sample(pipe, todo, lang, kwargs)
-                ranked = {
-                    p: rank_candidates(lang, per_prompt, k)
-                    for p, per_prompt in zip(todo, samples, strict=True)
-                }
+                ranked = {p: self.rank(lang, per_prompt, k) for p, per_prompt in zip(todo, samples, strict=True)}
                 for i, p in enumerate(prompts):
                     if results[i] is None:
                         results[i] = ranked[p]
@@ -251,7 +248,7 @@ class Engine:
     ) -> list[list[Sample]]:
         """The raw samples behind `generate_batch` (k or k · oversample per prompt, unvalidated, uncached).
 
-        `rank_candidates(lang, samples, k)` of each row is what `generate_batch` serves; evaluation
+        `rank(lang, samples, k)` of each row is what `generate_batch` serves; evaluation
         uses both to measure validity before and after filtering from one sampler run.
         """
         if lang not in LANGS:
@@ -263,6 +260,11 @@ class Engine:
         kwargs = self._sample_kwargs(k, steps, seed, max_tokens, None, method)
         with self._sample_lock:
             return self._sample(pipe, prompts, lang, kwargs)
+
+    def rank(self, lang: str, samples: Sequence[Sample], k: int) -> list[Candidate]:
+        """The candidates `generate_batch` serves from one prompt's samples (server/ranking.py's rules)."""
+        examples_first = self._seeds is not None and lang in self._seeds.config.examples_first
+        return rank_candidates(lang, samples, k, examples_first=examples_first)
 
     def _sample_kwargs(
         self,
@@ -289,7 +291,7 @@ class Engine:
         prompts whose first k do not give k distinct valid candidates. Records the latency."""
         start = time.perf_counter()
         k = kwargs["k"]
-        pools: dict[str, tuple[int, list[tuple[Retrieved, str]]]] = {}  # rescored examples, for the top-up
+        pools: dict[str, tuple[int, list[Retrieved]]] = {}  # rescored examples, for the top-up
         samples = self._first_samples(pipe, prompts, lang, kwargs, pools=pools)
         short = [i for i, rows in enumerate(samples) if needs_top_up(lang, rows, k)]
         if short and self.oversample > 1:
@@ -308,38 +310,23 @@ class Engine:
             return None
         return self._seeds.start_for(lang)
 
-    def _reads_examples(self, lang: str) -> bool:
-        """Whether candidates of `lang` read nearest training examples: in the encoder (example_context models)
-        or as N's first guess (example_guess models)."""
-        pipe = self._pipe
-        return (self.seeding and self._seeds is not None and lang in self._seeds.retrievers and pipe is not None
-                and pipe.kind == "diffusion" and (pipe.config.example_context or pipe.config.example_guess))
-
     def _seeded_languages(self) -> set[str]:
-        return {lang for lang in LANGS if self._seed_start(lang) is not None or self._reads_examples(lang)}
+        return {lang for lang in LANGS if self._seed_start(lang) is not None}
 
     def _first_samples(
         self, pipe: CodeFusionPipeline, prompts: list[str], lang: str, kwargs: dict[str, Any], skip: int = 0,
-        pools: dict[str, tuple[int, list[tuple[Retrieved, str]]]] | None = None,
+        pools: dict[str, tuple[int, list[Retrieved]]] | None = None,
     ) -> list[list[Sample]]:
-        """k samples per prompt, from the nearest training examples where a training example shares a word with
-        the prompt and the model folder says so, else from pure noise under the prompt alone. Examples are used
-        three ways: the sampler starts from one, noised (seeding.json's start step: SDEdit); an
-        example_context model reads one in its encoder; an example_guess model gets one as N's first estimate
-        of x₀ (candidate j: example j). A top-up batch (skip = the first batch's k) uses the next nearest
-        examples, ranked k+1, k+2, …; prompts that have no more start from pure noise.
-
-        Such a sample's score is its example's prompt similarity (0..1], so they rank before pure ones (mean
-        log-probabilities, <= 0) and in the order of their examples' nearness: on dev that order beat the
-        model's own score (models/MODEL_CARD.md).
+        """k samples per prompt: where the model folder's seeding.json seeds `lang` and a training example shares
+        a word with the prompt, each starts from a nearest example noised to seeding.json's start step
+        (SDEdit; candidate j: example j), else from pure noise under the prompt alone. A top-up batch (skip =
+        the first batch's k) uses the next nearest examples, ranked k+1, k+2, …; prompts that have no more
+        start from pure noise. Each seeded sample carries its example's score (server/ranking.py ranks by it).
         """
         from codefusion.model.pipeline import Sample
 
-        seeds = self._seeds
-        # the AR baseline is never seeded
-        start = self._seed_start(lang) if "method" not in kwargs else None
-        reads = "method" not in kwargs and self._reads_examples(lang)
-        if seeds is None or (start is None and not reads):
+        seeds, start = self._seeds, self._seed_start(lang)
+        if pipe.kind == "ar" or seeds is None or start is None:  # the AR baseline is never seeded
             return pipe.sample(prompts, lang, **kwargs)
         k = kwargs["k"]
         found = [self._nearest(pipe, seeds, p, lang, skip + k, pools)[skip:] for p in prompts]
@@ -347,25 +334,16 @@ class Engine:
         seeded = [i for i, f in enumerate(found) if f]
         plain = [i for i, f in enumerate(found) if not f]
         if seeded:
-            extra: dict[str, Any] = {}
-            if start is not None:
-                extra.update(steps=seeds.config.steps, init_codes=[[r.code for r, _ in found[i]] for i in seeded],
-                             start=start)
-            if reads and pipe.config.example_context:
-                extra["contexts"] = [[(prompt, r.code) for r, prompt in found[i]] for i in seeded]
-            if reads and pipe.config.example_guess:
-                extra["guess_codes"] = [[r.code for r, _ in found[i]] for i in seeded]
-            rows = pipe.sample([prompts[i] for i in seeded], lang, **{**kwargs, **extra})
-            # each example itself right after the model's edit of it, or right before it where seeding.json
-            # says `examples_first` (identical ones merge)
-            keep, lead = seeds.config.keep_examples, lang in seeds.config.examples_first
-            edit_weight, example_weight = (1 - 1e-6, 1.0) if keep and lead else (1.0, 1 - 1e-6)
+            init_codes = [[r.code for r in found[i]] for i in seeded]
+            rows = pipe.sample([prompts[i] for i in seeded], lang,
+                               **{**kwargs, "steps": seeds.config.steps, "init_codes": init_codes, "start": start})
             for i, row in zip(seeded, rows, strict=True):
-                near = [r for r, _ in found[i]]
-                samples[i] = [Sample(s.text, near[j % len(near)].score * edit_weight, s.tokens,
-                                     near[j % len(near)].code) for j, s in enumerate(row)]
-                if keep:
-                    samples[i] += [Sample(r.code, r.score * example_weight, [], r.code, unedited=True) for r in near]
+                near = found[i]
+                samples[i] = [Sample(s.text, s.score, s.tokens, near[j % len(near)].code,
+                                     example_score=near[j % len(near)].score) for j, s in enumerate(row)]
+                if seeds.config.keep_examples:  # each example itself beside the model's edit of it
+                    samples[i] += [Sample(r.code, 0.0, [], r.code, unedited=True, example_score=r.score)
+                                   for r in near]
         if plain:
             for i, row in zip(plain, pipe.sample([prompts[i] for i in plain], lang, **kwargs), strict=True):
                 samples[i] = row
@@ -373,18 +351,17 @@ class Engine:
 
     @staticmethod
     def _nearest(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompt: str, lang: str, n: int,
-                 pools: dict[str, tuple[int, list[tuple[Retrieved, str]]]] | None = None,
-                 ) -> list[tuple[Retrieved, str]]:
-        """The n nearest examples with their prompts, best first; where seeding.json says `rerank`, the
-        nearest pool is reordered by the model's fit to each under the prompt (ExampleSeeds.rescored).
+                 pools: dict[str, tuple[int, list[Retrieved]]] | None = None) -> list[Retrieved]:
+        """The n nearest examples, best first; where seeding.json says `rerank`, the nearest pool is reordered
+        by the model's fit to each under the prompt (ExampleSeeds.rescored).
         pools: the rescored pools of this request's prompts, so that its top-up batch does not rescore."""
         if not seeds.rerank_weight(lang):  # (seeds are only loaded beside a diffusion model)
-            return seeds.nearest_pairs(prompt, lang, n)
+            return seeds.nearest(prompt, lang, n)
         size = seeds.pool(n)
         if pools is not None and prompt in pools and pools[prompt][0] >= size:
             return pools[prompt][1][:n]
-        found = seeds.nearest_pairs(prompt, lang, size)
-        ce = pipe.code_ce(prompt, [r.code for r, _ in found], lang, seeds.config.rerank_step)
+        found = seeds.nearest(prompt, lang, size)
+        ce = pipe.code_ce(prompt, [r.code for r in found], lang, seeds.config.rerank_step)
         rescored = seeds.rescored(found, ce, lang)
         if pools is not None:
             pools[prompt] = (size, rescored)

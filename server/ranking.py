@@ -15,11 +15,45 @@ class Candidate:
     """One generated snippet. `valid` is False only when no sample parsed and this is a best effort."""
 
     text: str
-    score: float
+    score: float  # its seed example's score (0..1] where it has one, else the model's mean log-probability
     valid: bool
     rank: int
     seed: str | None = None  # the training example the sampler started from (example seeding), else None
 
+
+# --- the ranking rules, in order: each maps a sample to a sort key (smaller ranks first) ---------------------
+# Dev chose them (models/MODEL_CARD.md): the examples' nearness beat the model's own score as an order.
+
+
+def from_an_example_first(sample: Sample, examples_first: bool) -> bool:
+    """A sample that started from a nearest training example (or is one) before one from pure noise."""
+    return sample.example_score is None
+
+
+def nearer_example_first(sample: Sample, examples_first: bool) -> float:
+    """The nearer its example (its score: prompt similarity, × the model's fit where seeding.json says
+    `rerank`), the earlier."""
+    return -(sample.example_score or 0.0)
+
+
+def example_beside_its_edit(sample: Sample, examples_first: bool) -> bool:
+    """An example before the model's edit of it for seeding.json's `examples_first` languages, after it
+    otherwise."""
+    return sample.unedited != examples_first
+
+
+def model_score_first(sample: Sample, examples_first: bool) -> float:
+    """Among samples from pure noise, the model's score (mean log-probability), highest first; samples from
+    one example keep their sampling order."""
+    return 0.0 if sample.example_score is not None else -sample.score
+
+
+RANKING_RULES = (from_an_example_first, nearer_example_first, example_beside_its_edit, model_score_first)
+
+
+def rank_key(sample: Sample, examples_first: bool = False) -> tuple[float, ...]:
+    """The sample's sort key under RANKING_RULES; ties keep the samples' order (the sort is stable)."""
+    return tuple(rule(sample, examples_first) for rule in RANKING_RULES)
 
 
 def needs_top_up(lang: str, samples: Sequence[Sample], k: int) -> bool:
@@ -28,27 +62,28 @@ def needs_top_up(lang: str, samples: Sequence[Sample], k: int) -> bool:
     return len(ranked) < k or not all(c.valid for c in ranked)
 
 
-def rank_candidates(lang: str, samples: Sequence[Sample], k: int) -> list[Candidate]:
-    """Validate, deduplicate (after normalisation) and rank samples by score; at most k.
+def rank_candidates(lang: str, samples: Sequence[Sample], k: int, examples_first: bool = False) -> list[Candidate]:
+    """Validate, deduplicate (after normalisation) and rank samples by RANKING_RULES; at most k.
 
-    Invalid samples are kept (marked) only when none of the samples parses.
+    Invalid samples are kept (marked) only when none of the samples parses. Of duplicates the first ranked
+    stays. examples_first: `lang` is one of seeding.json's `examples_first` languages.
     """
     from codefusion.model.validate import normalize, validate
 
-    scored = [(s.text.strip("\n").rstrip(), s.score, s.seed) for s in samples]
-    scored = [row for row in scored if row[0].strip()]
-    checked = [(text, score, seed, validate(lang, text)) for text, score, seed in scored]
-    if any(c[3] for c in checked):
-        checked = [c for c in checked if c[3]]
-    checked.sort(key=lambda c: -c[1])
+    texts = [(s, s.text.strip("\n").rstrip()) for s in samples]
+    checked = [(s, text, validate(lang, text)) for s, text in texts if text.strip()]
+    if any(ok for _, _, ok in checked):
+        checked = [c for c in checked if c[2]]
+    checked.sort(key=lambda c: rank_key(c[0], examples_first))
     seen: set[str] = set()
     out: list[Candidate] = []
-    for text, score, seed, ok in checked:
+    for s, text, ok in checked:
         key = normalize(lang, text)
         if key in seen:
             continue
         seen.add(key)
-        out.append(Candidate(text=text, score=float(score), valid=ok, rank=len(out) + 1, seed=seed))
+        score = s.example_score if s.example_score is not None else s.score
+        out.append(Candidate(text=text, score=float(score), valid=ok, rank=len(out) + 1, seed=s.seed))
         if len(out) == k:
             break
     return out

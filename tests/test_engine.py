@@ -1,4 +1,4 @@
-"""The engine (no LSP): ranking, validation, dedup, cache, cancellation, load errors; and the CLIs on top."""
+"""The engine (no LSP): cache, cancellation, load errors; and the CLIs on top (ranking: test_ranking.py)."""
 
 from __future__ import annotations
 
@@ -7,40 +7,11 @@ import threading
 from pathlib import Path
 
 import pytest
-from codefusion.model.pipeline import Sample, SamplingCancelled
+from codefusion.model.pipeline import SamplingCancelled
 from codefusion.server.cli import doctor
 from codefusion.server.cli import generate as cli_generate
 from codefusion.server.cli.main import build_parser
 from codefusion.server.engine import Engine, EngineNotReady, EngineState
-from codefusion.server.ranking import needs_top_up, rank_candidates
-
-
-def samples(*pairs: tuple[str, float]) -> list[Sample]:
-    return [Sample(text, score, []) for text, score in pairs]
-
-
-def test_rank_drops_invalid_dedupes_and_sorts():
-    got = rank_candidates(
-        "python",
-        samples(
-            ("x = (1", -0.1), ("y = 2", -0.9), ("x=1", -0.5), ("x = 1", -0.3), ("", 0.0), ("z = 3", -0.2)
-        ),
-        k=5,
-    )
-    assert [c.text for c in got] == ["z = 3", "x = 1", "y = 2"]  # "x=1" is a duplicate of "x = 1"
-    assert [c.rank for c in got] == [1, 2, 3] and all(c.valid for c in got)
-
-
-def test_rank_keeps_marked_invalid_only_when_nothing_parses():
-    got = rank_candidates("bash", samples(("if then (", -1.0), ("for do (", -2.0)), k=1)
-    assert len(got) == 1 and got[0].text == "if then (" and not got[0].valid
-
-
-def test_top_up_only_when_the_first_k_fall_short():
-    assert not needs_top_up("python", samples(("x = 1", -0.1), ("y = 2", -0.2)), k=2)
-    assert needs_top_up("python", samples(("x = 1", -0.1), ("x=1", -0.2)), k=2)  # a duplicate
-    assert needs_top_up("python", samples(("x = 1", -0.1), ("y = (", -0.2)), k=2)  # one does not parse
-    assert needs_top_up("bash", samples(("if then (", -1.0),), k=1)  # nothing parses
 
 
 @pytest.fixture(scope="module")

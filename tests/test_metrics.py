@@ -252,7 +252,7 @@ def test_report_tables_and_plot(tmp_path: Path):
 
 def test_engine_sample_batch_is_what_generate_batch_serves(tiny_model_dir: Path):
     from codefusion.server.engine import Engine
-    from codefusion.server.ranking import needs_top_up, rank_candidates
+    from codefusion.server.ranking import needs_top_up
 
     engine = Engine(tiny_model_dir, device="cpu")
     raw = engine.sample_batch(["list all files", "show disk usage"], "bash", k=3, steps=2, seed=5)
@@ -260,6 +260,6 @@ def test_engine_sample_batch_is_what_generate_batch_serves(tiny_model_dir: Path)
     for rows in raw:
         assert len(rows) == (3 * engine.oversample if needs_top_up("bash", rows[:3], 3) else 3)
     served = engine.generate_batch(["list all files", "show disk usage"], "bash", k=3, steps=2, seed=5)
-    assert served == [rank_candidates("bash", r, 3) for r in raw]
+    assert served == [engine.rank("bash", r, 3) for r in raw]
     with pytest.raises(ValueError):
         engine.sample_batch(["x"], "cobol")

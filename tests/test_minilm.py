@@ -1,5 +1,4 @@
-"""all-MiniLM-L6-v2 (installed by `make setup`): sentence embeddings for nearest examples, and the frozen
-prompt reader of models with minilm_prompt_len > 0."""
+"""all-MiniLM-L6-v2 (installed by `make setup`): sentence embeddings for nearest examples."""
 
 from __future__ import annotations
 
@@ -11,14 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from codefusion.model.examples.minilm import MINILM_ENV, SentenceEncoder, cache_states
+from codefusion.model.examples.minilm import MINILM_ENV, SentenceEncoder
 from codefusion.model.examples.retrieval import HybridRetriever, TfidfRetriever
 from codefusion.model.examples.seeding import SEEDING_FILE, ExampleSeeds, SeedingConfig
-from codefusion.model.modelfile import ModelLoadError, load_weights, read_config, with_prompt_reader
-from codefusion.model.networks import CodeFusionNet
-from codefusion.model.pipeline import CodeFusionPipeline
-from codefusion.model.tokenizer import CodeTokenizer
-from tiny_model import make_tiny_model
+from codefusion.model.modelfile import ModelLoadError
 
 EXAMPLES = [
     ("bash", "delete the file notes.txt", "rm notes.txt"),
@@ -102,64 +97,6 @@ def test_bad_semantic_files_name_the_file(semantic_dir: Path, tmp_path: Path):
         (broken / SEEDING_FILE).write_text(json.dumps({**body, **bad}))
         with pytest.raises(ModelLoadError, match="semantic"):
             ExampleSeeds.from_dir(broken)
-
-
-# --- the prompt reader -------------------------------------------------------------------------------
-
-READER = {"minilm_prompt_len": 8, "max_prompt_len": 72}
-
-
-@pytest.fixture(scope="module")
-def reader_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_model(tmp_path_factory.mktemp("reader"), **READER)
-
-
-def test_prompt_reader_tokens(reader_dir: Path):
-    _, cfg = read_config(reader_dir)
-    tok = with_prompt_reader(CodeTokenizer.load(reader_dir / "tokenizer.json"), cfg)
-    ids = tok.encode_prompt("delete the file notes.txt", "bash", cfg.max_prompt_len)
-    own = [i for i in ids if i < cfg.vocab_size]
-    theirs = [i - cfg.vocab_size for i in ids if i >= cfg.vocab_size]
-    assert ids[0] == tok.lang_ids["bash"] and ids[: len(own)] == own  # ours first, then MiniLM's
-    assert theirs[0] == 101 and theirs[-1] == 102  # [CLS] … [SEP]
-    long = tok.encode_prompt("word " * 100, "bash", cfg.max_prompt_len)
-    assert len(long) <= cfg.max_prompt_len
-    assert len([i for i in long if i >= cfg.vocab_size]) == 8 and long[-1] == cfg.vocab_size + 102
-    with pytest.raises(ValueError, match="MiniLM"):
-        tok.encode_prompt_with_example("x", "bash", 72, ("y", "z"))
-
-
-def test_prompt_reader_weights_stay_out_of_the_model(reader_dir: Path, tiny_model_dir: Path):
-    _, cfg = read_config(reader_dir)
-    net = CodeFusionNet(cfg)
-    keys = [k for k in net.state_dict() if "minilm" in k]
-    assert keys and all(k.startswith(("encoder.minilm_proj.", "encoder.minilm_norm.")) for k in keys)
-    assert sum(p.numel() for p in net.parameters()) < 1_000_000  # MiniLM's 22M are not trained or saved
-    assert (reader_dir / "model.safetensors").stat().st_size < 2_000_000
-    # a model without the reader initialises one with it: the reader's layers start fresh
-    load_weights(tiny_model_dir, net, grow=True, fresh=("encoder.minilm_",))
-    with pytest.raises(ModelLoadError, match="missing"):
-        load_weights(tiny_model_dir, CodeFusionNet(cfg), grow=True)
-
-
-def test_prompt_reader_reads_meaning_and_caches_exactly(reader_dir: Path):
-    pipe = CodeFusionPipeline.from_dir(reader_dir, device="cpu")
-    net, cfg, tok = pipe.net, pipe.config, pipe.tokenizer
-    prompts = ["delete the file notes.txt", "erase the file notes.txt"]
-    ids = [tok.encode_prompt(p, "bash", cfg.max_prompt_len) for p in prompts]
-    width = max(map(len, ids))
-    prompt = torch.tensor([x + [cfg.pad_id] * (width - len(x)) for x in ids])
-    pad = prompt == cfg.pad_id
-    with torch.no_grad():
-        plain = net.encode(prompt, pad)
-        assert cache_states(net) == 1
-        cached_first, cached_again = net.encode(prompt, pad), net.encode(prompt, pad)
-    assert torch.allclose(plain, cached_first, atol=1e-5) and torch.equal(cached_first, cached_again)
-    theirs = prompt >= cfg.vocab_size
-    # "delete" vs "erase": the MiniLM positions read them differently
-    assert not torch.allclose(plain[0][theirs[0]].mean(0), plain[1][theirs[1]].mean(0))
-    rows = pipe.sample(prompts[:1], "bash", k=2, steps=2, seed=0)
-    assert len(rows[0]) == 2 and all(isinstance(s.text, str) for s in rows[0])
 
 
 def test_shipped_seeds_use_minilm(shipped_model_dir: Path):

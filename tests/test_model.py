@@ -19,7 +19,6 @@ from codefusion.model.noise.gaussian import (
     GaussianDiffusion,
     NoiseSchedule,
     SamplingCancelled,
-    guided,
     sample_codes,
 )
 from codefusion.model.pipeline import CodeFusionPipeline
@@ -96,65 +95,6 @@ def test_each_loss_term_is_finite_and_trains(tok):
     assert torch.isclose(losses["loss"], sum(v for k, v in losses.items() if k != "loss"))
     losses["loss"].backward()
     assert net.decoder.out.weight.grad is not None and net.denoiser.blocks.inp.weight.grad is not None
-
-
-def test_pad_weight_discounts_only_the_padding_after_the_codes_end(tok, monkeypatch):
-    cfg = tiny_cfg(tok)
-    net = CodeFusionNet(cfg)
-    batch = cf_batch(tok, cfg)
-    pad = batch.code == cfg.pad_id
-    assert pad.any() and (~pad).any()
-    original, seen = torch.nn.functional.cross_entropy, []
-
-    def spy(*args, **kwargs):
-        out = original(*args, **kwargs)
-        seen.append(out.detach())  # the first call per loss is the head's per-position CE, (B, L)
-        return out
-
-    monkeypatch.setattr(torch.nn.functional, "cross_entropy", spy)
-
-    def run(pad_weight: float) -> dict[str, torch.Tensor]:
-        seen.clear()
-        torch.manual_seed(3)  # the same timesteps and noise for both
-        diffusion = GaussianDiffusion(schedule=NoiseSchedule(steps=cfg.diffusion_steps), self_conditioning=False,
-                                      pad_weight=pad_weight, pad_id=cfg.pad_id)
-        return diffusion.training_losses(net, batch)
-
-    full = run(1.0)
-    per_pos = seen[0]
-    light = run(0.0)
-    first_pad = pad & ((pad.long().cumsum(1) - pad.long()) == 0)  # each code's end: still counted
-    keep = (~pad) | first_pad
-    assert torch.isclose(light["ce"], (per_pos * keep).sum() / keep.sum(), atol=1e-5)
-    assert torch.isclose(full["ce"], per_pos.mean(), atol=1e-5)
-    with pytest.raises(ValueError, match="pad_weight"):
-        GaussianDiffusion(schedule=NoiseSchedule(steps=cfg.diffusion_steps), pad_weight=1.5)
-
-
-def test_prompt_dropout_leaves_some_rows_the_language_tag_alone(tok, monkeypatch):
-    cfg = tiny_cfg(tok)
-    net = CodeFusionNet(cfg)
-    batch = cf_batch(tok, cfg)
-    seen = []
-    original = net.encode
-
-    def spy(prompt, prompt_pad):
-        seen.append(prompt_pad.clone())
-        return original(prompt, prompt_pad)
-
-    monkeypatch.setattr(net, "encode", spy)
-    torch.manual_seed(1)
-    diffusion = GaussianDiffusion(schedule=NoiseSchedule(steps=cfg.diffusion_steps), self_conditioning=False,
-                                  prompt_dropout=0.5)
-    diffusion.training_losses(net, batch)
-    pad = seen[0]
-    dropped = pad[:, 1:].all(1)  # (B,) rows that read the tag alone
-    assert dropped.any() and (~dropped).any()
-    assert torch.equal(pad[~dropped], batch.prompt_pad[~dropped])  # the others read their whole prompt
-    assert not pad[:, 0].any()  # the language tag always stays
-    for bad in (-0.1, 1.0):
-        with pytest.raises(ValueError, match="prompt_dropout"):
-            GaussianDiffusion(schedule=NoiseSchedule(steps=cfg.diffusion_steps), prompt_dropout=bad)
 
 
 def test_embed_scale_shrinks_the_code_embedding_but_not_the_logits(tok):
@@ -287,28 +227,6 @@ def test_sampling_is_deterministic_per_seed_and_cancellable(tok, overfit):
     assert len(calls) == 3
 
 
-def test_guidance_moves_away_from_the_unconditional_prediction(tok, overfit):
-    net, cfg = overfit
-    sched = DDIMScheduler(schedule=NoiseSchedule(steps=cfg.diffusion_steps))
-    prompt = torch.tensor([tok.encode_prompt("greater than 500", "cf", 16)])
-    empty = torch.tensor([tok.encode_prompt("", "cf", 16)])
-    args = dict(prompt=prompt, prompt_pad=prompt == cfg.pad_id, k=3, length=8, steps=5, seed=7)
-    plain = sample_codes(net, sched, **args)
-    # uncond = cond: the guided log-probabilities are the conditional ones, whatever the weight
-    same = sample_codes(net, sched, guidance=2.0, empty_prompt=(prompt, prompt == cfg.pad_id), **args)
-    assert torch.equal(same.tokens, plain.tokens) and torch.allclose(same.scores, plain.scores, atol=1e-5)
-    guided_out = sample_codes(net, sched, guidance=2.0, empty_prompt=(empty, empty == cfg.pad_id), **args)
-    assert guided_out.tokens.shape == plain.tokens.shape
-    c, u = torch.randn(2, 5), torch.randn(2, 5)
-    expected = c.log_softmax(-1) + 0.5 * (c.log_softmax(-1) - u.log_softmax(-1))
-    assert torch.allclose(guided(c, u, 0.5), expected)
-    with pytest.raises(ValueError, match="empty_prompt"):
-        sample_codes(net, sched, guidance=1.0, **args)
-    pipe = CodeFusionPipeline.from_parts(net, cfg, tok)
-    a = pipe.sample(["greater than 500"], "cf", k=2, steps=5, guidance=1.0)
-    assert a == pipe.sample(["greater than 500"], "cf", k=2, steps=5, guidance=1.0)  # still seeded
-
-
 def test_checkpoint_round_trip_and_clear_errors(tok, overfit, tmp_path):
     net, cfg = overfit
     save_model_dir(tmp_path / "m", net, cfg, tok, half=False)
@@ -332,6 +250,34 @@ def test_checkpoint_round_trip_and_clear_errors(tok, overfit, tmp_path):
     (tmp_path / "mismatch" / "config.json").write_text(json.dumps(cfg_json))
     with pytest.raises(ModelLoadError, match="tokenizer"):
         CodeFusionPipeline.from_dir(tmp_path / "mismatch", device="cpu")
+
+
+def test_retired_experiment_keys_load_only_at_their_adopted_value(tok, overfit, tmp_path):
+    """Model folders written before the unadopted experiments left the code still load; others name the tag."""
+    net, cfg = overfit
+    save_model_dir(tmp_path / "m", net, cfg, tok, half=False)
+    path = tmp_path / "m" / "config.json"
+    body = json.loads(path.read_text())
+    legacy = {"x0_parameterization": "expected_embedding", "example_context": False, "example_guess": False,
+              "minilm_prompt_len": 0}
+    assert not set(legacy) & set(body)  # new folders do not write them
+    path.write_text(json.dumps({**body, **legacy}))
+    assert CodeFusionPipeline.from_dir(tmp_path / "m", device="cpu").config == cfg
+    for key, value in (("x0_parameterization", "regress"), ("example_context", True), ("minilm_prompt_len", 48)):
+        path.write_text(json.dumps({**body, key: value}))
+        with pytest.raises(ModelLoadError, match=f"{key}.*experiments-2026-11"):
+            CodeFusionPipeline.from_dir(tmp_path / "m", device="cpu")
+    with pytest.raises(ValueError, match="unknown config keys"):
+        ModelConfig.from_dict({**cfg.to_dict(), "clamp": True})
+
+
+def test_shipped_model_folders_still_load(shipped_model_dir):
+    from codefusion.model.modelfile import read_config
+    from codefusion.model.pipeline import BASELINE_MODEL_DIR
+
+    for folder in (shipped_model_dir, BASELINE_MODEL_DIR):
+        kind, cfg = read_config(folder)
+        assert kind in ("diffusion", "ar") and cfg.self_conditioning
 
 
 def test_fp16_weights_on_disk(tok, overfit, tmp_path):

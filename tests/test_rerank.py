@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import shutil
@@ -29,11 +30,11 @@ def test_rescored_multiplies_nearness_by_the_models_fit(tmp_path: Path):
     seeds = _write(tmp_path, SeedingConfig({"cf": 100}, rerank={"cf": 1.0}, rerank_step=50))
     assert seeds.config.rerank == {"cf": 1.0} and seeds.config.rerank_step == 50  # written and read back
     assert seeds.rerank_weight("cf") == 1.0 and seeds.rerank_weight("python") == 0.0
-    found = [(Retrieved("A()", 0.9, 0), "a"), (Retrieved("B()", 0.8, 1), "b"), (Retrieved("C()", 0.5, 2), "c")]
+    found = [Retrieved("A()", 0.9, 0), Retrieved("B()", 0.8, 1), Retrieved("C()", 0.5, 2)]
     got = seeds.rescored(found, [2.0, 0.1, 0.0], "cf")
-    assert [r.code for r, _ in got] == ["B()", "C()", "A()"]  # 0.8·e^-0.1 > 0.5 > 0.9·e^-2
-    assert [p for _, p in got] == ["b", "c", "a"]  # each keeps its prompt
-    assert got[0][0].score == pytest.approx(0.8 * math.exp(-0.1)) and all(0 < r.score <= 1 for r, _ in got)
+    assert [r.code for r in got] == ["B()", "C()", "A()"]  # 0.8·e^-0.1 > 0.5 > 0.9·e^-2
+    assert [r.index for r in got] == [1, 2, 0]  # each keeps its example
+    assert got[0].score == pytest.approx(0.8 * math.exp(-0.1)) and all(0 < r.score <= 1 for r in got)
     with pytest.raises(ValueError):
         seeds.rescored(found, [0.0], "cf")  # one value per example
 
@@ -73,10 +74,10 @@ def test_served_examples_follow_the_models_rescoring(tiny_model_dir: Path, tmp_p
     assert engine.status()["exampleRerank"] == {"cf": 50.0}
     seeds, pipe = ExampleSeeds.from_dir(model), engine._pipeline()
     assert seeds is not None
-    near = seeds.nearest_pairs(prompt, "cf", 10)  # the literals already moved in: 5 -> 7
-    ce = pipe.code_ce(prompt, [r.code for r, _ in near], "cf", 300)
-    want = [r.code for r, _ in sorted(near, key=lambda pair: -pair[0].score * math.exp(-50.0 * ce[near.index(pair)]))]
-    assert want != [r.code for r, _ in near]  # (the tiny model's judgement differs from nearness here)
+    near = seeds.nearest(prompt, "cf", 10)  # the literals already moved in: 5 -> 7
+    ce = pipe.code_ce(prompt, [r.code for r in near], "cf", 300)
+    want = [r.code for r in sorted(near, key=lambda r: -r.score * math.exp(-50.0 * ce[near.index(r)]))]
+    assert want != [r.code for r in near]  # (the tiny model's judgement differs from nearness here)
     rows = engine.sample_batch([prompt], "cf", k=3)[0]
     assert [s.text for s in rows if s.unedited] == want[:3]  # the kept examples, in the model's order
     assert len([s for s in rows if not s.unedited]) == 3  # and the model's edits of those three
@@ -86,7 +87,7 @@ def test_served_examples_follow_the_models_rescoring(tiny_model_dir: Path, tmp_p
     plain.load()
     assert plain.status()["exampleRerank"] == {}
     rows = plain.sample_batch([prompt], "cf", k=3)[0]
-    assert [s.text for s in rows if s.unedited] == [r.code for r, _ in near[:3]]
+    assert [s.text for s in rows if s.unedited] == [r.code for r in near[:3]]
 
 
 def test_examples_first_puts_each_example_right_before_the_edit_of_it(tiny_model_dir: Path, tmp_path: Path):
@@ -104,8 +105,11 @@ def test_examples_first_puts_each_example_right_before_the_edit_of_it(tiny_model
         rows = engine.sample_batch([prompt], "cf", k=2)[0]
         for example in (s for s in rows if s.unedited):
             edit = next(s for s in rows if not s.unedited and s.seed == example.text)  # the edit of that example
-            assert (example.score > edit.score) is want_example_first, first
-            assert example.score == pytest.approx(edit.score, rel=1e-5)  # right beside it, before the next pair
+            assert example.example_score == edit.example_score  # right beside it, before the next pair
+            other = dataclasses.replace(edit, text="Blanks()")  # an edit that parses and differs
+            assert example.text != other.text
+            served = engine.rank("cf", [other, example], 2)
+            assert (served[0].text == example.text) is want_example_first, first
 
 
 def test_a_rerank_step_beyond_the_models_schedule_fails_at_load(tiny_model_dir: Path, tmp_path: Path):

@@ -104,9 +104,13 @@ def test_engine_ranks_seeded_samples_by_example_nearness(seeded_dir: Path):
     assert engine.status()["seededLanguages"] == ["bash"]
     rows = engine.sample_batch(["list all the files", "zzz qqq"], "bash", k=3)
     seeded, plain = rows
-    # seeded rows carry their example's prompt similarity (0..1]; the nearest example's row comes first
-    assert all(0 < s.score <= 1 for s in seeded) and seeded[0].score == max(s.score for s in seeded)
-    assert all(s.score <= 0 for s in plain)  # no example shares a word: sampled from noise, scored by the model
+    # seeded rows carry their example's score (0..1]; the nearest example's row comes first
+    assert all(s.example_score is not None and 0 < s.example_score <= 1 for s in seeded)
+    assert seeded[0].example_score == max(s.example_score or 0 for s in seeded)
+    served = [c.score for c in engine.rank("bash", seeded, 3)]  # served by nearness: the example's score
+    assert served and served == sorted(served, reverse=True) and all(0 < x <= 1 for x in served)
+    # no example shares a word: sampled from noise, scored by the model
+    assert all(s.example_score is None and s.score <= 0 for s in plain)
     unseeded = Engine(seeded_dir, device="cpu", oversample=1, seeding=False)
     unseeded.load()
     assert unseeded.status()["seededLanguages"] == []
@@ -124,9 +128,9 @@ def test_top_ups_start_from_the_next_nearest_examples(seeded_dir: Path):
     first = engine._first_samples(pipe, ["print the lines of all files"], "bash", kwargs)[0]
     more = engine._first_samples(pipe, ["print the lines of all files"], "bash", kwargs, skip=2)[0]
     assert [s.seed for s in first] == order[:2]
-    assert {s.seed for s in more} == {order[2]} and all(0 < s.score <= 1 for s in more)  # one example left
+    assert {s.seed for s in more} == {order[2]} and all(s.example_score for s in more)  # one example left
     none_left = engine._first_samples(pipe, ["print the lines of all files"], "bash", kwargs, skip=3)[0]
-    assert len(none_left) == 2 and all(s.seed is None and s.score <= 0 for s in none_left)  # pure noise
+    assert len(none_left) == 2 and all(s.seed is None and s.example_score is None for s in none_left)  # noise
 
 
 def test_lang_weights_option():
@@ -137,16 +141,6 @@ def test_lang_weights_option():
     for bad in ('{"perl": 1}', '{"python": -1}', '{"python": 0}', "[1]"):
         with pytest.raises(SystemExit, match="--lang-weights"):
             lang_weights(bad)
-
-
-def test_low_mixed_timesteps_put_most_draws_in_the_low_quarter():
-    from codefusion.model.noise.gaussian import GaussianDiffusion, TimestepSampling
-
-    torch.manual_seed(0)
-    diffusion = GaussianDiffusion(schedule=NoiseSchedule(steps=1200), timestep_sampling=TimestepSampling.LOW_MIXED)
-    t = diffusion.sample_timesteps(20_000, torch.device("cpu"))
-    low = (t < 300).float().mean().item()
-    assert 0.6 < low < 0.65 and t.max() > 1100 and t.min() >= 0  # 0.5 + 0.5 · 0.25 = 0.625 expected
 
 
 def test_seeded_candidates_name_their_example(seeded_dir: Path):

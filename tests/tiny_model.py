@@ -26,7 +26,7 @@ def make_tiny_model(out_dir: str | Path, *, train_steps: int = 0, seed: int = 0,
     """Write a tiny diffusion model folder (config.json, model.safetensors, tokenizer.json).
 
     With train_steps > 0 it is first fitted to TINY_PAIRS (a few hundred steps recover them exactly).
-    overrides: ModelConfig fields (e.g. example_context=True, max_prompt_len=96).
+    overrides: ModelConfig fields (e.g. max_prompt_len=96).
     """
     out = Path(out_dir)
     torch.manual_seed(seed)

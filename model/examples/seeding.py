@@ -194,19 +194,13 @@ class ExampleSeeds:
         """How many nearest examples to fetch so that rescoring can choose the best k."""
         return max(k, RERANK_POOL)
 
-    def rescored(self, found: list[tuple[Retrieved, str]], ce: list[float], lang: str
-                 ) -> list[tuple[Retrieved, str]]:
+    def rescored(self, found: list[Retrieved], ce: list[float], lang: str) -> list[Retrieved]:
         """The examples reordered by nearness × exp(−weight × the model's cross-entropy restoring each one
         from `rerank_step` under the request, CodeFusionPipeline.code_ce): the product of the retriever's
         and the model's judgement (scores stay in (0, 1]). Dev-tuned per language (models/MODEL_CARD.md)."""
         weight = self.rerank_weight(lang)
-        moved = [(dataclasses.replace(r, score=r.score * math.exp(-weight * c)), p)
-                 for (r, p), c in zip(found, ce, strict=True)]
-        return sorted(moved, key=lambda pair: -pair[0].score)
-
-    def nearest_pairs(self, prompt: str, lang: str, k: int) -> list[tuple[Retrieved, str]]:
-        """nearest(), each with its example's prompt (what an example_context model reads beside the code)."""
-        return [(r, self.prompts[lang][r.index]) for r in self.nearest(prompt, lang, k)]
+        moved = [dataclasses.replace(r, score=r.score * math.exp(-weight * c)) for r, c in zip(found, ce, strict=True)]
+        return sorted(moved, key=lambda r: -r.score)
 
     @staticmethod
     def write(model_dir: str | Path, config: SeedingConfig, pairs: Iterable[tuple[str, str, str]]) -> int:
@@ -319,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="serve only the model's edits of the examples, not the examples themselves beside them")
     p.add_argument("--rerank", action="append", default=[], metavar="LANG=WEIGHT",
                    help="reorder LANG's nearest examples by nearness x exp(-WEIGHT x the model's fit) (repeatable)")
-    p.add_argument("--rerank-step", type=int, default=100, help="noise step the model restores examples from")
+    p.add_argument("--rerank-step", type=int, default=600,
+                   help="noise step the model restores examples from (default: the shipped 600)")
     p.add_argument("--examples-first", action="append", default=[], metavar="LANG", choices=LANGUAGES,
                    help="rank LANG's examples right before the model's edits of them, not after (repeatable)")
     args = p.parse_args(argv)

@@ -16,10 +16,11 @@ from torch import nn
 
 from ..ar_baseline import ARNet, ARObjective
 from ..config import LANGUAGES, ModelConfig, preset
-from ..modelfile import TOKENIZER_FILE, load_weights, read_config, save_model_dir, with_prompt_reader
+from ..modelfile import TOKENIZER_FILE, load_weights, read_config, save_model_dir
 from ..networks import CodeFusionNet, MaskedDiffusionNet
-from ..noise.gaussian import Batch, GaussianDiffusion, NoiseSchedule, TimestepSampling
+from ..noise.gaussian import Batch, GaussianDiffusion, NoiseSchedule
 from ..noise.masked import LossWeighting, MaskedDiffusion
+from ..pipeline import BASELINE_MODEL_DIR, DEFAULT_MODEL_DIR
 from ..tokenizer import CodeTokenizer
 from ..validate import normalize, validate
 from .corpus import (
@@ -48,9 +49,7 @@ class DiffusionObjective(nn.Module):
         return self.diffusion.training_losses(self.net, batch)  # type: ignore[arg-type]
 
 
-def build(kind: str, cfg: ModelConfig, timestep_sampling: TimestepSampling,
-          example_start: int = 0, pad_weight: float = 1.0,
-          prompt_dropout: float = 0.0,
+def build(kind: str, cfg: ModelConfig,
           weighting: LossWeighting = LossWeighting.INVERSE_T) -> tuple[nn.Module, nn.Module]:
     """(network, objective) for a model kind: "diffusion" (the Gaussian kernel), "masked" or "ar"."""
     if kind == "ar":
@@ -61,9 +60,7 @@ def build(kind: str, cfg: ModelConfig, timestep_sampling: TimestepSampling,
         return masked, DiffusionObjective(masked, MaskedDiffusion(weighting=weighting))
     net = CodeFusionNet(cfg)
     schedule = NoiseSchedule(steps=cfg.diffusion_steps, offset=cfg.schedule_offset)
-    diffusion = GaussianDiffusion(schedule=schedule, self_conditioning=cfg.self_conditioning,
-                                  timestep_sampling=timestep_sampling, example_start=example_start,
-                                  pad_weight=pad_weight, pad_id=cfg.pad_id, prompt_dropout=prompt_dropout)
+    diffusion = GaussianDiffusion(schedule=schedule, self_conditioning=cfg.self_conditioning)
     return net, DiffusionObjective(net, diffusion)
 
 
@@ -102,14 +99,14 @@ def prepare_run(args: argparse.Namespace) -> tuple[ModelConfig, CodeTokenizer, s
     run.mkdir(parents=True, exist_ok=True)
     if (run / "config.json").is_file():  # resuming
         kind, cfg = read_config(run)
-        return cfg, with_prompt_reader(CodeTokenizer.load(run / TOKENIZER_FILE), cfg), kind, None
+        return cfg, CodeTokenizer.load(run / TOKENIZER_FILE), kind, None
     overrides = json.loads(args.config_overrides) if args.config_overrides else {}
     if args.init:
         kind, cfg = read_config(args.init)
         tok = CodeTokenizer.load(args.init / TOKENIZER_FILE)
         if overrides:  # e.g. a new embed_scale for fine-tuning; shapes must still match the weights
             cfg = ModelConfig.from_dict({**cfg.to_dict(), **overrides})
-        return cfg, with_prompt_reader(tok, cfg), kind, args.init
+        return cfg, tok, kind, args.init
     vocab = overrides.pop("vocab_size", preset(args.preset).vocab_size)
     if args.tokenizer:
         tok = CodeTokenizer.load(args.tokenizer)
@@ -119,7 +116,7 @@ def prepare_run(args: argparse.Namespace) -> tuple[ModelConfig, CodeTokenizer, s
         log(f"tokenizer: {tok.vocab_size} tokens trained in {time.time() - t0:.1f}s")
     cfg = preset(args.preset, vocab_size=tok.vocab_size, pad_id=tok.pad_id, eos_id=tok.eos_id, **overrides)
     kind = "masked" if args.arch == "diffusion" and args.kernel == "masked" else args.arch
-    return cfg, with_prompt_reader(tok, cfg), kind, None
+    return cfg, tok, kind, None
 
 
 def lang_weights(text: str | None) -> dict[str, float]:
@@ -135,7 +132,7 @@ def lang_weights(text: str | None) -> dict[str, float]:
 
 def run(args: argparse.Namespace) -> int:
     if args.stage == "export":
-        return export(args.run, args.out)
+        return export(args.run, args.out, force=args.force)
     torch.manual_seed(args.seed)
     random.seed(args.seed)
     if args.threads:
@@ -143,20 +140,14 @@ def run(args: argparse.Namespace) -> int:
     rank, world = setup_distributed()
     device = torch.device(f"cuda:{rank % max(torch.cuda.device_count(), 1)}" if torch.cuda.is_available() else "cpu")
     cfg, tok, kind, init = prepare_run(args)
-    net, objective = build(kind, cfg, TimestepSampling(args.timesteps), args.example_start, args.pad_weight,
-                           args.prompt_dropout, LossWeighting(args.loss_weighting))
+    net, objective = build(kind, cfg, LossWeighting(args.loss_weighting))
     if init is not None:
-        # --config-overrides may lengthen the encoder input or add the MiniLM prompt reader
-        load_weights(init, net, grow=True, fresh=("encoder.minilm_",))
+        load_weights(init, net, grow=True)  # --config-overrides may lengthen the encoder input
         log(f"initialised from {init}")
     if rank == 0:
         cfg_dict = {"kind": kind, **cfg.to_dict()}
         (args.run / "config.json").write_text(json.dumps(cfg_dict, indent=2) + "\n")
         tok.save(args.run / TOKENIZER_FILE)
-    if cfg.minilm_prompt_len:
-        from ..examples.minilm import cache_states
-
-        cache_states(net)  # the frozen MiniLM runs once per distinct prompt
     n_params = sum(p.numel() for p in net.parameters())
     log(f"{kind} model: {n_params / 1e6:.2f}M parameters, stage {args.stage}, device {device}")
     objective.to(device)
@@ -171,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
         stream = pre_stream
     else:
         extra = load_extra_pairs(args.extra_pairs) if args.extra_pairs else None
-        pairs = finetune_examples(tok, cfg, extra, starts=args.example_start > 0)
+        pairs = finetune_examples(tok, cfg, extra)
         stream = batch_stream(pairs, cfg, batch_size=args.batch, seed=args.seed, rank=rank,
                               lang_weights=lang_weights(args.lang_weights))
         if pre_stream is not None:
@@ -210,8 +201,30 @@ def export_quietly(run_dir: Path, snapshot_every: int = 0) -> None:
         shutil.copytree(run_dir / "model", run_dir / "snapshots" / f"step-{step}", dirs_exist_ok=True)
 
 
-def export(run_dir: Path, out: Path, quiet: bool = False) -> int:
-    """Write the run's latest checkpoint as a shippable fp16 model folder."""
+SHIPPED_MODEL_DIRS = (DEFAULT_MODEL_DIR, BASELINE_MODEL_DIR)
+EXPORT_MARK = "training.json"  # written into every export: a folder without it was not made by export()
+
+
+class ExportRefused(SystemExit):
+    """The export would replace a folder it must not: the shipped model without --force, or a folder that
+    holds no earlier export."""
+
+
+def check_export_target(out: Path, force: bool = False) -> None:
+    """Refuse a target that export() must not replace; a new folder or an earlier export is fine."""
+    if any(out.resolve() == d.resolve() for d in SHIPPED_MODEL_DIRS) and not force:
+        raise ExportRefused(f"{out} is a shipped model folder: add --force to replace it")
+    if out.exists() and not (out / EXPORT_MARK).is_file():
+        raise ExportRefused(f"{out} exists and holds no earlier export (no {EXPORT_MARK}): it is not replaced; "
+                            "choose another --out")
+
+
+def export(run_dir: Path, out: Path, quiet: bool = False, force: bool = False) -> int:
+    """Write the run's latest checkpoint as a shippable fp16 model folder. It replaces only an earlier export
+    (a folder with training.json), and a shipped model folder only with `force`."""
+    check_export_target(out, force)
+    tmp = out.with_name(out.name + ".tmp")
+    check_export_target(tmp)
     kind, cfg = read_config(run_dir)
     tok = CodeTokenizer.load(run_dir / TOKENIZER_FILE)
     net = network_for(kind, cfg)
@@ -219,13 +232,14 @@ def export(run_dir: Path, out: Path, quiet: bool = False) -> int:
     net.load_state_dict({k.split(".", 1)[1]: v for k, v in state.items() if k.startswith("net.")})
     meta_path = run_dir / "checkpoint" / "state.json"
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    tmp = out.with_name(out.name + ".tmp")
+    if tmp.exists():  # a crashed export's leftover (checked above)
+        shutil.rmtree(tmp)
     save_model_dir(tmp, net, cfg, tok, kind=kind, meta={"run": str(run_dir), **meta})
     if out.exists():
         shutil.rmtree(out)
     tmp.replace(out)
     if not quiet:
-        log(f"exported {kind} model ({net.num_parameters() / 1e6:.2f}M parameters) to {out}")
+        log(f"exported {kind} model ({sum(p.numel() for p in net.parameters()) / 1e6:.2f}M parameters) to {out}")
     return 0
 
 
@@ -233,7 +247,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("stage", choices=["pretrain", "finetune", "export"])
     p.add_argument("--run", "--run-dir", dest="run", type=Path, required=True,
                    help="run folder (checkpoints, metrics.jsonl); resumes")
-    p.add_argument("--out", type=Path, default=Path("models/codefusion"), help="export: target model folder")
+    p.add_argument("--out", type=Path, help="export: target model folder (new, or an earlier export)")
+    p.add_argument("--force", action="store_true", help="export: replace a shipped model folder "
+                   "(models/codefusion, models/ar-baseline)")
     p.add_argument("--init", type=Path, help="model folder to start from (e.g. a pretraining run's model/)")
     p.add_argument("--tokenizer", type=Path, help="tokenizer.json to reuse instead of training one")
     p.add_argument("--arch", choices=["diffusion", "ar"], default="diffusion")
@@ -255,18 +271,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    f"'{{\"python\": 0.45, \"bash\": 0.35, \"cf\": 0.2}}' (default {json.dumps(FINETUNE_WEIGHTS)})")
     p.add_argument("--extra-pairs", type=Path, help="fine-tuning: a JSONL file of extra {lang, prompt, code} "
                    "training pairs (e.g. scripts/mine_comment_pairs.py's), appended to each language's")
-    p.add_argument("--example-start", type=int, default=0, metavar="T",
-                   help="fine-tuning: half the pairs start from a nearest other example's code (its literals "
-                        "moved to the pair's) noised to a step below T, and learn to denoise it into their own "
-                        "(SDEdit training, as example seeding serves); 0: off")
-    p.add_argument("--pad-weight", type=float, default=1.0, metavar="W",
-                   help="diffusion: weight of the padding positions after a code's end in the loss (length-aware "
-                        "training; 1: as every other position)")
-    p.add_argument("--prompt-dropout", type=float, default=0.0, metavar="P",
-                   help="diffusion: share of the rows trained with the language tag alone as their prompt, so "
-                        "that sampling can use classifier-free guidance (0: off)")
     p.add_argument("--snippet-limit", type=int, default=None)
-    p.add_argument("--timesteps", choices=[t.value for t in TimestepSampling], default="uniform")
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--checkpoint-every", type=int, default=250)
     p.add_argument("--snapshot-every", type=int, default=0, metavar="N",
@@ -279,10 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="codefusion train")
     add_arguments(p)
     args = p.parse_args(argv)
-    if not 0 <= args.pad_weight <= 1:
-        p.error(f"--pad-weight must be in [0, 1], got {args.pad_weight}")
-    if not 0 <= args.prompt_dropout < 1:
-        p.error(f"--prompt-dropout must be in [0, 1), got {args.prompt_dropout}")
+    if args.stage == "export" and args.out is None:
+        p.error("export needs --out DIR (a new folder, or an earlier export to replace)")
     return run(args)
 
 

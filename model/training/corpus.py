@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from ..config import LANGUAGES, ModelConfig
-from ..examples.slots import transfer
 from ..noise.gaussian import Batch
 from ..tokenizer import CodeTokenizer
 from .data import Pair, cpd_mask, keyword_spans, load_pairs, load_snippets, log
@@ -23,11 +22,6 @@ class Example:
     prompt: list[int]
     code: list[int]  # ends with <eos>
     cpd: list[bool] | None = None  # tokens to noise for continuous paragraph denoising
-    # example_context models: encoder inputs with one nearest other training example each (model/training/context.py)
-    contexts: list[list[int]] | None = None
-    # example_guess models: code token ids of nearest other training examples, one is N's first guess
-    guesses: list[list[int]] | None = None
-    guess: list[int] | None = None  # the one chosen for this draw
 
 
 def tokenizer_texts(snippet_limit: int = 40_000) -> Iterator[str]:
@@ -40,35 +34,16 @@ def tokenizer_texts(snippet_limit: int = 40_000) -> Iterator[str]:
         yield from load_snippets(lang, limit=snippet_limit)
 
 
-CONTEXT_NEIGHBOURS = 5  # the k of served candidates: candidate j reads the j-th nearest example
-
-
-def pair_examples(tok: CodeTokenizer, cfg: ModelConfig, pairs: list[Pair],
-                  starts: bool = False) -> tuple[list[Example], int]:
-    """Token ids of each pair, with its nearest other examples where the model reads them (example_context,
-    example_guess) or training starts from them (`starts`: their codes with the pair's literals moved in)."""
-    neighbours: list[list[int]] = []
-    if cfg.example_context or cfg.example_guess or starts:
-        from .context import nearest_others
-
-        neighbours = nearest_others(pairs, CONTEXT_NEIGHBOURS)
+def pair_examples(tok: CodeTokenizer, cfg: ModelConfig, pairs: list[Pair]) -> tuple[list[Example], int]:
+    """Token ids of each pair (those whose code is longer than its language's code length are counted, not
+    kept)."""
     out, too_long = [], 0
-    for i, p in enumerate(pairs):
+    for p in pairs:
         code = tok.encode_code(p.code)
         if len(code) > cfg.code_len[p.lang]:
             too_long += 1
             continue
-        contexts = None
-        if cfg.example_context:
-            contexts = [tok.encode_prompt_with_example(p.prompt, p.lang, cfg.max_prompt_len,
-                                                       (pairs[j].prompt, pairs[j].code)) for j in neighbours[i]]
-        guesses = None
-        if starts:
-            guesses = [tok.encode_code(transfer(pairs[j].code, pairs[j].prompt, p.prompt)) for j in neighbours[i]]
-        elif cfg.example_guess:
-            guesses = [tok.encode_code(pairs[j].code) for j in neighbours[i]]
-        out.append(Example(p.lang, tok.encode_prompt(p.prompt, p.lang, cfg.max_prompt_len), code,
-                           contexts=contexts, guesses=guesses))
+        out.append(Example(p.lang, tok.encode_prompt(p.prompt, p.lang, cfg.max_prompt_len), code))
     return out, too_long
 
 
@@ -85,15 +60,14 @@ def snippet_examples(tok: CodeTokenizer, cfg: ModelConfig, lang: str, limit: int
     return out
 
 
-def finetune_examples(tok: CodeTokenizer, cfg: ModelConfig, extra: dict[str, list[Pair]] | None = None,
-                      starts: bool = False) -> dict[str, list[Example]]:
-    """The training split's pairs per language, plus `extra` pairs (e.g. mined ones) appended to theirs;
-    `starts`: with their nearest other examples' codes (pair_examples)."""
+def finetune_examples(tok: CodeTokenizer, cfg: ModelConfig,
+                      extra: dict[str, list[Pair]] | None = None) -> dict[str, list[Example]]:
+    """The training split's pairs per language, plus `extra` pairs (e.g. mined ones) appended to theirs."""
     by_lang = {}
     for lang in LANGUAGES:
         pairs, skipped = load_pairs(lang, "train")
         added = (extra or {}).get(lang, [])
-        ex, too_long = pair_examples(tok, cfg, pairs + added, starts)
+        ex, too_long = pair_examples(tok, cfg, pairs + added)
         log(f"finetune {lang}: {len(ex)} pairs ({skipped} bad rows skipped, {too_long} longer than "
             f"{cfg.code_len[lang]} tokens{f', {len(added)} extra pairs' if added else ''})")
         by_lang[lang] = ex
@@ -130,19 +104,12 @@ def collate(examples: list[Example], cfg: ModelConfig, length: int, cpd: bool) -
     prompt = torch.full((len(examples), pl), cfg.pad_id, dtype=torch.long)
     code = torch.full((len(examples), length), cfg.pad_id, dtype=torch.long)
     mask = torch.zeros((len(examples), length)) if cpd else None
-    guessing = any(e.guess is not None for e in examples)
-    guess = torch.full((len(examples), length), cfg.pad_id, dtype=torch.long) if guessing else None
-    has_guess = torch.zeros(len(examples), dtype=torch.bool) if guessing else None
     for i, e in enumerate(examples):
         prompt[i, : len(e.prompt)] = torch.tensor(e.prompt)
         code[i, : len(e.code)] = torch.tensor(e.code[:length])
         if mask is not None and e.cpd is not None:
             mask[i, : len(e.cpd)] = torch.tensor(e.cpd[:length], dtype=torch.float32)
-        if guess is not None and has_guess is not None and e.guess is not None:
-            guess[i, : min(len(e.guess), length)] = torch.tensor(e.guess[:length])
-            has_guess[i] = True
-    return Batch(prompt=prompt, prompt_pad=prompt == cfg.pad_id, code=code, noise_mask=mask, guess=guess,
-                 has_guess=has_guess)
+    return Batch(prompt=prompt, prompt_pad=prompt == cfg.pad_id, code=code, noise_mask=mask)
 
 
 def mixed_stream(main: Iterator[Batch], extra: Iterator[Batch], extra_prob: float, seed: int) -> Iterator[Batch]:
@@ -150,22 +117,6 @@ def mixed_stream(main: Iterator[Batch], extra: Iterator[Batch], extra_prob: floa
     rng = random.Random(seed)
     while True:
         yield next(extra) if rng.random() < extra_prob else next(main)
-
-
-PLAIN_PROMPT_SHARE = 0.1  # example_context models: batches' share of prompts without an example
-
-
-GUESS_SHARE = 0.5  # share of pairs that get a nearest example's code as N's guess (or as their start)
-
-
-def with_examples(example: Example, rng: random.Random) -> Example:
-    """The example with one of its retrieval contexts as its prompt (or the plain prompt, sometimes), and
-    one of its neighbours' codes as its guess (for GUESS_SHARE of the draws)."""
-    if example.guesses and rng.random() < GUESS_SHARE:
-        example = replace(example, guess=rng.choice(example.guesses))
-    if not example.contexts or rng.random() < PLAIN_PROMPT_SHARE:
-        return example
-    return replace(example, prompt=rng.choice(example.contexts))
 
 
 def batch_stream(by_lang: dict[str, list[Example]], cfg: ModelConfig, *, batch_size: int, seed: int,
@@ -177,6 +128,5 @@ def batch_stream(by_lang: dict[str, list[Example]], cfg: ModelConfig, *, batch_s
     while True:
         lang = rng.choices(langs, weights)[0]
         examples = rng.sample(by_lang[lang], min(batch_size, len(by_lang[lang])))
-        examples = [with_examples(e, rng) for e in examples]
         use_cpd = cpd_prob > 0 and rng.random() < cpd_prob
         yield collate(examples, cfg, cfg.code_len[lang], use_cpd)

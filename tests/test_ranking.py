@@ -1,0 +1,91 @@
+"""server/ranking.py: validation, deduplication, and one test per ranking rule."""
+
+from __future__ import annotations
+
+from codefusion.model.pipeline import Sample
+from codefusion.server.ranking import (
+    RANKING_RULES,
+    example_beside_its_edit,
+    from_an_example_first,
+    model_score_first,
+    nearer_example_first,
+    needs_top_up,
+    rank_candidates,
+)
+
+
+def samples(*pairs: tuple[str, float]) -> list[Sample]:
+    return [Sample(text, score, []) for text, score in pairs]
+
+
+def test_rank_drops_invalid_dedupes_and_sorts():
+    got = rank_candidates(
+        "python",
+        samples(
+            ("x = (1", -0.1), ("y = 2", -0.9), ("x=1", -0.5), ("x = 1", -0.3), ("", 0.0), ("z = 3", -0.2)
+        ),
+        k=5,
+    )
+    assert [c.text for c in got] == ["z = 3", "x = 1", "y = 2"]  # "x=1" is a duplicate of "x = 1"
+    assert [c.rank for c in got] == [1, 2, 3] and all(c.valid for c in got)
+
+
+def test_rank_keeps_marked_invalid_only_when_nothing_parses():
+    got = rank_candidates("bash", samples(("if then (", -1.0), ("for do (", -2.0)), k=1)
+    assert len(got) == 1 and got[0].text == "if then (" and not got[0].valid
+
+
+def test_top_up_only_when_the_first_k_fall_short():
+    assert not needs_top_up("python", samples(("x = 1", -0.1), ("y = 2", -0.2)), k=2)
+    assert needs_top_up("python", samples(("x = 1", -0.1), ("x=1", -0.2)), k=2)  # a duplicate
+    assert needs_top_up("python", samples(("x = 1", -0.1), ("y = (", -0.2)), k=2)  # one does not parse
+    assert needs_top_up("bash", samples(("if then (", -1.0),), k=1)  # nothing parses
+
+
+def edit(text: str, example_score: float, score: float = -1.0) -> Sample:
+    """The model's edit of a training example whose score (nearness) is example_score."""
+    return Sample(text, score, [1], seed=f"example of {text}", example_score=example_score)
+
+
+def example(text: str, example_score: float) -> Sample:
+    """A training example itself, served beside the model's edit of it."""
+    return Sample(text, 0.0, [], seed=text, unedited=True, example_score=example_score)
+
+
+def ranked(lang: str, rows: list[Sample], examples_first: bool = False) -> list[str]:
+    return [c.text for c in rank_candidates(lang, rows, k=len(rows), examples_first=examples_first)]
+
+
+def test_the_rules_and_their_order():
+    assert RANKING_RULES == (from_an_example_first, nearer_example_first, example_beside_its_edit,
+                             model_score_first)
+
+
+def test_rule_from_an_example_first():
+    # a sample from noise with a better model score still ranks after one that started from an example
+    rows = [Sample("x = 1", -0.01, [1]), edit("y = 2", 0.05, score=-3.0)]
+    assert ranked("python", rows) == ["y = 2", "x = 1"]
+
+
+def test_rule_nearer_example_first():
+    rows = [edit("x = 1", 0.4, score=-0.1), edit("y = 2", 0.9, score=-2.0), edit("z = 3", 0.6)]
+    assert ranked("python", rows) == ["y = 2", "z = 3", "x = 1"]  # by nearness, not by the model's score
+    # candidates from an example report its score (shown as "match")
+    assert [c.score for c in rank_candidates("python", rows, 3)] == [0.9, 0.6, 0.4]
+
+
+def test_rule_example_before_its_edit_for_examples_first_languages():
+    rows = [edit("x = 1 + 0", 0.8), example("x = 1", 0.8), edit("y = 2 + 0", 0.5), example("y = 2", 0.5)]
+    assert ranked("python", rows, examples_first=True) == ["x = 1", "x = 1 + 0", "y = 2", "y = 2 + 0"]
+
+
+def test_rule_edit_before_its_example_otherwise():
+    rows = [example("x = 1", 0.8), edit("x = 1 + 0", 0.8), example("y = 2", 0.5), edit("y = 2 + 0", 0.5)]
+    assert ranked("python", rows) == ["x = 1 + 0", "x = 1", "y = 2 + 0", "y = 2"]
+
+
+def test_rule_model_score_among_samples_from_noise():
+    rows = [Sample("x = 1", -0.9, [1]), Sample("y = 2", -0.1, [1]), Sample("z = 3", -0.5, [1])]
+    assert ranked("python", rows) == ["y = 2", "z = 3", "x = 1"]
+    # two edits of one example keep their sampling order, whatever the model's score
+    assert ranked("python", [edit("x = 1", 0.7, score=-2.0), edit("y = 2", 0.7, score=-0.1)]) == ["x = 1", "y = 2"]
