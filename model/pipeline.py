@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import warnings
 from collections.abc import Callable, Sequence
@@ -19,12 +20,25 @@ from .networks import CodeFusionNet, MaskedDiffusionNet
 from .noise.gaussian import DDIMScheduler, NoiseSchedule, SampleOutput, SamplingCancelled, sample_codes
 from .noise.masked import CommitSchedule, sample_masked
 from .noise.repair import error_spans, positions_to_remask
+from .shipped import models_dir
 from .tokenizer import CodeTokenizer
 from .validate import validate
 
-MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+MODELS_DIR = models_dir()
 DEFAULT_MODEL_DIR = MODELS_DIR / "codefusion"
 BASELINE_MODEL_DIR = MODELS_DIR / "ar-baseline"
+MASKED_MODEL_DIR = MODELS_DIR / "codefusion-masked"
+
+
+def shipped_model_dir(kind: str) -> Path:
+    """The shipped model folder of a kernel ("gaussian", "masked") or of the AR baseline ("ar"); the served
+    default is models/codefusion, whichever kernel it holds."""
+    for path in (DEFAULT_MODEL_DIR, MASKED_MODEL_DIR) if kind in ("gaussian", "masked") else (BASELINE_MODEL_DIR,):
+        if (path / "config.json").is_file():
+            stored = json.loads((path / "config.json").read_text()).get("kind", "diffusion")
+            if {"diffusion": "gaussian"}.get(stored, stored) == kind:
+                return path
+    raise FileNotFoundError(f"no shipped {kind} model in {MODELS_DIR}; pass --model DIR (e.g. a training run's model/)")
 DEFAULT_STEPS = 2  # best dev quality for the shipped model (see models/MODEL_CARD.md)
 
 
@@ -42,8 +56,6 @@ class MaskedSampling:
 
     @classmethod
     def load(cls, model_dir: Path | None) -> MaskedSampling:
-        import json
-
         path = model_dir / "sampler.json" if model_dir else None
         if path is None or not path.is_file():
             return cls()

@@ -224,3 +224,21 @@ def test_a_time_conditioned_model_reads_the_masking_rate(tok):
                         steps=3)
     assert not (out.tokens == net.mask_id).any()
     assert MaskedDiffusionNet(tiny_cfg(tok)).time is None
+
+
+def test_shipped_model_dir_finds_each_kernel_by_its_config(tmp_path, monkeypatch):
+    from codefusion.model import pipeline
+
+    for name, kind in (("codefusion", "diffusion"), ("codefusion-masked", "masked"), ("ar-baseline", "ar")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(f'{{"kind": "{kind}"}}')
+    monkeypatch.setattr(pipeline, "DEFAULT_MODEL_DIR", tmp_path / "codefusion")
+    monkeypatch.setattr(pipeline, "MASKED_MODEL_DIR", tmp_path / "codefusion-masked")
+    monkeypatch.setattr(pipeline, "BASELINE_MODEL_DIR", tmp_path / "ar-baseline")
+    assert pipeline.shipped_model_dir("gaussian") == tmp_path / "codefusion"
+    assert pipeline.shipped_model_dir("masked") == tmp_path / "codefusion-masked"
+    assert pipeline.shipped_model_dir("ar") == tmp_path / "ar-baseline"
+    (tmp_path / "codefusion" / "config.json").write_text('{"kind": "masked"}')  # the served one may be masked
+    assert pipeline.shipped_model_dir("masked") == tmp_path / "codefusion"
+    with pytest.raises(FileNotFoundError, match="no shipped gaussian model"):
+        pipeline.shipped_model_dir("gaussian")

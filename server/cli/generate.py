@@ -30,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", metavar="DIR", default=None, help="model folder (default: the shipped model)"
     )
+    parser.add_argument("--kernel", choices=["gaussian", "masked"], default=None,
+                        help="the shipped model of this noise process (default: the served one, models/codefusion)")
     parser.add_argument("--baseline", choices=["ar", "ar-beam"], default=None,
                         help="use the shipped AR baseline (temperature/top-p samples, or beam search) instead")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
@@ -71,10 +73,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
     method = PIPELINE_METHOD[args.baseline or "diffusion"]
     model_dir = args.model
-    if args.baseline and model_dir is None:
-        from codefusion.model.pipeline import BASELINE_MODEL_DIR
+    if model_dir is None and (args.baseline or args.kernel):
+        from codefusion.model.pipeline import shipped_model_dir
 
-        model_dir = BASELINE_MODEL_DIR
+        try:
+            model_dir = shipped_model_dir("ar" if args.baseline else args.kernel)
+        except FileNotFoundError as exc:
+            print(f"codefusion generate: {exc}", file=sys.stderr)
+            return 2
     engine = Engine(model_dir, device=args.device, seeding=not args.no_seeding)
     try:
         engine.load()
