@@ -9,6 +9,11 @@
 #   scripts/train_shipped.sh augment [MINUTES]                 fifth session: control vs + mined Python pairs (45 min)
 #   scripts/train_shipped.sh continue-v6 [MINUTES]             sixth session: from models/codefusion, lr 1.5e-4,
 #                                                              + mined Python pairs (100 min)
+#   scripts/train_shipped.sh bakeoff masked|gaussian           ninth session: the kernels' bake-off, both from scratch,
+#                                                              same data, tokenizer, E/N size, batch 32, lr 5e-4 flat
+#                                                              after warmup (cosine planned over 60k steps); snapshots
+#                                                              every 1,000 steps; the masked run is the long run that
+#                                                              every later sitting resumes (same command)
 #   scripts/train_shipped.sh seeding                           write seeding.json + examples.jsonl (dev-tuned)
 #                                                              and the examples' MiniLM embeddings
 #
@@ -64,6 +69,15 @@ case "$stage" in
     [ -f runs/v5/comment_pairs.jsonl ] || .venv/bin/python scripts/mine_comment_pairs.py runs/v5/comment_pairs.jsonl
     $bin train finetune --run runs/v6/aug2 --init models/codefusion --minutes "${2:-100}" --threads 1 --batch 32 \
       --lr 1.5e-4 --warmup 100 --eval-every 0 --checkpoint-every 250 --seed 31 --extra-pairs runs/v5/comment_pairs.jsonl
+    ;;
+  bakeoff)
+    # RUNS may point outside the checkout (a separate worktree's runs/, so that refactoring never breaks a
+    # live run): RUNS=/work/train-wt/runs scripts/train_shipped.sh bakeoff masked
+    kernel=${2:?masked or gaussian}; runs=${RUNS:-runs}
+    extra=(); [ "$kernel" = gaussian ] && extra=(--config-overrides '{"embed_scale": 0.4}')
+    $bin train finetune --run "$runs/bakeoff-$kernel" --kernel "$kernel" --tokenizer models/codefusion/tokenizer.json \
+      "${extra[@]}" --steps 60000 --minutes 100000 --batch 32 --lr 5e-4 --warmup 200 --threads "${THREADS:-1}" \
+      --seed 0 --eval-every 1000 --checkpoint-every 250 --snapshot-every 1000
     ;;
   seeding)
     .venv/bin/python -m codefusion.model.examples.seeding models/codefusion ${SEEDING_ARGS:---start python=30 --start bash=30 --start cf=100 --steps 1 --rerank cf=0.2 --rerank-step 600 --examples-first python --examples-first bash}
