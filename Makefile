@@ -8,7 +8,7 @@ APT_STAMP := $(VENV)/.apt-installed
 TORCH_PIN := torch==2.13.0
 APT_PACKAGES := libreoffice-calc-nogui
 
-.PHONY: run test lint bench eval significance stress setup system-deps test-python test-vscode setup-vscode-test package-vscode clean
+.PHONY: run test lint bench eval significance stress setup system-deps test-python test-vscode setup-vscode-test package-vscode dist clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -75,5 +75,13 @@ significance: setup
 stress: setup
 	$(BIN)/python -m pytest -q tests/stress --stress
 
+# The wheel users install (`pip install dist/*.whl`): code, the served model, its tokenizer, examples and their
+# MiniLM embeddings. Built with the venv's setuptools, so it needs no network.
+dist: setup
+	rm -rf dist build
+	$(BIN)/pip wheel -q --no-deps --no-build-isolation -w dist .
+	rm -rf build
+	@ls -l dist/*.whl
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

@@ -12,7 +12,9 @@ from pathlib import Path
 
 from ..config import LANGUAGES
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+_CHECKOUT_DATA = Path(__file__).resolve().parents[2] / "data"
+# the training data: data/ of a checkout; it is not in the wheel, so from an install it is ./data
+DATA_DIR = _CHECKOUT_DATA if _CHECKOUT_DATA.is_dir() else Path("data")
 DEV_PERCENT = 10
 
 
