@@ -1,7 +1,8 @@
-"""`python -m codefusion.server`: the `codefusion` command."""
+"""`python -m codefusion.server`: the language server on stdio, as `codefusion-lsp` (the editors' fallback
+when `codefusion-lsp` is not on PATH). The command-line tool is `codefusion` (codefusion.server.cli.main)."""
 
 import sys
 
-from .cli.main import main
+from .lsp.fast_start import main
 
 sys.exit(main())

@@ -1,6 +1,7 @@
 """`codefusion doctor`: check the install (weights, tokenizer, grammars, torch, server) and say how to fix it.
 
-Exit status 1 when something needed is broken; warnings alone keep 0.
+Exit status 1 when something needed is broken; warnings alone keep 0. `--json` prints the same checks as
+JSON (the Neovim client's :checkhealth reads it).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 
@@ -30,6 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model", metavar="DIR", default=None, help="model folder (default: the shipped model)"
     )
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--json", action="store_true",
+                        help='print {"ok", "checks": [{"name", "ok", "detail", "fix", "required"}]} (for editors)')
 
 
 def _guard(name: str, fix: str, fn: Callable[[], str], required: bool = True) -> Check:
@@ -168,6 +171,10 @@ def run(args: argparse.Namespace) -> int:
         *check_server(),
         *check_model(model_dir, args.device),
     ]
+    broken = [c for c in checks if c.required and not c.ok]
+    if args.json:
+        print(json.dumps({"ok": not broken, "checks": [asdict(c) for c in checks]}, indent=1))
+        return 1 if broken else 0
     last_fix = ""
     for c in checks:
         mark = "ok  " if c.ok else ("FAIL" if c.required else "warn")
@@ -175,6 +182,5 @@ def run(args: argparse.Namespace) -> int:
         if not c.ok and c.fix and c.fix != last_fix:  # one fix line for a group of related failures
             print(f"       fix: {c.fix}")
             last_fix = c.fix
-    broken = [c for c in checks if c.required and not c.ok]
     print("all good" if not broken else f"{len(broken)} problem(s) found")
     return 1 if broken else 0

@@ -8,7 +8,7 @@ matches what pygls computes), then imports the server and replays the frame to i
 exactly as usual; the server drops its own, second answer to that request id and logs an error if the
 two ever differ. Anything else (another method, a malformed frame, TCP) goes to the server untouched.
 
-This module imports only the standard library.
+This module imports only the standard library (and server/version.py, which does too).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from ..version import version
+
 CAPABILITIES_FILE = Path(__file__).with_name("capabilities.json")
 MAX_FRAME_BYTES = 1024 * 1024  # an initialize request is a few kB; larger ones take the normal path
 MAX_HEADER_LINES = 16
@@ -27,6 +29,8 @@ SUPPORTED_ENCODINGS = ("utf-8", "utf-16", "utf-32")  # pygls' choice: the client
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    parser.add_argument("--stdio", action="store_true", help="speak LSP on stdin/stdout (the default; accepted "
+                        "because some clients pass it)")
     parser.add_argument("--model", metavar="DIR", help="model directory (default: the shipped model)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--quantize", action="store_true", help="int8 dynamic quantisation on CPU")
@@ -93,6 +97,7 @@ def fast_answer(message: Any) -> tuple[Any, dict[str, Any]] | None:
         result = json.loads(CAPABILITIES_FILE.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    result.setdefault("serverInfo", {})["version"] = version()  # the installed version, not the file's
     # the client-dependent parts of pygls' answer (tests/test_fast_start.py compares both for several clients)
     result["capabilities"]["positionEncoding"] = position_encoding(params)
     document = params["capabilities"].get("textDocument")

@@ -26,10 +26,11 @@ from ..engine import Engine, EngineNotReady, EngineState
 from ..options import ServerOptions, update_options
 from ..prompts import Prompt, extract_prompt, language_for, prompt_at_comment
 from ..ranking import Candidate
+from ..version import version
 from .protocol import CodeFusionProtocol
 
 log = logging.getLogger("codefusion.lsp")
-VERSION = "0.1.0"
+VERSION = version()
 
 
 @dataclass
