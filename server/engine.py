@@ -82,6 +82,8 @@ class Engine:
         self._state = EngineState.NOT_LOADED
         self._error: str | None = None
         self._load_seconds: float | None = None
+        self._weights_seconds: float | None = None
+        self._examples = "not loaded"  # the example index: not loaded, loading, loaded, none, failed: why
         self._load_lock = threading.Lock()
         self._sample_lock = threading.Lock()  # one sampler at a time
         self._cache: OrderedDict[tuple[Any, ...], list[Candidate]] = OrderedDict()
@@ -102,8 +104,13 @@ class Engine:
     def error(self) -> str | None:
         return self._error
 
-    def load(self) -> None:
-        """Load the model now (idempotent, thread-safe). Raises EngineNotReady with the reason on failure."""
+    def load(self, *, examples_later: bool = False) -> None:
+        """Load the model now (idempotent, thread-safe). Raises EngineNotReady with the reason on failure.
+
+        examples_later: the weights first, then the example index (and MiniLM); requests are served in
+        between, from the model alone (`serving` is True, the state still "loading"), so that the first
+        items come sooner. A broken example index then only logs and leaves the model alone serving.
+        """
         with self._load_lock:
             if self._state is EngineState.READY:
                 return
@@ -117,17 +124,17 @@ class Engine:
                 self._pipe = CodeFusionPipeline.from_dir(
                     model_dir, device=self.device, quantize=self.quantize
                 )
-                if self._pipe.kind == "diffusion":  # loaded even when off: `seeding` may be turned on later
-                    from codefusion.model.examples.seeding import ExampleSeeds
-
-                    self._seeds = ExampleSeeds.from_dir(model_dir)
-                    seeds = self._seeds
-                    if seeds is not None and seeds.config.rerank and (
-                            seeds.config.rerank_step >= (steps := self._pipe.config.diffusion_steps)):
-                        from codefusion.model.modelfile import ModelLoadError
-
-                        raise ModelLoadError(f"{Path(model_dir) / 'seeding.json'}: 'rerank_step' must be below the "
-                                             f"model's {steps} diffusion steps")
+                self._weights_seconds = time.perf_counter() - start
+                if examples_later:
+                    self._examples = "loading"
+                    log.info("model weights loaded in %.2fs; loading the example index", self._weights_seconds)
+                    try:
+                        self._load_examples(model_dir)
+                    except Exception as exc:  # the model alone keeps serving
+                        self._examples = f"failed: {type(exc).__name__}: {exc}"
+                        log.error("example index not loaded (%s): candidates from the model alone", exc)
+                else:
+                    self._load_examples(model_dir)
             except Exception as exc:  # ModelLoadError, or anything else a broken install raises
                 self._state = EngineState.FAILED
                 self._error = f"{type(exc).__name__}: {exc}"
@@ -138,10 +145,34 @@ class Engine:
             self._state = EngineState.READY
             log.info("model loaded from %s in %.2fs on %s", model_dir, self._load_seconds, self._pipe.device)
 
+    def _load_examples(self, model_dir: Path) -> None:
+        assert self._pipe is not None
+        if self._pipe.kind != "diffusion":
+            self._examples = "none"
+            return
+        from codefusion.model.examples.seeding import ExampleSeeds  # loaded even when off: may be turned on later
+
+        seeds = ExampleSeeds.from_dir(model_dir)
+        if seeds is not None and seeds.config.rerank and (
+                seeds.config.rerank_step >= (steps := self._pipe.config.diffusion_steps)):
+            from codefusion.model.modelfile import ModelLoadError
+
+            raise ModelLoadError(f"{Path(model_dir) / 'seeding.json'}: 'rerank_step' must be below the "
+                                 f"model's {steps} diffusion steps")
+        self._seeds = seeds
+        self._examples = "loaded" if seeds is not None else "none"
+        with self._cache_lock:  # what the model alone answered meanwhile is not what it answers now
+            self._cache.clear()
+
+    @property
+    def serving(self) -> bool:
+        """The model answers requests: loaded, or its weights loaded while the example index loads."""
+        return self._state is EngineState.READY or (self._state is EngineState.LOADING and self._pipe is not None)
+
     def _pipeline(self) -> CodeFusionPipeline:
         if self._state is EngineState.NOT_LOADED:
             self.load()
-        if self._pipe is None or self._state is not EngineState.READY:
+        if self._pipe is None or not self.serving:
             reason = self._error if self._state is EngineState.FAILED else "model is loading"
             raise EngineNotReady(reason or "model not loaded")
         return self._pipe
@@ -155,6 +186,9 @@ class Engine:
             "device": str(pipe.device) if pipe is not None else self.device,
             "parameters": pipe.num_parameters() if pipe is not None else None,
             "loadSeconds": round(self._load_seconds, 3) if self._load_seconds is not None else None,
+            "weightsSeconds": round(self._weights_seconds, 3) if self._weights_seconds is not None else None,
+            "serving": self.serving,  # True while the example index loads: candidates from the model alone
+            "examples": self._examples,
             "lastLatencyMs": round(self.last_latency_ms, 1) if self.last_latency_ms is not None else None,
             "generations": self.generations,
             "topUps": self.top_ups,

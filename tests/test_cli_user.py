@@ -8,6 +8,7 @@ import importlib.metadata
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,93 @@ def test_server_entry_points_speak_lsp(command: list[str]):
         assert server.status()["state"] in ("loading", "failed", "not loaded")
     finally:
         assert server.close() == 0
+
+
+# --- debounce: only what the client triggered automatically waits for typing to pause ------------------
+
+
+def test_invoked_requests_are_not_debounced(tiny_model_dir: Path):
+    debounce_s = 2.0
+    server = RawServer([sys.executable, "-m", "codefusion.server.lsp.fast_start"])
+    try:
+        server.initialize(modelPath=str(tiny_model_dir), device="cpu", debounceMs=int(debounce_s * 1000),
+                          numCandidates=2, steps=2)
+        assert server.wait_loaded()["state"] == "ready"
+        seconds = {}
+        for n, (method, context) in enumerate([
+                ("textDocument/completion", {"triggerKind": 1}),  # Invoked
+                ("textDocument/inlineCompletion", {"triggerKind": 1}),  # Invoked
+                ("textDocument/completion", {"triggerKind": 2, "triggerCharacter": "\n"}),  # typing
+                ("textDocument/inlineCompletion", {"triggerKind": 2})]):  # Automatic
+            uri = f"file:///work/debounce{n}.sh"  # a new prompt each time: nothing cached
+            server.open(uri, f"# list the files in directory number {n}\n", "shellscript")
+            start = time.perf_counter()
+            reply = server.request(method, {"textDocument": {"uri": uri}, "position": {"line": 1, "character": 0},
+                                            "context": context})
+            assert isinstance(reply, dict) and "result" in reply, reply
+            seconds[method, context["triggerKind"]] = time.perf_counter() - start
+        invoked = [s for (_, kind), s in seconds.items() if kind == 1]
+        automatic = [s for (_, kind), s in seconds.items() if kind == 2]
+        assert min(automatic) >= debounce_s, seconds
+        assert max(invoked) < debounce_s, seconds
+    finally:
+        server.close()
+
+
+# --- the weights first, then the example index: served from the model alone in between ------------------
+
+
+def test_engine_serves_from_the_model_alone_while_examples_load(tiny_model_dir: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch):
+    import shutil
+    import threading
+
+    from codefusion.server.engine import Engine
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)  # with an example index: two bash examples, seeded from step 2
+    (model / "examples.jsonl").write_text("\n".join(json.dumps({"lang": "bash", "prompt": p, "code": c}) for p, c in
+                                                    [("list all files", "ls -la"), ("count lines", "wc -l f")]))
+    (model / "seeding.json").write_text(json.dumps({"examples": "examples.jsonl", "start": {"bash": 2}}))
+    engine = Engine(model, device="cpu")
+    gate, inside = threading.Event(), threading.Event()
+    real = Engine._load_examples
+
+    def slow_examples(self: Engine, model_dir: Path) -> None:
+        inside.set()
+        assert gate.wait(60)
+        real(self, model_dir)
+
+    monkeypatch.setattr(Engine, "_load_examples", slow_examples)
+    loader = threading.Thread(target=lambda: engine.load(examples_later=True))
+    loader.start()
+    assert inside.wait(60)
+    before = engine.status()
+    assert before["state"] == "loading" and before["serving"] and before["examples"] == "loading"
+    assert before["seededLanguages"] == []
+    first = engine.generate("list all files", "bash", k=2, steps=2)
+    assert first and all(c.seed is None for c in first)  # from the model alone
+    gate.set()
+    loader.join(60)
+    after = engine.status()
+    assert after["state"] == "ready" and after["examples"] == "loaded" and after["seededLanguages"] == ["bash"]
+    again = engine.generate("list all files", "bash", k=2, steps=2)
+    assert any(c.seed for c in again)  # the cache of the model-only answer was dropped
+
+
+def test_a_broken_example_index_leaves_the_model_serving(tiny_model_dir: Path, tmp_path: Path):
+    import shutil
+
+    from codefusion.server.engine import Engine
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    (model / "examples.jsonl").write_text("not json\n")
+    (model / "seeding.json").write_text(json.dumps({"examples": "examples.jsonl", "start": {"bash": 2}}))
+    engine = Engine(model, device="cpu")
+    engine.load(examples_later=True)
+    status = engine.status()
+    assert status["state"] == "ready" and status["examples"].startswith("failed: ModelLoadError")
+    assert engine.generate("list all files", "bash", k=2, steps=2)
+    with pytest.raises(Exception, match="cannot read"):  # loaded at once (the CLI), it is an error
+        Engine(model, device="cpu").load()

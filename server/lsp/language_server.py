@@ -138,7 +138,8 @@ class CodeFusionServer(LanguageServer):
     async def load_model(self, engine: Engine) -> None:
         """Load in a thread, reporting work-done progress when the client supports it."""
         where = engine.model_dir or "the shipped model"
-        loading = asyncio.ensure_future(asyncio.to_thread(engine.load))
+        # the weights first: requests are served from the model alone while the example index loads
+        loading = asyncio.ensure_future(asyncio.to_thread(functools.partial(engine.load, examples_later=True)))
         token = f"codefusion-load-{uuid.uuid4().hex[:8]}"
         progress = await self._create_progress(token)
         if progress:
@@ -169,9 +170,9 @@ class CodeFusionServer(LanguageServer):
             return False
 
     def ready(self) -> bool:
-        """True when the model is loaded; otherwise tell the user why once per state and return False."""
+        """True when the model serves (Engine.serving); otherwise tell the user why once per state, False."""
         state = self.engine.state
-        if state is EngineState.READY:
+        if self.engine.serving:  # loaded, or its weights are while the example index loads
             return True
         if self._load_task is None:
             self.start_loading()
@@ -233,18 +234,21 @@ class CodeFusionServer(LanguageServer):
             prompt.text, prompt.lang, k=o.numCandidates, steps=o.steps, seed=o.seed, max_tokens=o.maxTokens
         )
 
-    async def generate(self, feature: str, uri: str, prompt: Prompt) -> list[Candidate] | None:
+    async def generate(self, feature: str, uri: str, prompt: Prompt, *, automatic: bool = False
+                       ) -> list[Candidate] | None:
         """Candidates for a prompt, or None while the model is not ready.
 
-        Debounced; superseded by a newer request of the same feature on the same document or an edit
-        (JSON-RPC ContentModified); `$/cancelRequest` cancels this task, which stops the sampler.
+        Debounced only when the client says it triggered the request automatically (typing); one the user
+        invoked (Ctrl-Space, a code action, a command) starts at once. Superseded by a newer request of the
+        same feature on the same document or an edit (JSON-RPC ContentModified); `$/cancelRequest` cancels
+        this task, which stops the sampler.
         """
         if not self.ready():
             return None
         o = self.options
         ticket = self.tickets.start(feature, uri)
         try:
-            if o.debounceMs and self.cached(prompt) is None:
+            if automatic and o.debounceMs and self.cached(prompt) is None:
                 await asyncio.sleep(o.debounceMs / 1000)
             if ticket.stop.is_set():
                 raise JsonRpcContentModified("superseded by a newer request")

@@ -106,7 +106,8 @@ async def completion(ls: CodeFusionServer, params: types.CompletionParams) -> ty
     snap = ls.snapshot(params.text_document.uri, position=params.position)
     if snap is None:
         return None
-    candidates = await ls.generate("completion", snap.uri, snap.prompt)
+    automatic = params.context is not None and params.context.trigger_kind != types.CompletionTriggerKind.Invoked
+    candidates = await ls.generate("completion", snap.uri, snap.prompt, automatic=automatic)
     if candidates is None:  # model loading or broken: the user was told; ask again later
         return types.CompletionList(is_incomplete=True, items=[])
     markdown = ls.client_renders_markdown()
@@ -123,7 +124,8 @@ async def inline_completion(
     snap = ls.snapshot(params.text_document.uri, position=params.position)
     if snap is None:
         return None
-    candidates = await ls.generate("inlineCompletion", snap.uri, snap.prompt) or []
+    automatic = params.context.trigger_kind == types.InlineCompletionTriggerKind.Automatic
+    candidates = await ls.generate("inlineCompletion", snap.uri, snap.prompt, automatic=automatic) or []
     return types.InlineCompletionList(items=lsp_inline_items(snap.text, snap.prompt, candidates, ls.encoding))
 
 
@@ -141,7 +143,8 @@ async def code_action(ls: CodeFusionServer, params: types.CodeActionParams) -> l
         return None
     candidates = ls.cached(snap.prompt)
     if candidates is None and not _client_resolves_edits(ls):
-        candidates = await ls.generate("codeAction", snap.uri, snap.prompt) or []
+        automatic = params.context.trigger_kind == types.CodeActionTriggerKind.Automatic
+        candidates = await ls.generate("codeAction", snap.uri, snap.prompt, automatic=automatic) or []
     if candidates is None:
         data = {"uri": snap.uri, "line": params.range.start.line, "version": snap.version}
         count = min(MAX_CODE_ACTIONS, ls.options.numCandidates)
