@@ -60,7 +60,10 @@ package-vscode:
 
 test: lint test-python test-vscode
 
+# First what a user gets: the server with its default options, completions the user invokes, 20 requests, and
+# the time from spawn to the first items (~15 s); then the full grid (docs/bench.json, docs/bench.md).
 bench: setup
+	$(BIN)/python -m codefusion.server.cli.lsp_bench --requests 20
 	$(BIN)/codefusion bench
 
 # ... and the CF phrasing probe: 74 prompts typed as users type them, hit rate at top-1 and top-3 (~4 min).

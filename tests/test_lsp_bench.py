@@ -13,3 +13,7 @@ def test_bench_through_the_server(tiny_model_dir):
     figures = measure(str(tiny_model_dir), device="cpu", requests=2, k=5)
     assert figures["requests"] == 2 and figures["p50_ms"] > 0 and figures["p95_ms"] >= figures["p50_ms"]
     assert "p50" in report(figures) and "p95" in report(figures)
+    # from spawn: the initialize answer, then the first items (served before or once everything is loaded)
+    assert 0 < figures["initialize_ms"] < figures["first_items_ms"]
+    assert "first items" in report(figures)
+    assert figures["status"]["options"]["debounceMs"] == 150  # the defaults a user gets, not debounce 0
