@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .ranking import Candidate, needs_top_up, rank_candidates
+from .seeded import Pools, seeded_samples
 
 if TYPE_CHECKING:
-    from codefusion.model.examples.retrieval import Retrieved
     from codefusion.model.examples.seeding import ExampleSeeds
     from codefusion.model.pipeline import CodeFusionPipeline, Sample
 
@@ -325,7 +325,7 @@ class Engine:
         prompts whose first k do not give k distinct valid candidates. Records the latency."""
         start = time.perf_counter()
         k = kwargs["k"]
-        pools: dict[str, tuple[int, list[Retrieved]]] = {}  # rescored examples, for the top-up
+        pools: Pools = {}  # rescored examples, for the top-up
         samples = self._first_samples(pipe, prompts, lang, kwargs, pools=pools)
         short = [i for i, rows in enumerate(samples) if needs_top_up(lang, rows, k)]
         if short and self.oversample > 1:
@@ -349,57 +349,15 @@ class Engine:
 
     def _first_samples(
         self, pipe: CodeFusionPipeline, prompts: list[str], lang: str, kwargs: dict[str, Any], skip: int = 0,
-        pools: dict[str, tuple[int, list[Retrieved]]] | None = None,
+        pools: Pools | None = None,
     ) -> list[list[Sample]]:
-        """k samples per prompt: where the model folder's seeding.json seeds `lang` and a training example shares
-        a word with the prompt, each starts from a nearest example noised to seeding.json's start step
-        (SDEdit; candidate j: example j), else from pure noise under the prompt alone. A top-up batch (skip =
-        the first batch's k) uses the next nearest examples, ranked k+1, k+2, …; prompts that have no more
-        start from pure noise. Each seeded sample carries its example's score (server/ranking.py ranks by it).
-        """
-        from codefusion.model.pipeline import Sample
-
+        """k samples per prompt: from nearest training examples where seeding.json seeds `lang`
+        (server/seeded.py; a top-up batch, skip = the first batch's k, uses the next nearest), else from pure
+        noise under the prompt alone."""
         seeds, start = self._seeds, self._seed_start(lang)
         if pipe.kind == "ar" or seeds is None or start is None:  # the AR baseline is never seeded
             return pipe.sample(prompts, lang, **kwargs)
-        k = kwargs["k"]
-        found = [self._nearest(pipe, seeds, p, lang, skip + k, pools)[skip:] for p in prompts]
-        samples: list[list[Sample]] = [[] for _ in prompts]
-        seeded = [i for i, f in enumerate(found) if f]
-        plain = [i for i, f in enumerate(found) if not f]
-        if seeded:
-            init_codes = [[r.code for r in found[i]] for i in seeded]
-            rows = pipe.sample([prompts[i] for i in seeded], lang,
-                               **{**kwargs, "steps": seeds.config.steps, "init_codes": init_codes, "start": start})
-            for i, row in zip(seeded, rows, strict=True):
-                near = found[i]
-                samples[i] = [Sample(s.text, s.score, s.tokens, near[j % len(near)].code,
-                                     example_score=near[j % len(near)].score) for j, s in enumerate(row)]
-                if seeds.config.keep_examples:  # each example itself beside the model's edit of it
-                    samples[i] += [Sample(r.code, 0.0, [], r.code, unedited=True, example_score=r.score)
-                                   for r in near]
-        if plain:
-            for i, row in zip(plain, pipe.sample([prompts[i] for i in plain], lang, **kwargs), strict=True):
-                samples[i] = row
-        return samples
-
-    @staticmethod
-    def _nearest(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompt: str, lang: str, n: int,
-                 pools: dict[str, tuple[int, list[Retrieved]]] | None = None) -> list[Retrieved]:
-        """The n nearest examples, best first; where seeding.json says `rerank`, the nearest pool is reordered
-        by the model's fit to each under the prompt (ExampleSeeds.rescored).
-        pools: the rescored pools of this request's prompts, so that its top-up batch does not rescore."""
-        if not seeds.rerank_weight(lang):  # (seeds are only loaded beside a diffusion model)
-            return seeds.nearest(prompt, lang, n)
-        size = seeds.pool(n)
-        if pools is not None and prompt in pools and pools[prompt][0] >= size:
-            return pools[prompt][1][:n]
-        found = seeds.nearest(prompt, lang, size)
-        ce = pipe.code_ce(prompt, [r.code for r in found], lang, seeds.config.rerank_step)
-        rescored = seeds.rescored(found, ce, lang)
-        if pools is not None:
-            pools[prompt] = (size, rescored)
-        return rescored[:n]
+        return seeded_samples(pipe, seeds, prompts, lang, kwargs, start=start, skip=skip, pools=pools)
 
     def cached(
         self,
