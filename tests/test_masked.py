@@ -118,18 +118,20 @@ def test_blocks_and_cosine_schedules_fill_every_position(tok, overfit):
 
 
 def test_sampling_is_seeded_per_prompt_and_cancellable(tok, overfit):
-    net, cfg, batch = overfit
+    _, cfg, batch = overfit
+    torch.manual_seed(4)
+    net = MaskedDiffusionNet(cfg).eval()  # untrained: every draw is up to the noise
     length = batch.code.shape[1]
 
     def run(rows, seed):
         return sample_masked(net, prompt=batch.prompt[rows], prompt_pad=batch.prompt_pad[rows], k=3, length=length,
-                             steps=4, temperature=2.0, seed=seed).tokens
+                             steps=4, temperature=1.0, seed=seed).tokens
 
     both = run(slice(0, 2), seed=5)
     assert torch.equal(both, run(slice(0, 2), seed=5))
-    assert torch.equal(both[3:], run(slice(1, 2), seed=5)[:3]) is False or True  # seeds are per batch position
     assert torch.equal(run(slice(0, 1), seed=5), both[:3])  # the first prompt's draws do not depend on the batch
     assert not torch.equal(run(slice(0, 2), seed=6), both)
+    assert len({tuple(r) for r in both[:3].tolist()}) > 1  # the k candidates differ
     with pytest.raises(SamplingCancelled):
         sample_masked(net, prompt=batch.prompt, prompt_pad=batch.prompt_pad, k=1, length=length, steps=4,
                       should_stop=lambda: True)
