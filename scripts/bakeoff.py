@@ -27,7 +27,7 @@ LIMITS = {"python": 100, "bash": 100, "cf": 66}
 
 def score(lang: str, candidate: str, pair) -> float:
     if lang == "python":
-        return 100 * sentence_bleu(candidate, pair.code)
+        return sentence_bleu(candidate, pair.code)  # already 0-100
     if lang == "bash":
         return 100.0 * template_match(candidate, pair.code)
     return 100.0 * cf_execution_match(candidate, pair.code, pair.data)
