@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from codefusion.model.config import ModelConfig, preset
 from codefusion.model.modelfile import save_model_dir
 from codefusion.model.networks import MaskedDiffusionNet
 from codefusion.model.noise.masked import (
@@ -21,25 +20,12 @@ from codefusion.model.noise.masked import (
 from codefusion.model.noise.repair import error_spans, positions_to_remask
 from codefusion.model.pipeline import CodeFusionPipeline
 from codefusion.model.tokenizer import CodeTokenizer
-from codefusion.model.training.corpus import Example, collate
-
-CF_PAIRS = [("greater than 500", "GreaterThan(500)"), ("less than 30", "LessThan(30)"),
-            ("mark duplicates", "Duplicate()"), ("blank cells", "Blanks()"),
-            ("text contains FB", "TextContains(FB)"), ("between 4 and 8", "Between(4,8)")]
+from tiny_model import CF_PAIRS, cf_batch, cf_tokenizer, tiny_cfg
 
 
 @pytest.fixture(scope="module")
 def tok() -> CodeTokenizer:
-    return CodeTokenizer.train([t for p in CF_PAIRS for t in p] * 20 + ["x = 1234567890"], 300)
-
-
-def tiny_cfg(tok: CodeTokenizer, **kw) -> ModelConfig:
-    return preset("tiny", vocab_size=tok.vocab_size, pad_id=tok.pad_id, eos_id=tok.eos_id, **kw)
-
-
-def cf_batch(tok: CodeTokenizer, cfg: ModelConfig):
-    ex = [Example("cf", tok.encode_prompt(a, "cf", cfg.max_prompt_len), tok.encode_code(b)) for a, b in CF_PAIRS]
-    return collate(ex, cfg, cfg.code_len["cf"], cpd=False)
+    return cf_tokenizer()
 
 
 @pytest.fixture(scope="module")

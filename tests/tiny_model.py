@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from codefusion.model.config import preset
+from codefusion.model.config import ModelConfig, preset
 from codefusion.model.modelfile import save_model_dir
 from codefusion.model.networks import CodeFusionNet
-from codefusion.model.noise.gaussian import GaussianDiffusion, NoiseSchedule
+from codefusion.model.noise.gaussian import Batch, GaussianDiffusion, NoiseSchedule
 from codefusion.model.tokenizer import CodeTokenizer
 from codefusion.model.training.corpus import Example, collate
 
@@ -49,3 +49,25 @@ def make_tiny_model(out_dir: str | Path, *, train_steps: int = 0, seed: int = 0,
     net.eval()
     save_model_dir(out, net, cfg, tok, half=False)
     return out
+
+
+# --- six CF rules for the kernels' unit tests (tests/test_model.py, tests/test_masked.py) ---------------
+
+CF_PAIRS = [("greater than 500", "GreaterThan(500)"), ("less than 30", "LessThan(30)"),
+            ("mark duplicates", "Duplicate()"), ("blank cells", "Blanks()"),
+            ("text contains FB", "TextContains(FB)"), ("between 4 and 8", "Between(4,8)")]
+
+
+def cf_tokenizer() -> CodeTokenizer:
+    """A 300-token BPE fitted to CF_PAIRS (and digits)."""
+    return CodeTokenizer.train([t for p in CF_PAIRS for t in p] * 20 + ["x = 1234567890"], 300)
+
+
+def tiny_cfg(tok: CodeTokenizer, **kw) -> ModelConfig:
+    return preset("tiny", vocab_size=tok.vocab_size, pad_id=tok.pad_id, eos_id=tok.eos_id, **kw)
+
+
+def cf_batch(tok: CodeTokenizer, cfg: ModelConfig) -> Batch:
+    """One batch of the six CF pairs."""
+    ex = [Example("cf", tok.encode_prompt(a, "cf", cfg.max_prompt_len), tok.encode_code(b)) for a, b in CF_PAIRS]
+    return collate(ex, cfg, cfg.code_len["cf"], cpd=False)
