@@ -54,6 +54,9 @@ class MaskedSampling:
     repair_rounds: int = 2  # syntax repair: remask what the parser blames and refill, up to this many times
     repair_steps: int = 4
 
+    def __post_init__(self) -> None:
+        CommitSchedule(self.schedule)  # a bad name fails when the folder loads, not at the first request
+
     @classmethod
     def load(cls, model_dir: Path | None) -> MaskedSampling:
         path = model_dir / "sampler.json" if model_dir else None

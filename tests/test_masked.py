@@ -173,6 +173,9 @@ def test_a_masked_model_folder_serves_parsing_candidates_and_repairs(tok, overfi
 
     with pytest.raises(ModelLoadError, match="sampler"):
         CodeFusionPipeline.from_dir(tmp_path / "m", device="cpu")
+    (tmp_path / "m" / "sampler.json").write_text('{"schedule": "spiral"}')
+    with pytest.raises(ModelLoadError, match="sampler"):
+        CodeFusionPipeline.from_dir(tmp_path / "m", device="cpu")
 
 
 def test_token_logp_prefers_the_learned_code_and_least_sure_picks_its_share(tok, overfit):

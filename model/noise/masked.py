@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..networks import MaskedDiffusionNet
+from .gaussian import Batch, SamplingCancelled  # one batch type and one cancellation for every kernel
 
 
 class LossWeighting(Enum):
@@ -32,19 +33,6 @@ class LossWeighting(Enum):
 class CommitSchedule(Enum):
     LINEAR = "linear"  # the same number of tokens committed at every step
     COSINE = "cosine"  # few at first, more at the end (masked share after step s: cos(π/2 · s/S))
-
-
-class SamplingCancelled(RuntimeError):
-    """Raised between steps when the caller asks to stop."""
-
-
-@dataclass
-class MaskedBatchLike:
-    """What the loss reads of a batch (corpus.Batch has these fields)."""
-
-    prompt: Tensor  # (B, P)
-    prompt_pad: Tensor  # (B, P) True where padding
-    code: Tensor  # (B, L) code ids, <eos>, then <pad>
 
 
 class MaskedDiffusion:
@@ -63,7 +51,7 @@ class MaskedDiffusion:
         masked = torch.rand(code.shape, device=code.device) < t[:, None]  # (B, L)
         return torch.where(masked, torch.full_like(code, mask_id), code), masked
 
-    def training_losses(self, net: MaskedDiffusionNet, batch: MaskedBatchLike) -> dict[str, Tensor]:
+    def training_losses(self, net: MaskedDiffusionNet, batch: Batch) -> dict[str, Tensor]:
         code = batch.code
         t = self.sample_t(code.shape[0], code.device)
         x_t, masked = self.q_sample(code, t, net.mask_id)
