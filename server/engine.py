@@ -11,11 +11,12 @@ server may call it from any thread.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,9 @@ PIPELINE_METHOD = {"diffusion": "diffusion", "seeded": "diffusion", "ar": "sampl
 MAX_PROMPT_CHARS = 2000
 BATCH_PROMPTS = 8  # prompts per sampler batch in generate_batch (k, or k * oversample rows each)
 TOP_UP_SEED = 1_000_003  # offset of the noise seed of the top-up batch
+# load(examples_later=True): how long the example index waits for a first answer (loaded beside the first
+# request, on 2 busy cores, it made that request end only once the index had loaded)
+EXAMPLES_GRACE_S = 1.0
 
 
 class EngineState(Enum):
@@ -83,7 +87,8 @@ class Engine:
         self._error: str | None = None
         self._load_seconds: float | None = None
         self._weights_seconds: float | None = None
-        self._examples = "not loaded"  # the example index: not loaded, loading, loaded, none, failed: why
+        self._examples = "not loaded"  # the example index: not loaded, waiting, loading, loaded, none, failed: why
+        self._sampler_ran = threading.Event()  # set when a sampler run ends (answered, cancelled or failed)
         self._load_lock = threading.Lock()
         self._sample_lock = threading.Lock()  # one sampler at a time
         self._cache: OrderedDict[tuple[Any, ...], list[Candidate]] = OrderedDict()
@@ -109,7 +114,9 @@ class Engine:
 
         examples_later: the weights first, then the example index (and MiniLM); requests are served in
         between, from the model alone (`serving` is True, the state still "loading"), so that the first
-        items come sooner. A broken example index then only logs and leaves the model alone serving.
+        items come sooner. The index waits ("waiting") until the sampler has answered once, or
+        EXAMPLES_GRACE_S passed without a request, and for a request in flight, so that it does not slow the
+        first answer. A broken example index then only logs and leaves the model alone serving.
         """
         with self._load_lock:
             if self._state is EngineState.READY:
@@ -121,19 +128,14 @@ class Engine:
 
                 model_dir = self.model_dir or default_model_dir()
                 self.model_dir = model_dir
-                self._pipe = CodeFusionPipeline.from_dir(
-                    model_dir, device=self.device, quantize=self.quantize
-                )
+                pipe = CodeFusionPipeline.from_dir(model_dir, device=self.device, quantize=self.quantize)
                 self._weights_seconds = time.perf_counter() - start
                 if examples_later:
-                    self._examples = "loading"
-                    log.info("model weights loaded in %.2fs; loading the example index", self._weights_seconds)
-                    try:
-                        self._load_examples(model_dir)
-                    except Exception as exc:  # the model alone keeps serving
-                        self._examples = f"failed: {type(exc).__name__}: {exc}"
-                        log.error("example index not loaded (%s): candidates from the model alone", exc)
+                    self._examples = "waiting"  # set before the model serves: status never says "not loaded" then
+                    self._pipe = pipe
+                    self._load_examples_later(model_dir)
                 else:
+                    self._pipe = pipe
                     self._load_examples(model_dir)
             except Exception as exc:  # ModelLoadError, or anything else a broken install raises
                 self._state = EngineState.FAILED
@@ -144,6 +146,25 @@ class Engine:
             self._error = None
             self._state = EngineState.READY
             log.info("model loaded from %s in %.2fs on %s", model_dir, self._load_seconds, self._pipe.device)
+
+    def _load_examples_later(self, model_dir: Path) -> None:
+        """The example index, once the sampler has answered a first request from the model alone (or
+        EXAMPLES_GRACE_S passed without one); a broken index only logs and leaves the model alone serving."""
+        from codefusion.model.examples.seeding import SEEDING_FILE
+
+        assert self._pipe is not None
+        if self._pipe.kind != "ar" and (model_dir / SEEDING_FILE).is_file():  # else nothing to load: no wait
+            log.info("model weights loaded in %.2fs; the example index loads after the first answer (or %g s)",
+                     self._weights_seconds, EXAMPLES_GRACE_S)
+            self._sampler_ran.wait(EXAMPLES_GRACE_S)
+            with self._sample_lock:  # a request in flight ends first
+                pass
+        self._examples = "loading"
+        try:
+            self._load_examples(model_dir)
+        except Exception as exc:  # the model alone keeps serving
+            self._examples = f"failed: {type(exc).__name__}: {exc}"
+            log.error("example index not loaded (%s): candidates from the model alone", exc)
 
     def _load_examples(self, model_dir: Path) -> None:
         assert self._pipe is not None
@@ -166,7 +187,7 @@ class Engine:
 
     @property
     def serving(self) -> bool:
-        """The model answers requests: loaded, or its weights loaded while the example index loads."""
+        """The model answers requests: loaded, or its weights loaded while the example index waits or loads."""
         return self._state is EngineState.READY or (self._state is EngineState.LOADING and self._pipe is not None)
 
     def _pipeline(self) -> CodeFusionPipeline:
@@ -187,7 +208,7 @@ class Engine:
             "parameters": pipe.num_parameters() if pipe is not None else None,
             "loadSeconds": round(self._load_seconds, 3) if self._load_seconds is not None else None,
             "weightsSeconds": round(self._weights_seconds, 3) if self._weights_seconds is not None else None,
-            "serving": self.serving,  # True while the example index loads: candidates from the model alone
+            "serving": self.serving,  # True while the example index waits or loads: candidates from the model alone
             "examples": self._examples,
             "lastLatencyMs": round(self.last_latency_ms, 1) if self.last_latency_ms is not None else None,
             "generations": self.generations,
@@ -251,7 +272,7 @@ class Engine:
             return [r or [] for r in results]
         pipe = self._pipeline()
         kwargs = self._sample_kwargs(k, steps, seed, max_tokens, should_stop, method)
-        with self._sample_lock:
+        with self._sampler():
             # Look again: a concurrent request for the same prompt may have filled the cache meanwhile.
             results = [
                 r if r is not None else self._cache_get(key) for r, key in zip(results, keys, strict=True)
@@ -292,13 +313,22 @@ class Engine:
         prompts = [clean_prompt(p) for p in prompts]
         pipe = self._pipeline()
         kwargs = self._sample_kwargs(k, steps, seed, max_tokens, None, method)
-        with self._sample_lock:
+        with self._sampler():
             return self._sample(pipe, prompts, lang, kwargs)
 
     def rank(self, lang: str, samples: Sequence[Sample], k: int) -> list[Candidate]:
         """The candidates `generate_batch` serves from one prompt's samples (server/ranking.py's rules)."""
         examples_first = self._seeds is not None and lang in self._seeds.config.examples_first
         return rank_candidates(lang, samples, k, examples_first=examples_first)
+
+    @contextlib.contextmanager
+    def _sampler(self) -> Iterator[None]:
+        """The sampler, one run at a time; its end lets a waiting example index load (load(examples_later))."""
+        with self._sample_lock:
+            try:
+                yield
+            finally:
+                self._sampler_ran.set()
 
     def _sample_kwargs(
         self,

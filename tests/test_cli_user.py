@@ -9,7 +9,9 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jsonrpc_raw import RawServer
@@ -127,20 +129,43 @@ def test_invoked_requests_are_not_debounced(tiny_model_dir: Path):
 
 # --- the weights first, then the example index: served from the model alone in between ------------------
 
+# The server with the example index waiting for the first answer however long it takes (not EXAMPLES_GRACE_S),
+# so that what it does before that answer is deterministic.
+PATIENT_INDEX_SERVER = [sys.executable, "-c", "import codefusion.server.engine as engine\n"
+                        "engine.EXAMPLES_GRACE_S = 600\n"
+                        "from codefusion.server.lsp.fast_start import main\nraise SystemExit(main())"]
 
-def test_engine_serves_from_the_model_alone_while_examples_load(tiny_model_dir: Path, tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch):
+
+def with_example_index(tiny_model_dir: Path, tmp_path: Path) -> Path:
+    """A copy of the tiny model with an example index: two bash examples, seeded from step 2."""
     import shutil
-    import threading
-
-    from codefusion.server.engine import Engine
 
     model = tmp_path / "model"
-    shutil.copytree(tiny_model_dir, model)  # with an example index: two bash examples, seeded from step 2
+    shutil.copytree(tiny_model_dir, model)
     (model / "examples.jsonl").write_text("\n".join(json.dumps({"lang": "bash", "prompt": p, "code": c}) for p, c in
                                                     [("list all files", "ls -la"), ("count lines", "wc -l f")]))
     (model / "seeding.json").write_text(json.dumps({"examples": "examples.jsonl", "start": {"bash": 2}}))
-    engine = Engine(model, device="cpu")
+    return model
+
+
+def poll(read: Callable[[], dict[str, Any]], done: Callable[[dict[str, Any]], bool],
+         timeout: float = 120.0) -> dict[str, Any]:
+    """read() until done(value) or the timeout; the last value."""
+    deadline = time.monotonic() + timeout
+    while not done(value := read()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return value
+
+
+def test_engine_serves_its_first_answer_before_loading_examples(tiny_model_dir: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch):
+    import threading
+
+    from codefusion.server import engine as engine_module
+    from codefusion.server.engine import Engine
+
+    monkeypatch.setattr(engine_module, "EXAMPLES_GRACE_S", 600)  # only the first answer starts the index load
+    engine = Engine(with_example_index(tiny_model_dir, tmp_path), device="cpu")
     gate, inside = threading.Event(), threading.Event()
     real = Engine._load_examples
 
@@ -152,12 +177,14 @@ def test_engine_serves_from_the_model_alone_while_examples_load(tiny_model_dir: 
     monkeypatch.setattr(Engine, "_load_examples", slow_examples)
     loader = threading.Thread(target=lambda: engine.load(examples_later=True))
     loader.start()
-    assert inside.wait(60)
-    before = engine.status()
-    assert before["state"] == "loading" and before["serving"] and before["examples"] == "loading"
-    assert before["seededLanguages"] == []
+    before = poll(engine.status, lambda s: s["serving"] or s["state"] == "failed")
+    assert before["state"] == "loading" and before["serving"] and before["examples"] == "waiting"
+    assert before["seededLanguages"] == [] and not inside.is_set()
     first = engine.generate("list all files", "bash", k=2, steps=2)
     assert first and all(c.seed is None for c in first)  # from the model alone
+    assert inside.wait(60)  # the answer let the index load
+    during = engine.status()
+    assert during["state"] == "loading" and during["serving"] and during["examples"] == "loading"
     gate.set()
     loader.join(60)
     after = engine.status()
@@ -166,15 +193,34 @@ def test_engine_serves_from_the_model_alone_while_examples_load(tiny_model_dir: 
     assert any(c.seed for c in again)  # the cache of the model-only answer was dropped
 
 
-def test_a_broken_example_index_leaves_the_model_serving(tiny_model_dir: Path, tmp_path: Path):
-    import shutil
+def test_server_answers_the_first_completion_while_the_example_index_waits(tiny_model_dir: Path, tmp_path: Path):
+    server = RawServer(PATIENT_INDEX_SERVER)
+    try:
+        server.initialize(modelPath=str(with_example_index(tiny_model_dir, tmp_path)), device="cpu",
+                          numCandidates=2, steps=2)
+        status = poll(server.status, lambda s: s["serving"] or s["state"] == "failed")
+        assert status["state"] == "loading" and status["serving"] and status["examples"] == "waiting", status
+        uri = "file:///work/first.sh"
+        server.open(uri, "# list all files\n", "shellscript")
+        reply = server.request("textDocument/completion", {"textDocument": {"uri": uri},
+                                                           "position": {"line": 1, "character": 0},
+                                                           "context": {"triggerKind": 1}})
+        assert isinstance(reply, dict) and reply.get("result"), reply
+        assert reply["result"]["items"]  # the model alone's (this tiny random model's parse only by chance)
+        after = server.wait_loaded()  # the answer, not the 600 s, let the index load
+        assert after["state"] == "ready" and after["examples"] == "loaded" and after["seededLanguages"] == ["bash"]
+    finally:
+        assert server.close() == 0
 
+
+def test_a_broken_example_index_leaves_the_model_serving(tiny_model_dir: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch):
+    from codefusion.server import engine as engine_module
     from codefusion.server.engine import Engine
 
-    model = tmp_path / "model"
-    shutil.copytree(tiny_model_dir, model)
+    model = with_example_index(tiny_model_dir, tmp_path)
     (model / "examples.jsonl").write_text("not json\n")
-    (model / "seeding.json").write_text(json.dumps({"examples": "examples.jsonl", "start": {"bash": 2}}))
+    monkeypatch.setattr(engine_module, "EXAMPLES_GRACE_S", 0.01)  # no request comes: the index loads regardless
     engine = Engine(model, device="cpu")
     engine.load(examples_later=True)
     status = engine.status()

@@ -138,7 +138,8 @@ class CodeFusionServer(LanguageServer):
     async def load_model(self, engine: Engine) -> None:
         """Load in a thread, reporting work-done progress when the client supports it."""
         where = engine.model_dir or "the shipped model"
-        # the weights first: requests are served from the model alone while the example index loads
+        # the weights first: requests are served from the model alone while the example index loads (after
+        # the first answer, Engine.load)
         loading = asyncio.ensure_future(asyncio.to_thread(functools.partial(engine.load, examples_later=True)))
         token = f"codefusion-load-{uuid.uuid4().hex[:8]}"
         progress = await self._create_progress(token)
@@ -172,7 +173,7 @@ class CodeFusionServer(LanguageServer):
     def ready(self) -> bool:
         """True when the model serves (Engine.serving); otherwise tell the user why once per state, False."""
         state = self.engine.state
-        if self.engine.serving:  # loaded, or its weights are while the example index loads
+        if self.engine.serving:  # loaded, or its weights are while the example index waits or loads
             return True
         if self._load_task is None:
             self.start_loading()
