@@ -18,7 +18,7 @@ from .config import LANGUAGES, ModelConfig
 from .modelfile import ModelLoadError, load_tokenizer, load_weights, read_config, resolve_device
 from .networks import CodeFusionNet, MaskedDiffusionNet
 from .noise.gaussian import DDIMScheduler, NoiseSchedule, SampleOutput, SamplingCancelled, sample_codes
-from .noise.masked import CommitSchedule, sample_masked
+from .noise.masked import CommitSchedule, least_sure, sample_masked, token_logp
 from .noise.repair import error_spans, positions_to_remask
 from .shipped import models_dir
 from .tokenizer import CodeTokenizer
@@ -170,8 +170,10 @@ class CodeFusionPipeline:
         """k samples for each prompt. method: "diffusion", or for the AR baseline "sample" / "beam"
         ("sample-kv": the same sampling with a key/value cache).
 
-        init_codes (Gaussian diffusion only): for each prompt, codes to start from instead of pure noise, noised
-        to step `start` and denoised under the prompt (SDEdit); cycled when fewer than k are given.
+        init_codes: for each prompt, codes to start from instead of pure noise (cycled when fewer than k are
+        given). Gaussian kernel: noised to step `start` and denoised under the prompt (SDEdit). Masked kernel:
+        the `start` per cent of each code's tokens the model is least sure of under the prompt are remasked
+        and refilled (`steps` steps).
         """
         if lang not in LANGUAGES:
             raise ValueError(f"unknown language {lang!r}; expected one of {LANGUAGES}")
@@ -183,7 +185,8 @@ class CodeFusionPipeline:
             out: SampleOutput
             net: Any = self.net  # a CodeFusionNet or ARNet (or its int8-quantised copy)
             if self.kind == "masked":
-                out = self._sample_masked(net, prompt, pad, lang, k, length, steps, seed, should_stop)
+                init = None if init_codes is None else self._init_tokens(init_codes, len(prompts), k, length)
+                out = self._sample_masked(net, prompt, pad, lang, k, length, steps, seed, should_stop, init, start)
             elif self.kind == "diffusion":
                 init = None if init_codes is None else self._init_tokens(init_codes, len(prompts), k, length)
                 out = sample_codes(net, DDIMScheduler(schedule=self.schedule), prompt=prompt, prompt_pad=pad, k=k,
@@ -203,15 +206,25 @@ class CodeFusionPipeline:
         return result
 
     def _sample_masked(self, net: MaskedDiffusionNet, prompt: torch.Tensor, pad: torch.Tensor, lang: str, k: int,
-                       length: int, steps: int | None, seed: int,
-                       should_stop: Callable[[], bool] | None) -> SampleOutput:
-        """The masked kernel's candidates, then up to repair_rounds of syntax-repair remasking."""
+                       length: int, steps: int | None, seed: int, should_stop: Callable[[], bool] | None,
+                       init: torch.Tensor | None = None, start: int | None = None) -> SampleOutput:
+        """The masked kernel's candidates, then up to repair_rounds of syntax-repair remasking.
+        init (B·k, L): codes to edit, their `start` % least-sure tokens remasked (None: all-masked start)."""
         ms = self.masked_sampling
         settings: dict[str, Any] = dict(temperature=ms.temperature, schedule=CommitSchedule(ms.schedule),
                         end_confidence=ms.end_confidence, should_stop=should_stop)
-        out = sample_masked(net, prompt=prompt, prompt_pad=pad, k=k, length=length,
-                            steps=steps or ms.steps, seed=seed,
-                            block_length=ms.block_length or None, **settings)
+        if init is None:
+            out = sample_masked(net, prompt=prompt, prompt_pad=pad, k=k, length=length,
+                                steps=steps or ms.steps, seed=seed,
+                                block_length=ms.block_length or None, **settings)
+        else:
+            if start is None or not 0 <= start <= 100:
+                raise ValueError(f"the masked kernel edits with start = the per cent of tokens remasked, got {start}")
+            init = init.to(prompt.device)
+            logp = token_logp(net, prompt=prompt, prompt_pad=pad, codes=init, seed=seed, per_prompt=k)  # (N, L)
+            remask = least_sure(logp, init, start / 100, self.config.pad_id)  # (N, L)
+            out = sample_masked(net, prompt=prompt, prompt_pad=pad, k=k, length=length, steps=steps or ms.steps,
+                                seed=seed, init=init, remask=remask, **settings)
         tokens, scores = out.tokens.clone(), out.scores.clone()
         texts = [self.tokenizer.decode(row) for row in tokens.tolist()]
         ok = [validate(lang, t) for t in texts]
@@ -251,12 +264,13 @@ class CodeFusionPipeline:
         """How well the model restores each code under the prompt: the mean cross-entropy of its tokens
         (and <eos>) after noising it to `step` and denoising once (N, then D and H) — lower is a better fit.
         Every code gets the same noise (seeded), so the values compare the codes, not the draws. Codes longer
-        than the language's code length are cut to it, as the sampler would. Diffusion models only."""
-        if self.kind != "diffusion":
+        than the language's code length are cut to it, as the sampler would. The masked kernel: the mean
+        −log p of each token while it is masked (token_logp; `step` is not used). Diffusion models only."""
+        if self.kind not in ("diffusion", "masked"):
             raise ValueError("code_ce needs a diffusion model")
         if lang not in LANGUAGES:
             raise ValueError(f"unknown language {lang!r}; expected one of {LANGUAGES}")
-        if not 0 <= step < self.config.diffusion_steps:
+        if self.kind == "diffusion" and not 0 <= step < self.config.diffusion_steps:
             raise ValueError(f"step must be in [0, {self.config.diffusion_steps}), got {step}")
         if not codes:
             return []
@@ -266,6 +280,11 @@ class CodeFusionPipeline:
         gen = torch.Generator().manual_seed(seed)
         with self._lock, torch.inference_mode():
             net: Any = self.net
+            if self.kind == "masked":
+                logp = token_logp(net, prompt=prompt_ids, prompt_pad=pad, codes=ids, seed=seed, per_prompt=len(codes))
+                ends = ids == cfg.pad_id
+                scored = ((ends.long().cumsum(-1) - ends.long()) == 0).float()  # up to and including the first pad
+                return (-(logp * scored).sum(-1) / scored.sum(-1).clamp(min=1)).tolist()
             dtype = net.head_scale.dtype
             ctx = net.request_context(net.encode(prompt_ids, pad), pad, len(codes))  # the prompt's K/V, once
             x0 = net.embed_code(ids).to(dtype)  # (N, L, E)

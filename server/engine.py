@@ -168,18 +168,20 @@ class Engine:
 
     def _load_examples(self, model_dir: Path) -> None:
         assert self._pipe is not None
-        if self._pipe.kind != "diffusion":
+        if self._pipe.kind not in ("diffusion", "masked"):
             self._examples = "none"
             return
         from codefusion.model.examples.seeding import ExampleSeeds  # loaded even when off: may be turned on later
+        from codefusion.model.modelfile import ModelLoadError
 
         seeds = ExampleSeeds.from_dir(model_dir)
-        if seeds is not None and seeds.config.rerank and (
+        where = Path(model_dir) / "seeding.json"
+        if seeds is not None and self._pipe.kind == "masked" and any(s > 100 for s in seeds.config.start.values()):
+            raise ModelLoadError(f"{where}: for a masked model 'start' is the per cent of an example's tokens "
+                                 "remasked (0-100)")
+        if seeds is not None and self._pipe.kind == "diffusion" and seeds.config.rerank and (
                 seeds.config.rerank_step >= (steps := self._pipe.config.diffusion_steps)):
-            from codefusion.model.modelfile import ModelLoadError
-
-            raise ModelLoadError(f"{Path(model_dir) / 'seeding.json'}: 'rerank_step' must be below the "
-                                 f"model's {steps} diffusion steps")
+            raise ModelLoadError(f"{where}: 'rerank_step' must be below the model's {steps} diffusion steps")
         self._seeds = seeds
         self._examples = "loaded" if seeds is not None else "none"
         with self._cache_lock:  # what the model alone answered meanwhile is not what it answers now

@@ -233,3 +233,40 @@ def test_shipped_model_dir_finds_each_kernel_by_its_config(tmp_path, monkeypatch
     assert pipeline.shipped_model_dir("masked") == tmp_path / "codefusion"
     with pytest.raises(FileNotFoundError, match="no shipped gaussian model"):
         pipeline.shipped_model_dir("gaussian")
+
+
+def test_a_masked_model_edits_examples_and_judges_them(tok, overfit, tmp_path):
+    """Seeding with the masked kernel: start=0 keeps each example, start=100 rewrites all of it under the prompt;
+    code_ce (the model as judge) prefers a prompt's own rule; the engine loads the folder's example index."""
+    import json
+
+    from codefusion.server.engine import Engine, EngineNotReady
+
+    net, cfg, batch = overfit
+    save_model_dir(tmp_path / "m", net, cfg, tok, kind="masked")
+    (tmp_path / "m" / "sampler.json").write_text('{"temperature": 0.0, "repair_rounds": 0}')
+    pipe = CodeFusionPipeline.from_dir(tmp_path / "m", device="cpu")
+    prompt, code = CF_PAIRS[0]
+    other = CF_PAIRS[1][1]
+    kept = pipe.sample([prompt], "cf", k=2, init_codes=[[other]], start=0, steps=1)[0]
+    assert [s.text for s in kept] == [other, other]
+    rewritten = pipe.sample([prompt], "cf", k=2, init_codes=[[other]], start=100, steps=8)[0]
+    assert rewritten[0].text == code  # every token remasked: the model writes the prompt's own rule
+    with pytest.raises(ValueError, match="per cent"):
+        pipe.sample([prompt], "cf", k=1, init_codes=[[other]], start=101)
+    ce = pipe.code_ce(prompt, [code, other], "cf", step=0)
+    assert len(ce) == 2 and ce[0] < ce[1]
+    assert ce == pipe.code_ce(prompt, [code, other], "cf", step=0)  # seeded: the values compare the codes
+
+    with (tmp_path / "m" / "examples.jsonl").open("w") as f:
+        for p, c in CF_PAIRS[1:]:
+            f.write(json.dumps({"lang": "cf", "prompt": p, "code": c}) + "\n")
+    (tmp_path / "m" / "seeding.json").write_text(json.dumps({"start": {"cf": 50}, "steps": 2, "keep_examples": True}))
+    engine = Engine(tmp_path / "m", device="cpu")
+    engine.load()
+    assert engine.status()["seededLanguages"] == ["cf"] and engine.status()["examples"] == "loaded"
+    samples = engine.sample_batch(["less than 30"], "cf", k=2)[0]
+    assert any(s.unedited for s in samples) and any(s.seed is not None and not s.unedited for s in samples)
+    (tmp_path / "m" / "seeding.json").write_text(json.dumps({"start": {"cf": 150}}))
+    with pytest.raises(EngineNotReady, match="seeding.json.*per cent"):
+        Engine(tmp_path / "m", device="cpu").load()

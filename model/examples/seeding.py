@@ -4,7 +4,8 @@ A model folder may carry `seeding.json` and `examples.jsonl`. For the languages 
 each of the k candidates starts from one of the k training examples whose prompts are nearest to the
 request's prompt, noised to step `start`, and is denoised under the request's prompt for `steps` steps.
 The start step is tuned on the development split per model: the better the model, the more noise it can
-take and the more it rewrites the example.
+take and the more it rewrites the example. For a masked-kernel model `start` is the per cent (0–100) of each
+example's tokens remasked — those the model is least sure of under the request — and refilled in `steps` steps.
 
 Nearness is TF-IDF cosine, or, when seeding.json names a `semantic` file of the example prompts'
 all-MiniLM-L6-v2 sentence embeddings, `semantic_weight` · their cosine + the rest · TF-IDF (dev-tuned in
@@ -62,7 +63,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class SeedingConfig:
-    start: dict[str, int] = field(default_factory=dict)  # language -> start step; others: pure noise
+    start: dict[str, int] = field(default_factory=dict)  # language -> start step (masked: % remasked); others: noise
     steps: int = 1
     examples: str = "examples.jsonl"
     semantic: str | None = None  # sentence embeddings of the example prompts (file in the model folder)
