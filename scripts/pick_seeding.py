@@ -10,7 +10,8 @@ main metric, share that parses, distinct per prompt.
 
 Usage: .venv/bin/python scripts/pick_seeding.py MODEL_DIR [N_PROMPTS] [SETTING ...]
   e.g. scripts/pick_seeding.py models/codefusion 60 0 30 60 100 200 300
-A SETTING is a start step (seeded, 1 step).
+A SETTING is a start step (seeded, 1 step), or START:STEPS. For a masked-kernel folder START is the per cent
+of each example's tokens remasked (the least sure under the prompt), e.g. scripts/pick_seeding.py DIR 60 15:2 30:2 50:4.
 """
 
 from __future__ import annotations
@@ -46,12 +47,15 @@ def main(argv: list[str]) -> None:
         found = [[r.code for r in rows] for rows in near]
         report(lang, "retrieval", found, pairs, [c for f in found for c in f])
         prompts = [p.prompt for p in pairs]
-        noise = pipe.sample(prompts, lang, k=K, steps=2)
-        report(lang, "noise, 2 steps", by_score(noise), pairs, [s.text for row in noise for s in row])
+        steps = None if pipe.kind == "masked" else 2  # masked: its sampler.json's steps
+        noise = pipe.sample(prompts, lang, k=K, steps=steps)
+        report(lang, f"noise, {steps or pipe.masked_sampling.steps} steps", by_score(noise), pairs,
+               [s.text for row in noise for s in row])
         for setting in settings:
-            if not setting.isdigit():
-                raise SystemExit(f"bad setting {setting!r}: expected a start step")
-            rows = pipe.sample(prompts, lang, k=K, steps=1, init_codes=found, start=int(setting))
+            start, _, steps = setting.partition(":")
+            if not start.isdigit() or not (steps or "1").isdigit():
+                raise SystemExit(f"bad setting {setting!r}: expected START or START:STEPS")
+            rows = pipe.sample(prompts, lang, k=K, steps=int(steps or 1), init_codes=found, start=int(start))
             texts = [[s.text for s in row] for row in rows]  # in the examples' order, as the engine ranks
             report(lang, f"seeded from step {setting}", texts, pairs, [t for row in texts for t in row])
 
