@@ -13,7 +13,9 @@
 #                                                              same data, tokenizer, E/N size, batch 32, lr 5e-4 flat
 #                                                              after warmup (cosine planned over 60k steps); snapshots
 #                                                              every 1,000 steps; the masked run is the long run that
-#                                                              every later sitting resumes (same command)
+#                                                              every later sitting resumes (same command). From step
+#                                                              6,500 (tenth session) the cosine ends at 25,000 steps
+#                                                              (STEPS=25000, the default now): lr 4.9e-4 -> 4.3e-4 there
 #   scripts/train_shipped.sh seeding                           write seeding.json + examples.jsonl (dev-tuned)
 #                                                              and the examples' MiniLM embeddings
 #
@@ -76,7 +78,7 @@ case "$stage" in
     kernel=${2:?masked or gaussian}; runs=${RUNS:-runs}
     extra=(); [ "$kernel" = gaussian ] && extra=(--config-overrides '{"embed_scale": 0.4}')
     $bin train finetune --run "$runs/bakeoff-$kernel" --kernel "$kernel" --tokenizer models/codefusion/tokenizer.json \
-      "${extra[@]}" --steps 60000 --minutes 100000 --batch 32 --lr 5e-4 --warmup 200 --threads "${THREADS:-1}" \
+      "${extra[@]}" --steps "${STEPS:-25000}" --minutes 100000 --batch 32 --lr 5e-4 --warmup 200 --threads "${THREADS:-1}" \
       --seed 0 --eval-every 1000 --checkpoint-every 250 --snapshot-every 1000
     ;;
   seeding)
