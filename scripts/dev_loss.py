@@ -3,14 +3,19 @@
 For each language (up to N dev pairs) and each t, noise the gold code with a fixed seed, run N once
 (no self-conditioning), then D and H, and report the cross-entropy of H over the true tokens and the
 token accuracy (padding included, as in training). Used for the pretraining ablation in the model card.
+A masked-kernel folder: each gold code masked at the rates of MASK_GRID (fixed seed), the cross-entropy
+and accuracy of the masked positions (its training loss without the 1/t weight; `code_ce`: of the masked
+code tokens and <eos> only, not the padding), and "mean" over rates —
+the masked run's learning curve on dev loss (per language, for early stopping).
 
-Usage: .venv/bin/python scripts/dev_loss.py MODEL_DIR [MODEL_DIR ...] [--n 200]
+Usage: .venv/bin/python scripts/dev_loss.py MODEL_DIR [MODEL_DIR ...] [--n 200] [--out FILE.jsonl]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -20,13 +25,49 @@ from codefusion.model.training.corpus import collate, pair_examples
 from codefusion.model.training.data import load_pairs
 
 T_GRID = (150, 300, 600, 900, 1199)
+MASK_GRID = (0.15, 0.3, 0.5, 0.7, 0.9)
+
+
+@torch.inference_mode()
+def masked_dev_loss(pipe: CodeFusionPipeline, n: int, batch: int) -> dict:
+    net, cfg = pipe.net.float(), pipe.config
+    out: dict = {}
+    for lang in LANGUAGES:
+        examples, _ = pair_examples(pipe.tokenizer, cfg, load_pairs(lang, "dev")[0][:n])
+        row: dict = {}
+        for rate in MASK_GRID:
+            gen = torch.Generator().manual_seed(int(rate * 1000))
+            ce_sum, correct, count, code_ce, code_count = 0.0, 0, 0, 0.0, 0
+            for i in range(0, len(examples), batch):
+                b = collate(examples[i : i + batch], cfg, cfg.code_len[lang], cpd=False).to(pipe.device)
+                masked = torch.rand(b.code.shape, generator=gen) < rate  # (B, L)
+                in_code = (b.code == cfg.pad_id).long().cumsum(-1) == 0  # the code and its <eos>, not the padding
+                x_t = torch.where(masked, net.mask_id, b.code)
+                t = torch.full((b.code.shape[0],), rate)
+                logits = net(x_t, net.encode(b.prompt, b.prompt_pad), b.prompt_pad, t).float()  # (B, L, V)
+                ce = F.cross_entropy(logits.transpose(1, 2), b.code, reduction="none")  # (B, L)
+                ce_sum += float(ce[masked].sum())
+                correct += int((logits.argmax(-1) == b.code)[masked].sum())
+                count += int(masked.sum())
+                code_ce += float(ce[masked & in_code].sum())
+                code_count += int((masked & in_code).sum())
+            row[rate] = {"ce": round(ce_sum / count, 3), "acc": round(100 * correct / count, 1),
+                         "code_ce": round(code_ce / max(code_count, 1), 3)}
+        row["mean"] = {key: round(sum(r[key] for r in row.values()) / len(MASK_GRID), 3) for key in ("ce", "code_ce")}
+        out[lang] = row
+    return out
 
 
 @torch.inference_mode()
 def dev_loss(model_dir: str, n: int, batch: int = 50, device: str = "cpu") -> dict:
     pipe = CodeFusionPipeline.from_dir(model_dir, device=device)
-    net, cfg = pipe.net.float(), pipe.config  # fp32 everywhere (a CUDA pipeline holds fp16 weights)
     out: dict = {"model": model_dir}
+    meta = Path(model_dir) / "training.json"
+    if meta.is_file():
+        out["step"] = json.loads(meta.read_text()).get("step")
+    if pipe.kind == "masked":
+        return {**out, "kind": "masked", **masked_dev_loss(pipe, n, batch)}
+    net, cfg = pipe.net.float(), pipe.config  # fp32 everywhere (a CUDA pipeline holds fp16 weights)
     for lang in LANGUAGES:
         examples, _ = pair_examples(pipe.tokenizer, cfg, load_pairs(lang, "dev")[0][:n])
         row = {}
@@ -55,9 +96,15 @@ def main() -> None:
     p.add_argument("models", nargs="+")
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--out", type=Path, default=None, help="also append each line to this JSONL file")
     args = p.parse_args()
+    torch.set_num_threads(1)
     for model_dir in args.models:
-        print(json.dumps(dev_loss(model_dir, args.n, device=args.device)), flush=True)
+        line = json.dumps(dev_loss(model_dir, args.n, device=args.device))
+        print(line, flush=True)
+        if args.out:
+            with args.out.open("a") as f:
+                f.write(line + "\n")
 
 
 if __name__ == "__main__":
