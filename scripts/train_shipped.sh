@@ -15,7 +15,10 @@
 #                                                              every 1,000 steps; the masked run is the long run that
 #                                                              every later sitting resumes (same command). From step
 #                                                              6,500 (tenth session) the cosine ends at 25,000 steps
-#                                                              (STEPS=25000, the default now): lr 4.9e-4 -> 4.3e-4 there
+#                                                              (STEPS=25000, the default now): lr 4.9e-4 -> 4.3e-4 there;
+#                                                              from step 8,750 the languages are weighted by their
+#                                                              pairs (LANG_WEIGHTS, python/bash/cf 0.18/0.76/0.06):
+#                                                              CF's dev loss rose after ~2,000 steps at 0.25
 #   scripts/train_shipped.sh seeding                           write seeding.json + examples.jsonl (dev-tuned)
 #                                                              and the examples' MiniLM embeddings
 #
@@ -76,7 +79,8 @@ case "$stage" in
     # RUNS may point outside the checkout (a separate worktree's runs/, so that refactoring never breaks a
     # live run): RUNS=/work/train-wt/runs scripts/train_shipped.sh bakeoff masked
     kernel=${2:?masked or gaussian}; runs=${RUNS:-runs}
-    extra=(); [ "$kernel" = gaussian ] && extra=(--config-overrides '{"embed_scale": 0.4}')
+    extra=(--lang-weights "${LANG_WEIGHTS:-{\"python\": 0.18, \"bash\": 0.76, \"cf\": 0.06\}}")
+    [ "$kernel" = gaussian ] && extra+=(--config-overrides '{"embed_scale": 0.4}')
     $bin train finetune --run "$runs/bakeoff-$kernel" --kernel "$kernel" --tokenizer models/codefusion/tokenizer.json \
       "${extra[@]}" --steps "${STEPS:-25000}" --minutes 100000 --batch 32 --lr 5e-4 --warmup 200 --threads "${THREADS:-1}" \
       --seed 0 --eval-every 1000 --checkpoint-every 250 --snapshot-every 1000
