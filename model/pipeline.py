@@ -231,32 +231,30 @@ class CodeFusionPipeline:
         self.repair_stats["sampled"] += len(texts)
         self.repair_stats["parsed_raw"] += sum(ok)
         for round_ in range(ms.repair_rounds):
-            if all(ok):
+            bad = [r for r in range(len(texts)) if not ok[r]]
+            if not bad:
                 break
-            init = tokens.clone()
-            remask = torch.zeros_like(tokens, dtype=torch.bool)
-            for r, text in enumerate(texts):
-                if ok[r]:
-                    continue
-                ids, offsets = self.tokenizer.encode_code_with_offsets(text)
+            # only the candidates that do not parse are refilled: each its own batch row under its prompt
+            init = torch.full((len(bad), length), self.config.pad_id, dtype=torch.long)
+            remask = torch.zeros_like(init, dtype=torch.bool)
+            for row, r in enumerate(bad):
+                ids, offsets = self.tokenizer.encode_code_with_offsets(texts[r])
                 ids = [*ids, self.config.eos_id][:length]
-                init[r] = self.config.pad_id
-                init[r, : len(ids)] = torch.tensor(ids)
-                for i in positions_to_remask(offsets, error_spans(lang, text)):
+                init[row, : len(ids)] = torch.tensor(ids)
+                for i in positions_to_remask(offsets, error_spans(lang, texts[r])):
                     if i < length:
-                        remask[r, i] = True
+                        remask[row, i] = True
                 if len(ids) < length:  # the end may move: the code may need more tokens
-                    remask[r, len(ids) - 1] = True
-            fixed = sample_masked(net, prompt=prompt, prompt_pad=pad, k=k, length=length, steps=ms.repair_steps,
-                                  seed=seed + 1 + round_, init=init.to(prompt.device), remask=remask.to(prompt.device),
-                                  **settings)
-            for r in range(len(texts)):
-                if ok[r]:
-                    continue
-                text = self.tokenizer.decode(fixed.tokens[r].tolist())
+                    remask[row, len(ids) - 1] = True
+            of_prompt = torch.tensor([r // k for r in bad], device=prompt.device)
+            fixed = sample_masked(net, prompt=prompt[of_prompt], prompt_pad=pad[of_prompt], k=1, length=length,
+                                  steps=ms.repair_steps, seed=seed + 1 + round_, init=init.to(prompt.device),
+                                  remask=remask.to(prompt.device), **settings)
+            for row, r in enumerate(bad):
+                text = self.tokenizer.decode(fixed.tokens[row].tolist())
                 if validate(lang, text):
-                    tokens[r], texts[r], ok[r] = fixed.tokens[r], text, True
-                    scores[r] = fixed.scores[r]
+                    tokens[r], texts[r], ok[r] = fixed.tokens[row], text, True
+                    scores[r] = fixed.scores[row]
         self.repair_stats["parsed_repaired"] += sum(ok)
         return SampleOutput(tokens=tokens, scores=scores)
 
