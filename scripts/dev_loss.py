@@ -8,7 +8,7 @@ and accuracy of the masked positions (its training loss without the 1/t weight; 
 code tokens and <eos> only, not the padding), and "mean" over rates —
 the masked run's learning curve on dev loss (per language, for early stopping).
 
-Usage: .venv/bin/python scripts/dev_loss.py MODEL_DIR [MODEL_DIR ...] [--n 200] [--out FILE.jsonl]
+Usage: .venv/bin/python scripts/dev_loss.py MODEL_DIR [MODEL_DIR ...] [--n 200] [--split dev|train] [--out FILE.jsonl]
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ MASK_GRID = (0.15, 0.3, 0.5, 0.7, 0.9)
 
 
 @torch.inference_mode()
-def masked_dev_loss(pipe: CodeFusionPipeline, n: int, batch: int) -> dict:
+def masked_dev_loss(pipe: CodeFusionPipeline, n: int, batch: int, split: str = "dev") -> dict:
     net, cfg = pipe.net.float(), pipe.config
     out: dict = {}
     for lang in LANGUAGES:
-        examples, _ = pair_examples(pipe.tokenizer, cfg, load_pairs(lang, "dev")[0][:n])
+        examples, _ = pair_examples(pipe.tokenizer, cfg, load_pairs(lang, split)[0][:n])
         row: dict = {}
         for rate in MASK_GRID:
             gen = torch.Generator().manual_seed(int(rate * 1000))
@@ -59,14 +59,14 @@ def masked_dev_loss(pipe: CodeFusionPipeline, n: int, batch: int) -> dict:
 
 
 @torch.inference_mode()
-def dev_loss(model_dir: str, n: int, batch: int = 50, device: str = "cpu") -> dict:
+def dev_loss(model_dir: str, n: int, batch: int = 50, device: str = "cpu", split: str = "dev") -> dict:
     pipe = CodeFusionPipeline.from_dir(model_dir, device=device)
     out: dict = {"model": model_dir}
     meta = Path(model_dir) / "training.json"
     if meta.is_file():
         out["step"] = json.loads(meta.read_text()).get("step")
     if pipe.kind == "masked":
-        return {**out, "kind": "masked", **masked_dev_loss(pipe, n, batch)}
+        return {**out, "kind": "masked", "split": split, **masked_dev_loss(pipe, n, batch, split)}
     net, cfg = pipe.net.float(), pipe.config  # fp32 everywhere (a CUDA pipeline holds fp16 weights)
     for lang in LANGUAGES:
         examples, _ = pair_examples(pipe.tokenizer, cfg, load_pairs(lang, "dev")[0][:n])
@@ -96,11 +96,13 @@ def main() -> None:
     p.add_argument("models", nargs="+")
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--split", choices=["dev", "train"], default="dev",
+                   help="masked folders: the split to score (train: how much of the training pairs it memorised)")
     p.add_argument("--out", type=Path, default=None, help="also append each line to this JSONL file")
     args = p.parse_args()
     torch.set_num_threads(1)
     for model_dir in args.models:
-        line = json.dumps(dev_loss(model_dir, args.n, device=args.device))
+        line = json.dumps(dev_loss(model_dir, args.n, device=args.device, split=args.split))
         print(line, flush=True)
         if args.out:
             with args.out.open("a") as f:
