@@ -18,7 +18,7 @@ from .config import LANGUAGES, ModelConfig
 from .modelfile import ModelLoadError, load_tokenizer, load_weights, read_config, resolve_device
 from .networks import CodeFusionNet, MaskedDiffusionNet
 from .noise.gaussian import DDIMScheduler, NoiseSchedule, SampleOutput, SamplingCancelled, sample_codes
-from .noise.masked import CommitSchedule, least_sure, sample_masked, token_logp
+from .noise.masked import CommitSchedule, least_sure, sample_masked, through_end, token_logp
 from .noise.repair import error_spans, positions_to_remask
 from .shipped import models_dir
 from .tokenizer import CodeTokenizer
@@ -184,11 +184,11 @@ class CodeFusionPipeline:
         with self._lock, torch.inference_mode():
             out: SampleOutput
             net: Any = self.net  # a CodeFusionNet or ARNet (or its int8-quantised copy)
+            init = None if init_codes is None or self.kind == "ar" else self._init_tokens(
+                init_codes, len(prompts), k, length)
             if self.kind == "masked":
-                init = None if init_codes is None else self._init_tokens(init_codes, len(prompts), k, length)
                 out = self._sample_masked(net, prompt, pad, lang, k, length, steps, seed, should_stop, init, start)
             elif self.kind == "diffusion":
-                init = None if init_codes is None else self._init_tokens(init_codes, len(prompts), k, length)
                 out = sample_codes(net, DDIMScheduler(schedule=self.schedule), prompt=prompt, prompt_pad=pad, k=k,
                                    length=length, steps=steps or DEFAULT_STEPS, seed=seed, should_stop=should_stop,
                                    init=init, start=start)
@@ -275,14 +275,13 @@ class CodeFusionPipeline:
         cfg = self.config
         ids = self._init_tokens([codes], 1, len(codes), cfg.code_len[lang], "codes").to(self.device)  # (N, L)
         prompt_ids, pad = self._prompts([prompt], lang)
-        gen = torch.Generator().manual_seed(seed)
         with self._lock, torch.inference_mode():
             net: Any = self.net
             if self.kind == "masked":
                 logp = token_logp(net, prompt=prompt_ids, prompt_pad=pad, codes=ids, seed=seed, per_prompt=len(codes))
-                ends = ids == cfg.pad_id
-                scored = ((ends.long().cumsum(-1) - ends.long()) == 0).float()  # up to and including the first pad
+                scored = through_end(ids, cfg.pad_id).float()  # (N, L)
                 return (-(logp * scored).sum(-1) / scored.sum(-1).clamp(min=1)).tolist()
+            gen = torch.Generator().manual_seed(seed)
             dtype = net.head_scale.dtype
             ctx = net.request_context(net.encode(prompt_ids, pad), pad, len(codes))  # the prompt's K/V, once
             x0 = net.embed_code(ids).to(dtype)  # (N, L, E)

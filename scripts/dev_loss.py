@@ -67,9 +67,10 @@ def dev_loss(model_dir: str, n: int, batch: int = 50, device: str = "cpu", split
         out["step"] = json.loads(meta.read_text()).get("step")
     if pipe.kind == "masked":
         return {**out, "kind": "masked", "split": split, **masked_dev_loss(pipe, n, batch, split)}
+    out["split"] = split
     net, cfg = pipe.net.float(), pipe.config  # fp32 everywhere (a CUDA pipeline holds fp16 weights)
     for lang in LANGUAGES:
-        examples, _ = pair_examples(pipe.tokenizer, cfg, load_pairs(lang, "dev")[0][:n])
+        examples, _ = pair_examples(pipe.tokenizer, cfg, load_pairs(lang, split)[0][:n])
         row = {}
         for t_value in T_GRID:
             gen = torch.Generator().manual_seed(t_value)
@@ -97,7 +98,7 @@ def main() -> None:
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--split", choices=["dev", "train"], default="dev",
-                   help="masked folders: the split to score (train: how much of the training pairs it memorised)")
+                   help="the split to score (train: how much of the training pairs the model memorised)")
     p.add_argument("--out", type=Path, default=None, help="also append each line to this JSONL file")
     args = p.parse_args()
     torch.set_num_threads(1)

@@ -171,11 +171,12 @@ class Engine:
         if self._pipe.kind not in ("diffusion", "masked"):
             self._examples = "none"
             return
-        from codefusion.model.examples.seeding import ExampleSeeds  # loaded even when off: may be turned on later
+        # loaded even when seeding is off: it may be turned on later
+        from codefusion.model.examples.seeding import SEEDING_FILE, ExampleSeeds
         from codefusion.model.modelfile import ModelLoadError
 
         seeds = ExampleSeeds.from_dir(model_dir)
-        where = Path(model_dir) / "seeding.json"
+        where = Path(model_dir) / SEEDING_FILE
         if seeds is not None and self._pipe.kind == "masked" and any(s > 100 for s in seeds.config.start.values()):
             raise ModelLoadError(f"{where}: for a masked model 'start' is the per cent of an example's tokens "
                                  "remasked (0-100)")

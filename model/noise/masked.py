@@ -193,11 +193,16 @@ def token_logp(net: MaskedDiffusionNet, *, prompt: Tensor, prompt_pad: Tensor, c
     return out
 
 
+def through_end(codes: Tensor, pad_id: int) -> Tensor:
+    """Each code's positions up to and including its first <pad> (where its length is decided): (N, L) bool."""
+    ends = codes == pad_id
+    return (ends.long().cumsum(-1) - ends.long()) == 0
+
+
 def least_sure(logp: Tensor, codes: Tensor, share: float, pad_id: int) -> Tensor:
     """The `share` of each code's tokens (up to its end) the model is least sure of, as a (N, L) mask; positions
     past the end stay as they are."""
-    ends = codes == pad_id
-    in_code = (ends.long().cumsum(-1) - ends.long()) == 0  # up to and including the first <pad>
+    in_code = through_end(codes, pad_id)
     n_remask = (in_code.sum(-1).float() * share).round().long()  # (N,)
     scored = torch.where(in_code, logp, torch.full_like(logp, float("inf")))
     rank = scored.argsort(-1).argsort(-1)  # 0 = least sure
