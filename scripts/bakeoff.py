@@ -44,12 +44,13 @@ def served(lang: str, samples) -> list[str]:
     return out
 
 
-def evaluate(model_dir: Path, lang: str, k: int, seed: int, steps: int | None, sampler: dict) -> dict:
+def evaluate(model_dir: Path, lang: str, k: int, seed: int, steps: int | None, sampler: dict,
+             limit: int | None = None) -> dict:
     pipe = CodeFusionPipeline.from_dir(model_dir, device="cpu")
     if sampler:
         pipe.masked_sampling = dataclasses.replace(pipe.masked_sampling, **sampler)
     pairs = load_pairs(lang, "dev")[0]
-    pairs = random.Random(seed).sample(pairs, min(LIMITS[lang], len(pairs)))
+    pairs = random.Random(seed).sample(pairs, min(LIMITS[lang], len(pairs)))[:limit]
     t0 = time.time()
     scores, raw_ok, raw_n = [], 0, 0
     for i in range(0, len(pairs), 8):
@@ -82,12 +83,13 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=None, help="sampling steps (default: each model's own)")
     p.add_argument("--sampler", type=json.loads, default={},
                    help='masked kernel: JSON of sampler settings to override, e.g. \'{"steps": 24}\'')
+    p.add_argument("--limit", type=int, default=None, help="only the first N prompts of each subsample (quick sweeps)")
     p.add_argument("--out", type=Path, default=Path("docs/learning_curve.jsonl"))
     args = p.parse_args()
     torch.set_num_threads(1)
     for model_dir in args.models:
         for lang in args.langs.split(","):
-            row = evaluate(model_dir, lang, args.k, args.seed, args.steps, args.sampler)
+            row = evaluate(model_dir, lang, args.k, args.seed, args.steps, args.sampler, args.limit)
             print(json.dumps(row), flush=True)
             with args.out.open("a") as f:
                 f.write(json.dumps(row) + "\n")

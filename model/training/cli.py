@@ -16,6 +16,7 @@ from torch import nn
 
 from ..ar_baseline import ARNet, ARObjective
 from ..config import LANGUAGES, ModelConfig, preset
+from ..evaluation.dev_loss import dev_loss, headline
 from ..modelfile import TOKENIZER_FILE, load_weights, read_config, save_model_dir
 from ..networks import CodeFusionNet, MaskedDiffusionNet
 from ..noise.gaussian import Batch, GaussianDiffusion, NoiseSchedule
@@ -33,6 +34,7 @@ from .corpus import (
     tokenizer_texts,
 )
 from .data import load_pairs, log
+from .early_stop import EarlyStopper, copy_best
 from .trainer import Trainer, TrainerConfig
 
 FINETUNE_WEIGHTS = {"python": 0.35, "bash": 0.4, "cf": 0.25}  # CF has few pairs but short, cheap batches
@@ -152,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
     log(f"{kind} model: {n_params / 1e6:.2f}M parameters, stage {args.stage}, device {device}")
     objective.to(device)
     cpd_prob = args.cpd_prob if kind == "diffusion" else 0.0  # CPD is a denoising task; the AR LM has none
+    stopper: EarlyStopper | None = None
     pre: dict[str, list[Example]] = {}
     if args.stage == "pretrain" or args.pretrain_mix > 0:
         pre = pretrain_examples(tok, cfg, limit=args.snippet_limit)
@@ -163,18 +166,30 @@ def run(args: argparse.Namespace) -> int:
     else:
         extra = load_extra_pairs(args.extra_pairs) if args.extra_pairs else None
         pairs = finetune_examples(tok, cfg, extra)
-        stream = batch_stream(pairs, cfg, batch_size=args.batch, seed=args.seed, rank=rank,
-                              lang_weights=lang_weights(args.lang_weights))
+        shares = lang_weights(args.lang_weights)
+        if args.early_stop_patience and rank == 0:
+            stopper = EarlyStopper(args.run, shares, args.early_stop_patience, args.early_stop_floor,
+                                   keep_best=copy_best(args.run))
+        stream = batch_stream(pairs, cfg, batch_size=args.batch, seed=args.seed, rank=rank, lang_weights=shares)
         if pre_stream is not None:
             stream = mixed_stream(stream, pre_stream, args.pretrain_mix, args.seed + rank)
     batches = (b.to(device) for b in stream)
     module: nn.Module = objective
     if world > 1:
         module = nn.parallel.DistributedDataParallel(objective)
+    def on_eval(step: int) -> dict:
+        out = quick_dev_eval(net, cfg, tok, kind) if not args.no_sample_eval else {}
+        if stopper is not None:
+            losses = headline(dev_loss(net, cfg, tok, kind, n=args.dev_loss_n, device=device))
+            out["early_stop"] = stopper.update(step, losses)
+            measured = [st for st in stopper.langs.values() if st.best_step >= 0]
+            out["stop_training"] = bool(measured) and all(st.stopped_at is not None for st in measured)
+        return out
+
     tcfg = TrainerConfig(lr=args.lr, max_steps=args.steps, max_minutes=args.minutes, warmup_steps=args.warmup,
                          eval_every=args.eval_every, checkpoint_every=args.checkpoint_every)
     trainer = Trainer(module=module, batches=batches, run_dir=args.run, config=tcfg, is_main=rank == 0,
-                      on_eval=(lambda step: quick_dev_eval(net, cfg, tok, kind)) if args.eval_every else None,
+                      on_eval=on_eval if args.eval_every else None,
                       on_checkpoint=lambda ckpt: export_quietly(args.run, args.snapshot_every))
     if trainer.try_resume():
         log(f"resumed at step {trainer.state.step}")
@@ -271,6 +286,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    f"'{{\"python\": 0.45, \"bash\": 0.35, \"cf\": 0.2}}' (default {json.dumps(FINETUNE_WEIGHTS)})")
     p.add_argument("--extra-pairs", type=Path, help="fine-tuning: a JSONL file of extra {lang, prompt, code} "
                    "training pairs (e.g. scripts/mine_comment_pairs.py's), appended to each language's")
+    p.add_argument("--early-stop-patience", type=int, default=0, metavar="EVALS",
+                   help="fine-tuning, diffusion kernels: per-language early stopping on dev loss, measured at every "
+                   "evaluation; a language not better for EVALS evaluations keeps only --early-stop-floor of its "
+                   "batch share, its best weights in RUN/snapshots/best-LANG; the run ends when all have stopped "
+                   "(0: off)")
+    p.add_argument("--early-stop-floor", type=float, default=0.1,
+                   help="the share of its batches a stopped language keeps (so that it is not forgotten)")
+    p.add_argument("--dev-loss-n", type=int, default=200, help="dev pairs per language for the dev loss")
+    p.add_argument("--no-sample-eval", action="store_true",
+                   help="skip the sampled dev check (exact/valid of 24 prompts) at each evaluation")
     p.add_argument("--snippet-limit", type=int, default=None)
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--checkpoint-every", type=int, default=250)
@@ -286,6 +311,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.stage == "export" and args.out is None:
         p.error("export needs --out DIR (a new folder, or an earlier export to replace)")
+    if args.early_stop_patience < 0 or not 0.0 <= args.early_stop_floor <= 1.0:
+        p.error("--early-stop-patience must be ≥ 0 and --early-stop-floor in [0, 1]")
+    if args.early_stop_patience:
+        if args.stage != "finetune" or args.arch == "ar":
+            p.error("--early-stop-patience: for fine-tuning a diffusion model (it reads the dev loss per language)")
+        if not args.eval_every or not args.checkpoint_every or args.eval_every % args.checkpoint_every:
+            p.error("--early-stop-patience: --eval-every must be a multiple of --checkpoint-every (the best "
+                    "weights are copied from the export made at each checkpoint)")
     return run(args)
 
 

@@ -124,9 +124,8 @@ def batch_stream(by_lang: dict[str, list[Example]], cfg: ModelConfig, *, batch_s
     """Endless single-language batches (each padded to its language's code length)."""
     rng = random.Random(seed * 1000 + rank)
     langs = [lang for lang in LANGUAGES if by_lang.get(lang)]
-    weights = [lang_weights.get(lang, 1.0) for lang in langs]
-    while True:
-        lang = rng.choices(langs, weights)[0]
+    while True:  # the shares are read at every draw: per-language early stopping changes them during training
+        lang = rng.choices(langs, [lang_weights.get(lang, 1.0) for lang in langs])[0]
         examples = rng.sample(by_lang[lang], min(batch_size, len(by_lang[lang])))
         use_cpd = cpd_prob > 0 and rng.random() < cpd_prob
         yield collate(examples, cfg, cfg.code_len[lang], use_cpd)

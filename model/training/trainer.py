@@ -136,8 +136,11 @@ class Trainer:
                 self.save_checkpoint()
             if self.on_eval is not None and st.step % c.eval_every == 0 and self.is_main:
                 self.module.eval()
-                self.log({"step": st.step, "elapsed_s": round(time.time() - start, 1), "dev": self.on_eval(st.step)})
+                dev = self.on_eval(st.step)
+                self.log({"step": st.step, "elapsed_s": round(time.time() - start, 1), "dev": dev})
                 self.module.train()
+                if dev.get("stop_training"):  # e.g. every language stopped improving on dev loss
+                    break
         st.elapsed_s = time.time() - start
         self.save_checkpoint()
         bar.close()

@@ -1,0 +1,114 @@
+"""Denoising loss on held-out pairs at fixed noise levels: a sensitive, sampler-free measure of a model, per
+language. It is the learning curve's dev loss (`scripts/dev_loss.py`) and what per-language early stopping
+reads during training (`codefusion train finetune --early-stop-patience`).
+
+Masked kernel: each gold code masked at the rates of MASK_GRID (fixed seed); the cross-entropy and accuracy
+of the masked positions (its training loss without the 1/t weight) and `code_ce`, that of the masked code
+tokens and <eos> only (not the padding); "mean" averages over the rates.
+Gaussian kernel: the gold code's embedding noised at each t of T_GRID (fixed seed), N run once (no
+self-conditioning), then D and H; the cross-entropy of H over the true tokens and the token accuracy
+(padding included, as in training).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import LANGUAGES, ModelConfig
+from ..networks import CodeFusionNet, MaskedDiffusionNet
+from ..noise.gaussian import NoiseSchedule
+from ..tokenizer import CodeTokenizer
+from ..training.corpus import collate, pair_examples
+from ..training.data import load_pairs
+
+T_GRID = (150, 300, 600, 900, 1199)
+MASK_GRID = (0.15, 0.3, 0.5, 0.7, 0.9)
+
+
+@torch.inference_mode()
+def masked_dev_loss(net: MaskedDiffusionNet, cfg: ModelConfig, tok: CodeTokenizer, *, n: int, batch: int = 50,
+                    split: str = "dev", device: torch.device | str = "cpu") -> dict:
+    device = torch.device(device)
+    out: dict = {}
+    for lang in LANGUAGES:
+        examples, _ = pair_examples(tok, cfg, load_pairs(lang, split)[0][:n])
+        if not examples:  # every pair longer than the language's code length: nothing to measure
+            continue
+        row: dict = {}
+        for rate in MASK_GRID:
+            gen = torch.Generator().manual_seed(int(rate * 1000))
+            ce_sum, correct, count, code_ce, code_count = 0.0, 0, 0, 0.0, 0
+            for i in range(0, len(examples), batch):
+                b = collate(examples[i : i + batch], cfg, cfg.code_len[lang], cpd=False).to(device)
+                masked = (torch.rand(b.code.shape, generator=gen) < rate).to(device)  # (B, L)
+                in_code = (b.code == cfg.pad_id).long().cumsum(-1) == 0  # the code and its <eos>, not the padding
+                x_t = torch.where(masked, net.mask_id, b.code)
+                t = torch.full((b.code.shape[0],), rate, device=device)
+                logits = net(x_t, net.encode(b.prompt, b.prompt_pad), b.prompt_pad, t).float()  # (B, L, V)
+                ce = F.cross_entropy(logits.transpose(1, 2), b.code, reduction="none")  # (B, L)
+                ce_sum += float(ce[masked].sum())
+                correct += int((logits.argmax(-1) == b.code)[masked].sum())
+                count += int(masked.sum())
+                code_ce += float(ce[masked & in_code].sum())
+                code_count += int((masked & in_code).sum())
+            row[rate] = {"ce": round(ce_sum / max(count, 1), 3), "acc": round(100 * correct / max(count, 1), 1),
+                         "code_ce": round(code_ce / max(code_count, 1), 3)}
+        row["mean"] = {key: round(sum(r[key] for r in row.values()) / len(MASK_GRID), 3) for key in ("ce", "code_ce")}
+        out[lang] = row
+    return out
+
+
+@torch.inference_mode()
+def gaussian_dev_loss(net: CodeFusionNet, cfg: ModelConfig, tok: CodeTokenizer, *, n: int, batch: int = 50,
+                      split: str = "dev", device: torch.device | str = "cpu") -> dict:
+    device = torch.device(device)
+    schedule = NoiseSchedule(steps=cfg.diffusion_steps, offset=cfg.schedule_offset)
+    out: dict = {}
+    for lang in LANGUAGES:
+        examples, _ = pair_examples(tok, cfg, load_pairs(lang, split)[0][:n])
+        if not examples:
+            continue
+        row: dict = {}
+        for t_value in T_GRID:
+            gen = torch.Generator().manual_seed(t_value)
+            ce_sum, correct, count = 0.0, 0, 0
+            for i in range(0, len(examples), batch):
+                b = collate(examples[i : i + batch], cfg, cfg.code_len[lang], cpd=False).to(device)
+                x0 = net.embed_code(b.code)  # (B, L, E)
+                t = torch.full((x0.shape[0],), t_value, device=x0.device)
+                x_t = schedule.q_sample(x0, t, torch.randn(x0.shape, generator=gen).to(x0)).to(x0.dtype)
+                memory = net.encode(b.prompt, b.prompt_pad)
+                x0_hat, _ = net.denoise(x_t, t, memory, b.prompt_pad)
+                logits = net.head(net.decode(x0_hat, memory, b.prompt_pad))  # (B, L, V)
+                ce_sum += float(F.cross_entropy(logits.transpose(1, 2), b.code, reduction="sum"))
+                correct += int((logits.argmax(-1) == b.code).sum())
+                count += b.code.numel()
+            row[t_value] = {"ce": round(ce_sum / count, 3), "acc": round(100 * correct / count, 1)}
+        row["mean"] = {"ce": round(sum(r["ce"] for r in row.values()) / len(T_GRID), 3)}
+        out[lang] = row
+    return out
+
+
+def dev_loss(net: nn.Module, cfg: ModelConfig, tok: CodeTokenizer, kind: str, *, n: int, batch: int = 50,
+             split: str = "dev", device: torch.device | str = "cpu") -> dict:
+    """Per language, the loss at each noise level and their "mean" (see the module's text), in eval mode; a
+    language none of whose first n pairs fits its code length is left out."""
+    if kind not in ("masked", "diffusion"):
+        raise ValueError(f"dev loss is defined for the diffusion kernels, not for a {kind!r} model")
+    was_training = net.training
+    net.eval()
+    try:
+        if isinstance(net, MaskedDiffusionNet):
+            return masked_dev_loss(net, cfg, tok, n=n, batch=batch, split=split, device=device)
+        if isinstance(net, CodeFusionNet):
+            return gaussian_dev_loss(net, cfg, tok, n=n, batch=batch, split=split, device=device)
+        raise ValueError(f"a {kind!r} model folder holds a {type(net).__name__}")
+    finally:
+        net.train(was_training)
+
+
+def headline(result: dict) -> dict[str, float]:
+    """One number per language from dev_loss(): the masked kernel's code-token CE, the Gaussian's CE."""
+    return {lang: row["mean"].get("code_ce", row["mean"]["ce"]) for lang, row in result.items() if lang in LANGUAGES}

@@ -1,0 +1,107 @@
+"""Per-language early stopping on dev loss: the stopper's rule, its saved state, the live batch shares, and a
+real `codefusion train finetune --early-stop-patience` run of a tiny masked model on the project's data."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+from codefusion.model.training.corpus import Example, batch_stream
+from codefusion.model.training.early_stop import STATE_FILE, EarlyStopper, seed_history
+from tiny_model import cf_tokenizer, tiny_cfg
+
+
+def test_a_language_not_better_for_patience_evaluations_keeps_only_the_floor_of_its_share(tmp_path):
+    shares = {"python": 0.2, "bash": 0.7, "cf": 0.1}
+    kept: list[tuple[str, int]] = []
+    stopper = EarlyStopper(tmp_path, shares, patience=2, floor=0.1,
+                           keep_best=lambda lang, step: kept.append((lang, step)))
+    stopper.update(1000, {"python": 5.0, "bash": 5.0, "cf": 2.0})
+    out = stopper.update(2000, {"python": 4.9, "bash": 4.8, "cf": 2.1})
+    assert out["improved"] == ["python", "bash"] and out["stopped"] == []
+    out = stopper.update(3000, {"python": 5.1, "bash": 4.7, "cf": 2.2})
+    assert out["stopped"] == ["cf"]  # 2.1 and 2.2 after its best of 2.0: two evaluations without a gain
+    assert shares == {"python": 0.2, "bash": 0.7, "cf": pytest.approx(0.01)}  # changed in place, the others kept
+    assert kept == [("python", 1000), ("bash", 1000), ("cf", 1000), ("python", 2000), ("bash", 2000), ("bash", 3000)]
+    # a later gain does not restart a stopped language, and the stop is not announced twice
+    assert stopper.update(4000, {"python": 5.2, "bash": 4.6, "cf": 1.9})["stopped"] == ["python"]
+    assert stopper.langs["cf"].best_step == 4000 and stopper.langs["cf"].stopped_at == 3000
+
+    # the state is saved: a resumed run starts with the lowered shares and the same bests
+    again = {"python": 0.2, "bash": 0.7, "cf": 0.1}
+    resumed = EarlyStopper(tmp_path, again, patience=2, floor=0.1)
+    assert again == {"python": pytest.approx(0.02), "bash": 0.7, "cf": pytest.approx(0.01)}
+    assert resumed.langs["bash"].best == 4.6 and resumed.langs["bash"].stale == 0
+
+
+def test_seeding_the_state_from_an_earlier_curve(tmp_path):
+    curve = [{"step": 1000, "python": 5.3, "bash": 5.1, "cf": 2.15},
+             {"step": 2000, "python": 5.2, "bash": 5.0, "cf": 2.16},
+             {"step": 3000, "python": 5.5, "bash": 4.9, "cf": 2.2}, {"step": 4000, "python": 5.0, "bash": 4.5}]
+    state = seed_history(tmp_path, curve, patience=2)
+    assert state["cf"] == {"best": 2.15, "best_step": 1000, "stale": 2, "stopped_at": 3000}
+    assert state["python"]["best_step"] == 4000 and state["python"]["stopped_at"] is None
+    shares = {"python": 0.2, "bash": 0.7, "cf": 0.1}
+    EarlyStopper(tmp_path, shares, patience=2, floor=0.0)
+    assert shares["cf"] == 0.0 and json.loads((tmp_path / STATE_FILE).read_text())["cf"]["stopped_at"] == 3000
+
+
+def test_bad_settings_fail_before_training(tmp_path):
+    with pytest.raises(ValueError, match="patience"):
+        EarlyStopper(tmp_path, {"python": 1.0}, patience=0)
+    with pytest.raises(ValueError, match="floor"):
+        EarlyStopper(tmp_path, {"python": 1.0}, patience=1, floor=1.5)
+
+
+def test_the_batch_stream_reads_the_shares_at_every_draw():
+    tok = cf_tokenizer()
+    cfg = tiny_cfg(tok, code_len={"python": 8, "bash": 12, "cf": 16})
+    by_lang = {lang: [Example(lang, [5, 6], [7, 8]) for _ in range(4)] for lang in ("python", "bash", "cf")}
+    shares = {"python": 1.0, "bash": 1.0, "cf": 1.0}
+    stream = batch_stream(by_lang, cfg, batch_size=2, seed=0, lang_weights=shares)
+    lengths = {8: "python", 12: "bash", 16: "cf"}
+    before = Counter(lengths[next(stream).code.shape[1]] for _ in range(90))
+    assert set(before) == {"python", "bash", "cf"}
+    shares["cf"] = 0.0
+    after = Counter(lengths[next(stream).code.shape[1]] for _ in range(90))
+    assert after["cf"] == 0 and after["python"] > 0 and after["bash"] > 0
+
+
+def _train(tmp_path, *extra: str) -> subprocess.CompletedProcess:
+    tok = cf_tokenizer()
+    tok.save(tmp_path / "tok.json")
+    cmd = [sys.executable, "-m", "codefusion.model.training.cli", "finetune", "--run", str(tmp_path / "run"),
+           "--kernel", "masked", "--preset", "tiny", "--tokenizer", str(tmp_path / "tok.json"), "--batch", "4",
+           "--threads", "1", *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def test_a_real_run_measures_dev_loss_keeps_each_language_best_and_ends_when_all_stopped(tmp_path):
+    proc = _train(tmp_path, "--steps", "40", "--eval-every", "2", "--checkpoint-every", "2", "--early-stop-patience",
+                  "1", "--dev-loss-n", "40", "--no-sample-eval")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = tmp_path / "run"
+    evals = [r for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if "dev" in r]
+    assert evals[0]["dev"]["early_stop"]["improved"] == ["python", "bash", "cf"]
+    assert set(evals[0]["dev"]["early_stop"]["dev_loss"]) == {"python", "bash", "cf"}
+    assert all(v > 0 for v in evals[0]["dev"]["early_stop"]["dev_loss"].values())
+    state = json.loads((run / STATE_FILE).read_text())
+    for lang, st in state.items():
+        best = run / "snapshots" / f"best-{lang}"
+        assert json.loads((best / "training.json").read_text())["step"] == st["best_step"]
+    step = json.loads((run / "checkpoint" / "state.json").read_text())["step"]
+    if all(st["stopped_at"] is not None for st in state.values()):  # patience 1 on noisy tiny losses: usually
+        assert step == evals[-1]["step"] < 40 and evals[-1]["dev"]["stop_training"]
+    else:
+        assert step == 40
+
+
+def test_early_stopping_needs_evaluations_aligned_with_checkpoints(tmp_path):
+    proc = _train(tmp_path, "--steps", "4", "--eval-every", "3", "--checkpoint-every", "2",
+                  "--early-stop-patience", "1")
+    assert proc.returncode == 2 and "multiple of --checkpoint-every" in proc.stderr
+    assert not (tmp_path / "run").exists()
