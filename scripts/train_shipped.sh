@@ -19,6 +19,8 @@
 #                                                              from step 8,750 the languages are weighted by their
 #                                                              pairs (LANG_WEIGHTS, python/bash/cf 0.18/0.76/0.06):
 #                                                              CF's dev loss rose after ~2,000 steps at 0.25
+#   scripts/train_shipped.sh pretrain-mix                      eleventh session: the masked kernel's pretraining
+#                                                              ablation (the long run's recipe + --pretrain-mix 0.5)
 #   scripts/train_shipped.sh seeding                           write seeding.json + examples.jsonl (dev-tuned)
 #                                                              and the examples' MiniLM embeddings
 #
@@ -81,8 +83,21 @@ case "$stage" in
     kernel=${2:?masked or gaussian}; runs=${RUNS:-runs}
     extra=(--lang-weights "${LANG_WEIGHTS:-{\"python\": 0.18, \"bash\": 0.76, \"cf\": 0.06\}}")
     [ "$kernel" = gaussian ] && extra+=(--config-overrides '{"embed_scale": 0.4}')
+    # From step 11,750 (eleventh session): per-language early stopping on dev loss, seeded with the curve of
+    # docs/dev_loss_masked.jsonl (python stopped at 9,000, cf at 4,000; bash still improving).
+    [ "$kernel" = masked ] && extra+=(--early-stop-patience 3 --early-stop-floor 0.25 --no-sample-eval)
     $bin train finetune --run "$runs/bakeoff-$kernel" --kernel "$kernel" --tokenizer models/codefusion/tokenizer.json \
       "${extra[@]}" --steps "${STEPS:-25000}" --minutes 100000 --batch 32 --lr 5e-4 --warmup 200 --threads "${THREADS:-1}" \
+      --seed 0 --eval-every 1000 --checkpoint-every 250 --snapshot-every 1000
+    ;;
+  pretrain-mix)
+    # Eleventh session: the pretraining ablation of the masked kernel (issue 20, item 5). The long run's early
+    # recipe (default language shares, cosine planned over 60k steps, from scratch, same tokenizer and seed) plus
+    # --pretrain-mix 0.5: half the batches are the masked objective on the code corpora with an empty prompt.
+    # Compared with the long run's snapshots at equal steps by scripts/dev_loss.py.
+    runs=${RUNS:-runs}
+    $bin train finetune --run "$runs/masked-pretrain-mix" --kernel masked --tokenizer models/codefusion/tokenizer.json \
+      --pretrain-mix 0.5 --steps 60000 --minutes 100000 --batch 32 --lr 5e-4 --warmup 200 --threads "${THREADS:-1}" \
       --seed 0 --eval-every 1000 --checkpoint-every 250 --snapshot-every 1000
     ;;
   seeding)

@@ -52,6 +52,10 @@ class EarlyStopper:
         for lang in LANGUAGES:
             self.langs[lang] = LanguageState(**saved.get(lang, {}))
         self.apply()
+        if saved:
+            log("early stopping resumed: best dev loss " + json.dumps(
+                {lang: [st.best, st.best_step] for lang, st in self.langs.items() if st.best_step >= 0})
+                + "; batch shares " + json.dumps({k: round(v, 4) for k, v in self.weights.items()}))
 
     def apply(self) -> None:
         for lang, st in self.langs.items():

@@ -1,0 +1,61 @@
+"""Plot the dev loss of masked-kernel runs (scripts/dev_loss.py's rows): per language, the mean code-token
+cross-entropy against training steps, one line per run (the run is the folder above snapshots/), each
+language's best step marked — the curve that per-language early stopping reads.
+
+    python scripts/plot_dev_loss.py [--input docs/dev_loss_masked.jsonl] [--out docs/dev_loss_masked.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+LANGS = ("python", "bash", "cf")
+
+
+def run_name(model: str) -> str:
+    parts = Path(model).parts
+    return parts[parts.index("snapshots") - 1] if "snapshots" in parts else Path(model).name
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--input", type=Path, default=Path("docs/dev_loss_masked.jsonl"))
+    p.add_argument("--out", type=Path, default=Path("docs/dev_loss_masked.png"))
+    args = p.parse_args()
+    rows = [json.loads(line) for line in args.input.read_text().splitlines() if line.strip()]
+    curves: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
+    for r in rows:
+        if r.get("split", "dev") != "dev" or r.get("step") is None:
+            continue
+        for lang in LANGS:
+            if lang in r:
+                curves[lang, run_name(r["model"])][int(r["step"])] = r[lang]["mean"]["code_ce"]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for ax, lang in zip(axes, LANGS, strict=True):
+        for (curve_lang, run), points in sorted(curves.items()):
+            if curve_lang != lang:
+                continue
+            steps = sorted(points)
+            line, = ax.plot(steps, [points[s] for s in steps], marker="o", markersize=3, label=run)
+            best = min(steps, key=lambda s: points[s])
+            ax.plot([best], [points[best]], marker="*", markersize=12, color=line.get_color())
+        ax.set_title(f"{lang}: dev code-token CE (nats)")
+        ax.set_xlabel("training steps (batch 32)")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("masked CE, mean over rates 0.15–0.9")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(args.out, dpi=110)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
