@@ -105,3 +105,21 @@ def test_early_stopping_needs_evaluations_aligned_with_checkpoints(tmp_path):
                   "--early-stop-patience", "1")
     assert proc.returncode == 2 and "multiple of --checkpoint-every" in proc.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_the_conditioning_diagnostic_swaps_only_the_prompts():
+    from codefusion.model.evaluation.dev_loss import with_prompts
+
+    tok = cf_tokenizer()
+    cfg = tiny_cfg(tok)
+    examples = [Example("cf", tok.encode_prompt(p, "cf", cfg.max_prompt_len), tok.encode_code(c))
+                for p, c in (("greater than 500", "GreaterThan(500)"), ("blank cells", "Blanks()"),
+                             ("mark duplicates", "Duplicate()"))]
+    assert with_prompts(examples, "own", tok, cfg) is examples
+    shuffled = with_prompts(examples, "shuffled", tok, cfg)
+    assert [e.prompt for e in shuffled] == [examples[1].prompt, examples[2].prompt, examples[0].prompt]
+    assert [e.code for e in shuffled] == [e.code for e in examples]
+    empty = with_prompts(examples, "empty", tok, cfg)
+    assert {tuple(e.prompt) for e in empty} == {tuple(tok.encode_prompt("", "cf", cfg.max_prompt_len))}
+    with pytest.raises(ValueError, match="prompts must be one of"):
+        with_prompts(examples, "reversed", tok, cfg)

@@ -5,12 +5,16 @@ reads during training (`codefusion train finetune --early-stop-patience`).
 Masked kernel: each gold code masked at the rates of MASK_GRID (fixed seed); the cross-entropy and accuracy
 of the masked positions (its training loss without the 1/t weight) and `code_ce`, that of the masked code
 tokens and <eos> only (not the padding); "mean" averages over the rates.
+`prompts="empty"` or `"shuffled"` measures the same codes under an empty prompt or another pair's: the gap to
+their own prompts is how much the model reads the prompt.
 Gaussian kernel: the gold code's embedding noised at each t of T_GRID (fixed seed), N run once (no
 self-conditioning), then D and H; the cross-entropy of H over the true tokens and the token accuracy
 (padding included, as in training).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
@@ -20,20 +24,35 @@ from ..config import LANGUAGES, ModelConfig
 from ..networks import CodeFusionNet, MaskedDiffusionNet
 from ..noise.gaussian import NoiseSchedule
 from ..tokenizer import CodeTokenizer
-from ..training.corpus import collate, pair_examples
+from ..training.corpus import Example, collate, pair_examples
 from ..training.data import load_pairs
 
 T_GRID = (150, 300, 600, 900, 1199)
 MASK_GRID = (0.15, 0.3, 0.5, 0.7, 0.9)
 
 
+PROMPTS = ("own", "empty", "shuffled")  # each code under its own prompt, an empty one, another pair's
+
+
+def with_prompts(examples: list[Example], prompts: str, tok: CodeTokenizer, cfg: ModelConfig) -> list[Example]:
+    """The conditioning diagnostic: how much of the loss the prompt explains (own vs empty or shuffled)."""
+    if prompts == "own" or not examples:
+        return examples
+    if prompts == "empty":
+        return [replace(e, prompt=tok.encode_prompt("", e.lang, cfg.max_prompt_len)) for e in examples]
+    if prompts == "shuffled":  # a fixed derangement: every code gets the prompt of the pair after it
+        return [replace(e, prompt=examples[(i + 1) % len(examples)].prompt) for i, e in enumerate(examples)]
+    raise ValueError(f"prompts must be one of {PROMPTS}, got {prompts!r}")
+
+
 @torch.inference_mode()
 def masked_dev_loss(net: MaskedDiffusionNet, cfg: ModelConfig, tok: CodeTokenizer, *, n: int, batch: int = 50,
-                    split: str = "dev", device: torch.device | str = "cpu") -> dict:
+                    split: str = "dev", device: torch.device | str = "cpu", prompts: str = "own") -> dict:
     device = torch.device(device)
     out: dict = {}
     for lang in LANGUAGES:
         examples, _ = pair_examples(tok, cfg, load_pairs(lang, split)[0][:n])
+        examples = with_prompts(examples, prompts, tok, cfg)
         if not examples:  # every pair longer than the language's code length: nothing to measure
             continue
         row: dict = {}
@@ -62,12 +81,13 @@ def masked_dev_loss(net: MaskedDiffusionNet, cfg: ModelConfig, tok: CodeTokenize
 
 @torch.inference_mode()
 def gaussian_dev_loss(net: CodeFusionNet, cfg: ModelConfig, tok: CodeTokenizer, *, n: int, batch: int = 50,
-                      split: str = "dev", device: torch.device | str = "cpu") -> dict:
+                      split: str = "dev", device: torch.device | str = "cpu", prompts: str = "own") -> dict:
     device = torch.device(device)
     schedule = NoiseSchedule(steps=cfg.diffusion_steps, offset=cfg.schedule_offset)
     out: dict = {}
     for lang in LANGUAGES:
         examples, _ = pair_examples(tok, cfg, load_pairs(lang, split)[0][:n])
+        examples = with_prompts(examples, prompts, tok, cfg)
         if not examples:
             continue
         row: dict = {}
@@ -92,7 +112,7 @@ def gaussian_dev_loss(net: CodeFusionNet, cfg: ModelConfig, tok: CodeTokenizer, 
 
 
 def dev_loss(net: nn.Module, cfg: ModelConfig, tok: CodeTokenizer, kind: str, *, n: int, batch: int = 50,
-             split: str = "dev", device: torch.device | str = "cpu") -> dict:
+             split: str = "dev", device: torch.device | str = "cpu", prompts: str = "own") -> dict:
     """Per language, the loss at each noise level and their "mean" (see the module's text), in eval mode; a
     language none of whose first n pairs fits its code length is left out."""
     if kind not in ("masked", "diffusion"):
@@ -101,9 +121,9 @@ def dev_loss(net: nn.Module, cfg: ModelConfig, tok: CodeTokenizer, kind: str, *,
     net.eval()
     try:
         if isinstance(net, MaskedDiffusionNet):
-            return masked_dev_loss(net, cfg, tok, n=n, batch=batch, split=split, device=device)
+            return masked_dev_loss(net, cfg, tok, n=n, batch=batch, split=split, device=device, prompts=prompts)
         if isinstance(net, CodeFusionNet):
-            return gaussian_dev_loss(net, cfg, tok, n=n, batch=batch, split=split, device=device)
+            return gaussian_dev_loss(net, cfg, tok, n=n, batch=batch, split=split, device=device, prompts=prompts)
         raise ValueError(f"a {kind!r} model folder holds a {type(net).__name__}")
     finally:
         net.train(was_training)
