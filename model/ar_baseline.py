@@ -72,16 +72,22 @@ class ARObjective(nn.Module):
         self.net = net
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
-        memory = self.net.encode(batch.prompt, batch.prompt_pad)
-        bos = batch.prompt[:, :1]  # the language tag starts the code too
-        inp = torch.cat([bos, batch.code[:, :-1]], dim=1)  # (B, L)
-        logits = self.net.logits(inp, memory, batch.prompt_pad)
-        target = batch.code.clone()
-        # ignore padding after the first <eos>: <eos> itself is learned, the rest is not scored
-        after_eos = (target == self.net.cfg.eos_id).long().cumsum(1) - (target == self.net.cfg.eos_id).long()
-        target[(after_eos > 0) | (target == self.net.cfg.pad_id)] = -100
-        ce = F.cross_entropy(logits.transpose(1, 2), target, ignore_index=-100)
-        return {"ce": ce, "loss": ce}
+        ce, scored = token_ce(self.net, batch)
+        mean = ce[scored].mean()
+        return {"ce": mean, "loss": mean}
+
+
+def token_ce(net: ARNet, batch: Batch) -> tuple[Tensor, Tensor]:
+    """Teacher-forced next-token cross-entropy of each code position (B, L) and which positions count: the
+    code and its <eos>, not the padding after it."""
+    memory = net.encode(batch.prompt, batch.prompt_pad)
+    bos = batch.prompt[:, :1]  # the language tag starts the code too
+    inp = torch.cat([bos, batch.code[:, :-1]], dim=1)  # (B, L)
+    logits = net.logits(inp, memory, batch.prompt_pad)
+    eos = (batch.code == net.cfg.eos_id).long()
+    scored = ((eos.cumsum(1) - eos) == 0) & (batch.code != net.cfg.pad_id)
+    ce = F.cross_entropy(logits.float().transpose(1, 2), batch.code, reduction="none")  # (B, L)
+    return ce, scored
 
 
 def _finish(seqs: list[list[int]], scores: list[float], length: int, pad: int, device) -> SampleOutput:

@@ -71,18 +71,19 @@ def test_the_batch_stream_reads_the_shares_at_every_draw():
     assert after["cf"] == 0 and after["python"] > 0 and after["bash"] > 0
 
 
-def _train(tmp_path, *extra: str) -> subprocess.CompletedProcess:
+def _train(tmp_path, *extra: str, model: tuple[str, str] = ("--kernel", "masked")) -> subprocess.CompletedProcess:
     tok = cf_tokenizer()
     tok.save(tmp_path / "tok.json")
     cmd = [sys.executable, "-m", "codefusion.model.training.cli", "finetune", "--run", str(tmp_path / "run"),
-           "--kernel", "masked", "--preset", "tiny", "--tokenizer", str(tmp_path / "tok.json"), "--batch", "4",
+           *model, "--preset", "tiny", "--tokenizer", str(tmp_path / "tok.json"), "--batch", "4",
            "--threads", "1", *extra]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
-def test_a_real_run_measures_dev_loss_keeps_each_language_best_and_ends_when_all_stopped(tmp_path):
+@pytest.mark.parametrize("model", [("--kernel", "masked"), ("--arch", "ar")], ids=["masked", "ar"])
+def test_a_real_run_measures_dev_loss_keeps_each_language_best_and_ends_when_all_stopped(tmp_path, model):
     proc = _train(tmp_path, "--steps", "40", "--eval-every", "2", "--checkpoint-every", "2", "--early-stop-patience",
-                  "1", "--dev-loss-n", "40", "--no-sample-eval")
+                  "1", "--dev-loss-n", "40", "--no-sample-eval", model=model)
     assert proc.returncode == 0, proc.stderr[-3000:]
     run = tmp_path / "run"
     evals = [r for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if "dev" in r]

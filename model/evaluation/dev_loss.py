@@ -1,12 +1,14 @@
-"""Denoising loss on held-out pairs at fixed noise levels: a sensitive, sampler-free measure of a model, per
-language. It is the learning curve's dev loss (`scripts/dev_loss.py`) and what per-language early stopping
-reads during training (`codefusion train finetune --early-stop-patience`).
+"""The loss on held-out pairs (denoising at fixed noise levels; the AR baseline's next-token loss): a
+sensitive, sampler-free measure of a model, per language. It is the learning curve's dev loss
+(`scripts/dev_loss.py`) and what per-language early stopping reads during training
+(`codefusion train finetune --early-stop-patience`).
 
 Masked kernel: each gold code masked at the rates of MASK_GRID (fixed seed); the cross-entropy and accuracy
 of the masked positions (its training loss without the 1/t weight) and `code_ce`, that of the masked code
 tokens and <eos> only (not the padding); "mean" averages over the rates.
 `prompts="empty"` or `"shuffled"` measures the same codes under an empty prompt or another pair's: the gap to
 their own prompts is how much the model reads the prompt.
+AR baseline: the teacher-forced cross-entropy of the code tokens and <eos> (`code_ce`; no noise levels).
 Gaussian kernel: the gold code's embedding noised at each t of T_GRID (fixed seed), N run once (no
 self-conditioning), then D and H; the cross-entropy of H over the true tokens and the token accuracy
 (padding included, as in training).
@@ -20,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..ar_baseline import ARNet, token_ce
 from ..config import LANGUAGES, ModelConfig
 from ..networks import CodeFusionNet, MaskedDiffusionNet
 from ..noise.gaussian import NoiseSchedule
@@ -111,17 +114,37 @@ def gaussian_dev_loss(net: CodeFusionNet, cfg: ModelConfig, tok: CodeTokenizer, 
     return out
 
 
+@torch.inference_mode()
+def ar_dev_loss(net: ARNet, cfg: ModelConfig, tok: CodeTokenizer, *, n: int, batch: int = 50,
+                split: str = "dev", device: torch.device | str = "cpu", prompts: str = "own") -> dict:
+    device = torch.device(device)
+    out: dict = {}
+    for lang in LANGUAGES:
+        examples, _ = pair_examples(tok, cfg, load_pairs(lang, split)[0][:n])
+        examples = with_prompts(examples, prompts, tok, cfg)
+        if not examples:
+            continue
+        total, count = 0.0, 0
+        for i in range(0, len(examples), batch):
+            b = collate(examples[i : i + batch], cfg, cfg.code_len[lang], cpd=False).to(device)
+            ce, scored = token_ce(net, b)
+            total += float(ce[scored].sum())
+            count += int(scored.sum())
+        out[lang] = {"mean": {"code_ce": round(total / max(count, 1), 3)}}
+    return out
+
+
 def dev_loss(net: nn.Module, cfg: ModelConfig, tok: CodeTokenizer, kind: str, *, n: int, batch: int = 50,
              split: str = "dev", device: torch.device | str = "cpu", prompts: str = "own") -> dict:
     """Per language, the loss at each noise level and their "mean" (see the module's text), in eval mode; a
     language none of whose first n pairs fits its code length is left out."""
-    if kind not in ("masked", "diffusion"):
-        raise ValueError(f"dev loss is defined for the diffusion kernels, not for a {kind!r} model")
     was_training = net.training
     net.eval()
     try:
         if isinstance(net, MaskedDiffusionNet):
             return masked_dev_loss(net, cfg, tok, n=n, batch=batch, split=split, device=device, prompts=prompts)
+        if isinstance(net, ARNet):
+            return ar_dev_loss(net, cfg, tok, n=n, batch=batch, split=split, device=device, prompts=prompts)
         if isinstance(net, CodeFusionNet):
             return gaussian_dev_loss(net, cfg, tok, n=n, batch=batch, split=split, device=device, prompts=prompts)
         raise ValueError(f"a {kind!r} model folder holds a {type(net).__name__}")
@@ -130,5 +153,7 @@ def dev_loss(net: nn.Module, cfg: ModelConfig, tok: CodeTokenizer, kind: str, *,
 
 
 def headline(result: dict) -> dict[str, float]:
-    """One number per language from dev_loss(): the masked kernel's code-token CE, the Gaussian's CE."""
-    return {lang: row["mean"].get("code_ce", row["mean"]["ce"]) for lang, row in result.items() if lang in LANGUAGES}
+    """One number per language from dev_loss(): the masked kernel's and the AR baseline's code-token CE, the
+    Gaussian's CE."""
+    return {lang: row["mean"]["code_ce"] if "code_ce" in row["mean"] else row["mean"]["ce"]
+            for lang, row in result.items() if lang in LANGUAGES}

@@ -287,7 +287,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--extra-pairs", type=Path, help="fine-tuning: a JSONL file of extra {lang, prompt, code} "
                    "training pairs (e.g. scripts/mine_comment_pairs.py's), appended to each language's")
     p.add_argument("--early-stop-patience", type=int, default=0, metavar="EVALS",
-                   help="fine-tuning, diffusion kernels: per-language early stopping on dev loss, measured at every "
+                   help="fine-tuning: per-language early stopping on dev loss, measured at every "
                    "evaluation; a language not better for EVALS evaluations keeps only --early-stop-floor of its "
                    "batch share, its best weights in RUN/snapshots/best-LANG; the run ends when all have stopped "
                    "(0: off)")
@@ -314,8 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.early_stop_patience < 0 or not 0.0 <= args.early_stop_floor <= 1.0:
         p.error("--early-stop-patience must be ≥ 0 and --early-stop-floor in [0, 1]")
     if args.early_stop_patience:
-        if args.stage != "finetune" or args.arch == "ar":
-            p.error("--early-stop-patience: for fine-tuning a diffusion model (it reads the dev loss per language)")
+        if args.stage != "finetune":
+            p.error("--early-stop-patience: for fine-tuning (it reads the dev loss per language)")
         if not args.eval_every or not args.checkpoint_every or args.eval_every % args.checkpoint_every:
             p.error("--early-stop-patience: --eval-every must be a multiple of --checkpoint-every (the best "
                     "weights are copied from the export made at each checkpoint)")
