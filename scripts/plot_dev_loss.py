@@ -33,7 +33,8 @@ def main() -> None:
     rows = [json.loads(line) for line in args.input.read_text().splitlines() if line.strip()]
     curves: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
     for r in rows:
-        if r.get("split", "dev") != "dev" or r.get("prompts", "own") != "own" or r.get("step") is None:
+        if (r.get("split", "dev") != "dev" or r.get("prompts", "own") != "own" or r.get("bound")
+                or r.get("kind") != "masked" or r.get("step") is None):
             continue
         for lang in LANGS:
             if lang in r:

@@ -32,6 +32,9 @@ from ..training.data import load_pairs
 
 T_GRID = (150, 300, 600, 900, 1199)
 MASK_GRID = (0.15, 0.3, 0.5, 0.7, 0.9)
+# The masked kernel's bound on the negative log-likelihood per token is the integral over t of the mean CE
+# of the masked tokens (MDLM): the mean over these midpoints estimates it, comparable with an AR model's CE.
+BOUND_GRID = tuple(round(0.05 + 0.1 * i, 2) for i in range(10))
 
 
 PROMPTS = ("own", "empty", "shuffled")  # each code under its own prompt, an empty one, another pair's
@@ -50,7 +53,8 @@ def with_prompts(examples: list[Example], prompts: str, tok: CodeTokenizer, cfg:
 
 @torch.inference_mode()
 def masked_dev_loss(net: MaskedDiffusionNet, cfg: ModelConfig, tok: CodeTokenizer, *, n: int, batch: int = 50,
-                    split: str = "dev", device: torch.device | str = "cpu", prompts: str = "own") -> dict:
+                    split: str = "dev", device: torch.device | str = "cpu", prompts: str = "own",
+                    rates: tuple[float, ...] = MASK_GRID) -> dict:
     device = torch.device(device)
     out: dict = {}
     for lang in LANGUAGES:
@@ -59,7 +63,7 @@ def masked_dev_loss(net: MaskedDiffusionNet, cfg: ModelConfig, tok: CodeTokenize
         if not examples:  # every pair longer than the language's code length: nothing to measure
             continue
         row: dict = {}
-        for rate in MASK_GRID:
+        for rate in rates:
             gen = torch.Generator().manual_seed(int(rate * 1000))
             ce_sum, correct, count, code_ce, code_count = 0.0, 0, 0, 0.0, 0
             for i in range(0, len(examples), batch):
@@ -77,7 +81,7 @@ def masked_dev_loss(net: MaskedDiffusionNet, cfg: ModelConfig, tok: CodeTokenize
                 code_count += int((masked & in_code).sum())
             row[rate] = {"ce": round(ce_sum / max(count, 1), 3), "acc": round(100 * correct / max(count, 1), 1),
                          "code_ce": round(code_ce / max(code_count, 1), 3)}
-        row["mean"] = {key: round(sum(r[key] for r in row.values()) / len(MASK_GRID), 3) for key in ("ce", "code_ce")}
+        row["mean"] = {key: round(sum(r[key] for r in row.values()) / len(rates), 3) for key in ("ce", "code_ce")}
         out[lang] = row
     return out
 
@@ -135,14 +139,16 @@ def ar_dev_loss(net: ARNet, cfg: ModelConfig, tok: CodeTokenizer, *, n: int, bat
 
 
 def dev_loss(net: nn.Module, cfg: ModelConfig, tok: CodeTokenizer, kind: str, *, n: int, batch: int = 50,
-             split: str = "dev", device: torch.device | str = "cpu", prompts: str = "own") -> dict:
+             split: str = "dev", device: torch.device | str = "cpu", prompts: str = "own", bound: bool = False) -> dict:
     """Per language, the loss at each noise level and their "mean" (see the module's text), in eval mode; a
-    language none of whose first n pairs fits its code length is left out."""
+    language none of whose first n pairs fits its code length is left out. bound: a masked model's rates are
+    BOUND_GRID, so that its "mean" code_ce estimates its NLL bound per code token."""
     was_training = net.training
     net.eval()
     try:
         if isinstance(net, MaskedDiffusionNet):
-            return masked_dev_loss(net, cfg, tok, n=n, batch=batch, split=split, device=device, prompts=prompts)
+            return masked_dev_loss(net, cfg, tok, n=n, batch=batch, split=split, device=device, prompts=prompts,
+                                   rates=BOUND_GRID if bound else MASK_GRID)
         if isinstance(net, ARNet):
             return ar_dev_loss(net, cfg, tok, n=n, batch=batch, split=split, device=device, prompts=prompts)
         if isinstance(net, CodeFusionNet):
