@@ -42,10 +42,6 @@ class ModelConfig:
     self_conditioning: bool = True
     # Masked kernel only: whether N also reads the masking rate t (MDLM shows it is not needed).
     time_conditioning: bool = False
-    # Masked kernel only: the standard deviation N's code-position embedding starts at. 1.0 (PyTorch's default,
-    # every model until the eleventh session) makes positions ~15× louder than the token embeddings (std 0.02,
-    # tied to the head) at N's input; 0.02 starts them at the same scale, as GPT-2 does.
-    code_pos_std: float = 1.0
     pad_id: int = 0
     eos_id: int = 1
 

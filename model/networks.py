@@ -255,8 +255,6 @@ class MaskedDiffusionNet(nn.Module):
         self.time = (nn.Sequential(nn.Linear(cfg.d_model, cfg.d_model), nn.SiLU(), nn.Linear(cfg.d_model, cfg.d_model))
                      if cfg.time_conditioning else None)
         self.denoiser = CrossBlocks(cfg, cfg.denoiser_layers, cfg.d_model, cfg.d_model)
-        if cfg.code_pos_std != 1.0:  # (only then: the default keeps the random draws of earlier runs)
-            nn.init.normal_(self.denoiser.pos.weight, std=cfg.code_pos_std)
         self.head_scale = nn.Parameter(torch.tensor(1.0))  # tied head, as GPT-2; also the dtype probe
 
     def encode(self, prompt: Tensor, prompt_pad: Tensor) -> Tensor:
