@@ -16,13 +16,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from plot_learning_curve import finish, run_name  # noqa: E402  (scripts/ is on the path when this runs)
 
 LANGS = ("python", "bash", "cf")
-
-
-def run_name(model: str) -> str:
-    parts = Path(model).parts
-    return parts[parts.index("snapshots") - 1] if "snapshots" in parts else Path(model).name
 
 
 def main() -> None:
@@ -49,13 +45,7 @@ def main() -> None:
             best = min(steps, key=lambda s: points[s])
             ax.plot([best], [points[best]], marker="*", markersize=12, color=line.get_color())
         ax.set_title(f"{lang}: dev code-token CE (nats)")
-        ax.set_xlabel("training steps (batch 32)")
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("masked CE, mean over rates 0.15–0.9")
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(args.out, dpi=110)
-    print(f"wrote {args.out}")
+    finish(fig, axes, "masked CE, mean over rates 0.15–0.9", args.out)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,11 @@ def with_prompts(examples: list[Example], prompts: str, tok: CodeTokenizer, cfg:
     raise ValueError(f"prompts must be one of {PROMPTS}, got {prompts!r}")
 
 
+def dev_examples(tok: CodeTokenizer, cfg: ModelConfig, lang: str, n: int, split: str, prompts: str) -> list[Example]:
+    """The first n pairs of a split that fit the language's code length, under the chosen prompts."""
+    return with_prompts(pair_examples(tok, cfg, load_pairs(lang, split)[0][:n])[0], prompts, tok, cfg)
+
+
 @torch.inference_mode()
 def masked_dev_loss(net: MaskedDiffusionNet, cfg: ModelConfig, tok: CodeTokenizer, *, n: int, batch: int = 50,
                     split: str = "dev", device: torch.device | str = "cpu", prompts: str = "own",
@@ -58,8 +63,7 @@ def masked_dev_loss(net: MaskedDiffusionNet, cfg: ModelConfig, tok: CodeTokenize
     device = torch.device(device)
     out: dict = {}
     for lang in LANGUAGES:
-        examples, _ = pair_examples(tok, cfg, load_pairs(lang, split)[0][:n])
-        examples = with_prompts(examples, prompts, tok, cfg)
+        examples = dev_examples(tok, cfg, lang, n, split, prompts)
         if not examples:  # every pair longer than the language's code length: nothing to measure
             continue
         row: dict = {}
@@ -93,8 +97,7 @@ def gaussian_dev_loss(net: CodeFusionNet, cfg: ModelConfig, tok: CodeTokenizer, 
     schedule = NoiseSchedule(steps=cfg.diffusion_steps, offset=cfg.schedule_offset)
     out: dict = {}
     for lang in LANGUAGES:
-        examples, _ = pair_examples(tok, cfg, load_pairs(lang, split)[0][:n])
-        examples = with_prompts(examples, prompts, tok, cfg)
+        examples = dev_examples(tok, cfg, lang, n, split, prompts)
         if not examples:
             continue
         row: dict = {}
@@ -124,8 +127,7 @@ def ar_dev_loss(net: ARNet, cfg: ModelConfig, tok: CodeTokenizer, *, n: int, bat
     device = torch.device(device)
     out: dict = {}
     for lang in LANGUAGES:
-        examples, _ = pair_examples(tok, cfg, load_pairs(lang, split)[0][:n])
-        examples = with_prompts(examples, prompts, tok, cfg)
+        examples = dev_examples(tok, cfg, lang, n, split, prompts)
         if not examples:
             continue
         total, count = 0.0, 0
