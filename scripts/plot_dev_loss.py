@@ -16,9 +16,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from codefusion.model.config import LANGUAGES  # noqa: E402
 from plot_learning_curve import finish, run_name  # noqa: E402  (scripts/ is on the path when this runs)
-
-LANGS = ("python", "bash", "cf")
 
 
 def main() -> None:
@@ -32,11 +31,11 @@ def main() -> None:
         if (r.get("split", "dev") != "dev" or r.get("prompts", "own") != "own" or r.get("bound")
                 or r.get("kind") != "masked" or r.get("step") is None):
             continue
-        for lang in LANGS:
+        for lang in LANGUAGES:
             if lang in r:
                 curves[lang, run_name(r["model"])][int(r["step"])] = r[lang]["mean"]["code_ce"]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    for ax, lang in zip(axes, LANGS, strict=True):
+    for ax, lang in zip(axes, LANGUAGES, strict=True):
         for (curve_lang, run), points in sorted(curves.items()):
             if curve_lang != lang:
                 continue

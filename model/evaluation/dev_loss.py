@@ -16,6 +16,7 @@ self-conditioning), then D and H; the cross-entropy of H over the true tokens an
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 
 import torch
@@ -25,7 +26,7 @@ from torch import nn
 from ..ar_baseline import ARNet, token_ce
 from ..config import LANGUAGES, ModelConfig
 from ..networks import CodeFusionNet, MaskedDiffusionNet
-from ..noise.gaussian import NoiseSchedule
+from ..noise.gaussian import Batch, NoiseSchedule
 from ..tokenizer import CodeTokenizer
 from ..training.corpus import Example, collate, pair_examples
 from ..training.data import load_pairs
@@ -56,6 +57,12 @@ def dev_examples(tok: CodeTokenizer, cfg: ModelConfig, lang: str, n: int, split:
     return with_prompts(pair_examples(tok, cfg, load_pairs(lang, split)[0][:n])[0], prompts, tok, cfg)
 
 
+def batches(examples: list[Example], cfg: ModelConfig, lang: str, size: int, device: torch.device) -> Iterator[Batch]:
+    """The examples in batches of `size`, each padded to the language's code length, on the device."""
+    for i in range(0, len(examples), size):
+        yield collate(examples[i : i + size], cfg, cfg.code_len[lang], cpd=False).to(device)
+
+
 @torch.inference_mode()
 def masked_dev_loss(net: MaskedDiffusionNet, cfg: ModelConfig, tok: CodeTokenizer, *, n: int, batch: int = 50,
                     split: str = "dev", device: torch.device | str = "cpu", prompts: str = "own",
@@ -70,8 +77,7 @@ def masked_dev_loss(net: MaskedDiffusionNet, cfg: ModelConfig, tok: CodeTokenize
         for rate in rates:
             gen = torch.Generator().manual_seed(int(rate * 1000))
             ce_sum, correct, count, code_ce, code_count = 0.0, 0, 0, 0.0, 0
-            for i in range(0, len(examples), batch):
-                b = collate(examples[i : i + batch], cfg, cfg.code_len[lang], cpd=False).to(device)
+            for b in batches(examples, cfg, lang, batch, device):
                 masked = (torch.rand(b.code.shape, generator=gen) < rate).to(device)  # (B, L)
                 in_code = (b.code == cfg.pad_id).long().cumsum(-1) == 0  # the code and its <eos>, not the padding
                 x_t = torch.where(masked, net.mask_id, b.code)
@@ -104,8 +110,7 @@ def gaussian_dev_loss(net: CodeFusionNet, cfg: ModelConfig, tok: CodeTokenizer, 
         for t_value in T_GRID:
             gen = torch.Generator().manual_seed(t_value)
             ce_sum, correct, count = 0.0, 0, 0
-            for i in range(0, len(examples), batch):
-                b = collate(examples[i : i + batch], cfg, cfg.code_len[lang], cpd=False).to(device)
+            for b in batches(examples, cfg, lang, batch, device):
                 x0 = net.embed_code(b.code)  # (B, L, E)
                 t = torch.full((x0.shape[0],), t_value, device=x0.device)
                 x_t = schedule.q_sample(x0, t, torch.randn(x0.shape, generator=gen).to(x0)).to(x0.dtype)
@@ -131,8 +136,7 @@ def ar_dev_loss(net: ARNet, cfg: ModelConfig, tok: CodeTokenizer, *, n: int, bat
         if not examples:
             continue
         total, count = 0.0, 0
-        for i in range(0, len(examples), batch):
-            b = collate(examples[i : i + batch], cfg, cfg.code_len[lang], cpd=False).to(device)
+        for b in batches(examples, cfg, lang, batch, device):
             ce, scored = token_ce(net, b)
             total += float(ce[scored].sum())
             count += int(scored.sum())

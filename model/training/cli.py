@@ -182,8 +182,7 @@ def run(args: argparse.Namespace) -> int:
         if stopper is not None:
             losses = headline(dev_loss(net, cfg, tok, kind, n=args.dev_loss_n, device=device))
             out["early_stop"] = stopper.update(step, losses)
-            measured = [st for st in stopper.langs.values() if st.best_step >= 0]
-            out["stop_training"] = bool(measured) and all(st.stopped_at is not None for st in measured)
+            out["stop_training"] = stopper.all_stopped()
         return out
 
     tcfg = TrainerConfig(lr=args.lr, max_steps=args.steps, max_minutes=args.minutes, warmup_steps=args.warmup,

@@ -29,6 +29,18 @@ class LanguageState:
     stale: int = 0  # evaluations since the best
     stopped_at: int | None = None  # the step at which its share was lowered
 
+    def observe(self, loss: float, step: int, patience: int) -> str | None:
+        """One evaluation's loss: "improved" (a new best), "stopped" (just now: `patience` evaluations without
+        one), else None. A stopped language stays stopped, whatever comes later."""
+        if loss < self.best:
+            self.best, self.best_step, self.stale = loss, step, 0
+            return "improved"
+        self.stale += 1
+        if self.stale >= patience and self.stopped_at is None:
+            self.stopped_at = step
+            return "stopped"
+        return None
+
 
 @dataclass
 class EarlyStopper:
@@ -55,7 +67,15 @@ class EarlyStopper:
         if saved:
             log("early stopping resumed: best dev loss " + json.dumps(
                 {lang: [st.best, st.best_step] for lang, st in self.langs.items() if st.best_step >= 0})
-                + "; batch shares " + json.dumps({k: round(v, 4) for k, v in self.weights.items()}))
+                + "; batch shares " + json.dumps(self.shares()))
+
+    def shares(self) -> dict[str, float]:
+        return {k: round(v, 4) for k, v in self.weights.items()}
+
+    def all_stopped(self) -> bool:
+        """Every language that has been measured has stopped (one never measured does not hold the run)."""
+        measured = [st for st in self.langs.values() if st.best_step >= 0]
+        return bool(measured) and all(st.stopped_at is not None for st in measured)
 
     def apply(self) -> None:
         for lang, st in self.langs.items():
@@ -72,24 +92,19 @@ class EarlyStopper:
         """One evaluation's losses; returns what changed (logged with the evaluation)."""
         improved, stopped = [], []
         for lang, loss in losses.items():
-            st = self.langs[lang]
-            if loss < st.best:
-                st.best, st.best_step, st.stale = loss, step, 0
+            change = self.langs[lang].observe(loss, step, self.patience)
+            if change == "improved":
                 improved.append(lang)
                 if self.keep_best is not None:
                     self.keep_best(lang, step)
-            else:
-                st.stale += 1
-                if st.stale >= self.patience and st.stopped_at is None:
-                    st.stopped_at = step
-                    stopped.append(lang)
+            elif change == "stopped":
+                stopped.append(lang)
         if stopped:
             self.apply()
             log(f"early stopping: {', '.join(stopped)} not better for {self.patience} evaluations; batch shares now "
-                + json.dumps({k: round(v, 4) for k, v in self.weights.items()}))
+                + json.dumps(self.shares()))
         self.save()
-        return {"dev_loss": losses, "improved": improved, "stopped": stopped,
-                "weights": {k: round(v, 4) for k, v in self.weights.items()}}
+        return {"dev_loss": losses, "improved": improved, "stopped": stopped, "weights": self.shares()}
 
 
 def seed_history(run_dir: Path, curve: list[dict], patience: int) -> dict:
@@ -98,15 +113,8 @@ def seed_history(run_dir: Path, curve: list[dict], patience: int) -> dict:
     state = {lang: LanguageState() for lang in LANGUAGES}
     for row in sorted(curve, key=lambda r: r["step"]):
         for lang in LANGUAGES:
-            if lang not in row:
-                continue
-            st = state[lang]
-            if row[lang] < st.best:
-                st.best, st.best_step, st.stale = row[lang], row["step"], 0
-            else:
-                st.stale += 1
-                if st.stale >= patience and st.stopped_at is None:
-                    st.stopped_at = row["step"]
+            if lang in row:
+                state[lang].observe(row[lang], row["step"], patience)
     out = {lang: vars(st) for lang, st in state.items()}
     (run_dir / STATE_FILE).write_text(json.dumps(out, indent=1) + "\n")
     return out
