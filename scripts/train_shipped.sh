@@ -95,32 +95,26 @@ case "$stage" in
       "${extra[@]}" --steps "${STEPS:-25000}" --minutes 100000 --batch 32 --lr 5e-4 --warmup 200 --threads "${THREADS:-1}" \
       --seed 0 --eval-every 1000 --checkpoint-every 250 --snapshot-every 1000
     ;;
-  pretrain-mix)
-    # Eleventh session: the pretraining ablation of the masked kernel (issue 20, item 5). The long run's early
-    # recipe (default language shares, cosine planned over 60k steps, from scratch, same tokenizer and seed) plus
-    # --pretrain-mix 0.5: half the batches are the masked objective on the code corpora with an empty prompt.
-    # Compared with the long run's snapshots at equal steps by scripts/dev_loss.py. From step 6,000 (twelfth
-    # session): languages by their pairs, the cosine ending at 25,000 steps (STEPS), per-language early stopping
-    # seeded with the curve of steps 1,000-6,000 (docs/dev_loss_masked.jsonl; early_stop.seed_history).
-    # The first 6,000 steps were: STEPS=60000 EARLY=0 LANG_WEIGHTS='{"python": 0.35, "bash": 0.4, "cf": 0.25}'.
+  pretrain-mix|ar-retrain)
+    # pretrain-mix (eleventh session): the pretraining ablation of the masked kernel (issue 20, item 5). The long
+    # run's early recipe (default language shares, cosine planned over 60k steps, from scratch, same tokenizer and
+    # seed) plus --pretrain-mix 0.5: half the batches are the masked objective on the code corpora with an empty
+    # prompt; compared with the long run's snapshots at equal steps by scripts/dev_loss.py. From step 6,000
+    # (twelfth session) it is the masked winner's recipe: languages by their pairs, the cosine ending at 25,000
+    # steps (STEPS), per-language early stopping seeded with the curve of steps 1,000-6,000
+    # (docs/dev_loss_masked.jsonl; early_stop.seed_history). Its first 6,000 steps were:
+    # STEPS=60000 EARLY=0 LANG_WEIGHTS='{"python": 0.35, "bash": 0.4, "cf": 0.25}'.
+    # ar-retrain (twelfth session): the AR baseline from scratch with that recipe and budget (issue 20, item 7):
+    # the same pairs and corpora, tokenizer, batch, lr, warmup, language shares, cosine and early stopping. Its
+    # dev loss (teacher-forced CE) is the bar for the masked model's bound (scripts/dev_loss.py --bound).
     runs=${RUNS:-runs}
-    $bin train finetune --run "$runs/masked-pretrain-mix" --kernel masked --tokenizer models/codefusion/tokenizer.json \
+    model=(--run "$runs/masked-pretrain-mix" --kernel masked)
+    [ "$stage" = ar-retrain ] && model=(--run "$runs/ar-retrain" --arch ar)
+    $bin train finetune "${model[@]}" --tokenizer models/codefusion/tokenizer.json \
       --pretrain-mix 0.5 --lang-weights "${LANG_WEIGHTS:-{\"python\": 0.18, \"bash\": 0.76, \"cf\": 0.06\}}" \
       --steps "${STEPS:-25000}" --minutes 100000 --batch 32 --lr 5e-4 --warmup 200 --threads "${THREADS:-1}" \
       --seed 0 --eval-every 1000 --checkpoint-every 250 --snapshot-every 1000 \
       --early-stop-patience "${EARLY:-3}" --early-stop-floor 0.25 --no-sample-eval
-    ;;
-  ar-retrain)
-    # Twelfth session: the AR baseline retrained from scratch with the masked winner's recipe and budget: the same
-    # pairs and corpora (--pretrain-mix 0.5), tokenizer, batch, lr, warmup, language shares, cosine ending at
-    # 25,000 steps and per-language early stopping. Its dev loss (teacher-forced CE) is the bar for the masked
-    # model's bound (scripts/dev_loss.py --bound).
-    runs=${RUNS:-runs}
-    $bin train finetune --run "$runs/ar-retrain" --arch ar --tokenizer models/codefusion/tokenizer.json \
-      --pretrain-mix 0.5 --lang-weights '{"python": 0.18, "bash": 0.76, "cf": 0.06}' \
-      --steps "${STEPS:-25000}" --minutes 100000 --batch 32 --lr 5e-4 --warmup 200 --threads "${THREADS:-1}" \
-      --seed 0 --eval-every 1000 --checkpoint-every 250 --snapshot-every 1000 \
-      --early-stop-patience 3 --early-stop-floor 0.25 --no-sample-eval
     ;;
   seeding)
     .venv/bin/python -m codefusion.model.examples.seeding models/codefusion ${SEEDING_ARGS:---start python=30 --start bash=30 --start cf=100 --steps 1 --rerank cf=0.2 --rerank-step 600 --examples-first python --examples-first bash}
