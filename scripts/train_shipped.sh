@@ -26,6 +26,10 @@
 #                                                              25,000, per-language early stopping
 #   scripts/train_shipped.sh ar-retrain                        twelfth session: the AR baseline at the same budget,
 #                                                              data and recipe (issue 20, item 7), from scratch
+#   scripts/train_shipped.sh masked-ablation unweighted|timecond  twelfth session: the masked loss without the 1/t
+#                                                              weight, or with time conditioning; the bake-off's
+#                                                              early recipe from scratch, dev loss at each 1,000
+#                                                              steps (2,000 and 1,000 steps were run)
 #   scripts/train_shipped.sh seeding                           write seeding.json + examples.jsonl (dev-tuned)
 #                                                              and the examples' MiniLM embeddings
 #
@@ -115,6 +119,18 @@ case "$stage" in
       --steps "${STEPS:-25000}" --minutes 100000 --batch 32 --lr 5e-4 --warmup 200 --threads "${THREADS:-1}" \
       --seed 0 --eval-every 1000 --checkpoint-every 250 --snapshot-every 1000 \
       --early-stop-patience "${EARLY:-3}" --early-stop-floor 0.25 --no-sample-eval
+    ;;
+  masked-ablation)
+    # Twelfth session: issue 20 item 1's comparisons, each from scratch with the bake-off's early recipe (default
+    # shares, cosine planned over 60k); early stopping with a patience no run reaches only logs the dev loss.
+    case "${2:?unweighted or timecond}" in
+      unweighted) extra=(--loss-weighting unweighted) ;;
+      timecond) extra=(--config-overrides '{"time_conditioning": true}') ;;
+      *) echo "unknown ablation $2" >&2; exit 2 ;;
+    esac
+    $bin train finetune --run "${RUNS:-runs}/ablate-$2" --kernel masked --tokenizer models/codefusion/tokenizer.json \
+      "${extra[@]}" --steps 60000 --minutes 100000 --batch 32 --lr 5e-4 --warmup 200 --threads "${THREADS:-1}" \
+      --seed 0 --eval-every 1000 --checkpoint-every 250 --snapshot-every 1000 --early-stop-patience 1000 --no-sample-eval
     ;;
   seeding)
     .venv/bin/python -m codefusion.model.examples.seeding models/codefusion ${SEEDING_ARGS:---start python=30 --start bash=30 --start cf=100 --steps 1 --rerank cf=0.2 --rerank-step 600 --examples-first python --examples-first bash}
