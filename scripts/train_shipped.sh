@@ -44,6 +44,9 @@ stage=${1:?pretrain, finetune-ar, finetune-diffusion or ablation}
 cd "$(dirname "$0")/.."
 bin=.venv/bin/codefusion
 common=(--threads "${THREADS:-1}" --batch 32 --eval-every 500 --seed 0)
+# The step-counted runs since the bake-off (ninth session on): one recipe, so that their comparisons stay fair.
+long_run=(--minutes 100000 --batch 32 --lr 5e-4 --warmup 200 --threads "${THREADS:-1}" --seed 0 --eval-every 1000
+  --checkpoint-every 250 --snapshot-every 1000)
 export OMP_NUM_THREADS=${THREADS:-1}
 case "$stage" in
   pretrain)
@@ -96,8 +99,7 @@ case "$stage" in
     # docs/dev_loss_masked.jsonl (python stopped at 9,000, cf at 4,000; bash still improving).
     [ "$kernel" = masked ] && extra+=(--early-stop-patience 3 --early-stop-floor 0.25 --no-sample-eval)
     $bin train finetune --run "$runs/bakeoff-$kernel" --kernel "$kernel" --tokenizer models/codefusion/tokenizer.json \
-      "${extra[@]}" --steps "${STEPS:-25000}" --minutes 100000 --batch 32 --lr 5e-4 --warmup 200 --threads "${THREADS:-1}" \
-      --seed 0 --eval-every 1000 --checkpoint-every 250 --snapshot-every 1000
+      "${extra[@]}" --steps "${STEPS:-25000}" "${long_run[@]}"
     ;;
   pretrain-mix|ar-retrain)
     # pretrain-mix (eleventh session): the pretraining ablation of the masked kernel (issue 20, item 5). The long
@@ -116,9 +118,7 @@ case "$stage" in
     [ "$stage" = ar-retrain ] && model=(--run "$runs/ar-retrain" --arch ar)
     $bin train finetune "${model[@]}" --tokenizer models/codefusion/tokenizer.json \
       --pretrain-mix 0.5 --lang-weights "${LANG_WEIGHTS:-{\"python\": 0.18, \"bash\": 0.76, \"cf\": 0.06\}}" \
-      --steps "${STEPS:-25000}" --minutes 100000 --batch 32 --lr 5e-4 --warmup 200 --threads "${THREADS:-1}" \
-      --seed 0 --eval-every 1000 --checkpoint-every 250 --snapshot-every 1000 \
-      --early-stop-patience "${EARLY:-3}" --early-stop-floor 0.25 --no-sample-eval
+      --steps "${STEPS:-25000}" "${long_run[@]}" --early-stop-patience "${EARLY:-3}" --early-stop-floor 0.25 --no-sample-eval
     ;;
   masked-ablation)
     # Twelfth session: issue 20 item 1's comparisons, each from scratch with the bake-off's early recipe (default
@@ -129,8 +129,7 @@ case "$stage" in
       *) echo "unknown ablation $2" >&2; exit 2 ;;
     esac
     $bin train finetune --run "${RUNS:-runs}/ablate-$2" --kernel masked --tokenizer models/codefusion/tokenizer.json \
-      "${extra[@]}" --steps 60000 --minutes 100000 --batch 32 --lr 5e-4 --warmup 200 --threads "${THREADS:-1}" \
-      --seed 0 --eval-every 1000 --checkpoint-every 250 --snapshot-every 1000 --early-stop-patience 1000 --no-sample-eval
+      "${extra[@]}" --steps 60000 "${long_run[@]}" --early-stop-patience 1000 --no-sample-eval
     ;;
   seeding)
     .venv/bin/python -m codefusion.model.examples.seeding models/codefusion ${SEEDING_ARGS:---start python=30 --start bash=30 --start cf=100 --steps 1 --rerank cf=0.2 --rerank-step 600 --examples-first python --examples-first bash}
