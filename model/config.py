@@ -42,6 +42,10 @@ class ModelConfig:
     self_conditioning: bool = True
     # Masked kernel only: whether N also reads the masking rate t (MDLM shows it is not needed).
     time_conditioning: bool = False
+    # Masked kernel only: N reads the code one position late, behind a learnt start vector, so that the output
+    # at position j predicts token j from the positions before it as an AR decoder's does (the "shift" of the
+    # AR-to-diffusion adaptations, DiffuLLaMA / Dream): set for a model initialised from the AR baseline.
+    masked_shift: bool = False
     pad_id: int = 0
     eos_id: int = 1
 

@@ -100,10 +100,10 @@ class Encoder(nn.Module):
 class CrossBlocks(nn.Module):
     """Bidirectional self-attention over the code positions plus cross-attention to the prompt."""
 
-    def __init__(self, cfg: ModelConfig, n_layers: int, d_in: int, d_out: int):
+    def __init__(self, cfg: ModelConfig, n_layers: int, d_in: int, d_out: int, positions: int | None = None):
         super().__init__()
         self.inp = nn.Linear(d_in, cfg.d_model)
-        self.pos = nn.Embedding(cfg.max_code_len, cfg.d_model)
+        self.pos = nn.Embedding(positions or cfg.max_code_len, cfg.d_model)
         layer = nn.TransformerDecoderLayer(cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.dropout,
                                            activation="gelu", batch_first=True, norm_first=True)
         self.layers = nn.TransformerDecoder(layer, n_layers)
@@ -243,7 +243,8 @@ class RequestContext:
 
 class MaskedDiffusionNet(nn.Module):
     """E and N for the masked (absorbing-state) kernel: N reads code token ids, [MASK] among them, and
-    returns vocabulary logits through a head tied to its token embedding. No decoder D, no noisy vectors."""
+    returns vocabulary logits through a head tied to its token embedding. No decoder D, no noisy vectors.
+    With cfg.masked_shift, N reads [start, x_0 … x_{L-1}] and position j's output is token j's logits."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -254,8 +255,24 @@ class MaskedDiffusionNet(nn.Module):
         nn.init.normal_(self.token_embedding.weight, std=0.02)
         self.time = (nn.Sequential(nn.Linear(cfg.d_model, cfg.d_model), nn.SiLU(), nn.Linear(cfg.d_model, cfg.d_model))
                      if cfg.time_conditioning else None)
-        self.denoiser = CrossBlocks(cfg, cfg.denoiser_layers, cfg.d_model, cfg.d_model)
+        shift = cfg.masked_shift
+        self.start = nn.Parameter(torch.zeros(cfg.d_model)) if shift else None
+        self.denoiser = CrossBlocks(cfg, cfg.denoiser_layers, cfg.d_model, cfg.d_model,
+                                    positions=cfg.max_code_len + int(shift))
         self.head_scale = nn.Parameter(torch.tensor(1.0))  # tied head, as GPT-2; also the dtype probe
+
+    def embed(self, tokens: Tensor) -> Tensor:
+        """N's input: the tokens' embeddings (B, L, C), behind the start vector when shifted (B, L+1, C)."""
+        e = self.token_embedding(tokens)
+        if self.start is None:
+            return e
+        return torch.cat([self.start.to(e.dtype).expand(e.shape[0], 1, -1), e], dim=1)
+
+    def project(self, h: Tensor) -> Tensor:
+        """N's output (B, L or L+1, C) -> each code position's logits over the vocabulary (B, L, V)."""
+        if self.start is not None:
+            h = h[:, :-1]
+        return self.head_scale * h @ self.token_embedding.weight[: self.cfg.vocab_size].t()
 
     def encode(self, prompt: Tensor, prompt_pad: Tensor) -> Tensor:
         return self.encoder(prompt, prompt_pad)  # (B, P, C)
@@ -269,8 +286,7 @@ class MaskedDiffusionNet(nn.Module):
     def forward(self, tokens: Tensor, memory: Tensor, memory_pad: Tensor, t: Tensor | None = None) -> Tensor:
         """Logits over the vocabulary (without [MASK]) for every code position, (B, L) -> (B, L, V)."""
         cond = None if t is None else self.time_condition(t)
-        h = self.denoiser(self.token_embedding(tokens), memory, memory_pad, cond)  # (B, L, C)
-        return self.head_scale * h @ self.token_embedding.weight[: self.cfg.vocab_size].t()  # (B, L, V)
+        return self.project(self.denoiser(self.embed(tokens), memory, memory_pad, cond))  # (B, L, V)
 
     def request_context(self, memory: Tensor, memory_pad: Tensor, k: int) -> tuple[MemoryKV, Tensor]:
         """The prompt's cross-attention K/V per layer and its mask, repeated for k candidates, once per request."""
@@ -278,8 +294,7 @@ class MaskedDiffusionNet(nn.Module):
 
     def forward_cached(self, tokens: Tensor, kv: MemoryKV, mask: Tensor, cond: Tensor | None = None) -> Tensor:
         """forward() for inference, with request_context()'s K/V; cond (N, 1, C) or None."""
-        h = self.denoiser.forward_cached(self.token_embedding(tokens), kv, mask, cond)  # (N, L, C)
-        return self.head_scale * h @ self.token_embedding.weight[: self.cfg.vocab_size].t()  # (N, L, V)
+        return self.project(self.denoiser.forward_cached(self.embed(tokens), kv, mask, cond))  # (N, L, V)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -35,6 +35,7 @@ from .corpus import (
 )
 from .data import load_pairs, log
 from .early_stop import EarlyStopper, copy_best
+from .from_ar import init_masked_from_ar, masked_config_from_ar
 from .trainer import Trainer, TrainerConfig
 
 FINETUNE_WEIGHTS = {"python": 0.35, "bash": 0.4, "cf": 0.25}  # CF has few pairs but short, cheap batches
@@ -106,6 +107,8 @@ def prepare_run(args: argparse.Namespace) -> tuple[ModelConfig, CodeTokenizer, s
     if args.init:
         kind, cfg = read_config(args.init)
         tok = CodeTokenizer.load(args.init / TOKENIZER_FILE)
+        if kind == "ar" and args.arch == "diffusion" and args.kernel == "masked":  # the AR-to-masked adaptation
+            kind, cfg = "masked", masked_config_from_ar(cfg)
         if overrides:  # e.g. a new embed_scale for fine-tuning; shapes must still match the weights
             cfg = ModelConfig.from_dict({**cfg.to_dict(), **overrides})
         return cfg, tok, kind, args.init
@@ -143,7 +146,12 @@ def run(args: argparse.Namespace) -> int:
     device = torch.device(f"cuda:{rank % max(torch.cuda.device_count(), 1)}" if torch.cuda.is_available() else "cpu")
     cfg, tok, kind, init = prepare_run(args)
     net, objective = build(kind, cfg, LossWeighting(args.loss_weighting))
-    if init is not None:
+    if init is not None and isinstance(net, MaskedDiffusionNet) and read_config(init)[0] == "ar":
+        ar = ARNet(read_config(init)[1])
+        load_weights(init, ar)
+        init_masked_from_ar(net, ar, [tok.encode_prompt("", lang, cfg.max_prompt_len)[0] for lang in LANGUAGES])
+        log(f"initialised from the AR baseline {init} (masked kernel, shifted)")
+    elif init is not None:
         load_weights(init, net, grow=True)  # --config-overrides may lengthen the encoder input
         log(f"initialised from {init}")
     if rank == 0:
@@ -264,7 +272,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="export: target model folder (new, or an earlier export)")
     p.add_argument("--force", action="store_true", help="export: replace a shipped model folder "
                    "(models/codefusion, models/ar-baseline)")
-    p.add_argument("--init", type=Path, help="model folder to start from (e.g. a pretraining run's model/)")
+    p.add_argument("--init", type=Path, help="model folder to start from (e.g. a pretraining run's model/); an AR "
+                   "baseline folder with --kernel masked: the masked net adapted from it (model/training/from_ar.py)")
     p.add_argument("--tokenizer", type=Path, help="tokenizer.json to reuse instead of training one")
     p.add_argument("--arch", choices=["diffusion", "ar"], default="diffusion")
     p.add_argument("--kernel", choices=["gaussian", "masked"], default="gaussian",

@@ -1,0 +1,82 @@
+"""The masked kernel initialised from the AR baseline (model/training/from_ar.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from codefusion.model.ar_baseline import ARNet
+from codefusion.model.modelfile import save_model_dir
+from codefusion.model.networks import MaskedDiffusionNet
+from codefusion.model.noise.masked import sample_masked
+from codefusion.model.pipeline import CodeFusionPipeline
+from codefusion.model.training.from_ar import init_masked_from_ar, masked_config_from_ar
+from tiny_model import CF_PAIRS, cf_batch, cf_tokenizer, tiny_cfg
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return cf_tokenizer()
+
+
+@pytest.fixture(scope="module")
+def ar(tok):
+    torch.manual_seed(0)
+    return ARNet(tiny_cfg(tok, d_model=32, denoiser_layers=2, decoder_layers=1)).eval()
+
+
+def test_under_a_causal_mask_the_adapted_net_computes_the_ar_logits(tok, ar):
+    cfg = masked_config_from_ar(ar.cfg)
+    assert cfg.masked_shift and cfg.denoiser_layers == 3 and cfg.decoder_layers == 0
+    net = MaskedDiffusionNet(cfg).eval()
+    batch = cf_batch(tok, ar.cfg)
+    init_masked_from_ar(net, ar, [int(batch.prompt[0, 0])])  # the CF tag: every row of the batch starts with it
+    with torch.no_grad():
+        memory = ar.encode(batch.prompt, batch.prompt_pad)
+        want = ar.logits(torch.cat([batch.prompt[:, :1], batch.code[:, :-1]], 1), memory, batch.prompt_pad)
+        x = net.embed(batch.code)  # (B, L+1, C): start, then the code
+        h = net.denoiser.inp(x) + net.denoiser.pos.weight[: x.shape[1]]
+        causal = torch.triu(torch.full((x.shape[1],) * 2, float("-inf")), diagonal=1)
+        h = net.denoiser.layers(h, net.encode(batch.prompt, batch.prompt_pad), tgt_mask=causal,
+                                memory_key_padding_mask=batch.prompt_pad)
+        got = net.project(net.denoiser.out(net.denoiser.norm(h)))
+    assert got.shape == want.shape == (len(CF_PAIRS), batch.code.shape[1], ar.cfg.vocab_size)
+    torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_the_adaptation_refuses_a_net_of_another_shape(tok, ar):
+    with pytest.raises(ValueError, match="masked_config_from_ar"):
+        init_masked_from_ar(MaskedDiffusionNet(tiny_cfg(tok)), ar, [3])
+
+
+def test_a_shifted_net_trains_and_samples_every_position(tok, ar):
+    net = MaskedDiffusionNet(masked_config_from_ar(ar.cfg))
+    init_masked_from_ar(net, ar, [3, 4, 5])
+    batch = cf_batch(tok, ar.cfg)
+    logits = net(batch.code, net.encode(batch.prompt, batch.prompt_pad), batch.prompt_pad)
+    assert logits.shape == (len(CF_PAIRS), batch.code.shape[1], ar.cfg.vocab_size)
+    logits.sum().backward()
+    assert net.start.grad is not None and net.start.grad.abs().sum() > 0
+    net.eval()
+    out = sample_masked(net, prompt=batch.prompt, prompt_pad=batch.prompt_pad, k=2, length=batch.code.shape[1],
+                        steps=4, seed=0)
+    assert out.tokens.shape == (2 * len(CF_PAIRS), batch.code.shape[1]) and (out.tokens != net.mask_id).all()
+
+
+def test_finetune_from_an_ar_folder_trains_a_shifted_masked_model_that_serves(tmp_path, tok, ar):
+    save_model_dir(tmp_path / "ar", ar, ar.cfg, tok, half=False, kind="ar")
+    cmd = [sys.executable, "-m", "codefusion.model.training.cli", "finetune", "--run", str(tmp_path / "run"),
+           "--kernel", "masked", "--init", str(tmp_path / "ar"), "--steps", "2", "--batch", "4", "--threads", "1",
+           "--eval-every", "0", "--checkpoint-every", "2"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "initialised from the AR baseline" in proc.stderr + proc.stdout
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["kind"] == "masked" and config["masked_shift"] is True and config["denoiser_layers"] == 3
+    pipe = CodeFusionPipeline.from_dir(tmp_path / "run" / "model", device="cpu")
+    samples = pipe.sample([CF_PAIRS[0][0]], "cf", k=3, seed=0)
+    assert pipe.kind == "masked" and len(samples) == 1 and len(samples[0]) == 3
