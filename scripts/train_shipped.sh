@@ -30,6 +30,11 @@
 #                                                              weight, or with time conditioning; the bake-off's
 #                                                              early recipe from scratch, dev loss at each 1,000
 #                                                              steps (2,000 and 1,000 steps were run)
+#   scripts/train_shipped.sh mix-unweighted                    thirteenth session: the pretrain-mix run forked at its
+#                                                              step-10,000 checkpoint with the unweighted loss
+#   scripts/train_shipped.sh masked-from-ar                    thirteenth session: the masked kernel initialised from
+#                                                              the retrained AR (INIT, default its step-3,000
+#                                                              snapshot), then the pretrain-mix recipe, eval every 500
 #   scripts/train_shipped.sh seeding                           write seeding.json + examples.jsonl (dev-tuned)
 #                                                              and the examples' MiniLM embeddings
 #
@@ -119,6 +124,31 @@ case "$stage" in
     $bin train finetune "${model[@]}" --tokenizer models/codefusion/tokenizer.json \
       --pretrain-mix 0.5 --lang-weights "${LANG_WEIGHTS:-{\"python\": 0.18, \"bash\": 0.76, \"cf\": 0.06\}}" \
       --steps "${STEPS:-25000}" "${long_run[@]}" --early-stop-patience "${EARLY:-3}" --early-stop-floor 0.25 --no-sample-eval
+    ;;
+  mix-unweighted|masked-from-ar)
+    # mix-unweighted (thirteenth session): issue 20 item 1 on the winner's recipe, paired: the pretrain-mix run's
+    # checkpoint at step 10,000 copied to masked-mix-unweighted (data order, schedule and early-stopping state the
+    # same) and continued with the unweighted loss beside the original.
+    # masked-from-ar (thirteenth session): the masked net adapted from the AR baseline (model/training/from_ar.py;
+    # DiffuLLaMA / Dream / DiffuCoder start masked code models from AR ones): N is the AR's 6 decoder layers with
+    # shifted input (10.95 M parameters), then the pretrain-mix recipe from its step 0.
+    runs=${RUNS:-runs}
+    if [ "$stage" = mix-unweighted ]; then
+      if [ ! -d "$runs/masked-mix-unweighted" ]; then
+        grep -q '"step": 10000,' "$runs/masked-pretrain-mix/checkpoint/state.json" \
+          || { echo "stop the pretrain-mix run at its step-10,000 checkpoint to fork it" >&2; exit 2; }
+        mkdir "$runs/masked-mix-unweighted"
+        cp -r "$runs/masked-pretrain-mix"/{checkpoint,config.json,early_stop.json,metrics.jsonl,tokenizer.json} \
+          "$runs/masked-mix-unweighted/"
+      fi
+      model=(--run "$runs/masked-mix-unweighted" --loss-weighting unweighted --tokenizer models/codefusion/tokenizer.json)
+    else
+      model=(--run "$runs/masked-from-ar" --init "${INIT:-$runs/ar-retrain/snapshots/step-3000}")
+    fi
+    $bin train finetune --kernel masked "${model[@]}" \
+      --pretrain-mix 0.5 --lang-weights "${LANG_WEIGHTS:-{\"python\": 0.18, \"bash\": 0.76, \"cf\": 0.06\}}" \
+      --steps "${STEPS:-25000}" "${long_run[@]}" --early-stop-patience 3 --early-stop-floor 0.25 --no-sample-eval \
+      $([ "$stage" = masked-from-ar ] && echo --eval-every 500 --snapshot-every 500)
     ;;
   masked-ablation)
     # Twelfth session: issue 20 item 1's comparisons, each from scratch with the bake-off's early recipe (default
