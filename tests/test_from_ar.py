@@ -80,3 +80,7 @@ def test_finetune_from_an_ar_folder_trains_a_shifted_masked_model_that_serves(tm
     pipe = CodeFusionPipeline.from_dir(tmp_path / "run" / "model", device="cpu")
     samples = pipe.sample([CF_PAIRS[0][0]], "cf", k=3, seed=0)
     assert pipe.kind == "masked" and len(samples) == 1 and len(samples[0]) == 3
+    refused = subprocess.run([*cmd[:5], str(tmp_path / "run2"), *cmd[6:], "--config-overrides", '{"dropout": 0}'],
+                             capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert refused.returncode != 0 and "takes its shape" in refused.stderr
+    assert not (tmp_path / "run2" / "checkpoint").exists()

@@ -108,6 +108,8 @@ def prepare_run(args: argparse.Namespace) -> tuple[ModelConfig, CodeTokenizer, s
         kind, cfg = read_config(args.init)
         tok = CodeTokenizer.load(args.init / TOKENIZER_FILE)
         if kind == "ar" and args.arch == "diffusion" and args.kernel == "masked":  # the AR-to-masked adaptation
+            if overrides:
+                raise SystemExit("--config-overrides: a masked model adapted from an AR baseline takes its shape")
             kind, cfg = "masked", masked_config_from_ar(cfg)
         if overrides:  # e.g. a new embed_scale for fine-tuning; shapes must still match the weights
             cfg = ModelConfig.from_dict({**cfg.to_dict(), **overrides})
@@ -146,8 +148,9 @@ def run(args: argparse.Namespace) -> int:
     device = torch.device(f"cuda:{rank % max(torch.cuda.device_count(), 1)}" if torch.cuda.is_available() else "cpu")
     cfg, tok, kind, init = prepare_run(args)
     net, objective = build(kind, cfg, LossWeighting(args.loss_weighting))
-    if init is not None and isinstance(net, MaskedDiffusionNet) and read_config(init)[0] == "ar":
-        ar = ARNet(read_config(init)[1])
+    init_kind, init_cfg = read_config(init) if init is not None else (None, cfg)
+    if init is not None and init_kind == "ar" and isinstance(net, MaskedDiffusionNet):
+        ar = ARNet(init_cfg)
         load_weights(init, ar)
         init_masked_from_ar(net, ar, [tok.encode_prompt("", lang, cfg.max_prompt_len)[0] for lang in LANGUAGES])
         log(f"initialised from the AR baseline {init} (masked kernel, shifted)")
