@@ -148,15 +148,16 @@ def run(args: argparse.Namespace) -> int:
     device = torch.device(f"cuda:{rank % max(torch.cuda.device_count(), 1)}" if torch.cuda.is_available() else "cpu")
     cfg, tok, kind, init = prepare_run(args)
     net, objective = build(kind, cfg, LossWeighting(args.loss_weighting))
-    init_kind, init_cfg = read_config(init) if init is not None else (None, cfg)
-    if init is not None and init_kind == "ar" and isinstance(net, MaskedDiffusionNet):
-        ar = ARNet(init_cfg)
-        load_weights(init, ar)
-        init_masked_from_ar(net, ar, [tok.encode_prompt("", lang, cfg.max_prompt_len)[0] for lang in LANGUAGES])
-        log(f"initialised from the AR baseline {init} (masked kernel, shifted)")
-    elif init is not None:
-        load_weights(init, net, grow=True)  # --config-overrides may lengthen the encoder input
-        log(f"initialised from {init}")
+    if init is not None:
+        init_kind, init_cfg = read_config(init)
+        if init_kind == "ar" and isinstance(net, MaskedDiffusionNet):  # prepare_run made its config from the AR's
+            ar = ARNet(init_cfg)
+            load_weights(init, ar)
+            init_masked_from_ar(net, ar, [tok.lang_ids[lang] for lang in LANGUAGES])
+            log(f"initialised from the AR baseline {init} (masked kernel, shifted)")
+        else:
+            load_weights(init, net, grow=True)  # --config-overrides may lengthen the encoder input
+            log(f"initialised from {init}")
     if rank == 0:
         cfg_dict = {"kind": kind, **cfg.to_dict()}
         (args.run / "config.json").write_text(json.dumps(cfg_dict, indent=2) + "\n")
