@@ -106,7 +106,7 @@ case "$stage" in
     $bin train finetune --run "$runs/bakeoff-$kernel" --kernel "$kernel" --tokenizer models/codefusion/tokenizer.json \
       "${extra[@]}" --steps "${STEPS:-25000}" "${long_run[@]}"
     ;;
-  pretrain-mix|ar-retrain)
+  pretrain-mix|ar-retrain|mix-unweighted|masked-from-ar)
     # pretrain-mix (eleventh session): the pretraining ablation of the masked kernel (issue 20, item 5). The long
     # run's early recipe (default language shares, cosine planned over 60k steps, from scratch, same tokenizer and
     # seed) plus --pretrain-mix 0.5: half the batches are the masked objective on the code corpora with an empty
@@ -118,37 +118,37 @@ case "$stage" in
     # ar-retrain (twelfth session): the AR baseline from scratch with that recipe and budget (issue 20, item 7):
     # the same pairs and corpora, tokenizer, batch, lr, warmup, language shares, cosine and early stopping. Its
     # dev loss (teacher-forced CE) is the bar for the masked model's bound (scripts/dev_loss.py --bound).
-    runs=${RUNS:-runs}
-    model=(--run "$runs/masked-pretrain-mix" --kernel masked)
-    [ "$stage" = ar-retrain ] && model=(--run "$runs/ar-retrain" --arch ar)
-    $bin train finetune "${model[@]}" --tokenizer models/codefusion/tokenizer.json \
-      --pretrain-mix 0.5 --lang-weights "${LANG_WEIGHTS:-{\"python\": 0.18, \"bash\": 0.76, \"cf\": 0.06\}}" \
-      --steps "${STEPS:-25000}" "${long_run[@]}" --early-stop-patience "${EARLY:-3}" --early-stop-floor 0.25 --no-sample-eval
-    ;;
-  mix-unweighted|masked-from-ar)
     # mix-unweighted (thirteenth session): issue 20 item 1 on the winner's recipe, paired: the pretrain-mix run's
     # checkpoint at step 10,000 copied to masked-mix-unweighted (data order, schedule and early-stopping state the
     # same) and continued with the unweighted loss beside the original.
     # masked-from-ar (thirteenth session): the masked net adapted from the AR baseline (model/training/from_ar.py;
     # DiffuLLaMA / Dream / DiffuCoder start masked code models from AR ones): N is the AR's 6 decoder layers with
     # shifted input (10.95 M parameters), then the pretrain-mix recipe from its step 0.
+    # One recipe for the four runs; each stage names its run folder and model (after: flags that must follow
+    # long_run's, since the last one given wins).
     runs=${RUNS:-runs}
-    if [ "$stage" = mix-unweighted ]; then
-      if [ ! -d "$runs/masked-mix-unweighted" ]; then
-        grep -q '"step": 10000,' "$runs/masked-pretrain-mix/checkpoint/state.json" \
-          || { echo "stop the pretrain-mix run at its step-10,000 checkpoint to fork it" >&2; exit 2; }
-        mkdir "$runs/masked-mix-unweighted"
-        cp -r "$runs/masked-pretrain-mix"/{checkpoint,config.json,early_stop.json,metrics.jsonl,tokenizer.json} \
-          "$runs/masked-mix-unweighted/"
-      fi
-      model=(--run "$runs/masked-mix-unweighted" --loss-weighting unweighted --tokenizer models/codefusion/tokenizer.json)
-    else
-      model=(--run "$runs/masked-from-ar" --init "${INIT:-$runs/ar-retrain/snapshots/step-3000}")
-    fi
-    $bin train finetune --kernel masked "${model[@]}" \
+    tok=(--tokenizer models/codefusion/tokenizer.json)
+    after=()
+    case "$stage" in
+      pretrain-mix) model=(--run "$runs/masked-pretrain-mix" --kernel masked "${tok[@]}") ;;
+      ar-retrain) model=(--run "$runs/ar-retrain" --arch ar "${tok[@]}") ;;
+      mix-unweighted)
+        if [ ! -d "$runs/masked-mix-unweighted" ]; then
+          grep -q '"step": 10000,' "$runs/masked-pretrain-mix/checkpoint/state.json" \
+            || { echo "stop the pretrain-mix run at its step-10,000 checkpoint to fork it" >&2; exit 2; }
+          mkdir "$runs/masked-mix-unweighted"
+          cp -r "$runs/masked-pretrain-mix"/{checkpoint,config.json,early_stop.json,metrics.jsonl,tokenizer.json} \
+            "$runs/masked-mix-unweighted/"
+        fi
+        model=(--run "$runs/masked-mix-unweighted" --kernel masked --loss-weighting unweighted "${tok[@]}") ;;
+      masked-from-ar)
+        model=(--run "$runs/masked-from-ar" --kernel masked --init "${INIT:-$runs/ar-retrain/snapshots/step-3000}")
+        after=(--eval-every 500 --snapshot-every 500) ;;
+    esac
+    $bin train finetune "${model[@]}" \
       --pretrain-mix 0.5 --lang-weights "${LANG_WEIGHTS:-{\"python\": 0.18, \"bash\": 0.76, \"cf\": 0.06\}}" \
-      --steps "${STEPS:-25000}" "${long_run[@]}" --early-stop-patience 3 --early-stop-floor 0.25 --no-sample-eval \
-      $([ "$stage" = masked-from-ar ] && echo --eval-every 500 --snapshot-every 500)
+      --steps "${STEPS:-25000}" "${long_run[@]}" --early-stop-patience "${EARLY:-3}" --early-stop-floor 0.25 --no-sample-eval \
+      "${after[@]}"
     ;;
   masked-ablation)
     # Twelfth session: issue 20 item 1's comparisons, each from scratch with the bake-off's early recipe (default
