@@ -110,12 +110,14 @@ class CrossBlocks(nn.Module):
         self.norm = nn.LayerNorm(cfg.d_model)
         self.out = nn.Linear(cfg.d_model, d_out)
 
-    def forward(self, x: Tensor, memory: Tensor, memory_pad: Tensor, cond: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, memory: Tensor, memory_pad: Tensor, cond: Tensor | None = None,
+                self_mask: Tensor | None = None) -> Tensor:
+        """self_mask: (L, L) bool, True = position i may not attend to j (None: full attention)."""
         pos = torch.arange(x.shape[1], device=x.device)
         h = self.inp(x) + self.pos(pos)  # (B, L, C)
         if cond is not None:
             h = h + cond[:, None, :]  # timestep conditioning, (B, 1, C) broadcast
-        h = self.layers(h, memory, memory_key_padding_mask=memory_pad)  # (B, L, C)
+        h = self.layers(h, memory, tgt_mask=self_mask, memory_key_padding_mask=memory_pad)  # (B, L, C)
         return self.out(self.norm(h))  # (B, L, d_out)
 
     def forward_cached(self, x: Tensor, kv: MemoryKV, mask: Tensor, cond: Tensor | None = None) -> Tensor:
@@ -241,6 +243,15 @@ class RequestContext:
     head_logit_table: Tensor  # (E, V)
 
 
+def future_mask(n: int, share: float, device: torch.device) -> Tensor | None:
+    """A self-attention mask (n, n), True = hidden, hiding each later position with probability 1 - share;
+    None (full attention) when share >= 1. Earlier positions and the position itself are always visible."""
+    if share >= 1.0:
+        return None
+    later = torch.ones(n, n, dtype=torch.bool, device=device).triu(diagonal=1)
+    return later & (torch.rand(n, n, device=device) >= share)
+
+
 class MaskedDiffusionNet(nn.Module):
     """E and N for the masked (absorbing-state) kernel: N reads code token ids, [MASK] among them, and
     returns vocabulary logits through a head tied to its token embedding. No decoder D, no noisy vectors.
@@ -283,10 +294,14 @@ class MaskedDiffusionNet(nn.Module):
             return None
         return self.time(sinusoidal(t * 1000, self.cfg.d_model).to(self.head_scale.dtype))
 
-    def forward(self, tokens: Tensor, memory: Tensor, memory_pad: Tensor, t: Tensor | None = None) -> Tensor:
-        """Logits over the vocabulary (without [MASK]) for every code position, (B, L) -> (B, L, V)."""
+    def forward(self, tokens: Tensor, memory: Tensor, memory_pad: Tensor, t: Tensor | None = None,
+                future_share: float = 1.0) -> Tensor:
+        """Logits over the vocabulary (without [MASK]) for every code position, (B, L) -> (B, L, V).
+        future_share < 1 (training only): each position sees every earlier one and that share of the later
+        ones, drawn at random per call (0: a causal mask, as the AR baseline; 1: full attention, as sampling)."""
         cond = None if t is None else self.time_condition(t)
-        return self.project(self.denoiser(self.embed(tokens), memory, memory_pad, cond))  # (B, L, V)
+        x = self.embed(tokens)
+        return self.project(self.denoiser(x, memory, memory_pad, cond, future_mask(x.shape[1], future_share, x.device)))
 
     def request_context(self, memory: Tensor, memory_pad: Tensor, k: int) -> tuple[MemoryKV, Tensor]:
         """The prompt's cross-attention K/V per layer and its mask, repeated for k candidates, once per request."""

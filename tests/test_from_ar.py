@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -11,10 +12,12 @@ import pytest
 import torch
 from codefusion.model.ar_baseline import ARNet
 from codefusion.model.modelfile import save_model_dir
-from codefusion.model.networks import MaskedDiffusionNet
-from codefusion.model.noise.masked import sample_masked
+from codefusion.model.networks import MaskedDiffusionNet, future_mask
+from codefusion.model.noise.masked import MaskedDiffusion, sample_masked
 from codefusion.model.pipeline import CodeFusionPipeline
+from codefusion.model.training.cli import DiffusionObjective, masked_schedule
 from codefusion.model.training.from_ar import init_masked_from_ar, masked_config_from_ar
+from codefusion.model.training.trainer import Trainer, TrainerConfig
 from tiny_model import CF_PAIRS, cf_batch, cf_tokenizer, tiny_cfg
 
 
@@ -44,8 +47,31 @@ def test_under_a_causal_mask_the_adapted_net_computes_the_ar_logits(tok, ar):
         h = net.denoiser.layers(h, net.encode(batch.prompt, batch.prompt_pad), tgt_mask=causal,
                                 memory_key_padding_mask=batch.prompt_pad)
         got = net.project(net.denoiser.out(net.denoiser.norm(h)))
+        annealed_start = net(batch.code, net.encode(batch.prompt, batch.prompt_pad), batch.prompt_pad, future_share=0.0)
     assert got.shape == want.shape == (len(CF_PAIRS), batch.code.shape[1], ar.cfg.vocab_size)
     torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(annealed_start, want, atol=1e-4, rtol=1e-4)  # the causal anneal's first step
+
+
+def test_the_future_mask_hides_only_later_positions_and_opens_with_the_share():
+    assert future_mask(6, 1.0, torch.device("cpu")) is None
+    torch.testing.assert_close(future_mask(6, 0.0, torch.device("cpu")), torch.ones(6, 6, dtype=torch.bool).triu(1))
+    torch.manual_seed(0)
+    half = future_mask(200, 0.5, torch.device("cpu"))
+    assert not half.tril().any()  # earlier positions and the position itself: always visible
+    assert 0.45 < half.float().sum() / (200 * 199 / 2) < 0.55
+
+
+def test_the_causal_anneal_opens_linearly_then_stays_full():
+    kernel = MaskedDiffusion(causal_anneal_steps=100)
+    shares = []
+    for step in (0, 25, 100, 5000):
+        kernel.set_step(step)
+        shares.append(kernel.future_share())
+    assert shares == [0.0, 0.25, 1.0, 1.0]
+    assert MaskedDiffusion().future_share() == 1.0
+    with pytest.raises(ValueError, match="causal_anneal_steps"):
+        MaskedDiffusion(causal_anneal_steps=-1)
 
 
 def test_the_adaptation_refuses_a_net_of_another_shape(tok, ar):
@@ -71,7 +97,7 @@ def test_finetune_from_an_ar_folder_trains_a_shifted_masked_model_that_serves(tm
     save_model_dir(tmp_path / "ar", ar, ar.cfg, tok, half=False, kind="ar")
     cmd = [sys.executable, "-m", "codefusion.model.training.cli", "finetune", "--run", str(tmp_path / "run"),
            "--kernel", "masked", "--init", str(tmp_path / "ar"), "--steps", "2", "--batch", "4", "--threads", "1",
-           "--eval-every", "0", "--checkpoint-every", "2"]
+           "--eval-every", "0", "--checkpoint-every", "2", "--causal-anneal", "2"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "initialised from the AR baseline" in proc.stderr + proc.stdout
@@ -84,3 +110,35 @@ def test_finetune_from_an_ar_folder_trains_a_shifted_masked_model_that_serves(tm
                              capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert refused.returncode != 0 and "takes its shape" in refused.stderr
     assert not (tmp_path / "run2" / "checkpoint").exists()
+    ar_cmd = [*cmd[:5], str(tmp_path / "run3"), "--arch", "ar", "--steps", "1", "--causal-anneal", "5"]
+    not_masked = subprocess.run(ar_cmd, capture_output=True, text=True, timeout=600,
+                                env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert not_masked.returncode != 0 and "masked kernel only" in not_masked.stderr
+
+
+def test_the_trainer_tells_the_anneal_its_step_and_a_resumed_run_continues_it(tmp_path, tok, ar):
+    net = MaskedDiffusionNet(masked_config_from_ar(ar.cfg))
+    init_masked_from_ar(net, ar, [3])
+    objective = DiffusionObjective(net, MaskedDiffusion(causal_anneal_steps=4))
+    hook = masked_schedule(objective)
+    seen: list[int] = []
+    batch = cf_batch(tok, ar.cfg)
+
+    def record(step: int) -> None:
+        seen.append(step)
+        assert hook is not None
+        hook(step)
+
+    def trainer(steps: int) -> Trainer:
+        return Trainer(module=objective, batches=itertools.repeat(batch), run_dir=tmp_path / "run", on_step=record,
+                       config=TrainerConfig(max_steps=steps, warmup_steps=1, log_every=1, checkpoint_every=3,
+                                            eval_every=0))
+
+    trainer(3).train()
+    resumed = trainer(5)
+    assert resumed.try_resume() and resumed.state.step == 3
+    resumed.train()
+    assert seen == [0, 1, 2, 3, 4]
+    assert objective.diffusion.future_share() == 1.0  # step 4 of a 4-step anneal: full attention from here on
+    assert masked_schedule(DiffusionObjective(net, MaskedDiffusion())) is not None
+    assert masked_schedule(ar) is None

@@ -38,8 +38,23 @@ class CommitSchedule(Enum):
 class MaskedDiffusion:
     """Owns the masking process and the loss; takes the network as an argument."""
 
-    def __init__(self, *, weighting: LossWeighting = LossWeighting.INVERSE_T, eps: float = 1e-3):
-        self.weighting, self.eps = weighting, eps
+    def __init__(self, *, weighting: LossWeighting = LossWeighting.INVERSE_T, eps: float = 1e-3,
+                 causal_anneal_steps: int = 0):
+        """causal_anneal_steps > 0: N's attention starts causal and opens to the later positions linearly over
+        that many training steps (DiffuLLaMA's attention-mask annealing, for a net adapted from an AR model)."""
+        if causal_anneal_steps < 0:
+            raise ValueError(f"causal_anneal_steps must be >= 0, got {causal_anneal_steps}")
+        self.weighting, self.eps, self.causal_anneal_steps = weighting, eps, causal_anneal_steps
+        self.step = 0  # the trainer's step, set through set_step()
+
+    def set_step(self, step: int) -> None:
+        self.step = step
+
+    def future_share(self) -> float:
+        """The share of later positions N sees at this training step (1.0 once any annealing is over)."""
+        if self.causal_anneal_steps == 0:
+            return 1.0
+        return min(self.step / self.causal_anneal_steps, 1.0)
 
     def sample_t(self, n: int, device: torch.device) -> Tensor:
         """Antithetic masking rates in [eps, 1]: one uniform offset, evenly spaced over the batch."""
@@ -56,7 +71,7 @@ class MaskedDiffusion:
         t = self.sample_t(code.shape[0], code.device)
         x_t, masked = self.q_sample(code, t, net.mask_id)
         memory = net.encode(batch.prompt, batch.prompt_pad)  # (B, P, C)
-        logits = net(x_t, memory, batch.prompt_pad, t)  # (B, L, V)
+        logits = net(x_t, memory, batch.prompt_pad, t, future_share=self.future_share())  # (B, L, V)
         ce = F.cross_entropy(logits.float().transpose(1, 2), code, reduction="none")  # (B, L)
         m = masked.float()
         masked_ce = (ce * m).sum() / m.sum().clamp(min=1.0)

@@ -8,6 +8,7 @@ import os
 import random
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -52,15 +53,16 @@ class DiffusionObjective(nn.Module):
         return self.diffusion.training_losses(self.net, batch)  # type: ignore[arg-type]
 
 
-def build(kind: str, cfg: ModelConfig,
-          weighting: LossWeighting = LossWeighting.INVERSE_T) -> tuple[nn.Module, nn.Module]:
+def build(kind: str, cfg: ModelConfig, weighting: LossWeighting = LossWeighting.INVERSE_T,
+          causal_anneal_steps: int = 0) -> tuple[nn.Module, nn.Module]:
     """(network, objective) for a model kind: "diffusion" (the Gaussian kernel), "masked" or "ar"."""
     if kind == "ar":
         ar = ARNet(cfg)
         return ar, ARObjective(ar)
     if kind == "masked":
         masked = MaskedDiffusionNet(cfg)
-        return masked, DiffusionObjective(masked, MaskedDiffusion(weighting=weighting))
+        return masked, DiffusionObjective(masked, MaskedDiffusion(weighting=weighting,
+                                                                  causal_anneal_steps=causal_anneal_steps))
     net = CodeFusionNet(cfg)
     schedule = NoiseSchedule(steps=cfg.diffusion_steps, offset=cfg.schedule_offset)
     diffusion = GaussianDiffusion(schedule=schedule, self_conditioning=cfg.self_conditioning)
@@ -147,7 +149,9 @@ def run(args: argparse.Namespace) -> int:
     rank, world = setup_distributed()
     device = torch.device(f"cuda:{rank % max(torch.cuda.device_count(), 1)}" if torch.cuda.is_available() else "cpu")
     cfg, tok, kind, init = prepare_run(args)
-    net, objective = build(kind, cfg, LossWeighting(args.loss_weighting))
+    if args.causal_anneal and kind != "masked":
+        raise SystemExit(f"--causal-anneal applies to the masked kernel only (this run's model is {kind})")
+    net, objective = build(kind, cfg, LossWeighting(args.loss_weighting), args.causal_anneal)
     if init is not None:
         init_kind, init_cfg = read_config(init)
         if init_kind == "ar" and isinstance(net, MaskedDiffusionNet):  # prepare_run made its config from the AR's
@@ -201,7 +205,8 @@ def run(args: argparse.Namespace) -> int:
                          eval_every=args.eval_every, checkpoint_every=args.checkpoint_every)
     trainer = Trainer(module=module, batches=batches, run_dir=args.run, config=tcfg, is_main=rank == 0,
                       on_eval=on_eval if args.eval_every else None,
-                      on_checkpoint=lambda ckpt: export_quietly(args.run, args.snapshot_every))
+                      on_checkpoint=lambda ckpt: export_quietly(args.run, args.snapshot_every),
+                      on_step=masked_schedule(objective))
     if trainer.try_resume():
         log(f"resumed at step {trainer.state.step}")
     state = trainer.train()
@@ -211,6 +216,13 @@ def run(args: argparse.Namespace) -> int:
 
         dist.destroy_process_group()
     return 0
+
+
+def masked_schedule(objective: nn.Module) -> Callable[[int], None] | None:
+    """The masked kernel's per-step hook (its causal anneal reads the step); None for other kinds."""
+    if isinstance(objective, DiffusionObjective) and isinstance(objective.diffusion, MaskedDiffusion):
+        return objective.diffusion.set_step
+    return None
 
 
 def network_for(kind: str, cfg: ModelConfig) -> nn.Module:
@@ -284,6 +296,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="diffusion: the noise process of a new run (a resumed run keeps its own)")
     p.add_argument("--loss-weighting", choices=[w.value for w in LossWeighting], default="inverse_t",
                    help="masked kernel: CE of the masked tokens weighted 1/t (the bound) or unweighted")
+    p.add_argument("--causal-anneal", type=int, default=0, metavar="STEPS",
+                   help="masked kernel: N's attention starts causal and opens to the later positions over STEPS "
+                   "steps (DiffuLLaMA; for a net adapted from an AR baseline)")
     p.add_argument("--preset", default="small")
     p.add_argument("--config-overrides", help="JSON object of ModelConfig fields")
     p.add_argument("--steps", type=int, default=100_000)

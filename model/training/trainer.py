@@ -41,9 +41,10 @@ class Trainer:
 
     def __init__(self, *, module: nn.Module, batches: Iterator, run_dir: Path, config: TrainerConfig,
                  on_eval: Callable[[int], dict] | None = None, on_checkpoint: Callable[[Path], None] | None = None,
-                 is_main: bool = True):
+                 on_step: Callable[[int], None] | None = None, is_main: bool = True):
+        """on_step(step) runs before each step's forward pass (schedules that depend on the step)."""
         self.module, self.batches, self.run_dir, self.cfg = module, batches, run_dir, config
-        self.on_eval, self.on_checkpoint, self.is_main = on_eval, on_checkpoint, is_main
+        self.on_eval, self.on_checkpoint, self.on_step, self.is_main = on_eval, on_checkpoint, on_step, is_main
         decay = [p for n, p in module.named_parameters() if p.dim() >= 2]
         no_decay = [p for n, p in module.named_parameters() if p.dim() < 2]
         self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
@@ -113,6 +114,8 @@ class Trainer:
         while st.step < c.max_steps and (time.time() - start) < c.max_minutes * 60:
             for g in self.opt.param_groups:
                 g["lr"] = self.lr_at(st.step, time.time() - start)
+            if self.on_step is not None:
+                self.on_step(st.step)
             losses = self.module(next(self.batches))
             self.opt.zero_grad(set_to_none=True)
             losses["loss"].backward()
