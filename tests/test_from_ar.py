@@ -97,12 +97,15 @@ def test_finetune_from_an_ar_folder_trains_a_shifted_masked_model_that_serves(tm
     save_model_dir(tmp_path / "ar", ar, ar.cfg, tok, half=False, kind="ar")
     cmd = [sys.executable, "-m", "codefusion.model.training.cli", "finetune", "--run", str(tmp_path / "run"),
            "--kernel", "masked", "--init", str(tmp_path / "ar"), "--steps", "2", "--batch", "4", "--threads", "1",
-           "--eval-every", "0", "--checkpoint-every", "2", "--causal-anneal", "2"]
+           "--eval-every", "0", "--checkpoint-every", "2", "--causal-anneal", "2", "--snapshot-every", "2"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "initialised from the AR baseline" in proc.stderr + proc.stdout
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["kind"] == "masked" and config["masked_shift"] is True and config["denoiser_layers"] == 3
+    snapshots = tmp_path / "run" / "snapshots"
+    assert sorted(p.name for p in snapshots.iterdir()) == ["step-0", "step-2"]  # the adapted, untrained weights first
+    assert json.loads((snapshots / "step-0" / "training.json").read_text())["step"] == 0
     pipe = CodeFusionPipeline.from_dir(tmp_path / "run" / "model", device="cpu")
     samples = pipe.sample([CF_PAIRS[0][0]], "cf", k=3, seed=0)
     assert pipe.kind == "masked" and len(samples) == 1 and len(samples[0]) == 3

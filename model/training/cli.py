@@ -209,6 +209,8 @@ def run(args: argparse.Namespace) -> int:
                       on_step=masked_schedule(objective))
     if trainer.try_resume():
         log(f"resumed at step {trainer.state.step}")
+    elif args.snapshot_every:
+        trainer.save_checkpoint()  # step 0 (the init's weights) as snapshots/step-0: the curve's first point
     state = trainer.train()
     log(f"done: {state.step} steps in {state.elapsed_s / 60:.1f} min")
     if world > 1:
@@ -327,7 +329,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--checkpoint-every", type=int, default=250)
     p.add_argument("--snapshot-every", type=int, default=0, metavar="N",
-                   help="keep the exported model every N steps in RUN/snapshots/step-N (0: only the latest)")
+                   help="keep the exported model every N steps in RUN/snapshots/step-N, the initial weights of a new "
+                   "run as step-0 (0: only the latest)")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
 
