@@ -34,7 +34,8 @@
 #                                                              step-10,000 checkpoint with the unweighted loss
 #   scripts/train_shipped.sh masked-from-ar                    thirteenth session: the masked kernel initialised from
 #                                                              the retrained AR (INIT, default its step-3,000
-#                                                              snapshot), then the pretrain-mix recipe, eval every 500
+#                                                              snapshot), then the pretrain-mix recipe, eval every 500;
+#                                                              NAME: the run folder, ANNEAL: --causal-anneal steps
 #   scripts/train_shipped.sh seeding                           write seeding.json + examples.jsonl (dev-tuned)
 #                                                              and the examples' MiniLM embeddings
 #
@@ -123,7 +124,9 @@ case "$stage" in
     # same) and continued with the unweighted loss beside the original.
     # masked-from-ar (thirteenth session): the masked net adapted from the AR baseline (model/training/from_ar.py;
     # DiffuLLaMA / Dream / DiffuCoder start masked code models from AR ones): N is the AR's 6 decoder layers with
-    # shifted input (10.95 M parameters), then the pretrain-mix recipe from its step 0.
+    # shifted input (10.95 M parameters), then the pretrain-mix recipe from its step 0. Fourteenth session, paired
+    # from the AR's step-6,000 snapshot: NAME=masked-from-ar6k INIT=…/step-6000, and NAME=masked-from-ar6k-anneal
+    # ANNEAL=1000 (N's attention opens from causal to full over the first 1,000 steps, DiffuLLaMA).
     # One recipe for the four runs; each stage names its run folder and model (after: flags that must follow
     # long_run's, since the last one given wins).
     runs=${RUNS:-runs}
@@ -142,7 +145,8 @@ case "$stage" in
         fi
         model=(--run "$runs/masked-mix-unweighted" --kernel masked --loss-weighting unweighted "${tok[@]}") ;;
       masked-from-ar)
-        model=(--run "$runs/masked-from-ar" --kernel masked --init "${INIT:-$runs/ar-retrain/snapshots/step-3000}")
+        model=(--run "$runs/${NAME:-masked-from-ar}" --kernel masked --init "${INIT:-$runs/ar-retrain/snapshots/step-3000}"
+          --causal-anneal "${ANNEAL:-0}")
         after=(--eval-every 500 --snapshot-every 500) ;;
     esac
     $bin train finetune "${model[@]}" \
