@@ -117,6 +117,10 @@ def test_finetune_from_an_ar_folder_trains_a_shifted_masked_model_that_serves(tm
     not_masked = subprocess.run(ar_cmd, capture_output=True, text=True, timeout=600,
                                 env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert not_masked.returncode != 0 and "masked kernel only" in not_masked.stderr
+    bad_rate = subprocess.run([*cmd[:5], str(tmp_path / "run4"), *cmd[6:], "--mask-rate-min", "1.5"],
+                              capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert bad_rate.returncode != 0 and "--mask-rate-min must be in (0, 1)" in bad_rate.stderr
+    assert not (tmp_path / "run4" / "checkpoint").exists()
 
 
 def test_the_trainer_tells_the_anneal_its_step_and_a_resumed_run_continues_it(tmp_path, tok, ar):

@@ -50,6 +50,10 @@ def test_antithetic_rates_cover_the_unit_interval_and_mask_at_that_rate():
     kernel = MaskedDiffusion()
     t = kernel.sample_t(8, torch.device("cpu"))
     assert t.min() >= kernel.eps and t.max() <= 1
+    high = MaskedDiffusion(eps=0.5).sample_t(64, torch.device("cpu"))  # --mask-rate-min 0.5
+    assert high.min() >= 0.5 and high.max() <= 1 and high.max() - high.min() > 0.45
+    with pytest.raises(ValueError, match="lowest training masking rate"):
+        MaskedDiffusion(eps=1.0)
     assert sorted((t * 8).floor().long().tolist()) == list(range(8))  # one rate in each eighth
     code = torch.ones((2, 4000), dtype=torch.long)
     x, masked = kernel.q_sample(code, torch.tensor([0.1, 0.9]), mask_id=99)

@@ -24,6 +24,8 @@ from torch import Tensor
 from ..networks import MaskedDiffusionNet
 from .gaussian import Batch, SamplingCancelled  # one batch type and one cancellation for every kernel
 
+MIN_RATE = 1e-3  # the lowest training masking rate by default: t ~ U(MIN_RATE, 1]
+
 
 class LossWeighting(Enum):
     INVERSE_T = "inverse_t"  # the MDLM bound: CE / t, summed over masked positions, averaged over all
@@ -38,12 +40,14 @@ class CommitSchedule(Enum):
 class MaskedDiffusion:
     """Owns the masking process and the loss; takes the network as an argument."""
 
-    def __init__(self, *, weighting: LossWeighting = LossWeighting.INVERSE_T, eps: float = 1e-3,
+    def __init__(self, *, weighting: LossWeighting = LossWeighting.INVERSE_T, eps: float = MIN_RATE,
                  causal_anneal_steps: int = 0):
         """causal_anneal_steps > 0: N's attention starts causal and opens to the later positions linearly over
         that many training steps (DiffuLLaMA's attention-mask annealing, for a net adapted from an AR model)."""
         if causal_anneal_steps < 0:
             raise ValueError(f"causal_anneal_steps must be >= 0, got {causal_anneal_steps}")
+        if not 0 < eps < 1:
+            raise ValueError(f"eps (the lowest training masking rate) must be in (0, 1), got {eps}")
         self.weighting, self.eps, self.causal_anneal_steps = weighting, eps, causal_anneal_steps
         self.step = 0  # the trainer's step, set through set_step()
 

@@ -21,7 +21,7 @@ from ..evaluation.dev_loss import dev_loss, headline
 from ..modelfile import TOKENIZER_FILE, load_weights, read_config, save_model_dir
 from ..networks import CodeFusionNet, MaskedDiffusionNet
 from ..noise.gaussian import Batch, GaussianDiffusion, NoiseSchedule
-from ..noise.masked import LossWeighting, MaskedDiffusion
+from ..noise.masked import MIN_RATE, LossWeighting, MaskedDiffusion
 from ..pipeline import BASELINE_MODEL_DIR, DEFAULT_MODEL_DIR
 from ..tokenizer import CodeTokenizer
 from ..validate import normalize, validate
@@ -54,15 +54,15 @@ class DiffusionObjective(nn.Module):
 
 
 def build(kind: str, cfg: ModelConfig, weighting: LossWeighting = LossWeighting.INVERSE_T,
-          causal_anneal_steps: int = 0) -> tuple[nn.Module, nn.Module]:
+          causal_anneal_steps: int = 0, mask_rate_min: float = MIN_RATE) -> tuple[nn.Module, nn.Module]:
     """(network, objective) for a model kind: "diffusion" (the Gaussian kernel), "masked" or "ar"."""
     if kind == "ar":
         ar = ARNet(cfg)
         return ar, ARObjective(ar)
     if kind == "masked":
         masked = MaskedDiffusionNet(cfg)
-        return masked, DiffusionObjective(masked, MaskedDiffusion(weighting=weighting,
-                                                                  causal_anneal_steps=causal_anneal_steps))
+        kernel = MaskedDiffusion(weighting=weighting, eps=mask_rate_min, causal_anneal_steps=causal_anneal_steps)
+        return masked, DiffusionObjective(masked, kernel)
     net = CodeFusionNet(cfg)
     schedule = NoiseSchedule(steps=cfg.diffusion_steps, offset=cfg.schedule_offset)
     diffusion = GaussianDiffusion(schedule=schedule, self_conditioning=cfg.self_conditioning)
@@ -149,9 +149,12 @@ def run(args: argparse.Namespace) -> int:
     rank, world = setup_distributed()
     device = torch.device(f"cuda:{rank % max(torch.cuda.device_count(), 1)}" if torch.cuda.is_available() else "cpu")
     cfg, tok, kind, init = prepare_run(args)
-    if args.causal_anneal and kind != "masked":
-        raise SystemExit(f"--causal-anneal applies to the masked kernel only (this run's model is {kind})")
-    net, objective = build(kind, cfg, LossWeighting(args.loss_weighting), args.causal_anneal)
+    if (args.causal_anneal or args.mask_rate_min != MIN_RATE) and kind != "masked":
+        raise SystemExit(f"--causal-anneal and --mask-rate-min apply to the masked kernel only (this run's model "
+                         f"is {kind})")
+    if not 0 < args.mask_rate_min < 1:
+        raise SystemExit(f"--mask-rate-min must be in (0, 1), got {args.mask_rate_min}")
+    net, objective = build(kind, cfg, LossWeighting(args.loss_weighting), args.causal_anneal, args.mask_rate_min)
     if init is not None:
         init_kind, init_cfg = read_config(init)
         if init_kind == "ar" and isinstance(net, MaskedDiffusionNet):  # prepare_run made its config from the AR's
@@ -301,6 +304,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--causal-anneal", type=int, default=0, metavar="STEPS",
                    help="masked kernel: N's attention starts causal and opens to the later positions over STEPS "
                    "steps (DiffuLLaMA; for a net adapted from an AR baseline)")
+    p.add_argument("--mask-rate-min", type=float, default=MIN_RATE, metavar="T",
+                   help="masked kernel: training masking rates are drawn from [T, 1] (higher: more of the training "
+                   "at the rates where sampling starts)")
     p.add_argument("--preset", default="small")
     p.add_argument("--config-overrides", help="JSON object of ModelConfig fields")
     p.add_argument("--steps", type=int, default=100_000)
