@@ -1,7 +1,8 @@
 """Score model folders alone (no examples, no retrieval) on a fixed dev subsample: the kernels' bake-off and
 the learning curve. For each folder and language: k candidates per prompt, ranked by the model's score,
 those that do not parse dropped and duplicates removed (as the engine serves them), then top-1/3/5 of
-Python BLEU-4 (best in k), Bash template match, CF execution match; and the share of raw samples that parse.
+Python BLEU-4 (best in k), Bash template match, CF execution match; the share of raw samples that parse;
+and `distinct`, the candidates served per prompt (of k; the rest did not parse or were duplicates).
 
     python scripts/bakeoff.py runs/bakeoff-masked/snapshots/step-1000 runs/bakeoff-gaussian/snapshots/step-1000
     (appends one JSON line per folder and language to docs/learning_curve.jsonl, or --out)
@@ -65,6 +66,7 @@ def evaluate(model_dir: Path, lang: str, k: int, seed: int, steps: int | None, s
     row = {"model": str(model_dir), "kind": pipe.kind, "step": meta.get("step"), "lang": lang, "n": len(pairs),
            **{f"top{j}": round(top_k(scores, j), 1) for j in (1, 3, 5)},
            "raw_parse": round(100 * raw_ok / max(raw_n, 1), 1),
+           "distinct": round(sum(map(len, scores)) / max(len(scores), 1), 2),  # served candidates per prompt
            "s_per_prompt": round((time.time() - t0) / len(pairs), 3)}
     if pipe.kind == "masked":
         row["sampler"] = dataclasses.asdict(pipe.masked_sampling)
