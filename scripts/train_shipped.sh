@@ -35,7 +35,8 @@
 #   scripts/train_shipped.sh masked-from-ar                    thirteenth session: the masked kernel initialised from
 #                                                              the retrained AR (INIT, default its step-3,000
 #                                                              snapshot), then the pretrain-mix recipe, eval every 500;
-#                                                              NAME: the run folder, ANNEAL: --causal-anneal steps
+#                                                              NAME: the run folder, ANNEAL: --causal-anneal steps,
+#                                                              RATE_MIN: --mask-rate-min
 #   scripts/train_shipped.sh seeding                           write seeding.json + examples.jsonl (dev-tuned)
 #                                                              and the examples' MiniLM embeddings
 #
@@ -126,7 +127,10 @@ case "$stage" in
     # DiffuLLaMA / Dream / DiffuCoder start masked code models from AR ones): N is the AR's 6 decoder layers with
     # shifted input (10.95 M parameters), then the pretrain-mix recipe from its step 0. Fourteenth session, paired
     # from the AR's step-6,000 snapshot: NAME=masked-from-ar6k INIT=…/step-6000, and NAME=masked-from-ar6k-anneal
-    # ANNEAL=1000 (N's attention opens from causal to full over the first 1,000 steps, DiffuLLaMA).
+    # ANNEAL=1000 (N's attention opens from causal to full over the first 1,000 steps, DiffuLLaMA); and that
+    # run forked at its step-2,000 checkpoint (checkpoint/, config.json, early_stop.json, tokenizer.json and
+    # metrics.jsonl up to 2,000 copied to masked-from-ar6k-anneal-hr) and continued with RATE_MIN=0.5
+    # (--mask-rate-min: training masking rates from 0.5).
     # One recipe for the four runs; each stage names its run folder and model (after: flags that must follow
     # long_run's, since the last one given wins).
     runs=${RUNS:-runs}
@@ -146,7 +150,7 @@ case "$stage" in
         model=(--run "$runs/masked-mix-unweighted" --kernel masked --loss-weighting unweighted "${tok[@]}") ;;
       masked-from-ar)
         model=(--run "$runs/${NAME:-masked-from-ar}" --kernel masked --init "${INIT:-$runs/ar-retrain/snapshots/step-3000}"
-          --causal-anneal "${ANNEAL:-0}")
+          --causal-anneal "${ANNEAL:-0}" --mask-rate-min "${RATE_MIN:-0.001}")
         after=(--eval-every 500 --snapshot-every 500) ;;
     esac
     $bin train finetune "${model[@]}" \
