@@ -36,7 +36,8 @@
 #                                                              the retrained AR (INIT, default its step-3,000
 #                                                              snapshot), then the pretrain-mix recipe, eval every 500;
 #                                                              NAME: the run folder, ANNEAL: --causal-anneal steps,
-#                                                              RATE_MIN: --mask-rate-min
+#                                                              RATE_MIN: --mask-rate-min, EXTRA: --extra-pairs (the
+#                                                              AR's distilled pairs, scripts/distill_ar.py)
 #   scripts/train_shipped.sh seeding                           write seeding.json + examples.jsonl (dev-tuned)
 #                                                              and the examples' MiniLM embeddings
 #
@@ -151,6 +152,7 @@ case "$stage" in
       masked-from-ar)
         model=(--run "$runs/${NAME:-masked-from-ar}" --kernel masked --init "${INIT:-$runs/ar-retrain/snapshots/step-3000}"
           --causal-anneal "${ANNEAL:-0}" --mask-rate-min "${RATE_MIN:-0.001}")
+        [ -n "${EXTRA:-}" ] && model+=(--extra-pairs "$EXTRA")  # e.g. scripts/distill_ar.py's distilled pairs
         after=(--eval-every 500 --snapshot-every 500) ;;
     esac
     $bin train finetune "${model[@]}" \
