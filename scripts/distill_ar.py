@@ -17,7 +17,6 @@ import argparse
 import json
 from pathlib import Path
 
-import torch
 from codefusion.model.config import LANGUAGES
 from codefusion.model.pipeline import CodeFusionPipeline
 from codefusion.model.training.data import load_pairs
@@ -52,8 +51,7 @@ def main() -> None:
         kept = 0
         for i in range(done[lang], len(pairs), args.batch):
             chunk = pairs[i: i + args.batch]
-            with torch.inference_mode():
-                beams = pipe.sample([q.prompt for q in chunk], lang, k=args.beams, method="beam")
+            beams = pipe.sample([q.prompt for q in chunk], lang, k=args.beams, method="beam")  # under inference_mode
             with args.out.open("a", encoding="utf-8") as f:
                 for pair, cands in zip(chunk, beams, strict=True):
                     best = next((c.text for c in sorted(cands, key=lambda c: -c.score) if validate(lang, c.text)), None)

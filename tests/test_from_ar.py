@@ -121,6 +121,9 @@ def test_finetune_from_an_ar_folder_trains_a_shifted_masked_model_that_serves(tm
                               capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert bad_rate.returncode != 0 and "--mask-rate-min must be in (0, 1)" in bad_rate.stderr
     assert not (tmp_path / "run4" / "checkpoint").exists()
+    bad_anneal = subprocess.run([*cmd[:5], str(tmp_path / "run5"), *cmd[6:], "--causal-anneal", "-3"],
+                                capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert bad_anneal.returncode != 0 and "--causal-anneal must be ≥ 0" in bad_anneal.stderr
 
 
 def test_the_trainer_tells_the_anneal_its_step_and_a_resumed_run_continues_it(tmp_path, tok, ar):

@@ -152,8 +152,6 @@ def run(args: argparse.Namespace) -> int:
     if (args.causal_anneal or args.mask_rate_min != MIN_RATE) and kind != "masked":
         raise SystemExit(f"--causal-anneal and --mask-rate-min apply to the masked kernel only (this run's model "
                          f"is {kind})")
-    if not 0 < args.mask_rate_min < 1:
-        raise SystemExit(f"--mask-rate-min must be in (0, 1), got {args.mask_rate_min}")
     net, objective = build(kind, cfg, LossWeighting(args.loss_weighting), args.causal_anneal, args.mask_rate_min)
     if init is not None:
         init_kind, init_cfg = read_config(init)
@@ -347,6 +345,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.stage == "export" and args.out is None:
         p.error("export needs --out DIR (a new folder, or an earlier export to replace)")
+    if args.causal_anneal < 0:
+        p.error(f"--causal-anneal must be ≥ 0, got {args.causal_anneal}")
+    if not 0 < args.mask_rate_min < 1:
+        p.error(f"--mask-rate-min must be in (0, 1), got {args.mask_rate_min}")
     if args.early_stop_patience < 0 or not 0.0 <= args.early_stop_floor <= 1.0:
         p.error("--early-stop-patience must be ≥ 0 and --early-stop-floor in [0, 1]")
     if args.early_stop_patience:
