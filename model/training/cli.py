@@ -182,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
         stream = pre_stream
     else:
         extra = load_extra_pairs(args.extra_pairs) if args.extra_pairs else None
-        pairs = finetune_examples(tok, cfg, extra)
+        pairs = finetune_examples(tok, cfg, extra, replace=args.extra_replace)
         shares = lang_weights(args.lang_weights)
         if args.early_stop_patience and rank == 0:
             stopper = EarlyStopper(args.run, shares, args.early_stop_patience, args.early_stop_floor,
@@ -319,6 +319,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    f"'{{\"python\": 0.45, \"bash\": 0.35, \"cf\": 0.2}}' (default {json.dumps(FINETUNE_WEIGHTS)})")
     p.add_argument("--extra-pairs", type=Path, help="fine-tuning: a JSONL file of extra {lang, prompt, code} "
                    "training pairs (e.g. scripts/mine_comment_pairs.py's), appended to each language's")
+    p.add_argument("--extra-replace", action="store_true",
+                   help="fine-tuning: the --extra-pairs replace the training split of each language they have "
+                   "(e.g. scripts/distill_ar.py's teacher outputs: sequence-level distillation)")
     p.add_argument("--early-stop-patience", type=int, default=0, metavar="EVALS",
                    help="fine-tuning: per-language early stopping on dev loss, measured at every "
                    "evaluation; a language not better for EVALS evaluations keeps only --early-stop-floor of its "
@@ -347,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error("export needs --out DIR (a new folder, or an earlier export to replace)")
     if args.causal_anneal < 0:
         p.error(f"--causal-anneal must be ≥ 0, got {args.causal_anneal}")
+    if args.extra_replace and not args.extra_pairs:
+        p.error("--extra-replace needs --extra-pairs FILE (the pairs that replace the training split)")
     if not 0 < args.mask_rate_min < 1:
         p.error(f"--mask-rate-min must be in (0, 1), got {args.mask_rate_min}")
     if args.early_stop_patience < 0 or not 0.0 <= args.early_stop_floor <= 1.0:

@@ -60,13 +60,16 @@ def snippet_examples(tok: CodeTokenizer, cfg: ModelConfig, lang: str, limit: int
     return out
 
 
-def finetune_examples(tok: CodeTokenizer, cfg: ModelConfig,
-                      extra: dict[str, list[Pair]] | None = None) -> dict[str, list[Example]]:
-    """The training split's pairs per language, plus `extra` pairs (e.g. mined ones) appended to theirs."""
+def finetune_examples(tok: CodeTokenizer, cfg: ModelConfig, extra: dict[str, list[Pair]] | None = None,
+                      replace: bool = False) -> dict[str, list[Example]]:
+    """The training split's pairs per language, plus `extra` pairs (e.g. mined ones) appended to theirs; with
+    `replace`, a language's extra pairs (e.g. a teacher's outputs) take the place of its training split."""
     by_lang = {}
     for lang in LANGUAGES:
         pairs, skipped = load_pairs(lang, "train")
         added = (extra or {}).get(lang, [])
+        if replace and added:
+            pairs = []
         ex, too_long = pair_examples(tok, cfg, pairs + added)
         log(f"finetune {lang}: {len(ex)} pairs ({skipped} bad rows skipped, {too_long} longer than "
             f"{cfg.code_len[lang]} tokens{f', {len(added)} extra pairs' if added else ''})")
