@@ -124,3 +124,25 @@ def test_the_conditioning_diagnostic_swaps_only_the_prompts():
     assert {tuple(e.prompt) for e in empty} == {tuple(tok.encode_prompt("", "cf", cfg.max_prompt_len))}
     with pytest.raises(ValueError, match="prompts must be one of"):
         with_prompts(examples, "reversed", tok, cfg)
+
+
+def test_a_resume_that_changes_the_recipe_is_refused_unless_meant_and_each_start_is_recorded(tmp_path):
+    base = ("--steps", "2", "--eval-every", "0", "--checkpoint-every", "2", "--no-sample-eval")
+    first = _train(tmp_path, *base)
+    assert first.returncode == 0, first.stderr[-3000:]
+    run = tmp_path / "run"
+    state = (run / "checkpoint" / "state.json").read_text()
+    changed = _train(tmp_path, "--steps", "4", "--eval-every", "0", "--checkpoint-every", "2", "--no-sample-eval",
+                     "--mask-rate-min", "0.5", "--pretrain-mix", "0.5")
+    assert changed.returncode != 0
+    assert "different recipe" in changed.stderr and "mask_rate_min 0.001 → 0.5" in changed.stderr
+    assert "pretrain_mix 0.0 → 0.5" in changed.stderr
+    assert (run / "checkpoint" / "state.json").read_text() == state  # refused before any work
+    forked = _train(tmp_path, "--steps", "4", "--eval-every", "0", "--checkpoint-every", "2", "--no-sample-eval",
+                    "--mask-rate-min", "0.5", "--recipe-change")
+    assert forked.returncode == 0, forked.stderr[-3000:]
+    starts = [json.loads(line) for line in (run / "run_args.jsonl").read_text().splitlines()]
+    assert [s["step"] for s in starts] == [0, 2]
+    assert [s["recipe"]["mask_rate_min"] for s in starts] == [0.001, 0.5]
+    assert starts[0]["recipe"]["kernel"] == "masked" and starts[0]["recipe"]["lang_weights"]["cf"] == 0.25
+    assert json.loads((run / "checkpoint" / "state.json").read_text())["step"] == 4

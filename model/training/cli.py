@@ -40,6 +40,9 @@ from .from_ar import init_masked_from_ar, masked_config_from_ar
 from .trainer import Trainer, TrainerConfig
 
 FINETUNE_WEIGHTS = {"python": 0.35, "bash": 0.4, "cf": 0.25}  # CF has few pairs but short, cheap batches
+RUN_ARGS_FILE = "run_args.jsonl"  # one line per start of a run: its step and recipe flags
+RECIPE_FLAGS = ("stage", "arch", "kernel", "loss_weighting", "causal_anneal", "mask_rate_min", "pretrain_mix",
+                "cpd_prob", "extra_pairs", "extra_replace", "batch")
 
 
 class DiffusionObjective(nn.Module):
@@ -139,9 +142,38 @@ def lang_weights(text: str | None) -> dict[str, float]:
     return {lang: float(weights.get(lang, 0.0)) for lang in LANGUAGES}
 
 
+def recipe(args: argparse.Namespace) -> dict:
+    """The flags that define what a run trains (not how long or on how many threads), as JSON values."""
+    out = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k in RECIPE_FLAGS}
+    out["lang_weights"] = lang_weights(args.lang_weights)
+    return out
+
+
+def record_recipe(args: argparse.Namespace) -> None:
+    """Append this start's recipe to the run's run_args.jsonl. A resume whose recipe differs from the last
+    start's is refused (a run would otherwise change kernel, data or loss silently) unless --recipe-change
+    says the change is meant (a fork); then the change is recorded with the step it starts at."""
+    path = args.run / RUN_ARGS_FILE
+    now = recipe(args)
+    state = args.run / "checkpoint" / "state.json"
+    step = json.loads(state.read_text())["step"] if state.is_file() else 0
+    if path.is_file():
+        last = json.loads(path.read_text().splitlines()[-1])["recipe"]
+        changed = {k: (last.get(k), v) for k, v in now.items() if last.get(k) != v}
+        if changed and not args.recipe_change:
+            raise SystemExit(f"{args.run}: resuming with a different recipe than its last start: "
+                             + "; ".join(f"{k} {a!r} → {b!r}" for k, (a, b) in changed.items())
+                             + " (give the same flags, or --recipe-change to fork it on purpose)")
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps({"step": step, "recipe": now}) + "\n")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.stage == "export":
         return export(args.run, args.out, force=args.force)
+    if int(os.environ.get("RANK", "0")) == 0:
+        args.run.mkdir(parents=True, exist_ok=True)
+        record_recipe(args)
     torch.manual_seed(args.seed)
     random.seed(args.seed)
     if args.threads:
@@ -340,6 +372,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "run as step-0 (0: only the latest)")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--recipe-change", action="store_true",
+                   help="resume with recipe flags (kernel, loss, masking, data, batch …) other than the run's last "
+                        "start, on purpose (a fork); recorded in the run's run_args.jsonl")
 
 
 def main(argv: list[str] | None = None) -> int:
