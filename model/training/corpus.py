@@ -68,11 +68,13 @@ def finetune_examples(tok: CodeTokenizer, cfg: ModelConfig, extra: dict[str, lis
     for lang in LANGUAGES:
         pairs, skipped = load_pairs(lang, "train")
         added = (extra or {}).get(lang, [])
-        if replace and added:
-            pairs = []
+        source = f"{skipped} bad rows skipped"
+        if added and replace:
+            source, pairs = f"the split replaced by {len(added)} extra pairs", []
+        elif added:
+            source += f", {len(added)} extra pairs"
         ex, too_long = pair_examples(tok, cfg, pairs + added)
-        log(f"finetune {lang}: {len(ex)} pairs ({skipped} bad rows skipped, {too_long} longer than "
-            f"{cfg.code_len[lang]} tokens{f', {len(added)} extra pairs' if added else ''})")
+        log(f"finetune {lang}: {len(ex)} pairs ({source}; {too_long} longer than {cfg.code_len[lang]} tokens)")
         by_lang[lang] = ex
     return by_lang
 
