@@ -343,8 +343,14 @@ def test_extra_pairs_replace_a_languages_split_only_where_the_file_has_pairs(tmp
     assert len(replaced["python"]) == len(appended["python"]) > 0  # no python pairs in the file: its split stays
 
 
-def test_extra_replace_without_extra_pairs_is_refused_before_any_work(tmp_path):
+def test_bad_init_or_extra_flags_are_refused_before_any_work(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "codefusion.model.training.cli", "finetune", "--run",
                            str(tmp_path / "run"), "--extra-replace"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "--extra-replace needs --extra-pairs" in proc.stderr
     assert not (tmp_path / "run").exists()
+    for flag, message in (("--init", "not a model folder"), ("--extra-pairs", "no such file")):
+        proc = subprocess.run([sys.executable, "-m", "codefusion.model.training.cli", "finetune", "--run",
+                               str(tmp_path / "run"), flag, str(tmp_path / "missing")],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+        assert not (tmp_path / "run").exists()

@@ -385,6 +385,10 @@ def main(argv: list[str] | None = None) -> int:
         p.error("export needs --out DIR (a new folder, or an earlier export to replace)")
     if args.causal_anneal < 0:
         p.error(f"--causal-anneal must be ≥ 0, got {args.causal_anneal}")
+    if args.init and not (args.init / "config.json").is_file():
+        p.error(f"--init {args.init}: not a model folder (no config.json)")
+    if args.extra_pairs and not args.extra_pairs.is_file():
+        p.error(f"--extra-pairs {args.extra_pairs}: no such file")
     if args.extra_replace and not args.extra_pairs:
         p.error("--extra-replace needs --extra-pairs FILE (the pairs that replace the training split)")
     if not 0 < args.mask_rate_min < 1:
