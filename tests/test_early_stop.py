@@ -146,3 +146,8 @@ def test_a_resume_that_changes_the_recipe_is_refused_unless_meant_and_each_start
     assert [s["recipe"]["mask_rate_min"] for s in starts] == [0.001, 0.5]
     assert starts[0]["recipe"]["kernel"] == "masked" and starts[0]["recipe"]["lang_weights"]["cf"] == 0.25
     assert json.loads((run / "checkpoint" / "state.json").read_text())["step"] == 4
+    with (run / "run_args.jsonl").open("a") as f:
+        f.write("{half a line\n")
+    broken = _train(tmp_path, "--steps", "6", "--eval-every", "0", "--checkpoint-every", "2", "--no-sample-eval",
+                    "--mask-rate-min", "0.5")
+    assert broken.returncode != 0 and "not a recorded start" in broken.stderr and "Traceback" not in broken.stderr

@@ -144,7 +144,7 @@ def lang_weights(text: str | None) -> dict[str, float]:
 
 def recipe(args: argparse.Namespace) -> dict:
     """The flags that define what a run trains (not how long or on how many threads), as JSON values."""
-    out = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k in RECIPE_FLAGS}
+    out = {k: str(v.resolve()) if isinstance(v, Path) else v for k, v in vars(args).items() if k in RECIPE_FLAGS}
     out["lang_weights"] = lang_weights(args.lang_weights)
     return out
 
@@ -157,8 +157,12 @@ def record_recipe(args: argparse.Namespace) -> None:
     now = recipe(args)
     state = args.run / "checkpoint" / "state.json"
     step = json.loads(state.read_text())["step"] if state.is_file() else 0
-    if path.is_file():
-        last = json.loads(path.read_text().splitlines()[-1])["recipe"]
+    starts = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()] if path.is_file() else []
+    if starts:
+        try:
+            last = json.loads(starts[-1])["recipe"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SystemExit(f"{path}: its last line is not a recorded start ({exc}); fix or remove it") from exc
         changed = {k: (last.get(k), v) for k, v in now.items() if last.get(k) != v}
         if changed and not args.recipe_change:
             raise SystemExit(f"{args.run}: resuming with a different recipe than its last start: "
