@@ -30,7 +30,8 @@ ln -s "$PWD/model" "$pkg/codefusion/model"
 ln -s "$PWD/server" "$pkg/codefusion/server"
 export PYTHONPATH=$pkg${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 runs=$(mktemp -d)/gpu-runs
-"$py" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())" | tee "$out/log.txt"
+read -r torch_version device < <("$py" -c "import torch; print(torch.__version__, 'cuda' if torch.cuda.is_available() else 'cpu')")
+echo "torch $torch_version, device $device" | tee "$out/log.txt"
 recipe=(--pretrain-mix 0.5 --lang-weights '{"python": 0.18, "bash": 0.76, "cf": 0.06}' --batch "$batch" --lr "$lr"
   --warmup 200 --seed 0 --eval-every "$evals" --checkpoint-every "$evals"
   --early-stop-patience 3 --early-stop-floor 0.25 --no-sample-eval)
@@ -43,8 +44,7 @@ train --run "$runs/ar" --arch ar --tokenizer models/codefusion/tokenizer.json \
 train --run "$runs/masked" --kernel masked --init "$runs/ar/model" --causal-anneal "${ANNEAL:-500}" \
   --steps "${MASKED_STEPS:-3000}" --minutes "${MASKED_MIN:-4}"
 for run in ar masked; do
-  "$py" scripts/dev_loss.py "$runs/$run/model" --device "$("$py" -c "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')")" \
-    --out "$runs/$run/dev_loss.jsonl" >> "$out/log.txt" 2>&1
+  "$py" scripts/dev_loss.py "$runs/$run/model" --device "$device" --out "$runs/$run/dev_loss.jsonl" >> "$out/log.txt" 2>&1
   # back come each run's last weights (model/, 21 MB in fp16), metrics and dev loss: 64 MiB return at most
   rm -rf "$runs/$run/checkpoint" "$runs/$run/snapshots"
 done

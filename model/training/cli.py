@@ -142,6 +142,12 @@ def lang_weights(text: str | None) -> dict[str, float]:
     return {lang: float(weights.get(lang, 0.0)) for lang in LANGUAGES}
 
 
+def checkpoint_meta(run_dir: Path) -> dict:
+    """The run's latest checkpoint's {"step", "elapsed_s"} (the trainer's state.json); {} before the first."""
+    path = run_dir / "checkpoint" / "state.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def recipe(args: argparse.Namespace) -> dict:
     """The flags that define what a run trains (not how long or on how many threads), as JSON values."""
     out = {k: str(v.resolve()) if isinstance(v, Path) else v for k, v in vars(args).items() if k in RECIPE_FLAGS}
@@ -155,8 +161,7 @@ def record_recipe(args: argparse.Namespace) -> None:
     says the change is meant (a fork); then the change is recorded with the step it starts at."""
     path = args.run / RUN_ARGS_FILE
     now = recipe(args)
-    state = args.run / "checkpoint" / "state.json"
-    step = json.loads(state.read_text())["step"] if state.is_file() else 0
+    step = checkpoint_meta(args.run).get("step", 0)
     starts = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()] if path.is_file() else []
     if starts:
         try:
@@ -273,7 +278,7 @@ def export_quietly(run_dir: Path, snapshot_every: int = 0) -> None:
     """After every checkpoint: a loadable model folder beside it, for monitoring and stage chaining, and
     every `snapshot_every` steps a kept copy in snapshots/step-N (learning curves, bake-offs)."""
     export(run_dir, run_dir / "model", quiet=True)
-    step = json.loads((run_dir / "checkpoint" / "state.json").read_text())["step"]
+    step = checkpoint_meta(run_dir)["step"]
     if snapshot_every and step % snapshot_every == 0:
         shutil.copytree(run_dir / "model", run_dir / "snapshots" / f"step-{step}", dirs_exist_ok=True)
 
@@ -307,8 +312,7 @@ def export(run_dir: Path, out: Path, quiet: bool = False, force: bool = False) -
     net = network_for(kind, cfg)
     state = load_file(str(run_dir / "checkpoint" / "module.safetensors"))
     net.load_state_dict({k.split(".", 1)[1]: v for k, v in state.items() if k.startswith("net.")})
-    meta_path = run_dir / "checkpoint" / "state.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    meta = checkpoint_meta(run_dir)
     if tmp.exists():  # a crashed export's leftover (checked above)
         shutil.rmtree(tmp)
     save_model_dir(tmp, net, cfg, tok, kind=kind, meta={"run": str(run_dir), **meta})
