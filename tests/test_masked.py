@@ -28,22 +28,25 @@ def tok() -> CodeTokenizer:
     return cf_tokenizer()
 
 
-@pytest.fixture(scope="module")
-def overfit(tok):
-    """A tiny masked model trained to recover the six CF rules from their prompts."""
+def train_tiny(tok: CodeTokenizer, kernel: MaskedDiffusion, steps: int = 500):
+    """A tiny masked model trained with `kernel` to recover the six CF rules from their prompts."""
     torch.manual_seed(0)
     cfg = tiny_cfg(tok, d_model=64, d_ff=128, denoiser_layers=2)
     net = MaskedDiffusionNet(cfg)
     batch = cf_batch(tok, cfg)
-    kernel = MaskedDiffusion()
     opt = torch.optim.AdamW(net.parameters(), lr=3e-3)
-    for _ in range(500):
+    for _ in range(steps):
         loss = kernel.training_losses(net, batch)["loss"]
         opt.zero_grad()
         loss.backward()
         opt.step()
     net.eval()
     return net, cfg, batch
+
+
+@pytest.fixture(scope="module")
+def overfit(tok):
+    return train_tiny(tok, MaskedDiffusion())
 
 
 def test_antithetic_rates_cover_the_unit_interval_and_mask_at_that_rate():
@@ -107,20 +110,11 @@ def test_block_masks_keep_the_code_before_clean_mask_all_after_and_score_the_blo
 
 def test_block_training_teaches_the_block_sampler(tok):
     """A tiny model trained on block-wise rows only recovers every rule when sampled block by block."""
-    torch.manual_seed(0)
-    cfg = tiny_cfg(tok, d_model=64, d_ff=128, denoiser_layers=2)
-    net = MaskedDiffusionNet(cfg)
-    batch = cf_batch(tok, cfg)
     kernel = MaskedDiffusion(block_prob=1.0, block_length=2)
+    net, cfg, batch = train_tiny(tok, kernel, steps=0)
     losses = kernel.training_losses(net, batch)
     assert torch.isfinite(losses["loss"]) and losses["masked_ce"] > 0
-    opt = torch.optim.AdamW(net.parameters(), lr=3e-3)
-    for _ in range(500):
-        loss = kernel.training_losses(net, batch)["loss"]
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    net.eval()
+    net, cfg, batch = train_tiny(tok, kernel)
     length = batch.code.shape[1]
     out = sample_masked(net, prompt=batch.prompt, prompt_pad=batch.prompt_pad, k=1, length=length, steps=length,
                         temperature=0.0, block_length=2)
