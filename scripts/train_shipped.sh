@@ -38,8 +38,7 @@
 #                                                              NAME: the run folder, ANNEAL: --causal-anneal steps,
 #                                                              RATE_MIN: --mask-rate-min, EXTRA: --extra-pairs (the
 #                                                              AR's distilled pairs, scripts/distill_ar.py), REPLACE=1:
-#                                                              --extra-replace (train on the teacher's outputs alone),
-#                                                              BLOCK: --block-prob (BLOCK_LENGTH: --block-length)
+#                                                              --extra-replace (train on the teacher's outputs alone)
 #   scripts/train_shipped.sh seeding                           write seeding.json + examples.jsonl (dev-tuned)
 #                                                              and the examples' MiniLM embeddings
 #
@@ -135,9 +134,7 @@ case "$stage" in
     # metrics.jsonl up to 2,000 copied to masked-from-ar6k-anneal-hr) and continued with RATE_MIN=0.5
     # (--mask-rate-min: training masking rates from 0.5). Fifteenth session, sequence-level distillation from the
     # same AR snapshot with ANNEAL=1000: EXTRA=<distill_ar.py's Bash + Python rows> with REPLACE=1 (NAME=kd-only:
-    # the teacher's outputs instead of the references) and without (NAME=kd-mix: both). Sixteenth session, block
-    # diffusion: the annealed run forked at its step-7,000 checkpoint (copied as above) and continued with BLOCK=0.5
-    # (--block-prob 0.5 --block-length ${BLOCK_LENGTH:-8}: half the rows masked as the block sampler meets them).
+    # the teacher's outputs instead of the references) and without (NAME=kd-mix: both).
     # One recipe for the four runs; each stage names its run folder and model (after: flags that must follow
     # long_run's, since the last one given wins).
     runs=${RUNS:-runs}
@@ -160,7 +157,6 @@ case "$stage" in
           --causal-anneal "${ANNEAL:-0}" --mask-rate-min "${RATE_MIN:-0.001}")
         [ -n "${EXTRA:-}" ] && model+=(--extra-pairs "$EXTRA")  # e.g. scripts/distill_ar.py's distilled pairs
         [ -n "${REPLACE:-}" ] && model+=(--extra-replace)
-        [ -n "${BLOCK:-}" ] && model+=(--block-prob "$BLOCK" --block-length "${BLOCK_LENGTH:-8}")
         after=(--eval-every 500 --snapshot-every 500) ;;
     esac
     $bin train finetune "${model[@]}" \

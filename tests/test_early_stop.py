@@ -151,25 +151,3 @@ def test_a_resume_that_changes_the_recipe_is_refused_unless_meant_and_each_start
     broken = _train(tmp_path, "--steps", "6", "--eval-every", "0", "--checkpoint-every", "2", "--no-sample-eval",
                     "--mask-rate-min", "0.5")
     assert broken.returncode != 0 and "not a recorded start" in broken.stderr and "Traceback" not in broken.stderr
-
-
-def test_a_run_recorded_before_a_recipe_flag_existed_resumes_with_that_flag_at_its_default(tmp_path):
-    base = ("--eval-every", "0", "--checkpoint-every", "2", "--no-sample-eval")
-    first = _train(tmp_path, "--steps", "2", *base)
-    assert first.returncode == 0, first.stderr[-3000:]
-    path = tmp_path / "run" / "run_args.jsonl"
-    start = json.loads(path.read_text())
-    assert start["recipe"]["block_prob"] == 0.0 and start["recipe"]["block_length"] == 8
-    for flag in ("block_prob", "block_length"):  # as a run started before these flags were recorded
-        del start["recipe"][flag]
-    path.write_text(json.dumps(start) + "\n")
-    resumed = _train(tmp_path, "--steps", "4", *base)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    forked = _train(tmp_path, "--steps", "6", *base, "--block-prob", "0.5")
-    assert forked.returncode != 0 and "block_prob 0.0 → 0.5" in forked.stderr
-    forked = _train(tmp_path, "--steps", "6", *base, "--block-prob", "0.5", "--block-length", "4", "--recipe-change")
-    assert forked.returncode == 0, forked.stderr[-3000:]
-    last = json.loads(path.read_text().splitlines()[-1])
-    assert last["step"] == 4 and last["recipe"]["block_prob"] == 0.5 and last["recipe"]["block_length"] == 4
-    bad = _train(tmp_path, "--steps", "8", *base, "--block-prob", "2")
-    assert bad.returncode != 0 and "--block-prob must be in [0, 1]" in bad.stderr

@@ -83,45 +83,6 @@ def test_loss_counts_only_masked_positions_and_weights_by_inverse_rate(tok, monk
     monkeypatch.undo()
 
 
-def test_block_masks_keep_the_code_before_clean_mask_all_after_and_score_the_block_alone():
-    torch.manual_seed(3)
-    kernel = MaskedDiffusion(block_prob=1.0, block_length=4)
-    eos, length = 1, 20
-    code = torch.full((400, length), 7, dtype=torch.long)
-    ends = torch.randint(0, length, (400,))
-    code[torch.arange(400), ends] = eos
-    t = torch.rand(400) * 0.9 + 0.1
-    masked, scored, lo, hi = kernel.block_masks(code, t, eos)
-    assert torch.equal(lo % 4, torch.zeros_like(lo)) and torch.equal(hi, (lo + 4).clamp(max=length))
-    assert (lo <= ends).all()  # the block is never wholly past the row's <eos>
-    for row in range(400):
-        a, b = int(lo[row]), int(hi[row])
-        assert not masked[row, :a].any()  # the code before the block is clean
-        assert masked[row, b:].all()  # everything after the block is [MASK]
-        assert not scored[row, :a].any() and not scored[row, b:].any()  # the loss reads the block alone
-        assert torch.equal(scored[row, a:b], masked[row, a:b])
-    share = scored.float().sum() / (hi - lo).sum()
-    assert abs(share - t.mean()) < 0.05  # the block is masked at rate t
-    assert set((lo[(ends >= 12) & (ends < 16)] // 4).tolist()) == {0, 1, 2, 3}  # every block up to the end
-    for bad, match in (({"block_prob": 1.5}, "block_prob"), ({"block_length": 0}, "block_length")):
-        with pytest.raises(ValueError, match=match):
-            MaskedDiffusion(**bad)
-
-
-def test_block_training_teaches_the_block_sampler(tok):
-    """A tiny model trained on block-wise rows only recovers every rule when sampled block by block."""
-    kernel = MaskedDiffusion(block_prob=1.0, block_length=2)
-    net, cfg, batch = train_tiny(tok, kernel, steps=0)
-    losses = kernel.training_losses(net, batch)
-    assert torch.isfinite(losses["loss"]) and losses["masked_ce"] > 0
-    net, cfg, batch = train_tiny(tok, kernel)
-    length = batch.code.shape[1]
-    out = sample_masked(net, prompt=batch.prompt, prompt_pad=batch.prompt_pad, k=1, length=length, steps=length,
-                        temperature=0.0, block_length=2)
-    for i, (_, code) in enumerate(CF_PAIRS):
-        assert tok.decode(out.tokens[i].tolist()) == tok.decode(tok.encode_code(code))
-
-
 def test_commit_counts_sum_to_the_masked_tokens_for_both_schedules():
     n = torch.tensor([16, 7, 0])
     for schedule in CommitSchedule:

@@ -3,9 +3,6 @@
 Forward: each code token (padding after <eos> included, so the length is learned) is replaced by [MASK]
 with probability t, t ~ U(ε, 1] drawn antithetically over the batch. Loss: cross-entropy of the masked
 positions, weighted 1/t (the MDLM bound) or unweighted. The prompt is never masked (it is E's input).
-With block_prob > 0 that share of the rows is masked as the block sampler meets them instead (block
-diffusion, after BD3-LM): the code before a block is clean, the block is masked at rate t, everything after
-it is [MASK], and the loss reads the block alone.
 
 Sampler: start all-masked (or from a code with some positions masked: editing, syntax repair), S steps;
 each step predicts every masked position, draws a token per position with Gumbel noise (float64, seeded
@@ -44,20 +41,14 @@ class MaskedDiffusion:
     """Owns the masking process and the loss; takes the network as an argument."""
 
     def __init__(self, *, weighting: LossWeighting = LossWeighting.INVERSE_T, eps: float = MIN_RATE,
-                 causal_anneal_steps: int = 0, block_prob: float = 0.0, block_length: int = 8):
+                 causal_anneal_steps: int = 0):
         """causal_anneal_steps > 0: N's attention starts causal and opens to the later positions linearly over
-        that many training steps (DiffuLLaMA's attention-mask annealing, for a net adapted from an AR model).
-        block_prob: the share of rows masked block-wise (block_length tokens a block; see block_masks)."""
+        that many training steps (DiffuLLaMA's attention-mask annealing, for a net adapted from an AR model)."""
         if causal_anneal_steps < 0:
             raise ValueError(f"causal_anneal_steps must be >= 0, got {causal_anneal_steps}")
         if not 0 < eps < 1:
             raise ValueError(f"eps (the lowest training masking rate) must be in (0, 1), got {eps}")
-        if not 0 <= block_prob <= 1:
-            raise ValueError(f"block_prob must be in [0, 1], got {block_prob}")
-        if block_length < 1:
-            raise ValueError(f"block_length must be >= 1, got {block_length}")
         self.weighting, self.eps, self.causal_anneal_steps = weighting, eps, causal_anneal_steps
-        self.block_prob, self.block_length = block_prob, block_length
         self.step = 0  # the trainer's step, set through set_step()
 
     def set_step(self, step: int) -> None:
@@ -79,43 +70,17 @@ class MaskedDiffusion:
         masked = torch.rand(code.shape, device=code.device) < t[:, None]  # (B, L)
         return torch.where(masked, torch.full_like(code, mask_id), code), masked
 
-    def block_masks(self, code: Tensor, t: Tensor, eos_id: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """Block-wise masking of every row: one block per row, drawn uniformly from the blocks up to the one
-        holding the row's first <eos> (the blocks after it are padding the sampler fills at once). Returns
-        (masked, scored, lo, hi), (B, L), (B, L), (B,), (B,): [MASK] positions (the block at rate t and all after
-        it), the positions the loss reads (the block's masked ones) and each row's block [lo, hi)."""
-        b, length = code.shape
-        positions = torch.arange(length, device=code.device)
-        is_end = code == eos_id
-        end = torch.where(is_end.any(-1), is_end.float().argmax(-1), torch.full_like(t, length - 1).long())
-        n_blocks = end // self.block_length + 1  # (B,)
-        lo = (torch.rand(b, device=code.device) * n_blocks).long().clamp(max=n_blocks - 1) * self.block_length
-        hi = (lo + self.block_length).clamp(max=length)
-        in_block = (positions >= lo[:, None]) & (positions < hi[:, None])  # (B, L)
-        drawn = torch.rand(code.shape, device=code.device) < t[:, None]
-        scored = in_block & drawn
-        return scored | (positions >= hi[:, None]), scored, lo, hi
-
     def training_losses(self, net: MaskedDiffusionNet, batch: Batch) -> dict[str, Tensor]:
         code = batch.code
-        b, length = code.shape
-        t = self.sample_t(b, code.device)
+        t = self.sample_t(code.shape[0], code.device)
         x_t, masked = self.q_sample(code, t, net.mask_id)
-        scored, width = masked, torch.full((b,), float(length), device=code.device)
-        if self.block_prob > 0:
-            rows = (torch.rand(b, device=code.device) < self.block_prob)[:, None]  # (B, 1)
-            block_masked, block_scored, lo, hi = self.block_masks(code, t, net.cfg.eos_id)
-            masked = torch.where(rows, block_masked, masked)
-            scored = torch.where(rows, block_scored, scored)
-            width = torch.where(rows[:, 0], (hi - lo).float(), width)
-            x_t = torch.where(masked, torch.full_like(code, net.mask_id), code)
         memory = net.encode(batch.prompt, batch.prompt_pad)  # (B, P, C)
         logits = net(x_t, memory, batch.prompt_pad, t, future_share=self.future_share())  # (B, L, V)
         ce = F.cross_entropy(logits.float().transpose(1, 2), code, reduction="none")  # (B, L)
-        m = scored.float()
+        m = masked.float()
         masked_ce = (ce * m).sum() / m.sum().clamp(min=1.0)
-        if self.weighting is LossWeighting.INVERSE_T:  # per row: its scored CE / t over its width; rows averaged
-            loss = ((ce * m / t[:, None]).sum(-1) / width).mean()
+        if self.weighting is LossWeighting.INVERSE_T:
+            loss = (ce * m / t[:, None]).sum() / code.numel()
         else:
             loss = masked_ce
         return {"loss": loss, "masked_ce": masked_ce.detach()}

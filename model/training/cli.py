@@ -41,9 +41,8 @@ from .trainer import Trainer, TrainerConfig
 
 FINETUNE_WEIGHTS = {"python": 0.35, "bash": 0.4, "cf": 0.25}  # CF has few pairs but short, cheap batches
 RUN_ARGS_FILE = "run_args.jsonl"  # one line per start of a run: its step and recipe flags
-RECIPE_FLAGS = ("stage", "arch", "kernel", "loss_weighting", "causal_anneal", "mask_rate_min", "block_prob",
-                "block_length", "pretrain_mix", "cpd_prob", "extra_pairs", "extra_replace", "batch")
-RECIPE_SINCE = {"block_prob": 0.0, "block_length": 8}  # flags added after runs were recorded: their old value
+RECIPE_FLAGS = ("stage", "arch", "kernel", "loss_weighting", "causal_anneal", "mask_rate_min", "pretrain_mix",
+                "cpd_prob", "extra_pairs", "extra_replace", "batch")
 
 
 class DiffusionObjective(nn.Module):
@@ -58,16 +57,14 @@ class DiffusionObjective(nn.Module):
 
 
 def build(kind: str, cfg: ModelConfig, weighting: LossWeighting = LossWeighting.INVERSE_T,
-          causal_anneal_steps: int = 0, mask_rate_min: float = MIN_RATE, block_prob: float = 0.0,
-          block_length: int = 8) -> tuple[nn.Module, nn.Module]:
+          causal_anneal_steps: int = 0, mask_rate_min: float = MIN_RATE) -> tuple[nn.Module, nn.Module]:
     """(network, objective) for a model kind: "diffusion" (the Gaussian kernel), "masked" or "ar"."""
     if kind == "ar":
         ar = ARNet(cfg)
         return ar, ARObjective(ar)
     if kind == "masked":
         masked = MaskedDiffusionNet(cfg)
-        kernel = MaskedDiffusion(weighting=weighting, eps=mask_rate_min, causal_anneal_steps=causal_anneal_steps,
-                                 block_prob=block_prob, block_length=block_length)
+        kernel = MaskedDiffusion(weighting=weighting, eps=mask_rate_min, causal_anneal_steps=causal_anneal_steps)
         return masked, DiffusionObjective(masked, kernel)
     net = CodeFusionNet(cfg)
     schedule = NoiseSchedule(steps=cfg.diffusion_steps, offset=cfg.schedule_offset)
@@ -171,8 +168,7 @@ def record_recipe(args: argparse.Namespace) -> None:
             last = json.loads(starts[-1])["recipe"]
         except (ValueError, KeyError, TypeError) as exc:
             raise SystemExit(f"{path}: its last line is not a recorded start ({exc}); fix or remove it") from exc
-        was = {**RECIPE_SINCE, **last}
-        changed = {k: (was.get(k), v) for k, v in now.items() if was.get(k) != v}
+        changed = {k: (last.get(k), v) for k, v in now.items() if last.get(k) != v}
         if changed and not args.recipe_change:
             raise SystemExit(f"{args.run}: resuming with a different recipe than its last start: "
                              + "; ".join(f"{k} {a!r} → {b!r}" for k, (a, b) in changed.items())
@@ -194,11 +190,10 @@ def run(args: argparse.Namespace) -> int:
     rank, world = setup_distributed()
     device = torch.device(f"cuda:{rank % max(torch.cuda.device_count(), 1)}" if torch.cuda.is_available() else "cpu")
     cfg, tok, kind, init = prepare_run(args)
-    if (args.causal_anneal or args.mask_rate_min != MIN_RATE or args.block_prob) and kind != "masked":
-        raise SystemExit(f"--causal-anneal, --mask-rate-min and --block-prob apply to the masked kernel only (this "
-                         f"run's model is {kind})")
-    net, objective = build(kind, cfg, LossWeighting(args.loss_weighting), args.causal_anneal, args.mask_rate_min,
-                           args.block_prob, args.block_length)
+    if (args.causal_anneal or args.mask_rate_min != MIN_RATE) and kind != "masked":
+        raise SystemExit(f"--causal-anneal and --mask-rate-min apply to the masked kernel only (this run's model "
+                         f"is {kind})")
+    net, objective = build(kind, cfg, LossWeighting(args.loss_weighting), args.causal_anneal, args.mask_rate_min)
     if init is not None:
         init_kind, init_cfg = read_config(init)
         if init_kind == "ar" and isinstance(net, MaskedDiffusionNet):  # prepare_run made its config from the AR's
@@ -350,11 +345,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mask-rate-min", type=float, default=MIN_RATE, metavar="T",
                    help="masked kernel: training masking rates are drawn from [T, 1] (higher: more of the training "
                    "at the rates where sampling starts)")
-    p.add_argument("--block-prob", type=float, default=0.0, metavar="P",
-                   help="masked kernel: share of the training rows masked as the block sampler meets them (clean "
-                   "code before a block, the block at rate t, all after it masked; loss on the block)")
-    p.add_argument("--block-length", type=int, default=8, metavar="N",
-                   help="masked kernel: tokens per block for --block-prob (sample with the same block_length)")
     p.add_argument("--preset", default="small")
     p.add_argument("--config-overrides", help="JSON object of ModelConfig fields")
     p.add_argument("--steps", type=int, default=100_000)
@@ -403,10 +393,6 @@ def main(argv: list[str] | None = None) -> int:
         p.error("export needs --out DIR (a new folder, or an earlier export to replace)")
     if args.causal_anneal < 0:
         p.error(f"--causal-anneal must be ≥ 0, got {args.causal_anneal}")
-    if not 0 <= args.block_prob <= 1:
-        p.error(f"--block-prob must be in [0, 1], got {args.block_prob}")
-    if args.block_length < 1:
-        p.error(f"--block-length must be ≥ 1, got {args.block_length}")
     if args.init and not (args.init / "config.json").is_file():
         p.error(f"--init {args.init}: not a model folder (no config.json)")
     if args.extra_pairs and not args.extra_pairs.is_file():
