@@ -6,7 +6,12 @@ scored with `codefusion eval`'s main metric (top-1 / 3 / 5); the per-prompt top-
 replacement (seeded) and the 2.5 / 97.5 % quantiles of their mean give a 95 % interval. How the
 "clearly above retrieval" figures in models/MODEL_CARD.md were measured.
 
+With --runs A.json B.json it compares two saved `codefusion eval` outputs instead (any two systems or models
+answering the same prompts, e.g. the masked model alone against the AR baseline on one `--limit 400 --seed 1`
+subsample): A − B at top-1 / 3 / 5 with the interval.
+
 Usage: .venv/bin/python scripts/paired_bootstrap.py [LANG ...] [--model DIR] [--resamples 2000]
+       .venv/bin/python scripts/paired_bootstrap.py --runs A.json B.json
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import argparse
 import json
 import random
 from collections.abc import Sequence
+from pathlib import Path
 
 from codefusion.model.config import LANGUAGES
 from codefusion.model.training.data import load_pairs
@@ -32,12 +38,38 @@ def interval(diffs: Sequence[float], resamples: int, seed: int = 0) -> tuple[flo
     return sum(diffs) / n, means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
 
 
+def compare_runs(a: dict, b: dict, resamples: int = 2000) -> dict:
+    """A − B over two `codefusion eval` outputs (their `predictions`) for the same prompts, in the metric's
+    units: {"topN": [mean A, mean B, [difference, low, high]]}."""
+    lang = a["lang"]
+    key = [(r["prompt"], r["reference"]) for r in a["predictions"]]
+    if b["lang"] != lang or [(r["prompt"], r["reference"]) for r in b["predictions"]] != key:
+        raise SystemExit("the two runs did not answer the same prompts (same language, --limit and --seed)")
+    pairs = {(pair.prompt, pair.code): pair for pair in load_pairs(lang, a.get("split", "dev"))[0]}
+    scorer = language_metrics(lang)[PRIMARY[lang]]
+    scores = [[[scorer(c, pairs[k]) for c in r["served"][:5]] for k, r in zip(key, run["predictions"], strict=True)]
+              for run in (a, b)]
+    row: dict[str, object] = {"lang": lang, "prompts": len(key), "metric": PRIMARY[lang],
+                              "A": a.get("model") or a["system"], "B": b.get("model") or b["system"]}
+    for n in (1, 3, 5):
+        x, y = ([max(s[:n], default=0.0) for s in run] for run in scores)
+        row[f"top{n}"] = [round(sum(x) / len(x), 2), round(sum(y) / len(y), 2),
+                          [round(v, 2) for v in interval([p - q for p, q in zip(x, y, strict=True)], resamples)]]
+    return row
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("langs", nargs="*", metavar="LANG", help=f"languages (default: all of {', '.join(LANGUAGES)})")
     p.add_argument("--model", help="model folder of the served system (default: the shipped one)")
     p.add_argument("--resamples", type=int, default=2000)
+    p.add_argument("--runs", nargs=2, type=Path, metavar=("A", "B"),
+                   help="compare two saved `codefusion eval` outputs (A − B) instead of running systems")
     args = p.parse_args()
+    if args.runs:
+        runs = [json.loads(path.read_text()) for path in args.runs]
+        print(json.dumps(compare_runs(*runs, resamples=args.resamples)))
+        return
     if bad := [lang for lang in args.langs if lang not in LANGUAGES]:
         p.error(f"unknown language(s) {', '.join(bad)}; expected {', '.join(LANGUAGES)}")
     for lang in args.langs or LANGUAGES:
