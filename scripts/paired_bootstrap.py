@@ -46,6 +46,9 @@ def compare_runs(a: dict, b: dict, resamples: int = 2000) -> dict:
     if b["lang"] != lang or [(r["prompt"], r["reference"]) for r in b["predictions"]] != key:
         raise SystemExit("the two runs did not answer the same prompts (same language, --limit and --seed)")
     pairs = {(pair.prompt, pair.code): pair for pair in load_pairs(lang, a.get("split", "dev"))[0]}
+    if missing := [k for k in key if k not in pairs]:
+        raise SystemExit(f"{len(missing)} of the runs' prompts are not in the {lang} {a.get('split', 'dev')} split "
+                         f"(first: {missing[0][0]!r}): runs from another data version cannot be scored")
     scorer = language_metrics(lang)[PRIMARY[lang]]
     scores = [[[scorer(c, pairs[k]) for c in r["served"][:5]] for k, r in zip(key, run["predictions"], strict=True)]
               for run in (a, b)]
@@ -67,7 +70,16 @@ def main() -> None:
                    help="compare two saved `codefusion eval` outputs (A − B) instead of running systems")
     args = p.parse_args()
     if args.runs:
-        runs = [json.loads(path.read_text()) for path in args.runs]
+        if args.langs or args.model:
+            p.error("--runs compares two saved runs; LANG and --model are for running the systems")
+        runs = []
+        for path in args.runs:
+            try:
+                run = json.loads(path.read_text())
+                run["lang"], run["predictions"]  # noqa: B018 -- what the comparison needs
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                p.error(f"{path}: not a `codefusion eval --out` file ({exc!r})")
+            runs.append(run)
         print(json.dumps(compare_runs(*runs, resamples=args.resamples)))
         return
     if bad := [lang for lang in args.langs if lang not in LANGUAGES]:

@@ -19,10 +19,10 @@ def eval_output(pairs, served) -> dict:
                             for p, s in zip(pairs, served, strict=True)]}
 
 
-def run(tmp_path: Path, a: dict, b: dict) -> subprocess.CompletedProcess:
+def run(tmp_path: Path, a: dict | str, b: dict | str) -> subprocess.CompletedProcess:
     paths = []
     for name, data in (("a.json", a), ("b.json", b)):
-        (tmp_path / name).write_text(json.dumps(data))
+        (tmp_path / name).write_text(data if isinstance(data, str) else json.dumps(data))
         paths.append(str(tmp_path / name))
     return subprocess.run([sys.executable, str(SCRIPT), "--runs", *paths, "--resamples", "200"],
                           capture_output=True, text=True, timeout=300)
@@ -42,3 +42,17 @@ def test_two_saved_runs_are_compared_prompt_by_prompt_with_an_interval(tmp_path)
     assert row["top3"][2][0] == 0  # both find the rule within three
     shorter = run(tmp_path, eval_output(pairs, right), eval_output(pairs[:19], half[:19]))
     assert shorter.returncode != 0 and "did not answer the same prompts" in shorter.stderr
+
+
+def test_runs_that_are_not_eval_outputs_or_not_in_the_split_are_clear_errors(tmp_path):
+    pairs = load_pairs("cf", "dev")[0][:3]
+    good = eval_output(pairs, [[p.code] for p in pairs])
+    for bad, says in (("{half a file", "not a `codefusion eval --out` file"),
+                      (json.dumps({"lang": "cf"}), "not a `codefusion eval --out` file")):
+        proc = run(tmp_path, good, bad)
+        assert proc.returncode == 2 and says in proc.stderr and "Traceback" not in proc.stderr
+    other = json.loads(json.dumps(good))
+    for data in (good, other):
+        data["predictions"][0]["prompt"] = "a prompt no split has"
+    proc = run(tmp_path, good, other)
+    assert proc.returncode != 0 and "not in the cf dev split" in proc.stderr and "Traceback" not in proc.stderr
