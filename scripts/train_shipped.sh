@@ -36,9 +36,7 @@
 #                                                              the retrained AR (INIT, default its step-3,000
 #                                                              snapshot), then the pretrain-mix recipe, eval every 500;
 #                                                              NAME: the run folder, ANNEAL: --causal-anneal steps,
-#                                                              RATE_MIN: --mask-rate-min, EXTRA: --extra-pairs (the
-#                                                              AR's distilled pairs, scripts/distill_ar.py), REPLACE=1:
-#                                                              --extra-replace (train on the teacher's outputs alone)
+#                                                              RATE_MIN: --mask-rate-min, EXTRA: --extra-pairs
 #   scripts/train_shipped.sh seeding                           write seeding.json + examples.jsonl (dev-tuned)
 #                                                              and the examples' MiniLM embeddings
 #
@@ -133,8 +131,9 @@ case "$stage" in
     # run forked at its step-2,000 checkpoint (checkpoint/, config.json, early_stop.json, tokenizer.json and
     # metrics.jsonl up to 2,000 copied to masked-from-ar6k-anneal-hr) and continued with RATE_MIN=0.5
     # (--mask-rate-min: training masking rates from 0.5). Fifteenth session, sequence-level distillation from the
-    # same AR snapshot with ANNEAL=1000: EXTRA=<distill_ar.py's Bash + Python rows> with REPLACE=1 (NAME=kd-only:
-    # the teacher's outputs instead of the references) and without (NAME=kd-mix: both).
+    # same AR snapshot with ANNEAL=1000 (measured, not adopted; scripts/distill_ar.py and --extra-replace are at git
+    # tag experiment-distillation): EXTRA=<distill_ar.py's Bash + Python rows> with REPLACE=1 (NAME=kd-only: the
+    # teacher's outputs instead of the references) and without (NAME=kd-mix: both).
     # One recipe for the four runs; each stage names its run folder and model (after: flags that must follow
     # long_run's, since the last one given wins).
     runs=${RUNS:-runs}
@@ -155,8 +154,7 @@ case "$stage" in
       masked-from-ar)
         model=(--run "$runs/${NAME:-masked-from-ar}" --kernel masked --init "${INIT:-$runs/ar-retrain/snapshots/step-3000}"
           --causal-anneal "${ANNEAL:-0}" --mask-rate-min "${RATE_MIN:-0.001}")
-        [ -n "${EXTRA:-}" ] && model+=(--extra-pairs "$EXTRA")  # e.g. scripts/distill_ar.py's distilled pairs
-        [ -n "${REPLACE:-}" ] && model+=(--extra-replace)
+        [ -n "${EXTRA:-}" ] && model+=(--extra-pairs "$EXTRA")
         after=(--eval-every 500 --snapshot-every 500) ;;
     esac
     $bin train finetune "${model[@]}" \

@@ -328,26 +328,7 @@ def test_extra_pairs_file(tmp_path):
             load_extra_pairs(good)
 
 
-def test_extra_pairs_replace_a_languages_split_only_where_the_file_has_pairs(tmp_path, tok):
-    from codefusion.model.training.corpus import finetune_examples, load_extra_pairs
-
-    extra = tmp_path / "teacher.jsonl"
-    extra.write_text('{"lang": "bash", "prompt": "list files", "code": "ls -la"}\n'
-                     '{"lang": "bash", "prompt": "show the date", "code": "date"}\n')
-    cfg = tiny_cfg(tok)
-    pairs = load_extra_pairs(extra)
-    appended = finetune_examples(tok, cfg, pairs)
-    replaced = finetune_examples(tok, cfg, pairs, replace=True)
-    assert len(replaced["bash"]) == 2 and len(appended["bash"]) > 2  # the split is gone, the teacher's pairs stay
-    assert [e.code for e in replaced["bash"]] == [e.code for e in appended["bash"][-2:]]
-    assert len(replaced["python"]) == len(appended["python"]) > 0  # no python pairs in the file: its split stays
-
-
 def test_bad_init_or_extra_flags_are_refused_before_any_work(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "codefusion.model.training.cli", "finetune", "--run",
-                           str(tmp_path / "run"), "--extra-replace"], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and "--extra-replace needs --extra-pairs" in proc.stderr
-    assert not (tmp_path / "run").exists()
     for flag, message in (("--init", "not a model folder"), ("--extra-pairs", "no such file")):
         proc = subprocess.run([sys.executable, "-m", "codefusion.model.training.cli", "finetune", "--run",
                                str(tmp_path / "run"), flag, str(tmp_path / "missing")],

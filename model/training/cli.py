@@ -42,7 +42,7 @@ from .trainer import Trainer, TrainerConfig
 FINETUNE_WEIGHTS = {"python": 0.35, "bash": 0.4, "cf": 0.25}  # CF has few pairs but short, cheap batches
 RUN_ARGS_FILE = "run_args.jsonl"  # one line per start of a run: its step and recipe flags
 RECIPE_FLAGS = ("stage", "arch", "kernel", "loss_weighting", "causal_anneal", "mask_rate_min", "pretrain_mix",
-                "cpd_prob", "extra_pairs", "extra_replace", "batch")
+                "cpd_prob", "extra_pairs", "batch")
 
 
 class DiffusionObjective(nn.Module):
@@ -223,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
         stream = pre_stream
     else:
         extra = load_extra_pairs(args.extra_pairs) if args.extra_pairs else None
-        pairs = finetune_examples(tok, cfg, extra, replace=args.extra_replace)
+        pairs = finetune_examples(tok, cfg, extra)
         shares = lang_weights(args.lang_weights)
         if args.early_stop_patience and rank == 0:
             stopper = EarlyStopper(args.run, shares, args.early_stop_patience, args.early_stop_floor,
@@ -359,9 +359,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    f"'{{\"python\": 0.45, \"bash\": 0.35, \"cf\": 0.2}}' (default {json.dumps(FINETUNE_WEIGHTS)})")
     p.add_argument("--extra-pairs", type=Path, help="fine-tuning: a JSONL file of extra {lang, prompt, code} "
                    "training pairs (e.g. scripts/mine_comment_pairs.py's), appended to each language's")
-    p.add_argument("--extra-replace", action="store_true",
-                   help="fine-tuning: the --extra-pairs replace the training split of each language they have "
-                   "(e.g. scripts/distill_ar.py's teacher outputs: sequence-level distillation)")
     p.add_argument("--early-stop-patience", type=int, default=0, metavar="EVALS",
                    help="fine-tuning: per-language early stopping on dev loss, measured at every "
                    "evaluation; a language not better for EVALS evaluations keeps only --early-stop-floor of its "
@@ -397,8 +394,6 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--init {args.init}: not a model folder (no config.json)")
     if args.extra_pairs and not args.extra_pairs.is_file():
         p.error(f"--extra-pairs {args.extra_pairs}: no such file")
-    if args.extra_replace and not args.extra_pairs:
-        p.error("--extra-replace needs --extra-pairs FILE (the pairs that replace the training split)")
     if not 0 < args.mask_rate_min < 1:
         p.error(f"--mask-rate-min must be in (0, 1), got {args.mask_rate_min}")
     if args.early_stop_patience < 0 or not 0.0 <= args.early_stop_floor <= 1.0:

@@ -60,18 +60,15 @@ def snippet_examples(tok: CodeTokenizer, cfg: ModelConfig, lang: str, limit: int
     return out
 
 
-def finetune_examples(tok: CodeTokenizer, cfg: ModelConfig, extra: dict[str, list[Pair]] | None = None,
-                      replace: bool = False) -> dict[str, list[Example]]:
-    """The training split's pairs per language, plus `extra` pairs (e.g. mined ones) appended to theirs; with
-    `replace`, a language's extra pairs (e.g. a teacher's outputs) take the place of its training split."""
+def finetune_examples(tok: CodeTokenizer, cfg: ModelConfig,
+                      extra: dict[str, list[Pair]] | None = None) -> dict[str, list[Example]]:
+    """The training split's pairs per language, plus `extra` pairs (e.g. mined ones) appended to theirs."""
     by_lang = {}
     for lang in LANGUAGES:
         pairs, skipped = load_pairs(lang, "train")
         added = (extra or {}).get(lang, [])
         source = f"{skipped} bad rows skipped"
-        if added and replace:
-            source, pairs = f"the split replaced by {len(added)} extra pairs", []
-        elif added:
+        if added:
             source += f", {len(added)} extra pairs"
         ex, too_long = pair_examples(tok, cfg, pairs + added)
         log(f"finetune {lang}: {len(ex)} pairs ({source}; {too_long} longer than {cfg.code_len[lang]} tokens)")
