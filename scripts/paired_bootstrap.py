@@ -38,6 +38,16 @@ def interval(diffs: Sequence[float], resamples: int, seed: int = 0) -> tuple[flo
     return sum(diffs) / n, means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
 
 
+def best_of_first(scores: list[list[float]], n: int) -> list[float]:
+    """Each prompt's best score among its first n served candidates (0 when none was served)."""
+    return [max(row[:n], default=0.0) for row in scores]
+
+
+def paired(x: list[float], y: list[float], resamples: int) -> list[float]:
+    """x − y prompt by prompt: [mean difference, low, high] of its 95 % interval, rounded."""
+    return [round(v, 2) for v in interval([a - b for a, b in zip(x, y, strict=True)], resamples)]
+
+
 def compare_runs(a: dict, b: dict, resamples: int = 2000) -> dict:
     """A − B over two `codefusion eval` outputs (their `predictions`) for the same prompts, in the metric's
     units: {"topN": [mean A, mean B, [difference, low, high]]}."""
@@ -55,9 +65,8 @@ def compare_runs(a: dict, b: dict, resamples: int = 2000) -> dict:
     row: dict[str, object] = {"lang": lang, "prompts": len(key), "metric": PRIMARY[lang],
                               "A": a.get("model") or a["system"], "B": b.get("model") or b["system"]}
     for n in (1, 3, 5):
-        x, y = ([max(s[:n], default=0.0) for s in run] for run in scores)
-        row[f"top{n}"] = [round(sum(x) / len(x), 2), round(sum(y) / len(y), 2),
-                          [round(v, 2) for v in interval([p - q for p, q in zip(x, y, strict=True)], resamples)]]
+        x, y = (best_of_first(run, n) for run in scores)
+        row[f"top{n}"] = [round(sum(x) / len(x), 2), round(sum(y) / len(y), 2), paired(x, y, resamples)]
     return row
 
 
@@ -76,9 +85,10 @@ def main() -> None:
         for path in args.runs:
             try:
                 run = json.loads(path.read_text())
-                run["lang"], run["predictions"]  # noqa: B018 -- what the comparison needs
-            except (OSError, ValueError, KeyError, TypeError) as exc:
+            except (OSError, ValueError) as exc:
                 p.error(f"{path}: not a `codefusion eval --out` file ({exc!r})")
+            if not isinstance(run, dict) or not {"lang", "predictions"} <= run.keys():
+                p.error(f"{path}: not a `codefusion eval --out` file (no lang and predictions)")
             runs.append(run)
         print(json.dumps(compare_runs(*runs, resamples=args.resamples)))
         return
@@ -96,11 +106,10 @@ def main() -> None:
                                                                                               strict=True)]
         row: dict[str, object] = {"lang": lang, "prompts": len(pairs), "metric": PRIMARY[lang]}
         for n in (1, 3, 5):
-            best = {s: [max(r[:n], default=0.0) for r in scores[s]] for s in SYSTEMS}
+            best = {s: best_of_first(scores[s], n) for s in SYSTEMS}
             row.update({f"{s} top{n}": round(sum(v) / len(v), 2) for s, v in best.items()})
             for other in SYSTEMS[1:]:
-                diffs = [a - b for a, b in zip(best["seeded"], best[other], strict=True)]
-                row[f"seeded - {other} top{n} [95%]"] = [round(x, 2) for x in interval(diffs, args.resamples)]
+                row[f"seeded - {other} top{n} [95%]"] = paired(best["seeded"], best[other], args.resamples)
         print(json.dumps(row), flush=True)
 
 
