@@ -10,10 +10,12 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .config import ModelConfig
+from .config import LANGUAGES, ModelConfig
 from .tokenizer import CodeTokenizer
 
 CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE = "config.json", "model.safetensors", "tokenizer.json"
+# A folder may hand some languages to another model folder beside it: {"python": "codefusion-masked", ...}.
+LANGUAGES_FILE = "languages.json"
 
 
 class ModelLoadError(RuntimeError):
@@ -43,6 +45,32 @@ def read_config(model_dir: Path) -> tuple[str, ModelConfig]:
         return kind, ModelConfig.from_dict(d)
     except (ValueError, TypeError) as exc:
         raise ModelLoadError(f"bad model config {path}: {exc}") from exc
+
+
+def read_language_models(model_dir: Path) -> dict[str, Path]:
+    """The languages this folder hands to another model folder beside it (LANGUAGES_FILE), as {lang: folder};
+    {} without the file. Names are plain folder names in the same parent (no paths): a broken file or a
+    missing folder raises ModelLoadError naming it."""
+    path = Path(model_dir) / LANGUAGES_FILE
+    if not path.is_file():
+        return {}
+    try:
+        routes = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ModelLoadError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(routes, dict):
+        raise ModelLoadError(f"{path}: expected {{language: model folder beside this one}}")
+    out = {}
+    for lang, name in routes.items():
+        if lang not in LANGUAGES:
+            raise ModelLoadError(f"{path}: unknown language {lang!r}; expected one of {', '.join(LANGUAGES)}")
+        if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
+            raise ModelLoadError(f"{path}: {lang}: expected the name of a model folder beside this one, got {name!r}")
+        folder = Path(model_dir).parent / name
+        if not (folder / CONFIG_FILE).is_file():
+            raise ModelLoadError(f"{path}: {lang}: no model folder {folder}")
+        out[lang] = folder
+    return out
 
 
 def load_tokenizer(model_dir: Path, cfg: ModelConfig) -> CodeTokenizer:

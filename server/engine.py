@@ -83,6 +83,7 @@ class Engine:
         self.quantize = quantize
         self.oversample = max(1, oversample)
         self._pipe: CodeFusionPipeline | None = None
+        self._lang_pipes: dict[str, CodeFusionPipeline] = {}  # languages the folder hands to another (languages.json)
         self._state = EngineState.NOT_LOADED
         self._error: str | None = None
         self._load_seconds: float | None = None
@@ -124,11 +125,18 @@ class Engine:
             self._state = EngineState.LOADING
             start = time.perf_counter()
             try:
+                from codefusion.model.modelfile import read_language_models
                 from codefusion.model.pipeline import CodeFusionPipeline
 
                 model_dir = self.model_dir or default_model_dir()
                 self.model_dir = model_dir
                 pipe = CodeFusionPipeline.from_dir(model_dir, device=self.device, quantize=self.quantize)
+                folders: dict[Path, CodeFusionPipeline] = {}
+                for lang, folder in read_language_models(model_dir).items():
+                    if folder not in folders:
+                        folders[folder] = CodeFusionPipeline.from_dir(folder, device=self.device,
+                                                                      quantize=self.quantize)
+                    self._lang_pipes[lang] = folders[folder]
                 self._weights_seconds = time.perf_counter() - start
                 if examples_later:
                     self._examples = "waiting"  # set before the model serves: status never says "not loaded" then
@@ -138,6 +146,7 @@ class Engine:
                     self._pipe = pipe
                     self._load_examples(model_dir)
             except Exception as exc:  # ModelLoadError, or anything else a broken install raises
+                self._lang_pipes = {}
                 self._state = EngineState.FAILED
                 self._error = f"{type(exc).__name__}: {exc}"
                 log.error("model load failed: %s", self._error)
@@ -177,12 +186,14 @@ class Engine:
 
         seeds = ExampleSeeds.from_dir(model_dir)
         where = Path(model_dir) / SEEDING_FILE
-        if seeds is not None and self._pipe.kind == "masked" and any(s > 100 for s in seeds.config.start.values()):
-            raise ModelLoadError(f"{where}: for a masked model 'start' is the per cent of an example's tokens "
-                                 "remasked (0-100)")
-        if seeds is not None and self._pipe.kind == "diffusion" and seeds.config.rerank and (
-                seeds.config.rerank_step >= (steps := self._pipe.config.diffusion_steps)):
-            raise ModelLoadError(f"{where}: 'rerank_step' must be below the model's {steps} diffusion steps")
+        for lang, start in seeds.config.start.items() if seeds is not None else ():
+            if self._lang_pipe(lang).kind == "masked" and start > 100:
+                raise ModelLoadError(f"{where}: {lang}: for a masked model 'start' is the per cent of an example's "
+                                     "tokens remasked (0-100)")
+        for lang in seeds.config.rerank if seeds is not None else ():
+            pipe = self._lang_pipe(lang)
+            if pipe.kind == "diffusion" and seeds.config.rerank_step >= (steps := pipe.config.diffusion_steps):
+                raise ModelLoadError(f"{where}: 'rerank_step' must be below the model's {steps} diffusion steps")
         self._seeds = seeds
         self._examples = "loaded" if seeds is not None else "none"
         with self._cache_lock:  # what the model alone answered meanwhile is not what it answers now
@@ -193,22 +204,31 @@ class Engine:
         """The model answers requests: loaded, or its weights loaded while the example index waits or loads."""
         return self._state is EngineState.READY or (self._state is EngineState.LOADING and self._pipe is not None)
 
-    def _pipeline(self) -> CodeFusionPipeline:
+    def _pipeline(self, lang: str | None = None) -> CodeFusionPipeline:
+        """The loaded model that serves `lang` (the folder's own, or the one languages.json names for it)."""
         if self._state is EngineState.NOT_LOADED:
             self.load()
         if self._pipe is None or not self.serving:
             reason = self._error if self._state is EngineState.FAILED else "model is loading"
             raise EngineNotReady(reason or "model not loaded")
-        return self._pipe
+        return self._lang_pipe(lang)
+
+    def _lang_pipe(self, lang: str | None) -> CodeFusionPipeline:
+        assert self._pipe is not None
+        return self._lang_pipes.get(lang, self._pipe) if lang is not None else self._pipe
 
     def status(self) -> dict[str, Any]:
         """Everything a user asks when something is slow or broken."""
         pipe = self._pipe
+        pipes = list({id(p): p for p in (pipe, *self._lang_pipes.values()) if p is not None}.values())
         return {
             "state": self._state.value,
             "modelPath": str(self.model_dir or ""),
             "device": str(pipe.device) if pipe is not None else self.device,
-            "parameters": pipe.num_parameters() if pipe is not None else None,
+            "parameters": sum(p.num_parameters() for p in pipes) if pipe is not None else None,
+            # languages served by a model folder beside this one (languages.json): its path and kernel
+            "languageModels": {lang: {"path": str(p.model_dir or ""), "kind": p.kind}
+                               for lang, p in sorted(self._lang_pipes.items())},
             "loadSeconds": round(self._load_seconds, 3) if self._load_seconds is not None else None,
             "weightsSeconds": round(self._weights_seconds, 3) if self._weights_seconds is not None else None,
             "serving": self.serving,  # True while the example index waits or loads: candidates from the model alone
@@ -273,7 +293,7 @@ class Engine:
         results: list[list[Candidate] | None] = [self._cache_get(key) for key in keys]
         if all(r is not None for r in results):
             return [r or [] for r in results]
-        pipe = self._pipeline()
+        pipe = self._pipeline(lang)
         kwargs = self._sample_kwargs(k, steps, seed, max_tokens, should_stop, method)
         with self._sampler():
             # Look again: a concurrent request for the same prompt may have filled the cache meanwhile.
@@ -314,7 +334,7 @@ class Engine:
         if k < 1:
             raise ValueError("k must be at least 1")
         prompts = [clean_prompt(p) for p in prompts]
-        pipe = self._pipeline()
+        pipe = self._pipeline(lang)
         kwargs = self._sample_kwargs(k, steps, seed, max_tokens, None, method)
         with self._sampler():
             return self._sample(pipe, prompts, lang, kwargs)

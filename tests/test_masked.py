@@ -277,3 +277,44 @@ def test_a_masked_model_edits_examples_and_judges_them(tok, overfit, tmp_path):
     (tmp_path / "m" / "seeding.json").write_text(json.dumps({"start": {"cf": 150}}))
     with pytest.raises(EngineNotReady, match="seeding.json.*per cent"):
         Engine(tmp_path / "m", device="cpu").load()
+
+
+def test_a_folder_hands_languages_to_a_masked_model_beside_it(tok, overfit, tmp_path):
+    """languages.json: the Gaussian folder serves CF from the masked folder beside it (the shipped layout:
+    models/codefusion hands Python and Bash to models/codefusion-masked); seeding.json's start is read per
+    language by the kernel that serves it; a broken file or a missing folder is a clear error."""
+    import json
+
+    from codefusion.model.networks import CodeFusionNet
+    from codefusion.server.engine import Engine, EngineNotReady
+
+    net, cfg, _ = overfit
+    save_model_dir(tmp_path / "masked", net, cfg, tok, kind="masked")
+    (tmp_path / "masked" / "sampler.json").write_text('{"temperature": 0.0}')
+    torch.manual_seed(0)
+    gaussian = CodeFusionNet(tiny_cfg(tok, d_model=64, d_ff=128)).eval()
+    save_model_dir(tmp_path / "main", gaussian, gaussian.cfg, tok)
+    prompts = [p for p, _ in CF_PAIRS]
+    rules = [tok.decode(tok.encode_code(c)) for _, c in CF_PAIRS]
+    alone = Engine(tmp_path / "main", device="cpu").generate_batch(prompts, "cf", k=1)
+    assert [c[0].text if c else None for c in alone] != rules  # the random Gaussian net does not know them
+
+    (tmp_path / "main" / "languages.json").write_text(json.dumps({"cf": "masked"}))
+    engine = Engine(tmp_path / "main", device="cpu")
+    assert [c[0].text for c in engine.generate_batch(prompts, "cf", k=1)] == rules
+    status = engine.status()
+    assert status["languageModels"] == {"cf": {"path": str(tmp_path / "masked"), "kind": "masked"}}
+    assert status["parameters"] == sum(p.numel() for m in (net, gaussian) for p in m.parameters())
+
+    (tmp_path / "main" / "examples.jsonl").write_text(
+        "".join(json.dumps({"lang": "cf", "prompt": p, "code": c}) + "\n" for p, c in CF_PAIRS))
+    (tmp_path / "main" / "seeding.json").write_text(json.dumps({"start": {"python": 300, "cf": 150}}))
+    with pytest.raises(EngineNotReady, match="cf: for a masked model 'start' is the per cent"):
+        Engine(tmp_path / "main", device="cpu").load()  # python's 300 is a Gaussian step: fine
+    (tmp_path / "main" / "seeding.json").unlink()
+
+    for bad, why in (({"sql": "masked"}, "unknown language 'sql'"), ({"cf": "../masked"}, "name of a model folder"),
+                     ({"cf": "nowhere"}, "no model folder"), (["cf"], "expected")):
+        (tmp_path / "main" / "languages.json").write_text(json.dumps(bad))
+        with pytest.raises(EngineNotReady, match=f"languages.json.*{why}"):
+            Engine(tmp_path / "main", device="cpu").load()
