@@ -306,6 +306,11 @@ def test_a_folder_hands_languages_to_a_masked_model_beside_it(tok, overfit, tmp_
     assert status["languageModels"] == {"cf": {"path": str(tmp_path / "masked"), "kind": "masked"}}
     assert status["parameters"] == sum(p.numel() for m in (net, gaussian) for p in m.parameters())
 
+    from codefusion.server.cli.doctor import check_model
+
+    served = [c for c in check_model(tmp_path / "main", "cpu") if c.name == "language models"]
+    assert len(served) == 1 and served[0].ok and f"cf by {tmp_path / 'masked'} (masked" in served[0].detail
+
     (tmp_path / "main" / "examples.jsonl").write_text(
         "".join(json.dumps({"lang": "cf", "prompt": p, "code": c}) + "\n" for p, c in CF_PAIRS))
     (tmp_path / "main" / "seeding.json").write_text(json.dumps({"start": {"python": 300, "cf": 150}}))
@@ -318,3 +323,4 @@ def test_a_folder_hands_languages_to_a_masked_model_beside_it(tok, overfit, tmp_
         (tmp_path / "main" / "languages.json").write_text(json.dumps(bad))
         with pytest.raises(EngineNotReady, match=f"languages.json.*{why}"):
             Engine(tmp_path / "main", device="cpu").load()
+    assert not next(c for c in check_model(tmp_path / "main", "cpu") if c.name == "language models").ok

