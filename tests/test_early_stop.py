@@ -146,8 +146,20 @@ def test_a_resume_that_changes_the_recipe_is_refused_unless_meant_and_each_start
     assert [s["recipe"]["mask_rate_min"] for s in starts] == [0.001, 0.5]
     assert starts[0]["recipe"]["kernel"] == "masked" and starts[0]["recipe"]["lang_weights"]["cf"] == 0.25
     assert json.loads((run / "checkpoint" / "state.json").read_text())["step"] == 4
+    recorded = (run / "run_args.jsonl").read_text()
+    last = json.loads(recorded.splitlines()[-1])
+    resume = ("--steps", "6", "--eval-every", "0", "--checkpoint-every", "2", "--no-sample-eval",
+              "--mask-rate-min", "0.5")
+    for gone, refused in (({"block_prob": 0.0, "extra_replace": False}, False), ({"extra_replace": True}, True)):
+        # flags a since-removed experiment recorded: off, they change nothing; on, this code cannot honour them
+        start = {**last, "recipe": {**last["recipe"], **gone}}
+        (run / "run_args.jsonl").write_text(recorded + json.dumps(start) + "\n")
+        proc = _train(tmp_path, *resume)
+        assert (proc.returncode != 0) == refused, proc.stderr[-3000:]
+    assert "extra_replace True → (not in this code)" in proc.stderr and "git tag" in proc.stderr
+    (run / "run_args.jsonl").write_text(recorded)
     with (run / "run_args.jsonl").open("a") as f:
         f.write("{half a line\n")
-    broken = _train(tmp_path, "--steps", "6", "--eval-every", "0", "--checkpoint-every", "2", "--no-sample-eval",
+    broken = _train(tmp_path, "--steps", "8", "--eval-every", "0", "--checkpoint-every", "2", "--no-sample-eval",
                     "--mask-rate-min", "0.5")
     assert broken.returncode != 0 and "not a recorded start" in broken.stderr and "Traceback" not in broken.stderr

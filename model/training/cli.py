@@ -168,11 +168,16 @@ def record_recipe(args: argparse.Namespace) -> None:
             last = json.loads(starts[-1])["recipe"]
         except (ValueError, KeyError, TypeError) as exc:
             raise SystemExit(f"{path}: its last line is not a recorded start ({exc}); fix or remove it") from exc
-        changed = {k: (last.get(k), v) for k, v in now.items() if last.get(k) != v}
+        changed = {k: (last.get(k), repr(v)) for k, v in now.items() if last.get(k) != v}
+        # a flag the run was started with that this code no longer has (an experiment since moved to a git
+        # tag) counts as a change unless it was off: this code would silently train without it
+        changed |= {k: (v, "(not in this code)") for k, v in last.items()
+                    if k not in now and v not in (None, False, 0, "", [], {})}
         if changed and not args.recipe_change:
             raise SystemExit(f"{args.run}: resuming with a different recipe than its last start: "
-                             + "; ".join(f"{k} {a!r} → {b!r}" for k, (a, b) in changed.items())
-                             + " (give the same flags, or --recipe-change to fork it on purpose)")
+                             + "; ".join(f"{k} {a!r} → {b}" for k, (a, b) in changed.items())
+                             + " (give the same flags, resume it from the worktree or git tag whose code it was "
+                             "started with, or --recipe-change to fork it on purpose)")
     with path.open("a", encoding="utf-8") as f:
         f.write(json.dumps({"step": step, "recipe": now}) + "\n")
 
