@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from codefusion.model.modelfile import load_weights, read_config
-from codefusion.model.pipeline import BASELINE_MODEL_DIR, DEFAULT_MODEL_DIR
+from codefusion.model.pipeline import BASELINE_MODEL_DIR, DEFAULT_MODEL_DIR, MASKED_MODEL_DIR
 from codefusion.model.training import cli
 from codefusion.model.training.cli import ExportRefused, check_export_target, export, network_for
 from safetensors.torch import save_file
@@ -55,7 +55,7 @@ def test_export_never_deletes_a_folder_it_did_not_create(run_dir: Path, tmp_path
 
 
 def test_the_shipped_model_folders_need_force(run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    for shipped in (DEFAULT_MODEL_DIR, BASELINE_MODEL_DIR):  # the real ones: only checked, never written
+    for shipped in (DEFAULT_MODEL_DIR, MASKED_MODEL_DIR, BASELINE_MODEL_DIR):  # the real ones: checked, never written
         with pytest.raises(ExportRefused, match="--force"):
             check_export_target(shipped)
     stand_in = tmp_path / "models" / "codefusion"

@@ -22,7 +22,7 @@ from ..modelfile import TOKENIZER_FILE, load_weights, read_config, save_model_di
 from ..networks import CodeFusionNet, MaskedDiffusionNet
 from ..noise.gaussian import Batch, GaussianDiffusion, NoiseSchedule
 from ..noise.masked import MIN_RATE, LossWeighting, MaskedDiffusion
-from ..pipeline import BASELINE_MODEL_DIR, DEFAULT_MODEL_DIR
+from ..pipeline import BASELINE_MODEL_DIR, DEFAULT_MODEL_DIR, MASKED_MODEL_DIR
 from ..tokenizer import CodeTokenizer
 from ..validate import normalize, validate
 from .corpus import (
@@ -288,7 +288,7 @@ def export_quietly(run_dir: Path, snapshot_every: int = 0) -> None:
         shutil.copytree(run_dir / "model", run_dir / "snapshots" / f"step-{step}", dirs_exist_ok=True)
 
 
-SHIPPED_MODEL_DIRS = (DEFAULT_MODEL_DIR, BASELINE_MODEL_DIR)
+SHIPPED_MODEL_DIRS = (DEFAULT_MODEL_DIR, MASKED_MODEL_DIR, BASELINE_MODEL_DIR)
 EXPORT_MARK = "training.json"  # written into every export: a folder without it was not made by export()
 
 
