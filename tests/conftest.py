@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,19 @@ def shipped_model_dir() -> Path:
     if not (SHIPPED_MODEL_DIR / "model.safetensors").is_file():
         pytest.skip(f"shipped model not present yet ({SHIPPED_MODEL_DIR}/model.safetensors)")
     return SHIPPED_MODEL_DIR
+
+
+@pytest.fixture(scope="session", autouse=True)
+def example_embeddings_cache() -> Path:
+    """The shipped folder's example embeddings, cached before any test (the first time on a machine: ~1-3 min on
+    one core), in the per-user cache that the server processes tests start inherit through CODEFUSION_CACHE:
+    they then load at once instead of each computing them."""
+    from codefusion.model.examples.seeding import CACHE_ENV, ExampleSeeds, cache_dir
+    from codefusion.model.modelfile import ModelLoadError
+
+    os.environ[CACHE_ENV] = str(cache_dir())  # stable across runs, so repeated runs reuse it
+    try:
+        ExampleSeeds.from_dir(SHIPPED_MODEL_DIR)  # computes and caches them, as a server's first load does
+    except ModelLoadError:  # a broken shipped folder: the tests that load it say so
+        pass
+    return cache_dir()

@@ -42,9 +42,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sh(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", dist, source, cwd=root)
     wheel = next(dist.glob("codefusion_lsp-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    for shipped in ("model.safetensors", "tokenizer.json", "config.json", "examples.jsonl",
-                    "examples.minilm.safetensors", "seeding.json"):
+    for shipped in ("model.safetensors", "tokenizer.json", "config.json", "examples.jsonl", "seeding.json"):
         assert f"codefusion/models/codefusion/{shipped}" in names, shipped
+    # the example prompts' embeddings are not shipped: computed on first load and cached (seeding.py)
+    assert "codefusion/models/codefusion/examples.minilm.safetensors" not in names
     sh(sys.executable, "-m", "venv", root / "venv")
     bin_dir = root / "venv" / "bin"
     sh(bin_dir / "pip", "install", "-q", TORCH_PIN, wheel, cwd=root)

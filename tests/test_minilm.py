@@ -12,7 +12,7 @@ import pytest
 import torch
 from codefusion.model.examples.minilm import MINILM_ENV, SentenceEncoder
 from codefusion.model.examples.retrieval import HybridRetriever, TfidfRetriever
-from codefusion.model.examples.seeding import SEEDING_FILE, ExampleSeeds, SeedingConfig
+from codefusion.model.examples.seeding import CACHE_ENV, SEEDING_FILE, ExampleSeeds, SeedingConfig
 from codefusion.model.modelfile import ModelLoadError
 
 EXAMPLES = [
@@ -87,9 +87,7 @@ def test_bad_semantic_files_name_the_file(semantic_dir: Path, tmp_path: Path):
     broken.mkdir()
     for name in ("examples.jsonl", SEEDING_FILE):
         (broken / name).write_text((semantic_dir / name).read_text())
-    with pytest.raises(ModelLoadError, match="examples.minilm.safetensors"):
-        ExampleSeeds.from_dir(broken)  # named but missing
-    (broken / "examples.minilm.safetensors").write_bytes(b"not safetensors")
+    (broken / "examples.minilm.safetensors").write_bytes(b"not safetensors")  # in the folder: read as it is
     with pytest.raises(ModelLoadError, match="examples.minilm.safetensors"):
         ExampleSeeds.from_dir(broken)
     body = json.loads((semantic_dir / SEEDING_FILE).read_text())
@@ -97,6 +95,128 @@ def test_bad_semantic_files_name_the_file(semantic_dir: Path, tmp_path: Path):
         (broken / SEEDING_FILE).write_text(json.dumps({**body, **bad}))
         with pytest.raises(ModelLoadError, match="semantic"):
             ExampleSeeds.from_dir(broken)
+
+
+def _without_embeddings(semantic_dir: Path, where: Path) -> Path:
+    """semantic_dir's folder as shipped: seeding.json names the embeddings, but the file is not there."""
+    where.mkdir()
+    for name in ("examples.jsonl", SEEDING_FILE):
+        shutil.copy(semantic_dir / name, where / name)
+    return where
+
+
+def _embedded(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The texts of every SentenceEncoder.embed call from now on."""
+    calls: list[list[str]] = []
+    real = SentenceEncoder.embed
+
+    def counted(self: SentenceEncoder, texts: list[str], batch: int = 64) -> torch.Tensor:
+        calls.append(list(texts))
+        return real(self, texts, batch)
+
+    monkeypatch.setattr(SentenceEncoder, "embed", counted)
+    return calls
+
+
+def _vectors(seeds: ExampleSeeds, lang: str) -> torch.Tensor:
+    retriever = seeds.retrievers[lang]
+    assert isinstance(retriever, HybridRetriever)
+    return retriever.embeddings
+
+
+def test_missing_embeddings_are_computed_once_and_cached(semantic_dir: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch):
+    model = _without_embeddings(semantic_dir, tmp_path / "model")
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    calls = _embedded(monkeypatch)
+    seeds = ExampleSeeds.from_dir(model)
+    assert seeds is not None and seeds.retrieval == "tfidf+minilm (0.7)"
+    assert sorted(map(len, calls)) == [1, 3]  # the example prompts were embedded: python's 1, bash's 3
+    cached = list((tmp_path / "cache").iterdir())
+    assert len(cached) == 1 and cached[0].name.startswith("minilm-") and cached[0].suffix == ".safetensors"
+    # the same (fp16-rounded) embeddings as a folder that carries the file, so the same nearest examples
+    with_file = ExampleSeeds.from_dir(semantic_dir)
+    assert with_file is not None
+    for lang in ("bash", "python"):
+        assert torch.equal(_vectors(seeds, lang), _vectors(with_file, lang))
+    prompt = "erase the file notes.txt"
+    assert seeds.nearest(prompt, "bash", 3) == with_file.nearest(prompt, "bash", 3)
+    calls.clear()
+    again = ExampleSeeds.from_dir(model)  # read from the cache: only the one-row check per language is embedded
+    assert again is not None and again.retrieval == "tfidf+minilm (0.7)"
+    assert sorted(calls) == [["delete the file notes.txt"], ["reverse the list x"]]
+    assert torch.equal(_vectors(again, "bash"), _vectors(seeds, "bash"))
+    assert list((tmp_path / "cache").iterdir()) == cached  # no temporary file left beside it
+    assert cached[0].stat().st_mode & 0o777 == 0o644
+
+
+def test_corrupt_cache_is_recomputed(semantic_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     caplog: pytest.LogCaptureFixture):
+    from safetensors.numpy import load_file
+
+    model = _without_embeddings(semantic_dir, tmp_path / "model")
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    assert ExampleSeeds.from_dir(model) is not None
+    (cache,) = (tmp_path / "cache").iterdir()
+    good = cache.read_bytes()
+    calls = _embedded(monkeypatch)
+    for broken in (b"not safetensors", good[: len(good) // 2]):  # garbage, a half-written file
+        cache.write_bytes(broken)
+        calls.clear()
+        with caplog.at_level(logging.WARNING, logger="codefusion.model.examples.seeding"):
+            seeds = ExampleSeeds.from_dir(model)
+        assert seeds is not None and seeds.retrieval == "tfidf+minilm (0.7)"
+        assert "recomputing the example embeddings" in caplog.text and cache.name in caplog.text
+        assert sorted(map(len, calls)) == [1, 3]  # the example prompts embedded again
+        assert load_file(str(cache))["bash"].shape == (3, 384) and cache.read_bytes() == good  # file rewritten
+        caplog.clear()
+
+
+def test_unwritable_cache_keeps_the_embeddings_in_memory(semantic_dir: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         caplog: pytest.LogCaptureFixture):
+    model = _without_embeddings(semantic_dir, tmp_path / "model")
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "a-file" / "cache"))  # cannot be made (even by root)
+    with caplog.at_level(logging.WARNING, logger="codefusion.model.examples.seeding"):
+        seeds = ExampleSeeds.from_dir(model)
+    assert seeds is not None and seeds.retrieval == "tfidf+minilm (0.7)"
+    assert "kept in memory only" in caplog.text
+    assert seeds.nearest("erase the file notes.txt", "bash", 1)[0].code == "rm notes.txt"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "model"]
+
+
+def test_cache_folder_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    from codefusion.model.examples.seeding import cache_dir
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "mine"))
+    assert cache_dir() == tmp_path / "mine"
+    monkeypatch.delenv(CACHE_ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "codefusion"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_dir() == tmp_path / "home" / ".cache" / "codefusion"
+
+
+def test_seeding_cli_names_the_embeddings_without_writing_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from codefusion.model.examples.seeding import main
+    from codefusion.model.training import data
+
+    def pairs(lang: str, split: str) -> tuple[list[data.Pair], int]:
+        assert split == "train"
+        return [data.Pair(f"t{i}", lang, prompt, code)
+                for i, (row_lang, prompt, code) in enumerate(EXAMPLES) if row_lang == lang], 0
+
+    monkeypatch.setattr(data, "load_pairs", pairs)
+    for name in ("shipped", "with-file"):
+        (tmp_path / name).mkdir()
+    assert main([str(tmp_path / "shipped"), "--start", "bash=0"]) == 0
+    body = json.loads((tmp_path / "shipped" / SEEDING_FILE).read_text())
+    assert body["semantic"] == "examples.minilm.safetensors"  # named, computed and cached on first load
+    assert not (tmp_path / "shipped" / "examples.minilm.safetensors").exists()
+    assert main([str(tmp_path / "with-file"), "--start", "bash=0", "--write-embeddings"]) == 0
+    assert (tmp_path / "with-file" / "examples.minilm.safetensors").is_file()
 
 
 def test_shipped_seeds_use_minilm(shipped_model_dir: Path):

