@@ -220,7 +220,7 @@ class Engine:
     def status(self) -> dict[str, Any]:
         """Everything a user asks when something is slow or broken."""
         pipe = self._pipe
-        pipes = list({id(p): p for p in (pipe, *self._lang_pipes.values()) if p is not None}.values())
+        pipes = {p for p in (pipe, *self._lang_pipes.values()) if p is not None}  # each loaded model once
         return {
             "state": self._state.value,
             "modelPath": str(self.model_dir or ""),
