@@ -134,6 +134,11 @@ case "$stage" in
     # same AR snapshot with ANNEAL=1000 (measured, not adopted; scripts/distill_ar.py and --extra-replace are at git
     # tag experiment-distillation): EXTRA=<distill_ar.py's Bash + Python rows> with REPLACE=1 (NAME=kd-only: the
     # teacher's outputs instead of the references) and without (NAME=kd-mix: both).
+    # Seventeenth session (a new machine: the earlier runs' folders were gone), from the shipped AR baseline:
+    # NAME=masked-from-arship-anneal INIT=models/ar-baseline ANNEAL=1000, THREADS=2; its step-6,000 snapshot is
+    # models/codefusion-masked (Python and Bash). A run folder does not outlive the machine, so a later session
+    # continues from the shipped weights: NAME=masked-continue INIT=models/codefusion-masked ANNEAL=0 (a fresh
+    # optimiser and warmup; the cosine starts again).
     # One recipe for the four runs; each stage names its run folder and model (after: flags that must follow
     # long_run's, since the last one given wins).
     runs=${RUNS:-runs}

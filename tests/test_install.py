@@ -42,8 +42,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sh(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", dist, source, cwd=root)
     wheel = next(dist.glob("codefusion_lsp-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    for shipped in ("model.safetensors", "tokenizer.json", "config.json", "examples.jsonl", "seeding.json"):
+    for shipped in ("model.safetensors", "tokenizer.json", "config.json", "examples.jsonl", "seeding.json",
+                    "languages.json"):
         assert f"codefusion/models/codefusion/{shipped}" in names, shipped
+    for shipped in ("model.safetensors", "tokenizer.json", "config.json"):  # Python and Bash's model
+        assert f"codefusion/models/codefusion-masked/{shipped}" in names, shipped
     # the example prompts' embeddings are not shipped: computed on first load and cached (seeding.py)
     assert "codefusion/models/codefusion/examples.minilm.safetensors" not in names
     sh(sys.executable, "-m", "venv", root / "venv")

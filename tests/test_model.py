@@ -259,12 +259,15 @@ def test_retired_experiment_keys_load_only_at_their_adopted_value(tok, overfit, 
 
 
 def test_shipped_model_folders_still_load(shipped_model_dir):
-    from codefusion.model.modelfile import read_config
-    from codefusion.model.pipeline import BASELINE_MODEL_DIR
+    from codefusion.model.modelfile import read_config, read_language_models
+    from codefusion.model.pipeline import BASELINE_MODEL_DIR, MASKED_MODEL_DIR
 
     for folder in (shipped_model_dir, BASELINE_MODEL_DIR):
         kind, cfg = read_config(folder)
         assert kind in ("diffusion", "ar") and cfg.self_conditioning
+    # Python and Bash are served by the masked model beside it, CF by the Gaussian one
+    assert read_language_models(shipped_model_dir) == {"python": MASKED_MODEL_DIR, "bash": MASKED_MODEL_DIR}
+    assert read_config(MASKED_MODEL_DIR)[0] == "masked"
 
 
 def test_fp16_weights_on_disk(tok, overfit, tmp_path):

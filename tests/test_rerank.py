@@ -150,6 +150,7 @@ def test_a_top_up_batch_reuses_the_rescored_examples(tiny_model_dir: Path, tmp_p
 
 
 def test_the_shipped_models_judgement_puts_the_right_comparison_first(shipped_model_dir: Path, tmp_path: Path):
+    from codefusion.model.modelfile import read_language_models
     from codefusion.model.validate import normalize
     from codefusion.server.engine import Engine
 
@@ -162,6 +163,8 @@ def test_the_shipped_models_judgement_puts_the_right_comparison_first(shipped_mo
     for f in shipped_model_dir.iterdir():
         if f.name != SEEDING_FILE:
             (plain / f.name).symlink_to(f.resolve())
+    for folder in set(read_language_models(shipped_model_dir).values()):  # the model folders beside it
+        (tmp_path / folder.name).symlink_to(folder.resolve())
     config = json.loads((shipped_model_dir / SEEDING_FILE).read_text())
     (plain / SEEDING_FILE).write_text(json.dumps({**config, "rerank": {}}))
     unjudged = Engine(plain, device="cpu").generate(prompt, "cf", k=5)
