@@ -31,8 +31,12 @@ def seeded_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[
     plain = [i for i, f in enumerate(found) if not f]
     if seeded:
         init_codes = [[r.code for r in found[i]] for i in seeded]
-        rows = pipe.sample([prompts[i] for i in seeded], lang,
-                           **{**kwargs, "steps": seeds.config.steps, "init_codes": init_codes, "start": start})
+        if pipe.kind == "masked" and start == 0:  # no token remasked: each edit is its example, no model run
+            rows = [[Sample(codes[j % len(codes)], 0.0, pipe.tokenizer.encode_code(codes[j % len(codes)]))
+                     for j in range(k)] for codes in init_codes]
+        else:
+            rows = pipe.sample([prompts[i] for i in seeded], lang,
+                               **{**kwargs, "steps": seeds.config.steps, "init_codes": init_codes, "start": start})
         for i, row in zip(seeded, rows, strict=True):
             near = found[i]
             samples[i] = [Sample(s.text, s.score, s.tokens, near[j % len(near)].code,

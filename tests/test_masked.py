@@ -324,3 +324,31 @@ def test_a_folder_hands_languages_to_a_masked_model_beside_it(tok, overfit, tmp_
         with pytest.raises(EngineNotReady, match=f"languages.json.*{why}"):
             Engine(tmp_path / "main", device="cpu").load()
     assert not next(c for c in check_model(tmp_path / "main", "cpu") if c.name == "language models").ok
+
+
+def test_a_masked_model_at_start_0_serves_the_examples_without_running(tok, overfit, tmp_path, monkeypatch):
+    """0 % remasked: each edit is its example — what the sampler gives (checked), served without running it."""
+    import json
+
+    from codefusion.server.engine import Engine
+
+    net, cfg, _ = overfit
+    save_model_dir(tmp_path / "m", net, cfg, tok, kind="masked")
+    (tmp_path / "m" / "examples.jsonl").write_text(
+        "".join(json.dumps({"lang": "cf", "prompt": p, "code": c}) + "\n" for p, c in CF_PAIRS[1:]))
+    (tmp_path / "m" / "seeding.json").write_text(json.dumps({"start": {"cf": 0}, "steps": 1}))
+    engine = Engine(tmp_path / "m", device="cpu", oversample=1)  # no top-up batch (it samples from noise)
+    engine.load()
+    pipe = engine._pipeline("cf")
+    prompt, examples = "values less than 30", [c for _, c in CF_PAIRS[1:]]
+    nearest = [r.code for r in engine._seeds.nearest(prompt, "cf", 2)]
+    cycled = [nearest[j % len(nearest)] for j in range(2)]  # k candidates, from the examples in turn
+    ran = pipe.sample([prompt], "cf", k=2, init_codes=[nearest], start=0, steps=1)[0]
+    assert [s.text for s in ran] == cycled and set(nearest) <= set(examples)
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the sampler ran for examples served as they are")
+
+    monkeypatch.setattr(pipe, "sample", no_model)
+    samples = engine.sample_batch([prompt], "cf", k=2)[0]
+    assert [s.text for s in samples] == cycled and all(s.seed == s.text for s in samples)
