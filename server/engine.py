@@ -186,14 +186,15 @@ class Engine:
 
         seeds = ExampleSeeds.from_dir(model_dir)
         where = Path(model_dir) / SEEDING_FILE
-        for lang, start in seeds.config.start.items() if seeds is not None else ():
-            if self._lang_pipe(lang).kind == "masked" and start > 100:
-                raise ModelLoadError(f"{where}: {lang}: for a masked model 'start' is the per cent of an example's "
-                                     "tokens remasked (0-100)")
-        for lang in seeds.config.rerank if seeds is not None else ():
-            pipe = self._lang_pipe(lang)
-            if pipe.kind == "diffusion" and seeds.config.rerank_step >= (steps := pipe.config.diffusion_steps):
-                raise ModelLoadError(f"{where}: 'rerank_step' must be below the model's {steps} diffusion steps")
+        if seeds is not None:  # each language's settings are read by the kernel that serves it
+            for lang, start in seeds.config.start.items():
+                if self._lang_pipe(lang).kind == "masked" and start > 100:
+                    raise ModelLoadError(f"{where}: {lang}: for a masked model 'start' is the per cent of an "
+                                         "example's tokens remasked (0-100)")
+            for lang in seeds.config.rerank:
+                pipe = self._lang_pipe(lang)
+                if pipe.kind == "diffusion" and seeds.config.rerank_step >= (steps := pipe.config.diffusion_steps):
+                    raise ModelLoadError(f"{where}: 'rerank_step' must be below the model's {steps} diffusion steps")
         self._seeds = seeds
         self._examples = "loaded" if seeds is not None else "none"
         with self._cache_lock:  # what the model alone answered meanwhile is not what it answers now

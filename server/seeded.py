@@ -32,8 +32,8 @@ def seeded_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[
     if seeded:
         init_codes = [[r.code for r in found[i]] for i in seeded]
         if pipe.kind == "masked" and start == 0:  # no token remasked: each edit is its example, no model run
-            rows = [[Sample(codes[j % len(codes)], 0.0, pipe.tokenizer.encode_code(codes[j % len(codes)]))
-                     for j in range(k)] for codes in init_codes]
+            rows = [[Sample(code, 0.0, pipe.tokenizer.encode_code(code)) for code in (codes * k)[:k]]
+                    for codes in init_codes]  # k per prompt, the examples in turn, as the sampler cycles them
         else:
             rows = pipe.sample([prompts[i] for i in seeded], lang,
                                **{**kwargs, "steps": seeds.config.steps, "init_codes": init_codes, "start": start})
