@@ -39,6 +39,10 @@ TOP_UP_SEED = 1_000_003  # offset of the noise seed of the top-up batch
 # load(examples_later=True): how long the example index waits for a first answer (loaded beside the first
 # request, on 2 busy cores, it made that request end only once the index had loaded)
 EXAMPLES_GRACE_S = 1.0
+# A request for a language whose examples are served as they are (a masked model at start 0: no model run)
+# waits this long for a loading example index before the model alone answers it (the index loads in ~1 s
+# on a quiet machine; its first load ever computes the MiniLM embeddings, minutes)
+EXAMPLES_WAIT_S = 5.0
 
 
 class EngineState(Enum):
@@ -89,6 +93,8 @@ class Engine:
         self._load_seconds: float | None = None
         self._weights_seconds: float | None = None
         self._examples = "not loaded"  # the example index: not loaded, waiting, loading, loaded, none, failed: why
+        self._examples_done = threading.Event()  # set when the example index has loaded, or will not
+        self._direct: frozenset[str] = frozenset()  # languages whose examples are served as they are (no model run)
         self._sampler_ran = threading.Event()  # set when a sampler run ends (answered, cancelled or failed)
         self._load_lock = threading.Lock()
         self._sample_lock = threading.Lock()  # one sampler at a time
@@ -117,7 +123,9 @@ class Engine:
         between, from the model alone (`serving` is True, the state still "loading"), so that the first
         items come sooner. The index waits ("waiting") until the sampler has answered once, or
         EXAMPLES_GRACE_S passed without a request, and for a request in flight, so that it does not slow the
-        first answer. A broken example index then only logs and leaves the model alone serving.
+        first answer. Where seeding.json serves a language's examples as they are (a masked model at start 0),
+        the index answers faster than the model: it loads at once, and requests for those languages wait for
+        it (EXAMPLES_WAIT_S at most). A broken example index then only logs and leaves the model alone serving.
         """
         with self._load_lock:
             if self._state is EngineState.READY:
@@ -138,6 +146,7 @@ class Engine:
                                                                       quantize=self.quantize)
                     self._lang_pipes[lang] = folders[folder]
                 self._weights_seconds = time.perf_counter() - start
+                self._direct = self._direct_languages(model_dir, pipe)
                 if examples_later:
                     self._examples = "waiting"  # set before the model serves: status never says "not loaded" then
                     self._pipe = pipe
@@ -145,6 +154,7 @@ class Engine:
                 else:
                     self._pipe = pipe
                     self._load_examples(model_dir)
+                    self._examples_done.set()
             except Exception as exc:  # ModelLoadError, or anything else a broken install raises
                 self._lang_pipes = {}
                 self._state = EngineState.FAILED
@@ -162,7 +172,7 @@ class Engine:
         from codefusion.model.examples.seeding import SEEDING_FILE
 
         assert self._pipe is not None
-        if self._pipe.kind != "ar" and (model_dir / SEEDING_FILE).is_file():  # else nothing to load: no wait
+        if self._pipe.kind != "ar" and (model_dir / SEEDING_FILE).is_file() and not self._direct:  # else no wait
             log.info("model weights loaded in %.2fs; the example index loads after the first answer (or %g s)",
                      self._weights_seconds, EXAMPLES_GRACE_S)
             self._sampler_ran.wait(EXAMPLES_GRACE_S)
@@ -174,6 +184,35 @@ class Engine:
         except Exception as exc:  # the model alone keeps serving
             self._examples = f"failed: {type(exc).__name__}: {exc}"
             log.error("example index not loaded (%s): candidates from the model alone", exc)
+        finally:
+            self._examples_done.set()
+
+    def _direct_languages(self, model_dir: Path, pipe: CodeFusionPipeline) -> frozenset[str]:
+        """The languages whose examples seeding.json serves as they are: a masked model at start 0 (a broken
+        file: none here; loading the index reports it)."""
+        from codefusion.model.examples.seeding import SeedingConfig
+        from codefusion.model.modelfile import ModelLoadError
+
+        try:
+            config = SeedingConfig.read(model_dir)
+        except ModelLoadError:
+            return frozenset()
+        if config is None or pipe.kind == "ar":
+            return frozenset()
+        return frozenset(lang for lang, start in config.start.items()
+                         if start == 0 and self._lang_pipes.get(lang, pipe).kind == "masked")
+
+    def _await_examples(self, lang: str, should_stop: Callable[[], bool] | None) -> None:
+        """For a language whose examples are served as they are, wait (EXAMPLES_WAIT_S at most, cancellable) for
+        an example index that is still loading: it answers faster than the model alone."""
+        if not self.seeding or lang not in self._direct or self._examples_done.is_set():
+            return
+        from codefusion.model.pipeline import SamplingCancelled
+
+        deadline = time.monotonic() + EXAMPLES_WAIT_S
+        while not self._examples_done.wait(0.05) and time.monotonic() < deadline:
+            if should_stop is not None and should_stop():
+                raise SamplingCancelled("cancelled while the example index loaded")
 
     def _load_examples(self, model_dir: Path) -> None:
         assert self._pipe is not None
@@ -295,6 +334,7 @@ class Engine:
         if all(r is not None for r in results):
             return [r or [] for r in results]
         pipe = self._pipeline(lang)
+        self._await_examples(lang, should_stop)
         kwargs = self._sample_kwargs(k, steps, seed, max_tokens, should_stop, method)
         with self._sampler():
             # Look again: a concurrent request for the same prompt may have filled the cache meanwhile.
@@ -336,6 +376,7 @@ class Engine:
             raise ValueError("k must be at least 1")
         prompts = [clean_prompt(p) for p in prompts]
         pipe = self._pipeline(lang)
+        self._await_examples(lang, None)
         kwargs = self._sample_kwargs(k, steps, seed, max_tokens, None, method)
         with self._sampler():
             return self._sample(pipe, prompts, lang, kwargs)

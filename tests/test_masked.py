@@ -352,3 +352,62 @@ def test_a_masked_model_at_start_0_serves_the_examples_without_running(tok, over
     monkeypatch.setattr(pipe, "sample", no_model)
     samples = engine.sample_batch([prompt], "cf", k=2)[0]
     assert [s.text for s in samples] == cycled and all(s.seed == s.text for s in samples)
+
+
+def test_examples_served_as_they_are_load_at_once_and_the_first_request_waits_for_them(tok, overfit, tmp_path,
+                                                                                      monkeypatch):
+    """load(examples_later=True) with a masked model at start 0: the example index answers faster than the model,
+    so it loads at once (no grace for a first answer) and a request waits for it (EXAMPLES_WAIT_S at most, then
+    the model alone answers; cancellable)."""
+    import json
+    import threading
+    import time
+
+    from codefusion.model.pipeline import SamplingCancelled
+    from codefusion.server import engine as engine_module
+    from codefusion.server.engine import Engine
+
+    net, cfg, _ = overfit
+    save_model_dir(tmp_path / "m", net, cfg, tok, kind="masked")
+    (tmp_path / "m" / "examples.jsonl").write_text(
+        "".join(json.dumps({"lang": "cf", "prompt": p, "code": c}) + "\n" for p, c in CF_PAIRS[1:]))
+    (tmp_path / "m" / "seeding.json").write_text(json.dumps({"start": {"cf": 0}, "steps": 1}))
+    monkeypatch.setattr(engine_module, "EXAMPLES_GRACE_S", 600)  # were it waiting for a first answer, it would hang
+    gate = threading.Event()
+    real = Engine._load_examples
+
+    def slow_examples(self, model_dir):
+        assert gate.wait(60)
+        real(self, model_dir)
+
+    monkeypatch.setattr(Engine, "_load_examples", slow_examples)
+
+    def loading_engine() -> Engine:
+        gate.clear()
+        engine = Engine(tmp_path / "m", device="cpu", oversample=1)
+        threading.Thread(target=lambda: engine.load(examples_later=True), daemon=True).start()
+        deadline = time.monotonic() + 60
+        while engine.status()["examples"] != "loading" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert engine.status()["examples"] == "loading" and engine.serving  # at once, not after a first answer
+        return engine
+
+    prompt = "values less than 30"
+    engine = loading_engine()
+    answers: list = []
+    asking = threading.Thread(target=lambda: answers.append(engine.generate(prompt, "cf", k=2)))
+    asking.start()
+    asking.join(0.5)
+    assert asking.is_alive() and not answers  # waits for the index instead of running the model alone
+    gate.set()
+    asking.join(60)
+    assert answers[0] and all(c.seed == c.text for c in answers[0])  # the examples themselves
+    assert engine.status()["examples"] == "loaded"
+
+    monkeypatch.setattr(engine_module, "EXAMPLES_WAIT_S", 0.2)
+    engine = loading_engine()
+    alone = engine.generate(prompt, "cf", k=2)  # the index is still loading after 0.2 s: the model alone
+    assert alone and all(c.seed is None for c in alone)
+    with pytest.raises(SamplingCancelled):
+        engine.generate("values above 90", "cf", k=2, should_stop=lambda: True)
+    gate.set()

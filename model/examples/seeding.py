@@ -121,6 +121,18 @@ class SeedingConfig:
                    {lang: float(w) for lang, w in rerank.items()}, rerank_step, tuple(first))
 
 
+    @classmethod
+    def read(cls, model_dir: str | Path) -> SeedingConfig | None:
+        """The folder's seeding.json, or None when it has none (the examples are not read). Broken: ModelLoadError."""
+        path = Path(model_dir) / SEEDING_FILE
+        if not path.is_file():
+            return None
+        try:
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")), path)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelLoadError(f"cannot read {path}: {exc}") from exc
+
+
 def _weight(value: object) -> bool:
     """A finite non-negative number (not a bool)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
@@ -153,13 +165,10 @@ class ExampleSeeds:
     @classmethod
     def from_dir(cls, model_dir: str | Path) -> ExampleSeeds | None:
         """The folder's seeds, or None when it has no seeding.json. Broken files raise ModelLoadError."""
-        path = Path(model_dir) / SEEDING_FILE
-        if not path.is_file():
+        config = SeedingConfig.read(model_dir)
+        if config is None:
             return None
-        try:
-            config = SeedingConfig.from_dict(json.loads(path.read_text(encoding="utf-8")), path)
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ModelLoadError(f"cannot read {path}: {exc}") from exc
+        path = Path(model_dir) / SEEDING_FILE
         examples = Path(model_dir) / config.examples
         pairs: dict[str, list[tuple[str, str]]] = defaultdict(list)
         try:
