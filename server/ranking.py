@@ -12,11 +12,10 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One generated snippet. `valid` is False only when no sample parsed and this is a best effort."""
+    """One generated snippet; it parses (samples that do not are never served)."""
 
     text: str
     score: float  # its seed example's score (0..1] where it has one, else the model's mean log-probability
-    valid: bool
     rank: int
     seed: str | None = None  # the training example the sampler started from (example seeding), else None
 
@@ -58,32 +57,28 @@ def rank_key(sample: Sample, examples_first: bool = False) -> tuple[float, ...]:
 
 def needs_top_up(lang: str, samples: Sequence[Sample], k: int) -> bool:
     """True when the samples do not give k distinct candidates that parse."""
-    ranked = rank_candidates(lang, samples, k)
-    return len(ranked) < k or not all(c.valid for c in ranked)
+    return len(rank_candidates(lang, samples, k)) < k
 
 
 def rank_candidates(lang: str, samples: Sequence[Sample], k: int, examples_first: bool = False) -> list[Candidate]:
-    """Validate, deduplicate (after normalisation) and rank samples by RANKING_RULES; at most k.
-
-    Invalid samples are kept (marked) only when none of the samples parses. Of duplicates the first ranked
-    stays. examples_first: `lang` is one of seeding.json's `examples_first` languages.
+    """Validate, deduplicate (after normalisation) and rank samples by RANKING_RULES; at most k, and none
+    when no sample parses (a served candidate always parses). Of duplicates the first ranked stays.
+    examples_first: `lang` is one of seeding.json's `examples_first` languages.
     """
     from codefusion.model.validate import normalize, validate
 
     texts = [(s, s.text.strip("\n").rstrip()) for s in samples]
-    checked = [(s, text, validate(lang, text)) for s, text in texts if text.strip()]
-    if any(ok for _, _, ok in checked):
-        checked = [c for c in checked if c[2]]
+    checked = [(s, text) for s, text in texts if text.strip() and validate(lang, text)]
     checked.sort(key=lambda c: rank_key(c[0], examples_first))
     seen: set[str] = set()
     out: list[Candidate] = []
-    for s, text, ok in checked:
+    for s, text in checked:
         key = normalize(lang, text)
         if key in seen:
             continue
         seen.add(key)
         score = s.example_score if s.example_score is not None else s.score
-        out.append(Candidate(text=text, score=float(score), valid=ok, rank=len(out) + 1, seed=s.seed))
+        out.append(Candidate(text=text, score=float(score), rank=len(out) + 1, seed=s.seed))
         if len(out) == k:
             break
     return out

@@ -130,7 +130,7 @@ async def test_inline_completion(client: LanguageClient):
 
 
 async def test_code_action_resolves_lazily_to_an_edit(client: LanguageClient):
-    uri, text = "file:///work/act.py", "x = 1\n# make a list of squares 😀"  # last line, no newline, non-BMP
+    uri, text = "file:///work/act.py", "x = 1\n# print hello world 😀"  # last line, no newline, non-BMP
     open_doc(client, uri, text, "python")
     actions = await client.text_document_code_action_async(
         types.CodeActionParams(
@@ -150,7 +150,7 @@ async def test_code_action_resolves_lazily_to_an_edit(client: LanguageClient):
     edit = change.edits[0]
     assert isinstance(edit, types.TextEdit)
     assert edit.range.start == types.Position(
-        1, len("# make a list of squares ") + 2
+        1, len("# print hello world ") + 2
     )  # emoji = 2 UTF-16 units
     new_text = apply_edit(text, edit)
     assert new_text.startswith(text + "\n") and len(new_text) > len(text) + 1

@@ -25,6 +25,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN = REPO / "clients" / "nvim"
 TEST_LUA = PLUGIN / "test" / "test.lua"
+JSON_COMMENT = "# read a json file and return the parsed data"  # test.lua's Python comment unless told otherwise
 VENV_BIN = Path(sys.executable).parent
 SALES = [120, 640, 480, 910, 75, 505, 300, 820, 50, 700]
 
@@ -67,7 +68,7 @@ def make_book(path: Path) -> Path:
     return path
 
 
-def run_nvim(nvim: str, tmp_path: Path, model: Path) -> tuple[dict, Path]:
+def run_nvim(nvim: str, tmp_path: Path, model: Path, py_comment: str = JSON_COMMENT) -> tuple[dict, Path]:
     book = make_book(tmp_path / "sales.xlsx")
     work = tmp_path / "work"
     work.mkdir()
@@ -79,6 +80,7 @@ def run_nvim(nvim: str, tmp_path: Path, model: Path) -> tuple[dict, Path]:
         "CODEFUSION_TEST_DIR": str(work),
         "CODEFUSION_TEST_XLSX": str(book),
         "CODEFUSION_TEST_REPORT": str(report_path),
+        "CODEFUSION_TEST_PY_COMMENT": py_comment,
         "XDG_STATE_HOME": str(tmp_path / "state"),  # nvim's lsp.log goes here, not into $HOME
     }
     proc = subprocess.run(
@@ -122,13 +124,14 @@ def cf_rules(book: Path) -> list[tuple[str, int]]:
 
 
 def test_nvim_client_protocol(nvim: str, tmp_path: Path, tiny_model_dir: Path) -> None:
-    """Against a tiny untrained model: everything is wired, answers arrive, the buffer changes."""
-    report, book = run_nvim(nvim, tmp_path, tiny_model_dir)
+    """Against the tiny test model (it knows a few prompts): everything is wired, answers arrive, the buffer
+    changes."""
+    report, book = run_nvim(nvim, tmp_path, tiny_model_dir, py_comment="# print hello world")
     check_health(report, tiny_model_dir)
     assert 1 <= len(report["python"]) <= 3
     assert len(report["bash"]) >= 1
-    assert report["generated"].startswith("import json\n\n# read a json file and return the parsed data\n")
-    assert len(report["generated"]) > len("import json\n\n# read a json file and return the parsed data\n")
+    header = "import json\n\n# print hello world\n"
+    assert report["generated"].startswith(header) and len(report["generated"]) > len(header)
     # An untrained model writes no valid rule, but "above 500" is read from the wording: offered first, written
     above = [f"B{i + 2}" for i, v in enumerate(SALES) if v > 500]
     assert report["cf_items"][0].startswith(f"GreaterThan(500)   [{len(above)} cells: {', '.join(above[:6])}")
@@ -144,7 +147,7 @@ def test_nvim_client_shipped_model(nvim: str, tmp_path: Path, shipped_model_dir:
     for item in report["python"]:
         ast.parse(item["text"])  # raises with the offending text on failure
     ast.parse(report["generated"])
-    header = "import json\n\n# read a json file and return the parsed data\n"
+    header = f"import json\n\n{JSON_COMMENT}\n"
     assert report["generated"].startswith(header) and report["generated"][len(header):].strip(), "no code inserted"
     assert report["bash"], "no Bash completion items"
     top_rule = report["cf_items"][0].split()[0]

@@ -151,12 +151,12 @@ def test_seeded_candidates_name_their_example(seeded_dir: Path):
     got = engine.generate("list all the files", "bash", k=3)
     seeded = [c for c in got if c.seed is not None]
     assert seeded and all(c.seed in {code for _, _, code in EXAMPLES} for c in seeded)
-    same = Candidate("ls -a", 0.5, True, 1, seed="ls -a")
-    edited = Candidate("ls -la", 0.5, True, 2, seed="ls -a")
+    same = Candidate("ls -a", 0.5, 1, seed="ls -a")
+    edited = Candidate("ls -la", 0.5, 2, seed="ls -a")
     assert lsp_detail(same) == "CodeFusion #1 (from an example, match 0.50)"
     assert "As in a training example" in lsp_documentation(same, "bash").value
     assert "Rewritten from a training example" in lsp_documentation(edited, "bash").value
-    assert lsp_detail(Candidate("ls", -0.25, True, 3)) == "CodeFusion #3 (score -0.25)"
+    assert lsp_detail(Candidate("ls", -0.25, 3)) == "CodeFusion #3 (score -0.25)"
 
 
 def test_eval_scores_the_served_seeded_system_apart_from_the_model_alone(seeded_dir: Path):

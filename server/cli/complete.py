@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="DIR", default=None, help="model folder (default: the shipped model)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--json", action="store_true",
-                        help='print {"prompt", "lang", "candidates": [{"rank", "text", "valid", "score"}]}')
+                        help='print {"prompt", "lang", "candidates": [{"rank", "text", "score"}]}')
 
 
 def render(candidates: list[Any]) -> str:
@@ -34,7 +34,7 @@ def render(candidates: list[Any]) -> str:
     blocks = []
     for n, cand in enumerate(candidates, 1):
         lines = cand.text.splitlines() or [""]
-        head = f"{n}. {lines[0]}" + ("" if cand.valid else "   (does not parse)")
+        head = f"{n}. {lines[0]}"
         blocks.append("\n".join([head, *("   " + line for line in lines[1:])]))
     return "\n\n".join(blocks)
 
@@ -57,11 +57,11 @@ def run(args: argparse.Namespace) -> int:
         return 1
     candidates = engine.generate(clean_prompt(prompt), args.lang, k=args.k, steps=args.steps, seed=args.seed)
     if args.json:
-        rows = [{"rank": n, "text": c.text, "valid": c.valid, "score": round(float(c.score), 4)}
+        rows = [{"rank": n, "text": c.text, "score": round(float(c.score), 4)}
                 for n, c in enumerate(candidates, 1)]
         print(json.dumps({"prompt": prompt.strip(), "lang": args.lang, "candidates": rows}, indent=1))
     elif candidates:
         print(render(candidates))
     else:
-        print("(no candidate)", file=sys.stderr)
+        print("(no candidate: none of the samples parsed)", file=sys.stderr)
     return 0 if candidates else 1

@@ -27,7 +27,7 @@ def lsp_documentation(candidate: Candidate, lang: str, markdown: bool = True) ->
     """The whole candidate, in a fenced code block when the client renders markdown."""
     if not markdown:
         return types.MarkupContent(kind=types.MarkupKind.PlainText, value=candidate.text)
-    note = "" if candidate.valid else "\n\n*No sample parsed; this is the best-scoring attempt.*"
+    note = ""
     fence = MARKDOWN_FENCE.get(lang, "")
     if candidate.seed is not None and candidate.seed.strip() != candidate.text.strip():
         note += f"\n\n*Rewritten from a training example:*\n```{fence}\n{candidate.seed}\n```"
@@ -40,10 +40,9 @@ def lsp_documentation(candidate: Candidate, lang: str, markdown: bool = True) ->
 
 
 def lsp_detail(candidate: Candidate) -> str:
-    flag = "" if candidate.valid else ", unparsed"
     if candidate.seed is not None:  # score = the seed example's prompt similarity (× the model's fit: `rerank`)
-        return f"CodeFusion #{candidate.rank} (from an example, match {candidate.score:.2f}{flag})"
-    return f"CodeFusion #{candidate.rank} (score {candidate.score:.2f}{flag})"
+        return f"CodeFusion #{candidate.rank} (from an example, match {candidate.score:.2f})"
+    return f"CodeFusion #{candidate.rank} (score {candidate.score:.2f})"
 
 
 def lsp_completion_items(
