@@ -22,6 +22,14 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_random_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny untrained model folder: its judgements (e.g. of examples) are arbitrary, not those of nearness."""
+    from tiny_model import make_tiny_model
+
+    return Path(make_tiny_model(tmp_path_factory.mktemp("tiny-random-model")))
+
+
+@pytest.fixture(scope="session")
 def tiny_baseline_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random AR baseline with the tiny model's config and tokenizer (built once per session)."""
     from codefusion.model.ar_baseline import ARNet

@@ -61,11 +61,11 @@ def test_seeding_cli_rejects_bad_rerank_arguments(tmp_path: Path, capsys: pytest
     assert not (tmp_path / SEEDING_FILE).exists()  # nothing written
 
 
-def test_served_examples_follow_the_models_rescoring(tiny_model_dir: Path, tmp_path: Path):
+def test_served_examples_follow_the_models_rescoring(tiny_random_model_dir: Path, tmp_path: Path):
     from codefusion.server.engine import Engine
 
     model = tmp_path / "model"
-    shutil.copytree(tiny_model_dir, model)
+    shutil.copytree(tiny_random_model_dir, model)
     prompt = "values greater than 7"
     ExampleSeeds.write(model, SeedingConfig({"cf": 100}, steps=1, slots=True, keep_examples=True,
                                             rerank={"cf": 50.0}, rerank_step=300), CF)
@@ -90,11 +90,11 @@ def test_served_examples_follow_the_models_rescoring(tiny_model_dir: Path, tmp_p
     assert [s.text for s in rows if s.unedited] == [r.code for r in near[:3]]
 
 
-def test_examples_first_puts_each_example_right_before_the_edit_of_it(tiny_model_dir: Path, tmp_path: Path):
+def test_examples_first_puts_each_example_right_before_the_edit_of_it(tiny_random_model_dir: Path, tmp_path: Path):
     from codefusion.server.engine import Engine
 
     model = tmp_path / "model"
-    shutil.copytree(tiny_model_dir, model)
+    shutil.copytree(tiny_random_model_dir, model)
     prompt = "values greater than 7"
     for first, want_example_first in (((), False), (("cf",), True), (("bash",), False)):
         ExampleSeeds.write(model, SeedingConfig({"cf": 100}, steps=1, slots=True, keep_examples=True,
@@ -112,11 +112,11 @@ def test_examples_first_puts_each_example_right_before_the_edit_of_it(tiny_model
             assert (served[0].text == example.text) is want_example_first, first
 
 
-def test_a_rerank_step_beyond_the_models_schedule_fails_at_load(tiny_model_dir: Path, tmp_path: Path):
+def test_a_rerank_step_beyond_the_models_schedule_fails_at_load(tiny_random_model_dir: Path, tmp_path: Path):
     from codefusion.server.engine import Engine, EngineNotReady
 
     model = tmp_path / "model"
-    shutil.copytree(tiny_model_dir, model)
+    shutil.copytree(tiny_random_model_dir, model)
     ExampleSeeds.write(model, SeedingConfig({"cf": 100}, rerank={"cf": 0.2}, rerank_step=10**6), CF)
     engine = Engine(model, device="cpu")
     with pytest.raises(EngineNotReady, match="rerank_step"):
@@ -124,11 +124,11 @@ def test_a_rerank_step_beyond_the_models_schedule_fails_at_load(tiny_model_dir: 
     assert engine.status()["state"] == "failed" and "rerank_step" in engine.status()["error"]
 
 
-def test_a_top_up_batch_reuses_the_rescored_examples(tiny_model_dir: Path, tmp_path: Path):
+def test_a_top_up_batch_reuses_the_rescored_examples(tiny_random_model_dir: Path, tmp_path: Path):
     from codefusion.server.engine import Engine
 
     model = tmp_path / "model"
-    shutil.copytree(tiny_model_dir, model)
+    shutil.copytree(tiny_random_model_dir, model)
     ExampleSeeds.write(model, SeedingConfig({"cf": 100}, steps=1, slots=True, keep_examples=True,
                                             rerank={"cf": 0.2}), CF)
     engine = Engine(model, device="cpu", oversample=2)
