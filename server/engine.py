@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .ranking import Candidate, needs_top_up, rank_candidates
-from .seeded import Pools, seeded_samples
+from .seeded import Pools, as_they_are, seeded_samples
 
 if TYPE_CHECKING:
     from codefusion.model.examples.seeding import ExampleSeeds
@@ -200,7 +200,7 @@ class Engine:
         if config is None or pipe.kind == "ar":
             return frozenset()
         return frozenset(lang for lang, start in config.start.items()
-                         if start == 0 and self._lang_pipes.get(lang, pipe).kind == "masked")
+                         if as_they_are(self._lang_pipes.get(lang, pipe).kind, start))
 
     def _await_examples(self, lang: str, should_stop: Callable[[], bool] | None) -> None:
         """For a language whose examples are served as they are, wait (EXAMPLES_WAIT_S at most, cancellable) for

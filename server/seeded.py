@@ -13,6 +13,12 @@ if TYPE_CHECKING:
 Pools = dict[str, tuple[int, list["Retrieved"]]]  # per prompt: the size of its rescored pool, and the pool
 
 
+def as_they_are(kind: str, start: int) -> bool:
+    """Seeded from `start`, a model of this kind serves each example unchanged: a masked model remasking 0 %
+    of its tokens (then the model need not run)."""
+    return kind == "masked" and start == 0
+
+
 def seeded_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[str], lang: str,
                    kwargs: dict[str, Any], *, start: int, skip: int = 0, pools: Pools | None = None,
                    ) -> list[list[Sample]]:
@@ -31,7 +37,7 @@ def seeded_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[
     plain = [i for i, f in enumerate(found) if not f]
     if seeded:
         init_codes = [[r.code for r in found[i]] for i in seeded]
-        if pipe.kind == "masked" and start == 0:  # no token remasked: each edit is its example, no model run
+        if as_they_are(pipe.kind, start):  # no token remasked: each edit is its example, no model run
             rows = [[Sample(code, 0.0, pipe.tokenizer.encode_code(code)) for code in (codes * k)[:k]]
                     for codes in init_codes]  # k per prompt, the examples in turn, as the sampler cycles them
         else:

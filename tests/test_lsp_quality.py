@@ -29,7 +29,7 @@ async def client(lsp_client: LanguageClient, request: pytest.FixtureRequest):
 
 # The server seeds Python candidates from the nearest training examples (seedFromExamples, the default;
 # models/codefusion/seeding.json). Alone, sampling from pure noise, Python is written by the masked model
-# (models/codefusion-masked; 57 % of its raw dev samples parse, more after the syntax repair): the model
+# (models/codefusion-masked; 60 % of its raw dev samples parse after the syntax repair): the model
 # alone still serves candidates, and every one parses.
 
 

@@ -326,17 +326,22 @@ def test_a_folder_hands_languages_to_a_masked_model_beside_it(tok, overfit, tmp_
     assert not next(c for c in check_model(tmp_path / "main", "cpu") if c.name == "language models").ok
 
 
-def test_a_masked_model_at_start_0_serves_the_examples_without_running(tok, overfit, tmp_path, monkeypatch):
-    """0 % remasked: each edit is its example — what the sampler gives (checked), served without running it."""
+def examples_as_they_are(folder, tok, overfit) -> None:
+    """A masked model folder that serves its CF examples (all rules but the first) as they are: start 0."""
     import json
 
+    net, cfg, _ = overfit
+    save_model_dir(folder, net, cfg, tok, kind="masked")
+    (folder / "examples.jsonl").write_text(
+        "".join(json.dumps({"lang": "cf", "prompt": p, "code": c}) + "\n" for p, c in CF_PAIRS[1:]))
+    (folder / "seeding.json").write_text(json.dumps({"start": {"cf": 0}, "steps": 1}))
+
+
+def test_a_masked_model_at_start_0_serves_the_examples_without_running(tok, overfit, tmp_path, monkeypatch):
+    """0 % remasked: each edit is its example — what the sampler gives (checked), served without running it."""
     from codefusion.server.engine import Engine
 
-    net, cfg, _ = overfit
-    save_model_dir(tmp_path / "m", net, cfg, tok, kind="masked")
-    (tmp_path / "m" / "examples.jsonl").write_text(
-        "".join(json.dumps({"lang": "cf", "prompt": p, "code": c}) + "\n" for p, c in CF_PAIRS[1:]))
-    (tmp_path / "m" / "seeding.json").write_text(json.dumps({"start": {"cf": 0}, "steps": 1}))
+    examples_as_they_are(tmp_path / "m", tok, overfit)
     engine = Engine(tmp_path / "m", device="cpu", oversample=1)  # no top-up batch (it samples from noise)
     engine.load()
     pipe = engine._pipeline("cf")
@@ -359,7 +364,6 @@ def test_examples_served_as_they_are_load_at_once_and_the_first_request_waits_fo
     """load(examples_later=True) with a masked model at start 0: the example index answers faster than the model,
     so it loads at once (no grace for a first answer) and a request waits for it (EXAMPLES_WAIT_S at most, then
     the model alone answers; cancellable)."""
-    import json
     import threading
     import time
 
@@ -367,11 +371,7 @@ def test_examples_served_as_they_are_load_at_once_and_the_first_request_waits_fo
     from codefusion.server import engine as engine_module
     from codefusion.server.engine import Engine
 
-    net, cfg, _ = overfit
-    save_model_dir(tmp_path / "m", net, cfg, tok, kind="masked")
-    (tmp_path / "m" / "examples.jsonl").write_text(
-        "".join(json.dumps({"lang": "cf", "prompt": p, "code": c}) + "\n" for p, c in CF_PAIRS[1:]))
-    (tmp_path / "m" / "seeding.json").write_text(json.dumps({"start": {"cf": 0}, "steps": 1}))
+    examples_as_they_are(tmp_path / "m", tok, overfit)
     monkeypatch.setattr(engine_module, "EXAMPLES_GRACE_S", 600)  # were it waiting for a first answer, it would hang
     gate = threading.Event()
     real = Engine._load_examples
