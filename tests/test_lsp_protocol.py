@@ -156,6 +156,33 @@ async def test_code_action_resolves_lazily_to_an_edit(client: LanguageClient):
     assert new_text.startswith(text + "\n") and len(new_text) > len(text) + 1
 
 
+async def test_code_action_without_a_candidate_tells_the_user(client: LanguageClient):
+    """A lazily listed title whose candidate did not come (fewer parsed than titles) inserts nothing, and says so."""
+    uri, text = "file:///work/act_none.py", "# print hello world\n"
+    open_doc(client, uri, text, "python")
+    before = len(client.messages)
+    data = {"uri": uri, "line": 0, "version": 1, "index": 40}  # more than any request's candidates
+    title = "Generate from comment (candidate 41)"
+    action = types.CodeAction(title=title, kind="refactor.rewrite.codefusion", data=data)
+    resolved = await client.code_action_resolve_async(action)
+    assert resolved.edit is None
+    told = [m.message for m in client.messages[before:]]
+    assert len(told) == 1 and told[0].startswith("CodeFusion: ") and "parsed" in told[0], told
+    assert "candidate 41 has nothing to insert" in told[0] or "nothing was inserted" in told[0], told
+
+
+@pytest.mark.parametrize(
+    ("found", "index", "says"),
+    [(0, 0, "none of the candidates generated for this comment parsed, so nothing was inserted"),
+     (1, 2, "only 1 candidate for this comment parsed, so candidate 3 has nothing to insert"),
+     (2, 4, "only 2 candidates for this comment parsed, so candidate 5 has nothing to insert")],
+)
+async def test_no_candidate_message_names_what_happened(found: int, index: int, says: str):
+    from codefusion.server.lsp.items import no_candidate
+
+    assert says in no_candidate(found, index)
+
+
 async def test_code_action_elsewhere_is_empty(client: LanguageClient):
     actions = await client.text_document_code_action_async(
         types.CodeActionParams(

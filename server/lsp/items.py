@@ -113,6 +113,15 @@ def lsp_code_action(
     return types.CodeAction(title=title, kind=CODE_ACTION_KIND, edit=workspace_edit, data=data)
 
 
+def no_candidate(found: int, index: int) -> str:
+    """What the user is told when the action they chose has no candidate behind it."""
+    if found == 0:
+        return ("CodeFusion: none of the candidates generated for this comment parsed, so nothing was inserted; "
+                "try rewording the comment")
+    return (f"CodeFusion: only {found} candidate{'s' if found > 1 else ''} for this comment parsed, so candidate "
+            f"{index + 1} has nothing to insert; choose another")
+
+
 def action_title(candidate: Candidate | None, index: int) -> str:
     if candidate is None:
         return f"Generate from comment (candidate {index + 1})"

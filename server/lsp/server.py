@@ -40,6 +40,7 @@ from .items import (
     lsp_completion_items,
     lsp_inline_items,
     lsp_insert_edit,
+    no_candidate,
 )
 from .language_server import VERSION, CodeFusionServer, Snapshot
 from .protocol import BoundedReader, CodeFusionProtocol
@@ -163,7 +164,12 @@ async def code_action_resolve(ls: CodeFusionServer, action: types.CodeAction) ->
     if snap is None or snap.version != data.get("version"):  # gone or edited since: nothing to insert
         return action
     candidates = await ls.generate("codeActionResolve", snap.uri, snap.prompt) or []
-    return _action(ls, snap, candidates[index], index) if 0 <= index < len(candidates) else action
+    if 0 <= index < len(candidates):
+        return _action(ls, snap, candidates[index], index)
+    # titles listed before generating: fewer candidates parsed than there are titles; say so, insert nothing
+    message = no_candidate(len(candidates), index)
+    ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Info, message=message))
+    return action
 
 
 def _action(ls: CodeFusionServer, snap: Snapshot, candidate: Candidate, index: int) -> types.CodeAction:
