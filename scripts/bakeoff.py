@@ -6,6 +6,12 @@ and `distinct`, the candidates served per prompt (of k; the rest did not parse o
 
     python scripts/bakeoff.py runs/bakeoff-masked/snapshots/step-1000 runs/bakeoff-gaussian/snapshots/step-1000
     (appends one JSON line per folder and language to docs/learning_curve.jsonl, or --out)
+
+Or turn `codefusion eval` results of the model alone (larger samples: the whole Python split, 400 Bash
+prompts) into rows of the same file, naming the run and step they measure (an AR baseline's result is its
+`ar` row):
+
+    python scripts/bakeoff.py --from-eval alone-py.json alone-bash.json --run masked-from-arship-anneal --step 11000
 """
 
 from __future__ import annotations
@@ -76,9 +82,36 @@ def evaluate(model_dir: Path, lang: str, k: int, seed: int, steps: int | None, s
     return row
 
 
+EVAL_METRIC = {"python": "bleu", "bash": "template_match", "cf": "execution_match"}
+
+
+def row_from_eval(result: dict, run: str | None, step: int | None, kind: str = "masked") -> dict:
+    """A learning-curve row from a `codefusion eval` result (`--system diffusion` or an AR system)."""
+    lang, system = result["lang"], result["system"]
+    if system not in ("diffusion",) and not system.startswith("ar"):
+        raise SystemExit(f"{system!r} is not the model alone (diffusion or an AR system)")
+    if system == "diffusion" and (run is None or step is None):
+        raise SystemExit("a diffusion result needs --run and --step (its folder does not say which snapshot it was)")
+    metric = result["metrics"][EVAL_METRIC[lang]]
+    model = f"runs/{run}/snapshots/step-{step}" if system == "diffusion" else result["model"]
+    if Path(model).is_absolute() and Path(model).is_relative_to(Path.cwd()):
+        model = str(Path(model).relative_to(Path.cwd()))
+    return {"model": model, "kind": kind if system == "diffusion" else "ar", "step": step, "lang": lang,
+            "n": result["prompts"], **{f"top{j}": metric[f"top{j}"] for j in (1, 3, 5)},
+            "raw_parse": result["validity_raw"], "distinct": result["served_per_prompt"],
+            "s_per_prompt": round(result["ms_per_prompt"] / 1000, 3), "subsample_seed": result["subsample_seed"],
+            "source": "codefusion eval"}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("models", nargs="+", type=Path)
+    p.add_argument("models", nargs="*", type=Path)
+    p.add_argument("--from-eval", nargs="+", type=Path, default=[],
+                   help="`codefusion eval` result files to turn into rows instead of scoring folders")
+    p.add_argument("--run", help="with --from-eval: the training run the results measure")
+    p.add_argument("--step", type=int, help="with --from-eval: the run's step they measure")
+    p.add_argument("--kind", default="masked", choices=["masked", "diffusion"],
+                   help="with --from-eval: the run's kernel (diffusion: the Gaussian one)")
     p.add_argument("--langs", default="python,bash,cf")
     p.add_argument("--k", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
@@ -88,6 +121,13 @@ def main() -> None:
     p.add_argument("--limit", type=int, default=None, help="only the first N prompts of each subsample (quick sweeps)")
     p.add_argument("--out", type=Path, default=Path("docs/learning_curve.jsonl"))
     args = p.parse_args()
+    if bool(args.models) == bool(args.from_eval):
+        p.error("give model folders to score, or --from-eval result files, not both")
+    for path in args.from_eval:
+        row = row_from_eval(json.loads(path.read_text()), args.run, args.step, args.kind)
+        print(json.dumps(row), flush=True)
+        with args.out.open("a") as f:
+            f.write(json.dumps(row) + "\n")
     torch.set_num_threads(1)
     for model_dir in args.models:
         for lang in args.langs.split(","):
