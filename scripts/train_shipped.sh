@@ -138,7 +138,9 @@ case "$stage" in
     # NAME=masked-from-arship-anneal INIT=models/ar-baseline ANNEAL=1000, THREADS=2; its step-6,000 snapshot is
     # models/codefusion-masked (Python and Bash). A run folder does not outlive the machine, so a later session
     # continues from the shipped weights: NAME=masked-continue INIT=models/codefusion-masked ANNEAL=0 (a fresh
-    # optimiser and warmup; the cosine starts again).
+    # optimiser and warmup; the cosine starts again). Nineteenth session, the folder still there: resumed at
+    # 11,250 with the cosine's end moved from 12,000 to 16,500 (STEPS=16500: lr back up to ~1.5e-4, down to the
+    # floor by 16,500) and EARLY=10 (a re-warm lifts the dev loss for a while; patience 3 would end the run).
     # One recipe for the four runs; each stage names its run folder and model (after: flags that must follow
     # long_run's, since the last one given wins).
     runs=${RUNS:-runs}

@@ -270,6 +270,18 @@ def test_shipped_model_folders_still_load(shipped_model_dir):
     assert read_config(MASKED_MODEL_DIR)[0] == "masked"
 
 
+def test_shipped_weights_are_fp16_and_within_the_budget(shipped_model_dir):
+    """All shipped weights (the models and the AR baseline) are fp16 safetensors, 64 MiB at most in total."""
+    from safetensors import safe_open
+
+    files = sorted(shipped_model_dir.parent.glob("*/*.safetensors"))
+    assert {f.parent.name for f in files} >= {"codefusion", "codefusion-masked", "ar-baseline"}
+    for f in files:
+        with safe_open(str(f), "pt") as weights:
+            assert all(weights.get_slice(k).get_dtype() == "F16" for k in weights.keys()), f
+    assert sum(f.stat().st_size for f in files) <= 64 * 2**20
+
+
 def test_fp16_weights_on_disk(tok, overfit, tmp_path):
     net, cfg = overfit
     save_model_dir(tmp_path / "m", net, cfg, tok)
