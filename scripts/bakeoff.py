@@ -28,6 +28,7 @@ from codefusion.model.evaluation.metrics import cf_execution_match, sentence_ble
 from codefusion.model.pipeline import CodeFusionPipeline
 from codefusion.model.training.data import load_pairs
 from codefusion.model.validate import normalize, validate
+from codefusion.server.cli.report import PRIMARY
 
 LIMITS = {"python": 100, "bash": 100, "cf": 66}
 
@@ -82,17 +83,14 @@ def evaluate(model_dir: Path, lang: str, k: int, seed: int, steps: int | None, s
     return row
 
 
-EVAL_METRIC = {"python": "bleu", "bash": "template_match", "cf": "execution_match"}
-
-
 def row_from_eval(result: dict, run: str | None, step: int | None, kind: str = "masked") -> dict:
     """A learning-curve row from a `codefusion eval` result (`--system diffusion` or an AR system)."""
     lang, system = result["lang"], result["system"]
-    if system not in ("diffusion",) and not system.startswith("ar"):
+    if system != "diffusion" and not system.startswith("ar"):
         raise SystemExit(f"{system!r} is not the model alone (diffusion or an AR system)")
     if system == "diffusion" and (run is None or step is None):
         raise SystemExit("a diffusion result needs --run and --step (its folder does not say which snapshot it was)")
-    metric = result["metrics"][EVAL_METRIC[lang]]
+    metric = result["metrics"][PRIMARY[lang]]
     model = f"runs/{run}/snapshots/step-{step}" if system == "diffusion" else result["model"]
     if Path(model).is_absolute() and Path(model).is_relative_to(Path.cwd()):
         model = str(Path(model).relative_to(Path.cwd()))
@@ -124,17 +122,18 @@ def main() -> None:
     if bool(args.models) == bool(args.from_eval):
         p.error("give model folders to score, or --from-eval result files, not both")
     for path in args.from_eval:
-        row = row_from_eval(json.loads(path.read_text()), args.run, args.step, args.kind)
-        print(json.dumps(row), flush=True)
-        with args.out.open("a") as f:
-            f.write(json.dumps(row) + "\n")
+        emit(row_from_eval(json.loads(path.read_text()), args.run, args.step, args.kind), args.out)
     torch.set_num_threads(1)
     for model_dir in args.models:
         for lang in args.langs.split(","):
-            row = evaluate(model_dir, lang, args.k, args.seed, args.steps, args.sampler, args.limit)
-            print(json.dumps(row), flush=True)
-            with args.out.open("a") as f:
-                f.write(json.dumps(row) + "\n")
+            emit(evaluate(model_dir, lang, args.k, args.seed, args.steps, args.sampler, args.limit), args.out)
+
+
+def emit(row: dict, out: Path) -> None:
+    """Print a row and append it to the learning curve file."""
+    print(json.dumps(row), flush=True)
+    with out.open("a") as f:
+        f.write(json.dumps(row) + "\n")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,8 @@ def main() -> None:
     args = p.parse_args()
     rows = [json.loads(line) for line in args.input.read_text().splitlines() if line.strip()]
     curves: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
-    baselines: dict[str, float] = {}
+    baselines: dict[str, tuple[float, str]] = {}
+    larger: set[str] = set()  # the runs scored on the larger samples: drawn bold
     for r in rows:
         sample = " (larger samples)" if r.get("source") else ""  # `codefusion eval` rows: whole split / 400
         if r["kind"] == "ar":
@@ -43,6 +44,8 @@ def main() -> None:
             run = run_name(r["model"])
             label = {"bakeoff-masked": "masked kernel", "bakeoff-gaussian": "Gaussian kernel"}.get(run, run) + sample
             curves[r["lang"], label][int(r["step"])] = r["top5"]  # a later row for the same step wins
+            if sample:
+                larger.add(label)
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     labels = sorted({label for _, label in curves})
     colours = {label: plt.get_cmap("tab20")(i % 20) for i, label in enumerate(labels)}  # one per run, all panels
@@ -51,7 +54,7 @@ def main() -> None:
             if curve_lang == lang:
                 steps = sorted(points)
                 ax.plot(steps, [points[s] for s in steps], marker="o", label=label, color=colours[label],
-                        linewidth=2.5 if "larger" in label else 1.2)
+                        linewidth=2.5 if label in larger else 1.2)
         if lang in baselines:
             value, sample = baselines[lang]
             ax.axhline(value, linestyle="--", color="grey", label=f"shipped AR baseline{sample}")
