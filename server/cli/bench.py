@@ -1,10 +1,11 @@
 """`codefusion bench` (`make bench`): latency and memory figures, printed and written as JSON + markdown.
 
-In-process p50/p95 of the sampler for 1 and 5 candidates at 16/32/64 tokens, steps 5/10/20/50, fp32
-and int8 (dynamic quantisation of the linear layers, CPU only), the same-size AR baseline (sampling and
-beam search) in the same run as ratios, the engine as the server calls it, and the real language
-server (`lsp_bench`, default options, invoked completions): p50/p95, process start → `initialize` answer,
-→ first items, → everything loaded, RSS.
+In-process p50/p95 of the samplers for 1 and 5 candidates at 16/32/64 tokens — the Gaussian kernel's
+(CF; also at steps 5/10/20/50) and the masked kernel's (Python and Bash; its default steps and syntax
+repair, as served) — fp32 and int8 (dynamic quantisation of the linear layers, CPU only), the same-size
+AR baseline (sampling and beam search) in the same run as ratios, the engine as the server calls it, and
+the real language server (`lsp_bench`, default options, invoked completions): p50/p95, process start →
+`initialize` answer, → first items, → everything loaded, RSS.
 A benchmark, not a test: every figure that cannot be taken is recorded as an error and the run goes on.
 """
 
@@ -37,6 +38,7 @@ REPO = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO / "docs" / "bench.json"
 # Shipped models first; while they train, the run folders' periodic exports (same architecture).
 DIFFUSION_DIRS = ("models/codefusion", "runs/diffusion/finetune/model", "runs/diffusion/pretrain/model")
+MASKED_DIRS = ("models/codefusion-masked",)
 BASELINE_DIRS = ("models/ar-baseline", "runs/ar/finetune/model", "runs/ar/pretrain/model")
 
 
@@ -83,11 +85,13 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     precisions = ("fp32", "int8") if device == "cpu" else ("fp16",)
     model_dir = Path(args.model) if args.model else first_model_dir(DIFFUSION_DIRS)
     baseline_dir = Path(args.baseline_model) if args.baseline_model else first_model_dir(BASELINE_DIRS)
+    masked_dir = Path(args.masked_model) if args.masked_model else first_model_dir(MASKED_DIRS)
     errors: list[str] = []
     result: dict[str, Any] = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(device),
         "models": {"diffusion": str(model_dir) if model_dir else None,
+                   "masked": str(masked_dir) if masked_dir else None,
                    "baseline": str(baseline_dir) if baseline_dir else None},
         "plan": {"quick": plan.quick, "repeats": plan.repeats, "lsp_requests": plan.requests,
                  "default_steps": DEFAULT_STEPS},
@@ -101,7 +105,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         say(errors[-1])
         return result
     pipes: dict[tuple[str, str], Any] = {}
-    for label, path in (("diffusion", model_dir), ("baseline", baseline_dir)):
+    for label, path in (("diffusion", model_dir), ("masked", masked_dir), ("baseline", baseline_dir)):
         for precision in precisions:
             if path is None:
                 continue
@@ -123,19 +127,26 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             say(f"{row['method']:>9} {precision} k={row['k']} {row['tokens']:>2} tok (L={row['length']}) {steps}: "
                 f"p50 {row['p50_ms']:7.1f} ms  p95 {row['p95_ms']:7.1f} ms  cpu {row['cpu_ms']:7.1f} ms")
 
+    kernel_steps = {"diffusion": DEFAULT_STEPS}
+    masked_pipe = next((pipes[key] for key in pipes if key[0] == "masked"), None)
+    if masked_pipe is not None:
+        kernel_steps["masked"] = masked_pipe.masked_sampling.steps
+        result["plan"]["masked_steps"] = kernel_steps["masked"]
+        result["plan"]["masked_repair_rounds"] = masked_pipe.masked_sampling.repair_rounds
     for precision in precisions:
         for k in plan.ks:
             for tokens in plan.tokens:
-                add("diffusion", precision, method="diffusion", k=k, tokens=tokens, steps=DEFAULT_STEPS)
+                for kernel, steps in kernel_steps.items():
+                    add(kernel, precision, method=kernel, k=k, tokens=tokens, steps=steps)
                 for method in AR_METHODS:
                     add("baseline", precision, method=method, k=k, tokens=tokens, steps=None)
         for steps in plan.steps:
             if steps != DEFAULT_STEPS:
                 add("diffusion", precision, method="diffusion", k=5, tokens=plan.headline_tokens, steps=steps)
-    result["ratios"] = ratios(rows, DEFAULT_STEPS)
+    result["ratios"] = ratios(rows, kernel_steps)
     for r in result["ratios"]:
         if r["ar_sample_over_diffusion"]:
-            say(f"AR/diffusion {r['precision']} k={r['k']} {r['tokens']} tok: sampling "
+            say(f"AR/{r['kernel']} {r['precision']} k={r['k']} {r['tokens']} tok: sampling "
                 f"{r['ar_sample_over_diffusion']:.2f}×, with KV cache {_ratio(r['ar_sample_kv_over_diffusion'])}, "
                 f"beam {_ratio(r['ar_beam_over_diffusion'])}")
     if ("diffusion", precisions[0]) in pipes:
@@ -183,23 +194,27 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                     f"first items {row.get('first_items_ms') or float('nan'):.0f} ms  "
                     f"ready {row['ready_ms']:.0f} ms  RSS {row['rss_mb'] or float('nan'):.0f} MB")
     result["machine"]["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-    result["headline"] = headline(result, plan.headline_tokens, DEFAULT_STEPS)
+    result["headline"] = headline(result, plan.headline_tokens, kernel_steps)
     say("headline: " + json.dumps(result["headline"]))
     return result
 
 
-def headline(result: dict[str, Any], tokens: int, steps: int) -> dict[str, Any]:
-    """The issue's goal figures: 5 candidates of `tokens` tokens, default steps (p50, ms; ratios AR ÷ diffusion)."""
-    out: dict[str, Any] = {"k": 5, "tokens": tokens, "steps": steps}
+def headline(result: dict[str, Any], tokens: int, steps: dict[str, int]) -> dict[str, Any]:
+    """The issue's goal figures: 5 candidates of `tokens` tokens, each kernel at its default steps (p50, ms;
+    ratios AR ÷ kernel). The Gaussian kernel's keys as before; the masked kernel's prefixed `masked_`."""
+    out: dict[str, Any] = {"k": 5, "tokens": tokens, "steps": steps.get("diffusion")}
+    if "masked" in steps:
+        out["masked_steps"] = steps["masked"]
     for r in result["in_process"]:
-        if (r["method"], r["k"], r["tokens"], r["steps"]) == ("diffusion", 5, tokens, steps):
-            out[f"in_process_{r['precision']}_p50_ms"] = r["p50_ms"]
+        if r["method"] in steps and (r["k"], r["tokens"], r["steps"]) == (5, tokens, steps[r["method"]]):
+            prefix = "" if r["method"] == "diffusion" else f"{r['method']}_"
+            out[f"{prefix}in_process_{r['precision']}_p50_ms"] = r["p50_ms"]
             out["length"] = r["length"]
     for r in result.get("ratios", []):
         if (r["k"], r["tokens"]) == (5, tokens):
             for method in AR_METHODS:
                 key = method.replace("-", "_")
-                out[f"ar_{key}_over_diffusion_{r['precision']}"] = r[f"ar_{key}_over_diffusion"]
+                out[f"ar_{key}_over_{r['kernel']}_{r['precision']}"] = r[f"ar_{key}_over_diffusion"]
     for r in result["lsp"]:
         if r["model"] == "diffusion" and r["k"] == 5:
             out[f"lsp_{r['precision']}_p50_ms"] = r["p50_ms"]
@@ -225,7 +240,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"Machine: {m['nproc']} CPU cores ({m['cpu']}), torch {m['torch']} ({m['torch_threads']} threads), "
         f"Python {m['python']}, device {m['device']}; load average at start "
         f"{', '.join(f'{x:.1f}' for x in m['load_average'] or [])}.",
-        f"Models: diffusion `{result['models']['diffusion']}`, AR baseline `{result['models']['baseline']}`. "
+        f"Models: diffusion, Gaussian kernel `{result['models']['diffusion']}`, masked kernel "
+        f"`{result['models'].get('masked')}`, AR baseline `{result['models']['baseline']}`. "
         f"{result['plan']['repeats']} timed calls per row after a warm-up; times in ms, one prompt per call.",
         "",
     ]
@@ -240,9 +256,11 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append("")
     if result.get("ratios"):
         lines += ["## AR baseline time ÷ diffusion time (same run; > 1 means diffusion is faster)", "",
-                  "| precision | k | tokens | diffusion p50 | AR sampling | AR sampling, KV cache | AR beam |",
-                  "|---|---|---|---|---|---|---|"]
-        lines += [f"| {r['precision']} | {r['k']} | {r['tokens']} | {_ms(r['diffusion_p50_ms'])} | "
+                  "| kernel (steps) | precision | k | tokens | diffusion p50 | AR sampling | AR sampling, KV cache "
+                  "| AR beam |",
+                  "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {r.get('kernel', 'diffusion')} ({r['steps']}) | {r['precision']} | {r['k']} | {r['tokens']} "
+                  f"| {_ms(r['diffusion_p50_ms'])} | "
                   f"{_ratio(r['ar_sample_over_diffusion'])} | {_ratio(r['ar_sample_kv_over_diffusion'])} | "
                   f"{_ratio(r['ar_beam_over_diffusion'])} |" for r in result["ratios"]]
         lines.append("")
@@ -297,6 +315,7 @@ def _ratio(value: float | None) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="DIR", help="diffusion model folder (default: shipped, else latest run)")
+    parser.add_argument("--masked-model", metavar="DIR", help="masked-kernel model folder (default: shipped)")
     parser.add_argument("--baseline-model", metavar="DIR", help="AR baseline folder (default: shipped, else run)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
     parser.add_argument("--quick", action="store_true", help="a short version: fewer sizes, calls and requests")

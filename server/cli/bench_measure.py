@@ -21,6 +21,8 @@ from .lsp_bench import percentile
 
 # The AR baseline as trained and evaluated (whole prefix each step), the same with a key/value cache, beam.
 AR_METHODS = ("sample", "sample-kv", "beam")
+# The diffusion models' kernels as in-process methods: the Gaussian one (CF), the masked one (Python, Bash).
+KERNELS = ("diffusion", "masked")
 PROMPTS = [
     "sort the list `names` alphabetically", "read the file `path` into a string", "reverse string `s`",
     "get the maximum value in dictionary `d`", "remove duplicates from list `xs`", "convert `n` to hex",
@@ -110,7 +112,7 @@ def sampler_row(pipe: Any, *, method: str, precision: str, k: int, tokens: int, 
                 repeats: int) -> dict[str, Any]:
     """One in-process figure: k candidates for one prompt, `tokens` long (clamped to the model's maximum)."""
     kwargs: dict[str, Any] = {"k": k, "max_tokens": tokens}
-    if method == "diffusion":
+    if method in KERNELS:
         kwargs["steps"] = steps
     else:
         kwargs["method"] = method
@@ -119,7 +121,7 @@ def sampler_row(pipe: Any, *, method: str, precision: str, k: int, tokens: int, 
         pipe.sample([PROMPTS[i % len(PROMPTS)]], "python", **kwargs)
 
     row = {"method": method, "precision": precision, "k": k, "tokens": tokens,
-           "length": min(tokens, pipe.config.max_code_len), "steps": steps if method == "diffusion" else None}
+           "length": min(tokens, pipe.config.max_code_len), "steps": steps if method in KERNELS else None}
     return {**row, **timed(call, repeats)}
 
 
@@ -201,21 +203,21 @@ def agreement(fp32: Any, int8: Any, k: int, tokens: int, steps: int) -> float:
     return same / max(total, 1)
 
 
-def ratios(rows: list[dict[str, Any]], steps: int) -> list[dict[str, Any]]:
-    """AR time / diffusion time at the same k, length and precision (> 1: diffusion is faster)."""
+def ratios(rows: list[dict[str, Any]], steps: dict[str, int]) -> list[dict[str, Any]]:
+    """AR time / a kernel's time at the same k, length and precision (> 1: the diffusion model is faster);
+    steps: each kernel's default steps (its rows at other steps are not compared)."""
     def p50(method: str, precision: str, k: int, tokens: int) -> float | None:
         for r in rows:
-            if (r["method"], r["precision"], r["k"], r["tokens"]) == (method, precision, k, tokens) and (
-                    method != "diffusion" or r["steps"] == steps):
+            if (r["method"], r["precision"], r["k"], r["tokens"]) == (method, precision, k, tokens):
                 return r["p50_ms"]
         return None
 
     out = []
     for r in rows:
-        if r["method"] != "diffusion" or r["steps"] != steps:
+        if r["method"] not in steps or r["steps"] != steps[r["method"]]:
             continue
-        entry: dict[str, Any] = {"precision": r["precision"], "k": r["k"], "tokens": r["tokens"], "steps": steps,
-                                 "diffusion_p50_ms": r["p50_ms"]}
+        entry: dict[str, Any] = {"kernel": r["method"], "precision": r["precision"], "k": r["k"],
+                                 "tokens": r["tokens"], "steps": r["steps"], "diffusion_p50_ms": r["p50_ms"]}
         for method in AR_METHODS:
             ar = p50(method, r["precision"], r["k"], r["tokens"])
             key = method.replace("-", "_")
