@@ -15,7 +15,8 @@ from codefusion.model.modelfile import save_model_dir
 from codefusion.model.networks import MaskedDiffusionNet, future_mask
 from codefusion.model.noise.masked import MaskedDiffusion, sample_masked
 from codefusion.model.pipeline import CodeFusionPipeline
-from codefusion.model.training.cli import DiffusionObjective, masked_schedule
+from codefusion.model.training.cli import DiffusionObjective, masked_schedule, stream_seed
+from codefusion.model.training.corpus import Example, batch_stream
 from codefusion.model.training.from_ar import init_masked_from_ar, masked_config_from_ar
 from codefusion.model.training.trainer import Trainer, TrainerConfig
 from tiny_model import CF_PAIRS, cf_batch, cf_tokenizer, tiny_cfg
@@ -109,6 +110,12 @@ def test_finetune_from_an_ar_folder_trains_a_shifted_masked_model_that_serves(tm
     pipe = CodeFusionPipeline.from_dir(tmp_path / "run" / "model", device="cpu")
     samples = pipe.sample([CF_PAIRS[0][0]], "cf", k=3, seed=0)
     assert pipe.kind == "masked" and len(samples) == 1 and len(samples[0]) == 3
+    resumed = subprocess.run([*cmd[:11], "4", *cmd[12:]], capture_output=True, text=True, timeout=600,
+                             env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    out = resumed.stderr + resumed.stdout
+    assert "resumed at step 2" in out  # and it draws new batches and masks, not the run's first ones again:
+    assert f"batch streams and noise seeded {stream_seed(0, 2)} (seed 0, resumed at step 2)" in out
     refused = subprocess.run([*cmd[:5], str(tmp_path / "run2"), *cmd[6:], "--config-overrides", '{"dropout": 0}'],
                              capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert refused.returncode != 0 and "takes its shape" in refused.stderr
@@ -152,3 +159,18 @@ def test_the_trainer_tells_the_anneal_its_step_and_a_resumed_run_continues_it(tm
     assert objective.diffusion.future_share() == 1.0  # step 4 of a 4-step anneal: full attention from here on
     assert masked_schedule(DiffusionObjective(net, MaskedDiffusion())) is not None
     assert masked_schedule(ar) is None
+
+
+def test_each_resume_draws_other_batches_than_the_run_s_start(tok, ar):
+    examples = [Example("cf", tok.encode_prompt(a, "cf", ar.cfg.max_prompt_len), tok.encode_code(b))
+                for a, b in CF_PAIRS]
+
+    def first_batches(seed: int) -> list[list[list[int]]]:
+        stream = batch_stream({"cf": examples}, ar.cfg, batch_size=2, seed=seed, lang_weights={})
+        return [next(stream).code.tolist() for _ in range(4)]
+
+    assert stream_seed(0, 0) == 0 and first_batches(stream_seed(0, 0)) == first_batches(0)  # a fresh run as before
+    seeds = {stream_seed(0, step) for step in (0, 250, 500)} | {stream_seed(1, 250)}
+    assert len(seeds) == 4
+    assert first_batches(stream_seed(0, 250)) != first_batches(0)
+    assert first_batches(stream_seed(0, 250)) != first_batches(stream_seed(0, 500))

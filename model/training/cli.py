@@ -148,6 +148,14 @@ def checkpoint_meta(run_dir: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+def stream_seed(seed: int, resumed_at: int) -> int:
+    """The seed of the batch streams and the noise from step `resumed_at` on: `seed` for a fresh run, a new
+    one for each resume. (One seed for all would replay the run's first batches, with the same masks and
+    noise, after every resume: the resumed model memorises them, its training loss falls and its dev loss
+    rises for ~1,000 steps; seen at every resume of runs/masked-from-arship-anneal.)"""
+    return seed if resumed_at == 0 else seed + 1_000_003 * resumed_at
+
+
 def recipe(args: argparse.Namespace) -> dict:
     """The flags that define what a run trains (not how long or on how many threads), as JSON values."""
     out = {k: str(v.resolve()) if isinstance(v, Path) else v for k, v in vars(args).items() if k in RECIPE_FLAGS}
@@ -219,9 +227,15 @@ def run(args: argparse.Namespace) -> int:
     cpd_prob = args.cpd_prob if kind == "diffusion" else 0.0  # CPD is a denoising task; the AR LM has none
     stopper: EarlyStopper | None = None
     pre: dict[str, list[Example]] = {}
+    seed = stream_seed(args.seed, checkpoint_meta(args.run).get("step", 0))
+    if seed != args.seed:
+        torch.manual_seed(seed)  # the masks and noise too (the init above drew from args.seed; resuming replaces it)
+        random.seed(seed)
+        log(f"resuming: batch streams and noise seeded {seed} (seed {args.seed}, resumed at step "
+            f"{checkpoint_meta(args.run)['step']})")
     if args.stage == "pretrain" or args.pretrain_mix > 0:
         pre = pretrain_examples(tok, cfg, limit=args.snippet_limit)
-    pre_stream = batch_stream(pre, cfg, batch_size=args.batch, seed=args.seed, rank=rank, lang_weights={},
+    pre_stream = batch_stream(pre, cfg, batch_size=args.batch, seed=seed, rank=rank, lang_weights={},
                               cpd_prob=cpd_prob) if pre else None
     if args.stage == "pretrain":
         assert pre_stream is not None
@@ -233,9 +247,9 @@ def run(args: argparse.Namespace) -> int:
         if args.early_stop_patience and rank == 0:
             stopper = EarlyStopper(args.run, shares, args.early_stop_patience, args.early_stop_floor,
                                    keep_best=copy_best(args.run))
-        stream = batch_stream(pairs, cfg, batch_size=args.batch, seed=args.seed, rank=rank, lang_weights=shares)
+        stream = batch_stream(pairs, cfg, batch_size=args.batch, seed=seed, rank=rank, lang_weights=shares)
         if pre_stream is not None:
-            stream = mixed_stream(stream, pre_stream, args.pretrain_mix, args.seed + rank)
+            stream = mixed_stream(stream, pre_stream, args.pretrain_mix, seed + rank)
     batches = (b.to(device) for b in stream)
     module: nn.Module = objective
     if world > 1:
