@@ -16,10 +16,10 @@ from codefusion.model.networks import MaskedDiffusionNet, future_mask
 from codefusion.model.noise.masked import MaskedDiffusion, sample_masked
 from codefusion.model.pipeline import CodeFusionPipeline
 from codefusion.model.training.cli import DiffusionObjective, masked_schedule, stream_seed
-from codefusion.model.training.corpus import Example, batch_stream
+from codefusion.model.training.corpus import batch_stream
 from codefusion.model.training.from_ar import init_masked_from_ar, masked_config_from_ar
 from codefusion.model.training.trainer import Trainer, TrainerConfig
-from tiny_model import CF_PAIRS, cf_batch, cf_tokenizer, tiny_cfg
+from tiny_model import CF_PAIRS, cf_batch, cf_examples, cf_tokenizer, tiny_cfg
 
 
 @pytest.fixture(scope="module")
@@ -162,8 +162,7 @@ def test_the_trainer_tells_the_anneal_its_step_and_a_resumed_run_continues_it(tm
 
 
 def test_each_resume_draws_other_batches_than_the_run_s_start(tok, ar):
-    examples = [Example("cf", tok.encode_prompt(a, "cf", ar.cfg.max_prompt_len), tok.encode_code(b))
-                for a, b in CF_PAIRS]
+    examples = cf_examples(tok, ar.cfg)
 
     def first_batches(seed: int) -> list[list[list[int]]]:
         stream = batch_stream({"cf": examples}, ar.cfg, batch_size=2, seed=seed, lang_weights={})

@@ -69,5 +69,9 @@ def tiny_cfg(tok: CodeTokenizer, **kw) -> ModelConfig:
 
 def cf_batch(tok: CodeTokenizer, cfg: ModelConfig) -> Batch:
     """One batch of the six CF pairs."""
-    ex = [Example("cf", tok.encode_prompt(a, "cf", cfg.max_prompt_len), tok.encode_code(b)) for a, b in CF_PAIRS]
-    return collate(ex, cfg, cfg.code_len["cf"], cpd=False)
+    return collate(cf_examples(tok, cfg), cfg, cfg.code_len["cf"], cpd=False)
+
+
+def cf_examples(tok: CodeTokenizer, cfg: ModelConfig) -> list[Example]:
+    """The six CF pairs as training examples."""
+    return [Example("cf", tok.encode_prompt(a, "cf", cfg.max_prompt_len), tok.encode_code(b)) for a, b in CF_PAIRS]

@@ -227,12 +227,12 @@ def run(args: argparse.Namespace) -> int:
     cpd_prob = args.cpd_prob if kind == "diffusion" else 0.0  # CPD is a denoising task; the AR LM has none
     stopper: EarlyStopper | None = None
     pre: dict[str, list[Example]] = {}
-    seed = stream_seed(args.seed, checkpoint_meta(args.run).get("step", 0))
+    resumed_at = checkpoint_meta(args.run).get("step", 0)
+    seed = stream_seed(args.seed, resumed_at)
     if seed != args.seed:
         torch.manual_seed(seed)  # the masks and noise too (the init above drew from args.seed; resuming replaces it)
         random.seed(seed)
-        log(f"resuming: batch streams and noise seeded {seed} (seed {args.seed}, resumed at step "
-            f"{checkpoint_meta(args.run)['step']})")
+        log(f"resuming: batch streams and noise seeded {seed} (seed {args.seed}, resumed at step {resumed_at})")
     if args.stage == "pretrain" or args.pretrain_mix > 0:
         pre = pretrain_examples(tok, cfg, limit=args.snippet_limit)
     pre_stream = batch_stream(pre, cfg, batch_size=args.batch, seed=seed, rank=rank, lang_weights={},

@@ -241,7 +241,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"Python {m['python']}, device {m['device']}; load average at start "
         f"{', '.join(f'{x:.1f}' for x in m['load_average'] or [])}.",
         f"Models: diffusion, Gaussian kernel `{result['models']['diffusion']}`, masked kernel "
-        f"`{result['models'].get('masked')}`, AR baseline `{result['models']['baseline']}`. "
+        f"`{result['models']['masked']}`, AR baseline `{result['models']['baseline']}`. "
         f"{result['plan']['repeats']} timed calls per row after a warm-up; times in ms, one prompt per call.",
         "",
     ]
@@ -259,7 +259,7 @@ def markdown(result: dict[str, Any]) -> str:
                   "| kernel (steps) | precision | k | tokens | diffusion p50 | AR sampling | AR sampling, KV cache "
                   "| AR beam |",
                   "|---|---|---|---|---|---|---|---|"]
-        lines += [f"| {r.get('kernel', 'diffusion')} ({r['steps']}) | {r['precision']} | {r['k']} | {r['tokens']} "
+        lines += [f"| {r['kernel']} ({r['steps']}) | {r['precision']} | {r['k']} | {r['tokens']} "
                   f"| {_ms(r['diffusion_p50_ms'])} | "
                   f"{_ratio(r['ar_sample_over_diffusion'])} | {_ratio(r['ar_sample_kv_over_diffusion'])} | "
                   f"{_ratio(r['ar_beam_over_diffusion'])} |" for r in result["ratios"]]
