@@ -141,6 +141,9 @@ case "$stage" in
     # optimiser and warmup; the cosine starts again). Nineteenth session, the folder still there: resumed at
     # 11,250 with the cosine's end moved from 12,000 to 16,500 (STEPS=16500: lr back up to ~1.5e-4, down to the
     # floor by 16,500) and EARLY=10 (a re-warm lifts the dev loss for a while; patience 3 would end the run).
+    # Twenty-second session (the machine laid anew again: the run's folder, steps 16,000-25,000, was gone), from
+    # the shipped step-16,000 weights with the lost run's last stretch (20,500-25,000: lr 1.5e-4 down, 4,500 steps):
+    # NAME=masked-continue INIT=models/codefusion-masked ANNEAL=0 LR=1.5e-4 WARMUP=100 STEPS=4500 EARLY=20.
     # One recipe for the four runs; each stage names its run folder and model (after: flags that must follow
     # long_run's, since the last one given wins).
     runs=${RUNS:-runs}
@@ -162,7 +165,7 @@ case "$stage" in
         model=(--run "$runs/${NAME:-masked-from-ar}" --kernel masked --init "${INIT:-$runs/ar-retrain/snapshots/step-3000}"
           --causal-anneal "${ANNEAL:-0}" --mask-rate-min "${RATE_MIN:-0.001}")
         [ -n "${EXTRA:-}" ] && model+=(--extra-pairs "$EXTRA")
-        after=(--eval-every 500 --snapshot-every 500) ;;
+        after=(--eval-every 500 --snapshot-every 500 --lr "${LR:-5e-4}" --warmup "${WARMUP:-200}") ;;
     esac
     $bin train finetune "${model[@]}" \
       --pretrain-mix 0.5 --lang-weights "${LANG_WEIGHTS:-{\"python\": 0.18, \"bash\": 0.76, \"cf\": 0.06\}}" \
