@@ -257,6 +257,18 @@ class Engine:
         assert self._pipe is not None
         return self._lang_pipes.get(lang, self._pipe) if lang is not None else self._pipe
 
+    def sampler(self, lang: str) -> dict[str, Any]:
+        """The settings a request for `lang` that names no steps samples with: the kernel, its steps, and for the
+        masked kernel the rest of its folder's sampler.json (defaults where the folder has none)."""
+        import dataclasses
+
+        from codefusion.model.pipeline import DEFAULT_STEPS
+
+        pipe = self._pipeline(lang)
+        if pipe.kind == "masked":
+            return {"kernel": "masked", **dataclasses.asdict(pipe.masked_sampling)}
+        return {"kernel": pipe.kind, "steps": DEFAULT_STEPS}
+
     def status(self) -> dict[str, Any]:
         """Everything a user asks when something is slow or broken."""
         pipe = self._pipe

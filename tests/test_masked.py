@@ -18,7 +18,7 @@ from codefusion.model.noise.masked import (
     token_logp,
 )
 from codefusion.model.noise.repair import error_spans, positions_to_remask
-from codefusion.model.pipeline import CodeFusionPipeline
+from codefusion.model.pipeline import DEFAULT_STEPS, CodeFusionPipeline, MaskedSampling
 from codefusion.model.tokenizer import CodeTokenizer
 from tiny_model import CF_PAIRS, cf_batch, cf_tokenizer, tiny_cfg
 
@@ -304,6 +304,10 @@ def test_a_folder_hands_languages_to_a_masked_model_beside_it(tok, overfit, tmp_
     assert [c[0].text for c in engine.generate_batch(prompts, "cf", k=1)] == rules
     status = engine.status()
     assert status["languageModels"] == {"cf": {"path": str(tmp_path / "masked"), "kind": "masked"}}
+    # what a request that names no steps samples with (codefusion eval records it): the masked folder's settings
+    assert engine.sampler("cf")["kernel"] == "masked" and engine.sampler("cf")["temperature"] == 0.0
+    assert engine.sampler("cf")["steps"] == MaskedSampling().steps
+    assert engine.sampler("python") == {"kernel": "diffusion", "steps": DEFAULT_STEPS}
     assert status["parameters"] == sum(p.numel() for m in (net, gaussian) for p in m.parameters())
 
     from codefusion.server.cli.doctor import check_model

@@ -182,6 +182,7 @@ def test_codefusion_eval_end_to_end(tiny_model_dir: Path, tmp_path: Path, capsys
     assert 0 <= result["validity_raw"] <= 100 and 3 * 5 <= result["raw_samples"] <= 3 * 5 * 2  # k, or k · oversample
     assert len(result["predictions"]) == 3 and all(len(p["served"]) <= 5 for p in result["predictions"])
     assert result["command"] == "codefusion eval --lang cf --steps 2 --limit 3 --seed 0"
+    assert result["steps"] == 2 and result["sampler"]["kernel"] == "diffusion"  # the steps asked for; its kernel
 
 
 def test_codefusion_eval_int8(tiny_model_dir: Path, tmp_path: Path):

@@ -246,6 +246,7 @@ def evaluate(spec: RunSpec, engines: dict[tuple[Path, bool], Engine] | None = No
     desc = f"{spec.lang}/{spec.system}"
     oversample = 2
     model_path: str | None = None
+    sampler: dict[str, Any] = {}  # diffusion and seeded: the engine's sampler settings for this language
     if spec.system == "retrieval":
         train_pairs, _ = load_pairs(spec.lang, "train")
         preds, took = predict_retrieval(train_pairs, pairs, spec.lang, k=spec.k, oversample=oversample)
@@ -262,6 +263,7 @@ def evaluate(spec: RunSpec, engines: dict[tuple[Path, bool], Engine] | None = No
         engine = engines[key]
         engine.load()
         oversample, model_path = engine.oversample, str(model_dir)
+        sampler = engine.sampler(spec.lang)
         preds, took = predict_engine(engine, pairs, spec.lang, k=spec.k, steps=spec.steps, seed=spec.seed,
                                      method=PIPELINE_METHOD[spec.system], batch_size=spec.batch_size, desc=desc)
     result: dict[str, Any] = {
@@ -287,10 +289,10 @@ def evaluate(spec: RunSpec, engines: dict[tuple[Path, bool], Engine] | None = No
         "command": spec.command(),
         "date": dt.date.today().isoformat(),
     }
-    if spec.system in ("diffusion", "seeded") and spec.steps is None:
-        from codefusion.model.pipeline import DEFAULT_STEPS
-
-        result["steps"] = DEFAULT_STEPS
+    if spec.system in ("diffusion", "seeded"):
+        result["sampler"] = sampler  # the masked kernel's steps and repair rounds come from its folder
+        if spec.steps is None:
+            result["steps"] = sampler["steps"]
     return result, preds
 
 
