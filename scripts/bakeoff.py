@@ -98,7 +98,7 @@ def row_from_eval(result: dict, run: str | None, step: int | None, kind: str = "
             "n": result["prompts"], **{f"top{j}": metric[f"top{j}"] for j in (1, 3, 5)},
             "raw_parse": result["validity_raw"], "distinct": result["served_per_prompt"],
             "s_per_prompt": round(result["ms_per_prompt"] / 1000, 3), "subsample_seed": result["subsample_seed"],
-            "source": "codefusion eval"}
+            "source": "codefusion eval", **({"sampler": result["sampler"]} if "sampler" in result else {})}
 
 
 def main() -> None:

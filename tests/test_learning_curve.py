@@ -33,6 +33,16 @@ def test_a_model_alone_result_becomes_a_row_of_its_run_and_step(tmp_path):
     assert (row["kind"], row["lang"], row["n"]) == ("masked", "bash", 400)
     assert (row["top1"], row["top3"], row["top5"]) == (6.5, 8.5, 9.25)
     assert row["raw_parse"] == 93.0 and row["s_per_prompt"] == 0.805 and row["source"] == "codefusion eval"
+    assert "sampler" not in row  # results from before eval recorded it
+
+
+def test_the_sampler_a_result_ran_with_is_kept_in_its_row(tmp_path):
+    result = eval_result("python", "diffusion", "bleu", (5.5, 8.1, 9.0))
+    result["sampler"] = {"kernel": "masked", "steps": 16, "repair_rounds": 8}
+    proc = run(tmp_path, result, "--run", "masked-continue", "--step", "20500")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    row = json.loads((tmp_path / "lc.jsonl").read_text())
+    assert row["sampler"] == {"kernel": "masked", "steps": 16, "repair_rounds": 8} and row["top5"] == 9.0
 
 
 def test_an_ar_result_is_the_baseline_row(tmp_path):
