@@ -267,6 +267,8 @@ class Engine:
         pipe = self._pipeline(lang)
         if pipe.kind == "masked":
             return {"kernel": "masked", **dataclasses.asdict(pipe.masked_sampling)}
+        if pipe.kind == "ar":  # left to right: no denoising steps
+            return {"kernel": "ar"}
         return {"kernel": pipe.kind, "steps": DEFAULT_STEPS}
 
     def status(self) -> dict[str, Any]:

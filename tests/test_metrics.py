@@ -193,6 +193,17 @@ def test_codefusion_eval_int8(tiny_model_dir: Path, tmp_path: Path):
     assert result["quantize"] is True and result["command"].endswith("--quantize") and result["prompts"] == 2
 
 
+def test_codefusion_eval_records_a_sampler_only_for_the_diffusion_systems(tiny_baseline_dir: Path, tmp_path: Path):
+    from codefusion.server.engine import Engine
+
+    out = tmp_path / "ar.json"
+    assert cli_main(["eval", "--lang", "cf", "--system", "ar", "--ar-model", str(tiny_baseline_dir), "--limit", "2",
+                     "--device", "cpu", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["system"] == "ar" and "sampler" not in result and result["steps"] is None
+    assert Engine(tiny_baseline_dir, device="cpu").sampler("cf") == {"kernel": "ar"}  # no denoising steps
+
+
 def test_codefusion_eval_steps_curve_with_chosen_steps(tiny_model_dir: Path, tmp_path: Path):
     rc = cli_main(["eval", "--steps-curve", "--curve-steps", "1,3", "--curve-limit", "2", "--model",
                    str(tiny_model_dir), "--device", "cpu", "--docs", str(tmp_path), "--jobs", "1"])

@@ -263,7 +263,8 @@ def evaluate(spec: RunSpec, engines: dict[tuple[Path, bool], Engine] | None = No
         engine = engines[key]
         engine.load()
         oversample, model_path = engine.oversample, str(model_dir)
-        sampler = engine.sampler(spec.lang)
+        if spec.system in ("diffusion", "seeded"):
+            sampler = engine.sampler(spec.lang)
         preds, took = predict_engine(engine, pairs, spec.lang, k=spec.k, steps=spec.steps, seed=spec.seed,
                                      method=PIPELINE_METHOD[spec.system], batch_size=spec.batch_size, desc=desc)
     result: dict[str, Any] = {
@@ -292,7 +293,7 @@ def evaluate(spec: RunSpec, engines: dict[tuple[Path, bool], Engine] | None = No
     if spec.system in ("diffusion", "seeded"):
         result["sampler"] = sampler  # the masked kernel's steps and repair rounds come from its folder
         if spec.steps is None:
-            result["steps"] = sampler["steps"]
+            result["steps"] = sampler.get("steps")  # None for an AR folder given as the model
     return result, preds
 
 
