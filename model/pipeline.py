@@ -6,7 +6,7 @@ import json
 import threading
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +140,15 @@ class CodeFusionPipeline:
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.net.parameters())
+
+    def sampler_settings(self) -> dict[str, Any]:
+        """What `sample` runs with when it is given no steps: the kernel and its steps (the masked kernel: every
+        setting of its folder's sampler.json, defaults where it has none); an AR model has no denoising steps."""
+        if self.kind == "masked":
+            return {"kernel": "masked", **asdict(self.masked_sampling)}
+        if self.kind == "ar":
+            return {"kernel": "ar"}
+        return {"kernel": self.kind, "steps": DEFAULT_STEPS}
 
     def _prompts(self, prompts: list[str], lang: str) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, P) encoder inputs, one per prompt, and their padding."""

@@ -259,17 +259,8 @@ class Engine:
 
     def sampler(self, lang: str) -> dict[str, Any]:
         """The settings a request for `lang` that names no steps samples with: the kernel, its steps, and for the
-        masked kernel the rest of its folder's sampler.json (defaults where the folder has none)."""
-        import dataclasses
-
-        from codefusion.model.pipeline import DEFAULT_STEPS
-
-        pipe = self._pipeline(lang)
-        if pipe.kind == "masked":
-            return {"kernel": "masked", **dataclasses.asdict(pipe.masked_sampling)}
-        if pipe.kind == "ar":  # left to right: no denoising steps
-            return {"kernel": "ar"}
-        return {"kernel": pipe.kind, "steps": DEFAULT_STEPS}
+        masked kernel the rest of its folder's sampler.json (`CodeFusionPipeline.sampler_settings`)."""
+        return self._pipeline(lang).sampler_settings()
 
     def status(self) -> dict[str, Any]:
         """Everything a user asks when something is slow or broken."""

@@ -246,7 +246,7 @@ def evaluate(spec: RunSpec, engines: dict[tuple[Path, bool], Engine] | None = No
     desc = f"{spec.lang}/{spec.system}"
     oversample = 2
     model_path: str | None = None
-    sampler: dict[str, Any] = {}  # diffusion and seeded: the engine's sampler settings for this language
+    sampler: dict[str, Any] | None = None  # diffusion and seeded: the engine's sampler settings for this language
     if spec.system == "retrieval":
         train_pairs, _ = load_pairs(spec.lang, "train")
         preds, took = predict_retrieval(train_pairs, pairs, spec.lang, k=spec.k, oversample=oversample)
@@ -290,7 +290,7 @@ def evaluate(spec: RunSpec, engines: dict[tuple[Path, bool], Engine] | None = No
         "command": spec.command(),
         "date": dt.date.today().isoformat(),
     }
-    if spec.system in ("diffusion", "seeded"):
+    if sampler is not None:
         result["sampler"] = sampler  # the masked kernel's steps and repair rounds come from its folder
         if spec.steps is None:
             result["steps"] = sampler.get("steps")  # None for an AR folder given as the model
