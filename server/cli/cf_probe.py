@@ -1,9 +1,12 @@
 """`codefusion cf probe`: CF suggestions for prompts typed as users type them, scored on small columns.
 
-The probe (model/evaluation/cf_phrasing_probe.jsonl) holds prompts written for it, not taken from the
-training data, each with the rule it asks for and a column of ten cells. Every prompt goes through what
-a user runs (`cf_service.suggest` on a real workbook with the served engine), and a candidate is a hit
-when it highlights the same cells as the expected rule (execution match, model/evaluation/metrics.py).
+Two probes, both written for probing, not taken from the training data, each prompt with the rule it asks
+for and a column of cells: `typed` (model/evaluation/cf_phrasing_probe.jsonl, 74 prompts) and `patterns`
+(cf_phrasing_probe_patterns.jsonl: rule kinds × phrasing patterns, model/evaluation/cf_probe_patterns.py,
+in two halves by phrasing; `--half held-out` measures the phrasings the wording reader was not built on).
+Every prompt goes through what a user runs (`cf_service.suggest` on a real workbook with the served
+engine, or with no model at all under `--wording-only`), and a candidate is a hit when it highlights the
+same cells as the expected rule (execution match, model/evaluation/metrics.py).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 PROBE = Path(__file__).resolve().parents[2] / "model" / "evaluation" / "cf_phrasing_probe.jsonl"
+PROBES = {"typed": PROBE, "patterns": PROBE.with_name("cf_phrasing_probe_patterns.jsonl")}
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,8 @@ class ProbeItem:
     prompt: str
     expected: str
     values: list[Any]
+    kind: str = ""  # the rule kind (patterns probe)
+    half: str = ""  # "build" or "held-out" (patterns probe)
 
 
 @dataclass(frozen=True)
@@ -47,8 +53,14 @@ def load_probe(path: Path = PROBE) -> list[ProbeItem]:
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             row = json.loads(line)
-            items.append(ProbeItem(row["prompt"], row["expected"], list(row["values"])))
+            items.append(ProbeItem(row["prompt"], row["expected"], list(row["values"]), row.get("kind", ""),
+                                   row.get("half", "")))
     return items
+
+
+def no_model(prompt: str, k: int) -> list[tuple[str, float]]:
+    """A generator that writes nothing: the suggestions are then the wording reader's alone."""
+    return []
 
 
 def write_column(path: Path, values: list[Any]) -> str:
@@ -84,27 +96,46 @@ def run_probe(items: Iterable[ProbeItem], generate: Any, k: int = 3) -> list[Pro
         return [score_item(item, generate, Path(tmp), k) for item in items]
 
 
-def summary(results: list[ProbeResult]) -> str:
+def summary(results: list[ProbeResult], label: str = "CF phrasing probe") -> str:
     n = max(len(results), 1)
     top1 = sum(r.top1 for r in results)
     top3 = sum(r.top3 for r in results)
-    return (f"CF phrasing probe ({len(results)} prompts): top-1 {100 * top1 / n:.1f} % ({top1}), "
+    return (f"{label} ({len(results)} prompts): top-1 {100 * top1 / n:.1f} % ({top1}), "
             f"top-3 {100 * top3 / n:.1f} % ({top3})")
 
 
+def by_kind(results: list[ProbeResult]) -> list[str]:
+    """One summary line per rule kind, in the probe's order."""
+    kinds = list(dict.fromkeys(r.item.kind for r in results if r.item.kind))
+    return [summary([r for r in results if r.item.kind == kind], f"  {kind}") for kind in kinds]
+
+
+def probe_path(name: str) -> Path:
+    return PROBES.get(name, Path(name))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--probe", type=Path, default=PROBE, help="probe JSONL (prompt, expected, values)")
+    parser.add_argument("--probe", default="typed",
+                        help="typed (default), patterns, or a probe JSONL (prompt, expected, values[, kind, half])")
+    parser.add_argument("--half", choices=["build", "held-out"], default=None,
+                        help="only the prompts of one half (patterns probe; default: all)")
     parser.add_argument("--model", default=None, help="model directory (default: the shipped model)")
+    parser.add_argument("--wording-only", action="store_true",
+                        help="no model: the suggestions are the wording reader's alone (model/cf/wording.py)")
     parser.add_argument("--misses", action="store_true", help="also list the prompts missed at top-1")
 
 
 def run(args: argparse.Namespace, generate: Any = None) -> int:
     from .cf import engine_generate
 
-    results = run_probe(load_probe(args.probe), generate or engine_generate(args.model))
+    items = [i for i in load_probe(probe_path(args.probe)) if args.half is None or i.half == args.half]
+    if args.wording_only:
+        generate = no_model
+    results = run_probe(items, generate or engine_generate(args.model))
     if args.misses:
         for r in results:
             if not r.top1:
                 print(f"miss@1 {r.item.prompt!r}: expected {r.item.expected}, served {r.served}")
-    print(summary(results))
+    print("\n".join(by_kind(results)))
+    print(summary(results, f"CF phrasing probe {args.probe}" + (f", {args.half} half" if args.half else "")))
     return 0
