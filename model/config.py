@@ -46,6 +46,12 @@ class ModelConfig:
     # at position j predicts token j from the positions before it as an AR decoder's does (the "shift" of the
     # AR-to-diffusion adaptations, DiffuLLaMA / Dream): set for a model initialised from the AR baseline.
     masked_shift: bool = False
+    # Masked kernel, edit models: the encoder input is segments split by <eos> (the request's prompt, the names
+    # the user's code defines, a retrieved example's prompt, its code), each with its own positions and a
+    # segment embedding; 1 = the prompt alone. copy_head: N's output mixes the vocabulary with a pointer over
+    # the encoder input's tokens (CopyHead), so an example's code and the prompt's names are copied directly.
+    input_segments: int = 1
+    copy_head: bool = False
     pad_id: int = 0
     eos_id: int = 1
 

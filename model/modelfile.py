@@ -90,10 +90,14 @@ def load_tokenizer(model_dir: Path, cfg: ModelConfig) -> CodeTokenizer:
 # Position tables that may grow when a model is initialised from a smaller one (a longer encoder input set by
 # --config-overrides): the old rows are kept and the new ones repeat them.
 GROWABLE = ("encoder.pos.weight",)
+# Modules an edit model adds to a masked one: initialising from a folder without them (grow) keeps their fresh
+# values (a zero segment embedding, a copy head whose gate starts mostly closed).
+ADDED_MODULES = ("encoder.segment.", "copy.")
 
 
 def load_weights(model_dir: Path, net: nn.Module, grow: bool = False) -> None:
-    """Load a folder's weights into net; with grow, GROWABLE tables shorter than net's are extended."""
+    """Load a folder's weights into net; with grow (initialising a new run), GROWABLE tables shorter than net's
+    are extended and ADDED_MODULES the folder lacks keep net's own values."""
     path = Path(model_dir) / WEIGHTS_FILE
     if not path.is_file():
         raise ModelLoadError(f"weights not found: {path}")
@@ -107,7 +111,7 @@ def load_weights(model_dir: Path, net: nn.Module, grow: bool = False) -> None:
                 and state[key].shape[1:] == own[key].shape[1:]:
             reps = -(-own[key].shape[0] // state[key].shape[0])
             state[key] = state[key].repeat(reps, *([1] * (state[key].dim() - 1)))[: own[key].shape[0]]
-    missing = sorted(set(own) - set(state))
+    missing = sorted(k for k in set(own) - set(state) if not (grow and k.startswith(ADDED_MODULES)))
     bad_shape = [k for k in own if k in state and state[k].shape != own[k].shape]
     if missing or bad_shape:
         raise ModelLoadError(f"weights {path} do not fit the config: missing {missing[:5]}, "

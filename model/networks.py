@@ -79,22 +79,68 @@ def decoder_layer_step(layer: nn.TransformerDecoderLayer, h: Tensor, kv: tuple[T
     return h, (k, v)
 
 
+def segment_positions(tokens: Tensor, separator: int, segments: int, positions: int) -> tuple[Tensor, Tensor]:
+    """Each token's segment (how many separators are at or before it) and its position inside that segment,
+    both (B, P); a separator opens the next segment. Clamped to the tables' sizes."""
+    sep = tokens == separator  # (B, P)
+    idx = torch.arange(tokens.shape[1], device=tokens.device).expand_as(tokens)  # (B, P)
+    start = torch.cummax(torch.where(sep, idx, torch.zeros_like(idx)), dim=1).values  # (B, P)
+    seg = sep.long().cumsum(1).clamp(max=segments - 1)
+    return seg, (idx - start).clamp(max=positions - 1)
+
+
 class Encoder(nn.Module):
-    """E: transformer encoder over the NL prompt (first token is the language tag)."""
+    """E: transformer encoder over the NL prompt (first token is the language tag). With cfg.input_segments > 1
+    the input is segments split by <eos> (edit models: prompt, context, an example's prompt and code), each
+    counting its positions from 0 and marked by a segment embedding (zero at first: segment 0 reads as before)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
+        self.cfg = cfg
         self.tok = nn.Embedding(cfg.vocab_size, cfg.d_model, padding_idx=cfg.pad_id)
         self.pos = nn.Embedding(cfg.max_prompt_len, cfg.d_model)
+        self.segment = nn.Embedding(cfg.input_segments, cfg.d_model) if cfg.input_segments > 1 else None
+        if self.segment is not None:
+            nn.init.zeros_(self.segment.weight)
         layer = nn.TransformerEncoderLayer(cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.dropout,
                                            activation="gelu", batch_first=True, norm_first=True)
         self.layers = nn.TransformerEncoder(layer, cfg.encoder_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(cfg.d_model)
 
     def forward(self, prompt: Tensor, prompt_pad: Tensor) -> Tensor:
-        pos = torch.arange(prompt.shape[1], device=prompt.device)
-        h = self.tok(prompt) + self.pos(pos)  # (B, P, C)
+        if self.segment is None:
+            h = self.tok(prompt) + self.pos(torch.arange(prompt.shape[1], device=prompt.device))  # (B, P, C)
+        else:
+            seg, pos = segment_positions(prompt, self.cfg.eos_id, self.cfg.input_segments, self.cfg.max_prompt_len)
+            h = self.tok(prompt) + self.pos(pos) + self.segment(seg)  # (B, P, C)
         return self.norm(self.layers(h, src_key_padding_mask=prompt_pad))  # (B, P, C)
+
+
+class CopyHead(nn.Module):
+    """Pointer-generator output (See et al., 2017): each code position's distribution is a learned mix of the
+    vocabulary head's and an attention over the encoder input's tokens, so a name, a value or a retrieved
+    example's code is copied by pointing at it rather than learnt through the vocabulary."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.query = nn.Linear(cfg.d_model, cfg.d_model)
+        self.key = nn.Linear(cfg.d_model, cfg.d_model)
+        self.gate = nn.Linear(cfg.d_model, 1)
+        nn.init.zeros_(self.gate.weight)
+        nn.init.constant_(self.gate.bias, -1.0)  # starts mostly the vocabulary head the model was trained with
+
+    def keys(self, memory: Tensor) -> Tensor:
+        return self.key(memory)  # (B, M, C)
+
+    def mix(self, h: Tensor, vocab_logits: Tensor, keys: Tensor, source: Tensor, source_pad: Tensor) -> Tensor:
+        """log of (1 − g)·softmax(vocab_logits) + g·copy, (B, L, V): log-probabilities, usable as logits."""
+        scores = self.query(h).float() @ keys.float().transpose(1, 2) / math.sqrt(h.shape[-1])  # (B, L, M)
+        attn = scores.masked_fill(source_pad[:, None, :], float("-inf")).softmax(-1)
+        copy = torch.zeros_like(vocab_logits, dtype=torch.float32).scatter_add_(
+            -1, source[:, None, :].expand(-1, h.shape[1], -1), attn)  # (B, L, V)
+        g = torch.sigmoid(self.gate(h).float())  # (B, L, 1)
+        p = (1 - g) * vocab_logits.float().softmax(-1) + g * copy
+        return p.clamp(min=1e-12).log()
 
 
 class CrossBlocks(nn.Module):
@@ -243,6 +289,24 @@ class RequestContext:
     head_logit_table: Tensor  # (E, V)
 
 
+@dataclass
+class CopySource:
+    """The tokens a copy head points at, (N, P), their pointer keys (N, P, C) and padding (N, P), True = pad."""
+
+    keys: Tensor
+    tokens: Tensor
+    pad: Tensor
+
+
+@dataclass
+class MaskedContext:
+    """Per-request constants of the masked sampler: prompt K/V per layer, the padding mask, the copy source."""
+
+    kv: MemoryKV
+    mask: Tensor  # (N, 1, 1, P), True = attend
+    copy: CopySource | None = None
+
+
 def future_mask(n: int, share: float, device: torch.device) -> Tensor | None:
     """A self-attention mask (n, n), True = hidden, hiding each later position with probability 1 - share;
     None (full attention) when share >= 1. Earlier positions and the position itself are always visible."""
@@ -271,6 +335,7 @@ class MaskedDiffusionNet(nn.Module):
         self.denoiser = CrossBlocks(cfg, cfg.denoiser_layers, cfg.d_model, cfg.d_model,
                                     positions=cfg.max_code_len + int(shift))
         self.head_scale = nn.Parameter(torch.tensor(1.0))  # tied head, as GPT-2; also the dtype probe
+        self.copy = CopyHead(cfg) if cfg.copy_head else None
 
     def embed(self, tokens: Tensor) -> Tensor:
         """N's input: the tokens' embeddings (B, L, C), behind the start vector when shifted (B, L+1, C)."""
@@ -279,11 +344,25 @@ class MaskedDiffusionNet(nn.Module):
             return e
         return torch.cat([self.start.to(e.dtype).expand(e.shape[0], 1, -1), e], dim=1)
 
-    def project(self, h: Tensor) -> Tensor:
-        """N's output (B, L or L+1, C) -> each code position's logits over the vocabulary (B, L, V)."""
+    def project(self, h: Tensor, copy: CopySource | None = None) -> Tensor:
+        """N's output (B, L or L+1, C) -> each code position's logits over the vocabulary (B, L, V); with a copy
+        head, log-probabilities of the mix of the vocabulary and the pointer over `copy`'s tokens."""
         if self.start is not None:
             h = h[:, :-1]
-        return self.head_scale * h @ self.token_embedding.weight[: self.cfg.vocab_size].t()
+        logits = self.head_scale * h @ self.token_embedding.weight[: self.cfg.vocab_size].t()
+        if self.copy is None:
+            return logits
+        if copy is None:
+            raise ValueError("a model with a copy head needs the encoder input's tokens (source)")
+        return self.copy.mix(h, logits, copy.keys, copy.tokens, copy.pad)
+
+    def copy_source(self, memory: Tensor, source: Tensor | None, source_pad: Tensor, repeats: int = 1,
+                    ) -> CopySource | None:
+        """What the copy head points at: the encoder input's tokens and their keys (None without a copy head)."""
+        if self.copy is None or source is None:
+            return None
+        return CopySource(self.copy.keys(memory).repeat_interleave(repeats, 0),
+                          source.repeat_interleave(repeats, 0), source_pad.repeat_interleave(repeats, 0))
 
     def encode(self, prompt: Tensor, prompt_pad: Tensor) -> Tensor:
         return self.encoder(prompt, prompt_pad)  # (B, P, C)
@@ -295,21 +374,28 @@ class MaskedDiffusionNet(nn.Module):
         return self.time(sinusoidal(t * 1000, self.cfg.d_model).to(self.head_scale.dtype))
 
     def forward(self, tokens: Tensor, memory: Tensor, memory_pad: Tensor, t: Tensor | None = None,
-                future_share: float = 1.0) -> Tensor:
+                future_share: float = 1.0, source: Tensor | None = None) -> Tensor:
         """Logits over the vocabulary (without [MASK]) for every code position, (B, L) -> (B, L, V).
         future_share < 1 (training only): each position sees every earlier one and that share of the later
-        ones, drawn at random per call (0: a causal mask, as the AR baseline; 1: full attention, as sampling)."""
+        ones, drawn at random per call (0: a causal mask, as the AR baseline; 1: full attention, as sampling).
+        source (B, P): the encoder's input tokens, which a copy head points at."""
         cond = None if t is None else self.time_condition(t)
         x = self.embed(tokens)
-        return self.project(self.denoiser(x, memory, memory_pad, cond, future_mask(x.shape[1], future_share, x.device)))
+        h = self.denoiser(x, memory, memory_pad, cond, future_mask(x.shape[1], future_share, x.device))
+        return self.project(h, self.copy_source(memory, source, memory_pad))
 
-    def request_context(self, memory: Tensor, memory_pad: Tensor, k: int) -> tuple[MemoryKV, Tensor]:
-        """The prompt's cross-attention K/V per layer and its mask, repeated for k candidates, once per request."""
-        return memory_kv(self.denoiser.layers, memory, k), attention_mask(memory_pad).repeat_interleave(k, 0)
+    def request_context(self, memory: Tensor, memory_pad: Tensor, k: int,
+                        source: Tensor | None = None) -> MaskedContext:
+        """The prompt's cross-attention K/V per layer, its mask and the copy head's source, repeated for k
+        candidates, once per request."""
+        return MaskedContext(memory_kv(self.denoiser.layers, memory, k),
+                             attention_mask(memory_pad).repeat_interleave(k, 0),
+                             self.copy_source(memory, source, memory_pad, k))
 
-    def forward_cached(self, tokens: Tensor, kv: MemoryKV, mask: Tensor, cond: Tensor | None = None) -> Tensor:
-        """forward() for inference, with request_context()'s K/V; cond (N, 1, C) or None."""
-        return self.project(self.denoiser.forward_cached(self.embed(tokens), kv, mask, cond))  # (N, L, V)
+    def forward_cached(self, tokens: Tensor, ctx: MaskedContext, cond: Tensor | None = None) -> Tensor:
+        """forward() for inference, with request_context()'s constants; cond (N, 1, C) or None."""
+        h = self.denoiser.forward_cached(self.embed(tokens), ctx.kv, ctx.mask, cond)
+        return self.project(h, ctx.copy)  # (N, L, V)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

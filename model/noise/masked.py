@@ -75,7 +75,8 @@ class MaskedDiffusion:
         t = self.sample_t(code.shape[0], code.device)
         x_t, masked = self.q_sample(code, t, net.mask_id)
         memory = net.encode(batch.prompt, batch.prompt_pad)  # (B, P, C)
-        logits = net(x_t, memory, batch.prompt_pad, t, future_share=self.future_share())  # (B, L, V)
+        logits = net(x_t, memory, batch.prompt_pad, t, future_share=self.future_share(),
+                     source=batch.prompt)  # (B, L, V): a copy head points at the encoder input
         ce = F.cross_entropy(logits.float().transpose(1, 2), code, reduction="none")  # (B, L)
         m = masked.float()
         masked_ce = (ce * m).sum() / m.sum().clamp(min=1.0)
@@ -148,7 +149,7 @@ def sample_masked(net: MaskedDiffusionNet, *, prompt: Tensor, prompt_pad: Tensor
             raise ValueError(f"init and remask must both be (B·k, L) = {(n, length)}")
         x = torch.where(remask.to(device), net.mask_id, init.to(device))
     memory = net.encode(prompt, prompt_pad)  # (B, P, C)
-    kv, mask = net.request_context(memory, prompt_pad, k)
+    ctx = net.request_context(memory, prompt_pad, k, source=prompt)
     generators = [torch.Generator().manual_seed(seed * 1_000_003 + i) for i in range(n_prompts)]
     token_logp = torch.zeros((n, length), device=device)
     blocks = [(0, length)] if not block_length else [(a, min(a + block_length, length))
@@ -170,7 +171,7 @@ def sample_masked(net: MaskedDiffusionNet, *, prompt: Tensor, prompt_pad: Tensor
             rate_cond = net.time_condition((x == net.mask_id).float().mean(-1))  # (N, C), or None
             if rate_cond is not None:  # time-conditioned models read the share still masked
                 cond = rate_cond[:, None, :]  # (N, 1, C)
-            logits = net.forward_cached(x, kv, mask, cond).float()  # (N, L, V)
+            logits = net.forward_cached(x, ctx, cond).float()  # (N, L, V)
             logp = logits.log_softmax(-1)
             choice = gumbel_choice(logits, temperature, generators, k)  # (N, L)
             conf = logp.gather(-1, choice[..., None])[..., 0].exp()  # (N, L)
@@ -199,14 +200,14 @@ def token_logp(net: MaskedDiffusionNet, *, prompt: Tensor, prompt_pad: Tensor, c
     Unmasked tokens are copied by the sampler, not predicted, so each token is scored while it is masked."""
     n, length = codes.shape
     memory = net.encode(prompt, prompt_pad)  # (B, P, C)
-    kv, mask = net.request_context(memory, prompt_pad, per_prompt)
+    ctx = net.request_context(memory, prompt_pad, per_prompt, source=prompt)
     half = torch.rand(length, generator=torch.Generator().manual_seed(seed)) < 0.5  # (L,)
     out = torch.zeros((n, length), device=codes.device)
     for part in (half, ~half):
         part = part.to(codes.device)
         x = torch.where(part[None], net.mask_id, codes)  # (N, L)
         cond = net.time_condition(torch.full((n,), float(part.float().mean()), device=codes.device))
-        logits = net.forward_cached(x, kv, mask, None if cond is None else cond[:, None, :]).float()  # (N, L, V)
+        logits = net.forward_cached(x, ctx, None if cond is None else cond[:, None, :]).float()  # (N, L, V)
         logp = logits.log_softmax(-1).gather(-1, codes[..., None])[..., 0]  # (N, L)
         out = torch.where(part[None], logp, out)
     return out

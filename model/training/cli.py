@@ -36,13 +36,14 @@ from .corpus import (
 )
 from .data import load_pairs, log
 from .early_stop import EarlyStopper, copy_best
+from .edit_data import DEFAULT_LANG_WEIGHTS, DEFAULT_SOURCE_WEIGHTS, build_corpus, edit_dev_loss, edit_stream
 from .from_ar import init_masked_from_ar, masked_config_from_ar
 from .trainer import Trainer, TrainerConfig
 
 FINETUNE_WEIGHTS = {"python": 0.35, "bash": 0.4, "cf": 0.25}  # CF has few pairs but short, cheap batches
 RUN_ARGS_FILE = "run_args.jsonl"  # one line per start of a run: its step and recipe flags
 RECIPE_FLAGS = ("stage", "arch", "kernel", "loss_weighting", "causal_anneal", "mask_rate_min", "pretrain_mix",
-                "cpd_prob", "extra_pairs", "batch")
+                "cpd_prob", "extra_pairs", "batch", "edit", "external", "source_weights")
 
 
 class DiffusionObjective(nn.Module):
@@ -240,6 +241,15 @@ def run(args: argparse.Namespace) -> int:
     if args.stage == "pretrain":
         assert pre_stream is not None
         stream = pre_stream
+    elif args.edit:
+        if not (isinstance(net, MaskedDiffusionNet) and cfg.copy_head and cfg.input_segments >= 4):
+            raise SystemExit("--edit trains a masked model with a copy head and 4 input segments: --config-overrides "
+                             "'{\"copy_head\": true, \"input_segments\": 4}'")
+        shares = json.loads(args.lang_weights) if args.lang_weights else DEFAULT_LANG_WEIGHTS
+        corpus = build_corpus(tok, cfg, list(shares), [s for s in args.external.split(",") if s])
+        stream = edit_stream(corpus, tok, cfg, batch_size=args.batch, seed=seed + rank, lang_weights=shares,
+                             source_weights=json.loads(args.source_weights) if args.source_weights
+                             else DEFAULT_SOURCE_WEIGHTS)
     else:
         extra = load_extra_pairs(args.extra_pairs) if args.extra_pairs else None
         pairs = finetune_examples(tok, cfg, extra)
@@ -255,6 +265,11 @@ def run(args: argparse.Namespace) -> int:
     if world > 1:
         module = nn.parallel.DistributedDataParallel(objective)
     def on_eval(step: int) -> dict:
+        if args.edit:
+            assert isinstance(net, MaskedDiffusionNet)
+            losses = edit_dev_loss(net, tok, cfg, ["python", "bash"], n=args.dev_loss_n)
+            log(f"edit dev loss at {step}: {json.dumps(losses)}")
+            return {"edit_dev_loss": losses}
         out = quick_dev_eval(net, cfg, tok, kind) if not args.no_sample_eval else {}
         if stopper is not None:
             losses = headline(dev_loss(net, cfg, tok, kind, n=args.dev_loss_n, device=device))
@@ -378,6 +393,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    f"'{{\"python\": 0.45, \"bash\": 0.35, \"cf\": 0.2}}' (default {json.dumps(FINETUNE_WEIGHTS)})")
     p.add_argument("--extra-pairs", type=Path, help="fine-tuning: a JSONL file of extra {lang, prompt, code} "
                    "training pairs (e.g. scripts/mine_comment_pairs.py's), appended to each language's")
+    p.add_argument("--edit", action="store_true",
+                   help="fine-tuning: train an edit model (the prompt, context names and a retrieved example in; "
+                        "model/examples/edit.py); --lang-weights then names only the languages trained")
+    p.add_argument("--external", default="", help="--edit: comma-separated external sources to add "
+                   "(tldr, cheat, eg, pydocs, django; data/external/)")
+    p.add_argument("--source-weights", help="--edit: JSON {lang: {source: share}} of each batch's rows "
+                   "('codefusion' is the CodeFusion split itself)")
     p.add_argument("--early-stop-patience", type=int, default=0, metavar="EVALS",
                    help="fine-tuning: per-language early stopping on dev loss, measured at every "
                    "evaluation; a language not better for EVALS evaluations keeps only --early-stop-floor of its "
