@@ -13,6 +13,7 @@ from typing import Any
 
 from codefusion.model.cf import (
     ApplyResult,
+    CellBlock,
     CFSyntaxError,
     apply_rule_to_workbook,
     format_rule,
@@ -49,7 +50,11 @@ class Suggestions:
 def suggest(path: str, sheet: str | None, cell_range: str | None, description: str, k: int,
             generate: Generate) -> Suggestions:
     """Up to `k` distinct valid rules for `description`, ranked (cf_ranking.py), each with its preview."""
-    block = read_range(path, sheet, cell_range)
+    return suggest_block(read_range(path, sheet, cell_range), description, k, generate)
+
+
+def suggest_block(block: CellBlock, description: str, k: int, generate: Generate) -> Suggestions:
+    """`suggest` on cells already read (the cross-validation scores the data's columns this way)."""
     best: dict[str, tuple[float, Rule]] = {}
     rejected = []
     for text, score in generate(description, max(k, 1) * 2):  # over-generate: some are dropped

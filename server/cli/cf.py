@@ -24,6 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from . import cf_probe
 
     cf_probe.add_arguments(probe)
+    crossval = sub.add_parser("crossval", help="k-fold cross-validated hit rate over the CF training data "
+                                               "(the wording reader + the nearest examples of the other folds)")
+    from . import cf_crossval
+
+    cf_crossval.add_arguments(crossval)
     for p in (s, a):
         p.add_argument("--sheet", default=None, help="sheet name (default: the first)")
         p.add_argument("--range", dest="cell_range", default=None,
@@ -54,6 +59,10 @@ def run(args: argparse.Namespace, generate=None) -> int:
         from . import cf_probe
 
         return cf_probe.run(args, generate)
+    if args.cf_command == "crossval":
+        from . import cf_crossval
+
+        return cf_crossval.run(args)
     try:
         if args.cf_command == "suggest":
             result = cf_service.suggest(args.book, args.sheet, args.cell_range, args.description, args.k,
