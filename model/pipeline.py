@@ -15,6 +15,7 @@ from torch import nn
 
 from .ar_baseline import ARNet, ar_beam_search, ar_sample
 from .config import LANGUAGES, ModelConfig
+from .examples.edit import EditSource, edit_input
 from .modelfile import ModelLoadError, load_tokenizer, load_weights, read_config, resolve_device
 from .networks import CodeFusionNet, MaskedDiffusionNet
 from .noise.gaussian import DDIMScheduler, NoiseSchedule, SampleOutput, SamplingCancelled, sample_codes
@@ -46,7 +47,8 @@ DEFAULT_STEPS = 2  # best dev quality for the shipped model (see models/MODEL_CA
 class MaskedSampling:
     """The masked kernel's sampler settings (a model folder's sampler.json overrides them; picked on dev)."""
 
-    steps: int = 16
+    steps: int = 16  # with a threshold: the most steps
+    threshold: float | None = None  # commit every position at least this sure each step (None: steps' counts)
     temperature: float = 0.8
     schedule: str = "linear"  # CommitSchedule
     block_length: int = 0  # 0: the whole code at once
@@ -214,6 +216,44 @@ class CodeFusionPipeline:
             result.append([Sample(self.tokenizer.decode(tokens[r]), float(scores[r]), tokens[r]) for r in rows])
         return result
 
+    @property
+    def edits(self) -> bool:
+        """Whether this is an edit model: it reads a retrieved example and context names (sample_edits)."""
+        return self.kind == "masked" and self.config.copy_head and self.config.input_segments >= 4
+
+    def sample_edits(self, prompts: list[str], lang: str, examples: Sequence[Sequence[EditSource | None]], *,
+                     k: int, names: Sequence[Sequence[str]] | None = None, steps: int | None = None, seed: int = 0,
+                     max_tokens: int | None = None, should_stop: Callable[[], bool] | None = None,
+                     ) -> list[list[Sample]]:
+        """k samples per prompt from an edit model: sample j reads examples[i][j] (cycled; None: the model
+        writes alone) and the prompt's context names, all k·B rows one batch."""
+        if not self.edits:
+            raise ValueError("sample_edits needs an edit model (a masked model with a copy head)")
+        if lang not in LANGUAGES:
+            raise ValueError(f"unknown language {lang!r}; expected one of {LANGUAGES}")
+        if len(examples) != len(prompts) or (names is not None and len(names) != len(prompts)):
+            raise ValueError("examples (and names) need one entry per prompt")
+        if not prompts:
+            return []
+        length = min(max_tokens or self.config.code_len[lang], self.config.max_code_len)
+        rows = []
+        for i, prompt in enumerate(prompts):
+            own = list(examples[i]) or [None]
+            for j in range(k):
+                rows.append(edit_input(self.tokenizer, self.config, lang, prompt, names[i] if names else (),
+                                       own[j % len(own)]))
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), self.config.pad_id, dtype=torch.long)
+        for r, row in enumerate(rows):
+            ids[r, : len(row)] = torch.tensor(row)
+        ids = ids.to(self.device)
+        with self._lock, torch.inference_mode():
+            out = self._sample_masked(self.net, ids, ids == self.config.pad_id, lang, 1, length, steps, seed,
+                                      should_stop)
+        tokens, scores = out.tokens.tolist(), out.scores.tolist()
+        return [[Sample(self.tokenizer.decode(tokens[r]), float(scores[r]), tokens[r]) for r in range(i * k, i * k + k)]
+                for i in range(len(prompts))]
+
     def _sample_masked(self, net: MaskedDiffusionNet, prompt: torch.Tensor, pad: torch.Tensor, lang: str, k: int,
                        length: int, steps: int | None, seed: int, should_stop: Callable[[], bool] | None,
                        init: torch.Tensor | None = None, start: int | None = None) -> SampleOutput:
@@ -221,7 +261,7 @@ class CodeFusionPipeline:
         init (B·k, L): codes to edit, their `start` % least-sure tokens remasked (None: all-masked start)."""
         ms = self.masked_sampling
         settings: dict[str, Any] = dict(temperature=ms.temperature, schedule=CommitSchedule(ms.schedule),
-                        end_confidence=ms.end_confidence, should_stop=should_stop)
+                        end_confidence=ms.end_confidence, threshold=ms.threshold, should_stop=should_stop)
         if init is None:
             out = sample_masked(net, prompt=prompt, prompt_pad=pad, k=k, length=length,
                                 steps=steps or ms.steps, seed=seed,

@@ -200,7 +200,8 @@ class Engine:
         if config is None or pipe.kind == "ar":
             return frozenset()
         return frozenset(lang for lang, start in config.start.items()
-                         if as_they_are(self._lang_pipes.get(lang, pipe).kind, start))
+                         if as_they_are(self._lang_pipes.get(lang, pipe).kind, start)
+                         and not (lang in config.edit and self._lang_pipes.get(lang, pipe).edits))
 
     def _await_examples(self, lang: str, should_stop: Callable[[], bool] | None) -> None:
         """For a language whose examples are served as they are, wait (EXAMPLES_WAIT_S at most, cancellable) for
@@ -306,11 +307,13 @@ class Engine:
         max_tokens: int | None = None,
         should_stop: Callable[[], bool] | None = None,
         method: str = "diffusion",
+        names: Sequence[str] = (),
     ) -> list[Candidate]:
-        """Up to k ranked candidates for one prompt. Raises SamplingCancelled if should_stop() turns True."""
+        """Up to k ranked candidates for one prompt. Raises SamplingCancelled if should_stop() turns True.
+        names: what the user's code around the prompt already names (an edit model uses them)."""
         return self.generate_batch(
             [prompt], lang, k=k, steps=steps, seed=seed, max_tokens=max_tokens, should_stop=should_stop,
-            method=method,
+            method=method, names=[tuple(names)],
         )[0]
 
     def generate_batch(
@@ -324,17 +327,23 @@ class Engine:
         max_tokens: int | None = None,
         should_stop: Callable[[], bool] | None = None,
         method: str = "diffusion",
+        names: Sequence[Sequence[str]] | None = None,
     ) -> list[list[Candidate]]:
         """Candidates for each prompt, in order; cached prompts are not sampled again.
 
         `method` is the pipeline's: "diffusion", or for the AR baseline "sample" / "beam".
+        names: per prompt, the names the user's code has (an edit model reads them).
         """
         if lang not in LANGS:
             raise ValueError(f"unknown language {lang!r}; expected one of {', '.join(LANGS)}")
         if k < 1:
             raise ValueError("k must be at least 1")
         prompts = [clean_prompt(p) for p in prompts]
-        keys = [(p, lang, k, steps, seed, max_tokens, method, self.seeding) for p in prompts]
+        name_rows = [tuple(n) for n in names] if names is not None else [()] * len(prompts)
+        if len(name_rows) != len(prompts):
+            raise ValueError("names needs one entry per prompt")
+        keys = [(p, lang, k, steps, seed, max_tokens, method, self.seeding, n) for p, n in zip(prompts, name_rows,
+                                                                                              strict=True)]
         results: list[list[Candidate] | None] = [self._cache_get(key) for key in keys]
         if all(r is not None for r in results):
             return [r or [] for r in results]
@@ -347,16 +356,16 @@ class Engine:
                 r if r is not None else self._cache_get(key) for r, key in zip(results, keys, strict=True)
             ]
             todo = list(
-                dict.fromkeys(prompts[i] for i, r in enumerate(results) if r is None)
+                dict.fromkeys((prompts[i], name_rows[i]) for i, r in enumerate(results) if r is None)
             )  # unique, in order
             if todo:
-                samples = self._sample(pipe, todo, lang, kwargs)
-                ranked = {p: self.rank(lang, per_prompt, k) for p, per_prompt in zip(todo, samples, strict=True)}
+                samples = self._sample(pipe, [p for p, _ in todo], lang, {**kwargs, "names": [n for _, n in todo]})
+                ranked = {key: self.rank(lang, per_prompt, k) for key, per_prompt in zip(todo, samples, strict=True)}
                 for i, p in enumerate(prompts):
                     if results[i] is None:
-                        results[i] = ranked[p]
-                for p, candidates in ranked.items():
-                    self._cache_put((p, lang, k, steps, seed, max_tokens, method, self.seeding), candidates)
+                        results[i] = ranked[(p, name_rows[i])]
+                for (p, n), candidates in ranked.items():
+                    self._cache_put((p, lang, k, steps, seed, max_tokens, method, self.seeding, n), candidates)
         return [r or [] for r in results]
 
     def sample_batch(
@@ -389,7 +398,8 @@ class Engine:
     def rank(self, lang: str, samples: Sequence[Sample], k: int) -> list[Candidate]:
         """The candidates `generate_batch` serves from one prompt's samples (server/ranking.py's rules)."""
         examples_first = self._seeds is not None and lang in self._seeds.config.examples_first
-        return rank_candidates(lang, samples, k, examples_first=examples_first)
+        edits_first = self._seeds is not None and lang in self._seeds.config.edit and self._seeds.config.edits_first
+        return rank_candidates(lang, samples, k, examples_first=examples_first, edits_first=edits_first)
 
     @contextlib.contextmanager
     def _sampler(self) -> Iterator[None]:
@@ -430,6 +440,8 @@ class Engine:
         short = [i for i, rows in enumerate(samples) if needs_top_up(lang, rows, k)]
         if short and self.oversample > 1:
             more = {**kwargs, "k": k * (self.oversample - 1), "seed": kwargs["seed"] + TOP_UP_SEED}
+            if kwargs.get("names") is not None:
+                more["names"] = [kwargs["names"][i] for i in short]
             extra = self._first_samples(pipe, [prompts[i] for i in short], lang, more, skip=k, pools=pools)
             self.top_ups += 1
             for i, rows in zip(short, extra, strict=True):
@@ -455,6 +467,13 @@ class Engine:
         (server/seeded.py; a top-up batch, skip = the first batch's k, uses the next nearest), else from pure
         noise under the prompt alone."""
         seeds, start = self._seeds, self._seed_start(lang)
+        if pipe.edits and seeds is not None and self.seeding and lang in seeds.config.edit:
+            return seeded_samples(pipe, seeds, prompts, lang, kwargs, start=start or 0, skip=skip)
+        if pipe.edits and kwargs.get("method", "diffusion") == "diffusion":  # the edit model writing alone
+            names = kwargs.get("names") or [()] * len(prompts)
+            args = {key: v for key, v in kwargs.items() if key in ("k", "steps", "seed", "max_tokens", "should_stop")}
+            return pipe.sample_edits(prompts, lang, [[None]] * len(prompts), names=names, **args)
+        kwargs = {key: v for key, v in kwargs.items() if key != "names"}  # only an edit model reads them
         if pipe.kind == "ar" or seeds is None or start is None:  # the AR baseline is never seeded
             return pipe.sample(prompts, lang, **kwargs)
         return seeded_samples(pipe, seeds, prompts, lang, kwargs, start=start, skip=skip, pools=pools)
@@ -469,10 +488,12 @@ class Engine:
         seed: int = 0,
         max_tokens: int | None = None,
         method: str = "diffusion",
+        names: Sequence[str] = (),
     ) -> list[Candidate] | None:
         """The candidates of an earlier identical request, or None (never samples)."""
         return self._cache_get(
-            (prompt.strip()[:MAX_PROMPT_CHARS], lang, k, steps, seed, max_tokens, method, self.seeding), count=False
+            (prompt.strip()[:MAX_PROMPT_CHARS], lang, k, steps, seed, max_tokens, method, self.seeding,
+             tuple(names)), count=False
         )
 
     def _cache_get(self, key: tuple[Any, ...], count: bool = True) -> list[Candidate] | None:

@@ -37,6 +37,7 @@ class Prompt:
     last_line: int  # last line of the comment block / docstring
     insert_line: int
     indent: str
+    names: tuple[str, ...] = ()  # what the code around the prompt already names (code_names), nearest first
 
 
 def language_for(language_id: str | None, uri: str = "") -> str | None:
@@ -165,14 +166,15 @@ def extract_prompt(
     if block is not None:
         first, last, prompt_text = block
         indent = before_cursor or _indent_of(lines[last])
-        return Prompt(prompt_text, lang, PromptKind.COMMENT, first, last, line, indent)
+        return Prompt(prompt_text, lang, PromptKind.COMMENT, first, last, line, indent, code_names(lines, first, lang))
     if lang == "python":
         doc = _docstring_above(lines, line)
         if doc is not None:
             first, last, prompt_text, doc_indent = doc
             if _body_is_empty(lines, line, _indent_of(lines[first - 1])):
                 indent = before_cursor if len(before_cursor) >= len(doc_indent) else doc_indent
-                return Prompt(prompt_text, lang, PromptKind.DOCSTRING, first, last, line, indent)
+                return Prompt(prompt_text, lang, PromptKind.DOCSTRING, first, last, line, indent,
+                              code_names(lines, first, lang))
     return None
 
 
@@ -183,7 +185,8 @@ def prompt_at_comment(text: str, line: int, lang: str) -> Prompt | None:
     if block is None:
         return None
     first, last, prompt_text = block
-    return Prompt(prompt_text, lang, PromptKind.COMMENT, first, last, last + 1, _indent_of(lines[last]))
+    return Prompt(prompt_text, lang, PromptKind.COMMENT, first, last, last + 1, _indent_of(lines[last]),
+                  code_names(lines, first, lang))
 
 
 def indent_code(code: str, indent: str, *, first_line_indented: bool = False) -> str:
@@ -198,3 +201,90 @@ def first_line(code: str, limit: int = 80) -> str:
     """A one-line label for a candidate."""
     head = next((ln.strip() for ln in code.splitlines() if ln.strip()), "")
     return head if len(head) <= limit else head[: limit - 1] + "…"
+
+
+# --- the user's code as context: names an edit model may use ---------------------------------------------
+
+MAX_NAMES = 6  # names passed to the model, nearest first
+NAMES_LOOKBACK = 40  # lines above the prompt searched for them
+_PY_DEF = re.compile(r"^\s*(?:async\s+)?def\s+(\w+)\s*\((.*)\)")
+_PY_ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*(?::[^=]*)?=(?!=)")
+_PY_FOR = re.compile(r"^\s*(?:async\s+)?for\s+([\w\s,()]+?)\s+in\b")
+_PY_IMPORT = re.compile(r"^\s*(?:from\s+\S+\s+)?import\s+(.+)$")
+_PY_CLASS = re.compile(r"^\s*class\s+(\w+)")
+_SH_ASSIGN = re.compile(r"^\s*(?:local\s+|export\s+|declare\s+(?:-\w+\s+)?)?([A-Za-z_]\w*)=")
+_SH_FOR = re.compile(r"^\s*for\s+([A-Za-z_]\w*)\s+in\b")
+_IDENT = re.compile(r"[A-Za-z_]\w*")
+
+
+def def_parameters(line: str) -> list[str]:
+    """The parameter names of a one-line `def` header (annotations, defaults, `*`, `self`/`cls` dropped)."""
+    m = _PY_DEF.match(line)
+    if m is None:
+        return []
+    out, depth, part = [], 0, ""
+    for ch in m.group(2) + ",":  # split on top-level commas only
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            name = _IDENT.search(part.split(":")[0].split("=")[0])
+            if name and name.group(0) not in ("self", "cls"):
+                out.append(name.group(0))
+            part = ""
+        else:
+            part += ch
+    return out
+
+
+def _line_names(line: str, lang: str) -> list[str]:
+    if lang == "bash":
+        m = _SH_ASSIGN.match(line) or _SH_FOR.match(line)
+        return [m.group(1)] if m else []
+    if (params := def_parameters(line)) or _PY_DEF.match(line):
+        return params
+    for pattern in (_PY_ASSIGN, _PY_FOR, _PY_CLASS):
+        m = pattern.match(line)
+        if m:
+            return [n for n in _IDENT.findall(m.group(1))]
+    m = _PY_IMPORT.match(line)
+    if m:
+        return [part.split(" as ")[-1].strip().split(".")[0] for part in m.group(1).strip("() ").split(",")
+                if part.strip() and part.strip() != "*"]
+    return []
+
+
+def code_names(lines: list[str], above: int, lang: str) -> tuple[str, ...]:
+    """What the code above line `above` names (Python: parameters of the function around it, assigned, loop,
+    imported and class names; Bash: assigned and loop variables), nearest first, at most MAX_NAMES."""
+    out: list[str] = []
+    for line in reversed(lines[max(0, above - NAMES_LOOKBACK): above]):
+        for name in _line_names(line, lang):
+            if name not in out and not name.startswith("__"):
+                out.append(name)
+        if len(out) >= MAX_NAMES:
+            break
+    return tuple(out[:MAX_NAMES])
+
+
+def as_function_body(code: str) -> str:
+    """A one-line candidate as the body of a function whose docstring asked for a value: an expression or an
+    assignment becomes `return …` (a function that computes a value returns it); other code is unchanged."""
+    import ast
+
+    text = code.strip()
+    if "\n" in text or text.startswith(("return", "yield", "raise", "print(")):
+        return code
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return code
+    if len(tree.body) != 1:
+        return code
+    node = tree.body[0]
+    if isinstance(node, ast.Expr) and not isinstance(node.value, ast.Await):
+        return f"return {text}"
+    if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+        return f"return {ast.get_source_segment(text, node.value)}"
+    return code

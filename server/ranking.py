@@ -24,6 +24,12 @@ class Candidate:
 # Dev chose them (models/MODEL_CARD.md): the examples' nearness beat the model's own score as an order.
 
 
+def edits_before_examples(sample: Sample, edits_first: bool) -> bool:
+    """With seeding.json's `edits_first` (an edit model's languages): every model edit before every example as
+    it is."""
+    return edits_first and sample.unedited
+
+
 def from_an_example_first(sample: Sample, examples_first: bool) -> bool:
     """A sample that started from a nearest training example (or is one) before one from pure noise."""
     return sample.example_score is None
@@ -50,9 +56,10 @@ def model_score_first(sample: Sample, examples_first: bool) -> float:
 RANKING_RULES = (from_an_example_first, nearer_example_first, example_beside_its_edit, model_score_first)
 
 
-def rank_key(sample: Sample, examples_first: bool = False) -> tuple[float, ...]:
-    """The sample's sort key under RANKING_RULES; ties keep the samples' order (the sort is stable)."""
-    return tuple(rule(sample, examples_first) for rule in RANKING_RULES)
+def rank_key(sample: Sample, examples_first: bool = False, edits_first: bool = False) -> tuple[float, ...]:
+    """The sample's sort key under RANKING_RULES (after edits_before_examples); ties keep the samples' order
+    (the sort is stable)."""
+    return (edits_before_examples(sample, edits_first), *(rule(sample, examples_first) for rule in RANKING_RULES))
 
 
 def needs_top_up(lang: str, samples: Sequence[Sample], k: int) -> bool:
@@ -60,7 +67,8 @@ def needs_top_up(lang: str, samples: Sequence[Sample], k: int) -> bool:
     return len(rank_candidates(lang, samples, k)) < k
 
 
-def rank_candidates(lang: str, samples: Sequence[Sample], k: int, examples_first: bool = False) -> list[Candidate]:
+def rank_candidates(lang: str, samples: Sequence[Sample], k: int, examples_first: bool = False,
+                    edits_first: bool = False) -> list[Candidate]:
     """Validate, deduplicate (after normalisation) and rank samples by RANKING_RULES; at most k, and none
     when no sample parses (a served candidate always parses). Of duplicates the first ranked stays.
     examples_first: `lang` is one of seeding.json's `examples_first` languages.
@@ -69,7 +77,7 @@ def rank_candidates(lang: str, samples: Sequence[Sample], k: int, examples_first
 
     texts = [(s, s.text.strip("\n").rstrip()) for s in samples]
     checked = [(s, text) for s, text in texts if text.strip() and validate(lang, text)]
-    checked.sort(key=lambda c: rank_key(c[0], examples_first))
+    checked.sort(key=lambda c: rank_key(c[0], examples_first, edits_first))
     seen: set[str] = set()
     out: list[Candidate] = []
     for s, text in checked:
@@ -81,4 +89,21 @@ def rank_candidates(lang: str, samples: Sequence[Sample], k: int, examples_first
         out.append(Candidate(text=text, score=float(score), rank=len(out) + 1, seed=s.seed))
         if len(out) == k:
             break
+    return out
+
+
+def function_bodies(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """Candidates for the body of a function under its docstring: one-line values returned (prompts.py's
+    as_function_body), duplicates that makes dropped, ranks renumbered."""
+    import dataclasses
+
+    from .prompts import as_function_body
+
+    out: list[Candidate] = []
+    seen: set[str] = set()
+    for c in candidates:
+        text = as_function_body(c.text)
+        if text not in seen:
+            seen.add(text)
+            out.append(dataclasses.replace(c, text=text, rank=len(out) + 1))
     return out

@@ -31,6 +31,8 @@ def seeded_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[
     from codefusion.model.pipeline import Sample
 
     k = kwargs["k"]
+    if pipe.edits and lang in seeds.config.edit:
+        return edited_samples(pipe, seeds, prompts, lang, kwargs, skip=skip)
     found = [nearest_examples(pipe, seeds, p, lang, skip + k, pools)[skip:] for p in prompts]
     samples: list[list[Sample]] = [[] for _ in prompts]
     seeded = [i for i, f in enumerate(found) if f]
@@ -71,3 +73,29 @@ def nearest_examples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompt: str,
     if pools is not None:
         pools[prompt] = (size, rescored)
     return rescored[:n]
+
+
+def edited_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[str], lang: str,
+                   kwargs: dict[str, Any], *, skip: int = 0) -> list[list[Sample]]:
+    """k samples per prompt from an edit model: sample j is its edit of the (skip + j)-th nearest example (read
+    as it is, with its prompt, and the request's context names, kwargs["names"]); a prompt with no example
+    sharing a word gets k samples the model writes alone. With keep_examples, the examples as the seeding
+    serves them (with slots) join, ranked by server/ranking.py."""
+    from codefusion.model.pipeline import Sample
+
+    k = kwargs["k"]
+    names = kwargs.get("names") or [()] * len(prompts)
+    found = [seeds.sources(p, lang, skip + k)[skip:] for p in prompts]
+    args = {key: v for key, v in kwargs.items() if key in ("steps", "seed", "max_tokens", "should_stop")}
+    rows = pipe.sample_edits(prompts, lang, [[src for _, src in f] or [None] for f in found], k=k, names=names,
+                             **args)
+    samples: list[list[Sample]] = []
+    for i, row in enumerate(rows):
+        near = found[i]
+        out = [Sample(s.text, s.score, s.tokens, near[j % len(near)][0].code if near else None,
+                      example_score=near[j % len(near)][0].score if near else None) for j, s in enumerate(row)]
+        if seeds.config.keep_examples and near:
+            out += [Sample(r.code, 0.0, [], r.code, unedited=True, example_score=r.score)
+                    for r in seeds.nearest(prompts[i], lang, skip + k)[skip:]]
+        samples.append(out)
+    return samples

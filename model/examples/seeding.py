@@ -56,6 +56,7 @@ import numpy as np
 from ..config import LANGUAGES
 from ..modelfile import ModelLoadError
 from ..validate import validate
+from .edit import EditSource
 from .retrieval import HybridRetriever, Retrieved, TfidfRetriever
 from .slots import coverage, transfer
 
@@ -87,6 +88,10 @@ class SeedingConfig:
     rerank: dict[str, float] = field(default_factory=dict)  # language -> weight of the model's fit (rescored())
     rerank_step: int = 100  # the noise step the model restores each example from when it rescores them
     examples_first: tuple[str, ...] = ()  # with keep_examples: languages whose examples rank before their edits
+    # languages an edit model writes: candidate j is its edit of the j-th nearest example, read as it is (prompt
+    # and code) with the user's context names (model/examples/edit.py); `start` is not used for them
+    edit: tuple[str, ...] = ()
+    edits_first: bool = False  # with keep_examples: every edit ranks before every example as it is
 
     @classmethod
     def from_dict(cls, raw: object, where: Path) -> SeedingConfig:
@@ -97,6 +102,11 @@ class SeedingConfig:
         slots, keep = raw.get("slots", False), raw.get("keep_examples", False)
         rerank, rerank_step = raw.get("rerank", {}), raw.get("rerank_step", 100)
         first = raw.get("examples_first", [])
+        edit, edits_first = raw.get("edit", []), raw.get("edits_first", False)
+        if not isinstance(edit, list) or any(lang not in LANGUAGES for lang in edit):
+            raise ModelLoadError(f"{where}: 'edit' must be a list of languages from {LANGUAGES}")
+        if not isinstance(edits_first, bool):
+            raise ModelLoadError(f"{where}: 'edits_first' must be true or false")
         if not isinstance(start, dict) or any(
             lang not in LANGUAGES or isinstance(t, bool) or not isinstance(t, int) or t < 0 for lang, t in start.items()
         ):
@@ -118,7 +128,7 @@ class SeedingConfig:
         if not isinstance(first, list) or any(lang not in LANGUAGES for lang in first):
             raise ModelLoadError(f"{where}: 'examples_first' must be a list of languages from {LANGUAGES}")
         return cls(dict(start), steps, examples, semantic, float(weight), slots, keep,
-                   {lang: float(w) for lang, w in rerank.items()}, rerank_step, tuple(first))
+                   {lang: float(w) for lang, w in rerank.items()}, rerank_step, tuple(first), tuple(edit), edits_first)
 
 
     @classmethod
@@ -205,6 +215,11 @@ class ExampleSeeds:
                 moved.append(dataclasses.replace(r, code=code, score=score))
         return sorted(moved, key=lambda r: -r.score)[:k]
 
+    def sources(self, prompt: str, lang: str, k: int) -> list[tuple[Retrieved, EditSource]]:
+        """The k nearest examples as they are (no slots), each with its own prompt: what an edit model reads."""
+        return [(r, EditSource(self.prompts[lang][r.index], r.code))
+                for r in self.retrievers[lang].retrieve(prompt, k) if r.score > 0]
+
     def _moved(self, found: Retrieved, lang: str, prompt: str) -> str:
         """The example's code with the prompt's literals, or as it was when that would not parse."""
         code = transfer(found.code, self.prompts[lang][found.index], prompt)
@@ -246,6 +261,8 @@ class ExampleSeeds:
             body.update(rerank=config.rerank, rerank_step=config.rerank_step)
         if config.examples_first:
             body.update(examples_first=list(config.examples_first))
+        if config.edit:
+            body.update(edit=list(config.edit), edits_first=config.edits_first)
         if config.semantic:
             if embeddings:
                 from .minilm import SentenceEncoder

@@ -59,8 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--system", "--baseline", dest="baseline", choices=list(SYSTEMS), default=None,
                         help="what to evaluate: diffusion (the model alone, default), seeded (as served: "
                              "candidates start from the nearest training examples where the model folder's "
-                             "seeding.json says so), examples (the examples seeded runs start from, unedited), "
-                             "or a baseline: ar, ar-beam, retrieval")
+                             "seeding.json says so), examples (the nearest examples as they are), slots (the "
+                             "same with the slot rewrite), or a baseline: ar, ar-beam, retrieval")
     parser.add_argument("--limit", type=int, default=None, help="evaluate a random subset of N prompts")
     parser.add_argument("--seed", type=int, default=0, help="sampling and subsampling seed")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
@@ -118,7 +118,7 @@ def _job_cost(job: RunSpec | CurveJob) -> float:
     if isinstance(job, CurveJob):
         return sum(job.steps_list) / 10 * job.limit * lang
     per_prompt = {"diffusion": 1.0, "seeded": 1.0, "ar": 3.0, "ar-beam": 1.0, "retrieval": 0.001,
-                 "examples": 0.01}[job.system]
+                 "examples": 0.01, "slots": 0.01}[job.system]
     return per_prompt * (job.limit or 1000) * lang
 
 

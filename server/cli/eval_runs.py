@@ -19,8 +19,8 @@ from ..engine import BATCH_PROMPTS, PIPELINE_METHOD, Engine, EngineNotReady
 from ..ranking import rank_candidates
 from .report import PRIMARY, SYSTEM_LABELS, TOP_KS
 
-SYSTEMS = ("diffusion", "seeded", "examples", "ar", "ar-beam", "retrieval")
-MODEL_FREE = ("retrieval", "examples")  # systems that run no network: no quantisation
+SYSTEMS = ("diffusion", "seeded", "examples", "slots", "ar", "ar-beam", "retrieval")
+MODEL_FREE = ("retrieval", "examples", "slots")  # systems that run no network: no quantisation
 
 
 def log(msg: str) -> None:
@@ -157,15 +157,23 @@ def predict_retrieval(train_pairs: Sequence[Any], pairs: Sequence[Any], lang: st
 
 
 def predict_examples(model_dir: Path, pairs: Sequence[Any], lang: str, *, k: int,
-                     oversample: int) -> tuple[list[Prediction], float]:
-    """The examples the served engine seeds from (the model folder's retriever, literals moved where its
-    seeding.json says `slots`), unedited by the model: what the model's edits are measured against."""
+                     oversample: int, slots: bool = False) -> tuple[list[Prediction], float]:
+    """The examples the served engine retrieves (the model folder's retriever), unedited by the model: as they
+    are, or with the request's literals moved in by the slot rewrite (`slots`, model/examples/slots.py)."""
+    return _serve_found(pairs, lang, k, example_finder(model_dir, lang, k * oversample, slots))
+
+
+def example_finder(model_dir: Path, lang: str, n: int, slots: bool) -> Callable[[str], Sequence[Any]]:
+    """prompt -> its n nearest examples from the folder's index (with or without the slot rewrite)."""
+    import dataclasses
+
     from codefusion.model.examples.seeding import ExampleSeeds
 
     seeds = ExampleSeeds.from_dir(model_dir)
     if seeds is None or lang not in seeds.retrievers:
         raise EngineNotReady(f"{model_dir} has no seeding examples for {lang}")
-    return _serve_found(pairs, lang, k, lambda prompt: seeds.nearest(prompt, lang, k * oversample))
+    seeds.config = dataclasses.replace(seeds.config, slots=slots)
+    return lambda prompt: seeds.nearest(prompt, lang, n)
 
 
 def _serve_found(pairs: Sequence[Any], lang: str, k: int,
@@ -228,7 +236,7 @@ class RunSpec:
 def model_dir_for(spec: RunSpec) -> Path:
     from codefusion.model.pipeline import BASELINE_MODEL_DIR, DEFAULT_MODEL_DIR
 
-    if spec.system in ("diffusion", "seeded", "examples"):
+    if spec.system in ("diffusion", "seeded", "examples", "slots"):
         return Path(spec.model or DEFAULT_MODEL_DIR)
     return Path(spec.ar_model or BASELINE_MODEL_DIR)
 
@@ -250,10 +258,11 @@ def evaluate(spec: RunSpec, engines: dict[tuple[Path, bool], Engine] | None = No
     if spec.system == "retrieval":
         train_pairs, _ = load_pairs(spec.lang, "train")
         preds, took = predict_retrieval(train_pairs, pairs, spec.lang, k=spec.k, oversample=oversample)
-    elif spec.system == "examples":
+    elif spec.system in ("examples", "slots"):
         examples_dir = model_dir_for(spec)
         model_path = str(examples_dir)
-        preds, took = predict_examples(examples_dir, pairs, spec.lang, k=spec.k, oversample=oversample)
+        preds, took = predict_examples(examples_dir, pairs, spec.lang, k=spec.k, oversample=oversample,
+                                       slots=spec.system == "slots")
     else:
         model_dir = model_dir_for(spec)
         engines = engines if engines is not None else {}

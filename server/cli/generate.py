@@ -1,8 +1,13 @@
 """`codefusion generate`: prompts in a JSONL file → ranked, validated candidates in a JSONL file.
 
-Input lines are `{"id": ..., "prompt": "..."}`; output has one line per input, same order:
+Input lines are `{"id": ..., "prompt": "..."}` (optionally `"names": [...]`, what the user's code around the
+prompt names, as the language server passes them); output has one line per input, same order:
 `{"id": ..., "candidates": ["...", ...]}` (up to k distinct, best first). It uses the same engine
 as the language server, in batches of prompts; progress goes to stderr.
+
+--system picks what answers: served (the default: what the language server serves), examples (the nearest
+training examples exactly as they are: no slots, no model), slots (the same with the slot rewrite), alone
+(the model with no examples), ar (the AR baseline, beam search).
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ..engine import BATCH_PROMPTS, LANGS, PIPELINE_METHOD, Engine, EngineNotReady
+
+GENERATE_SYSTEMS = ("served", "examples", "slots", "alone", "ar")
 
 
 class InputError(ValueError):
@@ -38,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-seeding", action="store_true",
                         help="sample from pure noise only (default: start from the nearest training examples "
                              "for the languages the model folder's seeding.json lists)")
+    parser.add_argument("--system", choices=GENERATE_SYSTEMS, default="served",
+                        help="what answers: served (default), examples (nearest examples as they are), slots "
+                             "(examples + slot rewrite), alone (the model, no examples), ar (AR baseline, beam)")
     parser.add_argument("--batch-size", type=int, default=BATCH_PROMPTS, help="prompts per sampler batch")
     parser.add_argument("--input", required=True, type=Path, help="JSONL with {id, prompt} per line")
     parser.add_argument("--output", required=True, type=Path, help="JSONL to write {id, candidates} to")
@@ -45,6 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def read_prompts(path: Path) -> list[tuple[Any, str]]:
     """(id, prompt) per non-blank line; raises InputError naming the first bad line."""
+    return [(row_id, prompt) for row_id, prompt, _ in read_rows(path)]
+
+
+def read_rows(path: Path) -> list[tuple[Any, str, tuple[str, ...]]]:
+    """(id, prompt, names) per non-blank line; raises InputError naming the first bad line."""
     rows = []
     with path.open(encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -58,7 +73,10 @@ def read_prompts(path: Path) -> list[tuple[Any, str]]:
                 raise InputError(
                     f'{path}:{n}: expected {{"id": ..., "prompt": "..."}}, got {line.strip()[:80]}'
                 )
-            rows.append((row["id"], row["prompt"]))
+            names = row.get("names", [])
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise InputError(f'{path}:{n}: "names" must be a list of strings')
+            rows.append((row["id"], row["prompt"], tuple(names)))
     return rows
 
 
@@ -67,10 +85,16 @@ def run(args: argparse.Namespace) -> int:
         print("codefusion generate: --k, --steps and --batch-size must be positive", file=sys.stderr)
         return 2
     try:
-        rows = read_prompts(args.input)
+        rows = read_rows(args.input)
     except (OSError, UnicodeDecodeError, InputError) as exc:
         print(f"codefusion generate: {exc}", file=sys.stderr)
         return 2
+    if args.system == "ar" and args.baseline is None:
+        args.baseline = "ar-beam"
+    if args.system == "alone":
+        args.no_seeding = True
+    if args.system in ("examples", "slots"):
+        return write_examples(args, rows)
     method = PIPELINE_METHOD[args.baseline or "diffusion"]
     model_dir = args.model
     if model_dir is None and (args.baseline or args.kernel):
@@ -100,15 +124,16 @@ def run(args: argparse.Namespace) -> int:
         for i in range(0, len(rows), args.batch_size):
             batch = rows[i : i + args.batch_size]
             results = engine.generate_batch(
-                [p for _, p in batch],
+                [p for _, p, _ in batch],
                 args.lang,
                 k=args.k,
                 steps=args.steps,
                 seed=args.seed,
                 max_tokens=args.max_tokens,
                 method=method,
+                names=[names for _, _, names in batch],
             )
-            for (row_id, _), candidates in zip(batch, results, strict=True):
+            for (row_id, _, _), candidates in zip(batch, results, strict=True):
                 out.write(json.dumps({"id": row_id, "candidates": [c.text for c in candidates]}) + "\n")
             out.flush()
             bar.update(len(batch))
@@ -116,4 +141,28 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"{len(rows)} prompts → {args.output} in {took:.1f}s on {engine.status()['device']}", file=sys.stderr
     )
+    return 0
+
+
+def write_examples(args: argparse.Namespace, rows: list[tuple[Any, str, tuple[str, ...]]]) -> int:
+    """--system examples / slots: the served model folder's nearest examples, ranked as served, no model."""
+    from codefusion.model.pipeline import Sample
+
+    from ..engine import default_model_dir
+    from ..ranking import rank_candidates
+    from .eval_runs import example_finder
+
+    try:
+        find = example_finder(Path(args.model) if args.model else default_model_dir(), args.lang, args.k * 2,
+                              args.system == "slots")
+    except EngineNotReady as exc:
+        print(f"codefusion generate: {exc}", file=sys.stderr)
+        return 2
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    with args.output.open("w", encoding="utf-8") as out:
+        for row_id, prompt, _ in rows:
+            found = [Sample(r.code, r.score, []) for r in find(prompt)]
+            candidates = [c.text for c in rank_candidates(args.lang, found, args.k)]
+            out.write(json.dumps({"id": row_id, "candidates": candidates}) + "\n")
+    print(f"{len(rows)} prompts → {args.output} ({args.system})", file=sys.stderr)
     return 0

@@ -15,7 +15,8 @@ TOP_KS = (1, 3, 5)
 SYSTEM_LABELS = {
     "diffusion": "CodeFusion (diffusion)",
     "seeded": "CodeFusion, example-seeded (as served)",
-    "examples": "Seeding examples, unedited (no model)",
+    "examples": "Nearest examples as they are (no model)",
+    "slots": "Nearest examples + slot rewrite (no model)",
     "ar": "AR, sampling (T 0.8, top-p 0.95)",
     "ar-beam": "AR, beam search",
     "retrieval": "TF-IDF retrieval",

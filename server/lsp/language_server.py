@@ -24,8 +24,8 @@ from pygls.workspace import TextDocument
 
 from ..engine import Engine, EngineNotReady, EngineState
 from ..options import ServerOptions, update_options
-from ..prompts import Prompt, extract_prompt, language_for, prompt_at_comment
-from ..ranking import Candidate
+from ..prompts import Prompt, PromptKind, extract_prompt, language_for, prompt_at_comment
+from ..ranking import Candidate, function_bodies
 from ..version import version
 from .protocol import CodeFusionProtocol
 
@@ -232,7 +232,8 @@ class CodeFusionServer(LanguageServer):
     def cached(self, prompt: Prompt) -> list[Candidate] | None:
         o = self.options
         return self.engine.cached(
-            prompt.text, prompt.lang, k=o.numCandidates, steps=o.steps, seed=o.seed, max_tokens=o.maxTokens
+            prompt.text, prompt.lang, k=o.numCandidates, steps=o.steps, seed=o.seed, max_tokens=o.maxTokens,
+            names=prompt.names,
         )
 
     async def generate(self, feature: str, uri: str, prompt: Prompt, *, automatic: bool = False
@@ -262,11 +263,12 @@ class CodeFusionServer(LanguageServer):
                 seed=o.seed,
                 max_tokens=o.maxTokens,
                 should_stop=ticket.stop.is_set,
+                names=prompt.names,
             )
             candidates = await asyncio.get_running_loop().run_in_executor(self.sampler, call)
             if ticket.stop.is_set():  # the document changed while the sampler finished
                 raise JsonRpcContentModified("superseded by a newer request")
-            return candidates
+            return function_bodies(candidates) if prompt.kind is PromptKind.DOCSTRING else candidates
         except asyncio.CancelledError:
             ticket.stop.set()  # the sampler thread sees it between denoising steps
             raise
