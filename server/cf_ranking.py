@@ -7,6 +7,8 @@
 3. `demote_all_or_none` — with the range's cells known, a rule that highlights every cell or none of them
    (a `top(500)` on 10 cells) goes after the rules that pick some, unless the prompt asked for it in words;
    colour scales, data bars and icon sets paint every number by design: demoted only where there is none.
+   A rule the wording only guessed (a bare value: "highlight London"; "says Done" read as equal to or as
+   containing Done) goes after them too when it highlights none of the cells: the value is not there.
 
 Each rule that moves a candidate says why in the candidate's `notes`. No LSP, no workbook I/O.
 """
@@ -29,6 +31,7 @@ class RankedRule:
     score: float | None  # the model's score; None for a rule only the wording gave
     source: str  # SOURCE_MODEL or SOURCE_WORDING
     worded: int | None = None  # position among the wording's rules, None when the wording does not state it
+    guessed: bool = False  # the wording's guess (Reading.sure is False): demoted when it highlights no cell
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def note(self, text: str) -> RankedRule:
@@ -50,9 +53,10 @@ def prompt_wording_first(ranked: list[RankedRule], prompt: str) -> list[RankedRu
         said = f"the prompt says {reading.words!r}"
         found = by_rule.get(reading.rule)
         if found is not None:
-            worded.append(replace(found, worded=i).note(said))
+            worded.append(replace(found, worded=i, guessed=not reading.sure).note(said))
         else:
-            worded.append(RankedRule(reading.rule, None, SOURCE_WORDING, i, (f"{said}; not among the model's rules",)))
+            worded.append(RankedRule(reading.rule, None, SOURCE_WORDING, i, not reading.sure,
+                                     (f"{said}; not among the model's rules",)))
     rest = [r for r in ranked if r.rule not in {w.rule for w in worded}]
     return worded + rest
 
@@ -66,10 +70,11 @@ def demote_all_or_none(ranked: list[RankedRule], block: CellBlock) -> list[Ranke
         p = preview_block(r.rule, block, limit=0)
         # a scale paints every number by design; one over a range without numbers paints nothing
         blanket = p.count == 0 or (p.count == p.total and not isinstance(r.rule, Scale))
+        lower = blanket and (r.worded is None or (r.guessed and p.count == 0))
         if blanket:
             what = "none of the" if p.count == 0 else "all"
-            r = r.note(f"highlights {what} {p.total} cells" + ("" if r.worded is not None else "; ranked lower"))
-        out.append((blanket and r.worded is None, r))
+            r = r.note(f"highlights {what} {p.total} cells" + ("; ranked lower" if lower else ""))
+        out.append((lower, r))
     return [r for _, r in sorted(out, key=lambda dr: dr[0])]
 
 

@@ -51,7 +51,7 @@ from codefusion.server.cf_ranking import (
     ("names beginning with the letter J", "TextStartsWith(J)"),
     ("emails ending with @gmail.com", "TextEndsWith(@gmail.com)"),
     ('cells with the text "N/A" in them', "TextContains(N/A)"),
-    ("orders with status 'shipped'", "TextContains(shipped)"),
+    ("orders with status 'shipped'", "TextEquals(shipped)"),  # a status is the whole cell
     ("Text contains Apple", "TextContains(Apple)"),  # the prompt's letters are kept
 ])
 def test_wording_gives_the_rule_first(prompt: str, rule: str):
@@ -61,9 +61,68 @@ def test_wording_gives_the_rule_first(prompt: str, rule: str):
     assert readings[0].words and readings[0].words.lower() in " ".join(prompt.lower().split())
 
 
-@pytest.mark.parametrize("prompt", ["highlight London", "dates after 2020", "make it pretty", "", "zero values"])
-def test_wording_without_a_phrase_reads_nothing(prompt: str):
-    assert read_wording(prompt) == []
+@pytest.mark.parametrize("prompt, rule", [
+    # text tests whose value is the user's own words, quoted or not
+    ("rows where the region says North", "TextEquals(North)"),
+    ("anything labelled as Backorder", "TextEquals(Backorder)"),
+    ("cells that say On Hold.", "TextEquals(On Hold)"),  # a name of several words; the full stop is not in it
+    ("orders whose state is on hold", "TextEquals(on hold)"),
+    ("invoices that mention refund", "TextContains(refund)"),
+    ("comments with ASAP somewhere in them", "TextContains(ASAP)"),
+    ("SKUs beginning with ZX", "TextStartsWith(ZX)"),
+    ("phone numbers starting with 0044", "TextStartsWith(0044)"),  # digits are text to a text test
+    ("files ending in .csv", "TextEndsWith(.csv)"),
+    ("questions ending with a question mark", "TextEndsWith(?)"),
+    ("cells with an & in them", "TextContains(&)"),
+    ("names containing an apostrophe", "TextContains(')"),
+    ("codes with an underscore", "TextContains(_)"),
+    # combined conditions
+    ("scores above 60 and below 70", "AND(GreaterThan(60),LessThan(70))"),
+    ("10 or more but 20 or less", "AND(GreaterThanEqual(10),LessThanEqual(20))"),
+    ("anything except Cancelled", "NOT(TextEquals(Cancelled))"),
+    ("regions other than North", "NOT(TextEquals(North))"),
+    ("text that doesn't contain draft", "NOT(TextContains(draft))"),
+    ("notes without TODO in them", "NOT(TextContains(TODO))"),
+    ("say Won or Lost", "OR(TextEquals(Won),TextEquals(Lost))"),
+    ("labelled Won and Lost", "OR(TextEquals(Won),TextEquals(Lost))"),  # one cell cannot equal both
+    ("names starting with A and ending with n", "AND(TextStartsWith(A),TextEndsWith(n))"),
+    ("empty or zero", "OR(Blanks(),Equals(0))"),
+    ("between 1 and 9 but not 5", "AND(Between(1, 9),NotEquals(5))"),
+    ("outside 5 to 10", "OR(LessThan(5),GreaterThan(10))"),
+    ("amounts not between 100 and 200", "OR(LessThan(100),GreaterThan(200))"),
+    # blanks, errors, signs, number words
+    ("cells with no data", "Blanks()"),
+    ("nulls", "Blanks()"),
+    ("populated cells", "NOT(Blanks())"),
+    ("#VALUE! cells", "Errors()"),
+    ("error-free cells", "NOT(Errors())"),
+    ("cells that contain errors", "Errors()"),  # the condition, not the text "errors"
+    ("below zero", "LessThan(0)"),
+    ("more than ten", "GreaterThan(10)"),
+    ("nonzero amounts", "NotEquals(0)"),
+    ("zero values", "Equals(0)"),
+])
+def test_wording_reads_text_combinations_and_states(prompt: str, rule: str):
+    readings = read_wording(prompt)
+    assert readings, prompt
+    assert format_rule(readings[0].rule) == format_rule(parse_rule(rule))
+
+
+@pytest.mark.parametrize("prompt", ["dates after 2020", "make it pretty", "", "apply a colour scale to column 'Final'",
+                                    "top 5 in sheet 'Q3 Sales'"])
+def test_wording_without_a_phrase_reads_nothing_it_cannot_use(prompt: str):
+    # a colour scale or a top 5 cannot combine with a text test: the quoted words are places, not values
+    assert not [r for r in read_wording(prompt) if "Text" in format_rule(r.rule)]
+    if prompt in ("dates after 2020", "make it pretty", ""):
+        assert read_wording(prompt) == []
+
+
+def test_a_bare_value_is_a_guess():
+    readings = read_wording("highlight London")
+    assert [format_rule(r.rule) for r in readings] == ["TextEquals(London)", "TextContains(London)"]
+    assert not any(r.sure for r in readings)
+    assert format_rule(read_wording("mark cancelled orders")[0].rule) == "TextEquals(cancelled)"
+    assert all(r.sure for r in read_wording("cells that mention London"))
 
 
 def test_a_number_is_read_once():
@@ -120,3 +179,46 @@ def test_a_scale_over_text_paints_nothing_and_is_demoted():
     assert texts(ranked) == ["TextContains(o)", "ColorScale()"]
     assert ranked[1].notes == ("highlights none of the 3 cells; ranked lower",)
 
+
+
+def test_a_guess_that_picks_no_cell_goes_after_the_model():
+    cities = CellBlock("S", "A1:A4", ["A1", "A2", "A3", "A4"], ["Paris", "Lyon", "Oslo", "Paris office"])
+    model = scored(("TextContains(o)", -1.0))
+    ranked = rank_suggestions(model, "highlight London", cities)  # London is not in the range
+    assert texts(ranked)[0] == "TextContains(o)"
+    assert ranked[1].guessed and "ranked lower" in ranked[1].notes[-1]
+    ranked = rank_suggestions(model, "highlight Paris", cities)  # Paris is: the guess leads
+    assert texts(ranked)[:2] == ["TextEquals(Paris)", "TextContains(Paris)"]
+
+
+def test_says_x_prefers_the_sense_that_picks_cells():
+    # "say Done" is the whole cell, or a cell containing it when no cell is exactly Done
+    notes = CellBlock("S", "A1:A3", ["A1", "A2", "A3"], ["Done by Ann", "open", "done by Bo"])
+    assert texts(rank_suggestions({}, "cells that say done", notes))[0] == "TextContains(done)"
+    status = CellBlock("S", "A1:A3", ["A1", "A2", "A3"], ["Done", "Not done", "DONE"])
+    assert texts(rank_suggestions({}, "cells that say done", status))[0] == "TextEquals(done)"
+
+
+def test_a_read_text_rule_in_a_real_workbook_follows_excel(tmp_path):
+    """Suggest with no model (the reader alone) on a saved .xlsx, write the rule, read it back: case does not
+    matter, a value inside a longer text is not equal, the `?` of a value is literal (not a wildcard)."""
+    from codefusion.model.cf import rules_from_worksheet
+    from codefusion.server import cf_service
+    from codefusion.server.cli.cf_probe import no_model
+    from openpyxl import Workbook, load_workbook
+
+    book = tmp_path / "book.xlsx"
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Tasks"
+    rows = (["Status", "Note"], ["Done", "why?"], ["DONE", "ok"], ["Not done", "what?"], [None, "so"], ["done", "?!"])
+    for row in rows:
+        ws.append(row)
+    wb.save(book)
+    result = cf_service.suggest(str(book), "Tasks", "A2:A6", "flag anything marked Done", 3, no_model)
+    first = result.candidates[0]
+    assert (first.rule, first.count, first.addresses) == ("TextEquals(Done)", 3, ["A2", "A3", "A6"])
+    cf_service.apply(str(book), "Tasks", "A2:A6", first.rule)
+    assert [r.rule for r in rules_from_worksheet(load_workbook(book)["Tasks"])] == [parse_rule("TextEquals(Done)")]
+    ends = cf_service.suggest(str(book), "Tasks", "B2:B6", "notes ending in ?", 3, no_model).candidates[0]
+    assert (ends.rule, ends.addresses) == ("TextEndsWith(?)", ["B2", "B4"])

@@ -1,11 +1,23 @@
 """The rule a CF prompt states in so many words: "sales above 500" → `GreaterThan(500)`.
 
 A small reader of the phrasings people use for the rule language's conditions — comparisons with a
-number ("over", "at least", "500 or less", ">="), ranges ("between 4 and 8", "from 4 to 8", "4-8"),
-equality, top/bottom counts and percentages, averages, duplicates, blanks, errors, visuals and text
-tests ("containing X", "starting with X"). It reads only what the words say: a prompt it has no phrase
-for ("highlight London") gives nothing, and the model's own ranking stands. Used by the CF suggestion
-ranking (server/cf_ranking.py) to put the rule the prompt spells out first.
+number ("over", "at least", "500 or less", ">=", "below zero", "negative"), ranges ("between 4 and 8",
+"from 4 to 8", "4-8", "outside 4 to 8"), equality, top/bottom counts and percentages, averages,
+duplicates, blanks ("empty", "missing", "NaN"), errors ("#N/A"), visuals, and text tests whose value is
+the user's own words, quoted or not ("that say Done", "marked as Late", "that mention Paris", "beginning
+with Q", "ending in .pdf", "with a # in them", "with a question mark"). Conditions joined by "and/but/or"
+or qualified by "not/except/other than" are combined (`AND/OR/NOT`): "over 40 and under 90", "anything
+except Closed", "blank or zero", "between 10 and 20 but not 15".
+
+Text values keep the prompt's letters (Excel compares text case-insensitively, so the case only shows);
+sentence punctuation around a value is not part of it, symbols that are the value are ("ending in ?").
+A prompt with a bare value and no verb ("highlight London", "mark cancelled orders") gives a guess,
+marked `sure=False`: the ranking keeps it first only when it highlights some of the range's cells.
+Used by the CF suggestion ranking (server/cf_ranking.py) to put the rule the prompt spells out first.
+
+Built against the build half of the phrasing probe (model/evaluation/cf_probe_patterns.py) and the
+phrasings of tests/test_cf_wording.py; measured on the probe's held-out half and by cross-validation
+over the training data (`codefusion cf probe --probe patterns --half held-out`, `codefusion cf crossval`).
 """
 
 from __future__ import annotations
@@ -13,6 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from codefusion.model.cf.executor import ERROR_VALUES
 from codefusion.model.cf.rules import (
     And,
     Average,
@@ -48,6 +61,7 @@ class Reading:
 
     rule: Rule
     words: str
+    sure: bool = True  # False: a guess (a bare value, "says X" as equal or containing): first only if it picks cells
 
 
 # (pattern with one number group `n`, operator). Longer phrasings first: "greater than or equal to"
@@ -69,11 +83,11 @@ _COMPARISONS: list[tuple[str, CompareOp]] = [
     (r"(?P<n>{N})\s*(?:or|and) (?:less|below|lower|fewer|under|smaller|down)\b(?!\s*(?:than|{N}))",
      CompareOp.LESS_EQUAL),
     (r"(?:not equal to|not equals?|does not equal|doesn't equal|other than|except(?: for)?|excluding|"
-     r"different from|not)\s+(?P<n>{N})(?!\s*(?:and|-|to)\s*{N})", CompareOp.NOT_EQUAL),
+     r"different from|not|isn't|aren't)\s+(?P<n>{N})(?!\s*(?:and|-|to)\s*{N})", CompareOp.NOT_EQUAL),
     (r"(?:(?:greater|more|higher|bigger|larger) th[ae]n|above|over|exceed(?:s|ing)?|"
      r"in excess of|>)\s*(?P<n>{N})", CompareOp.GREATER),
     (r"(?:(?:less|lower|smaller|fewer) th[ae]n|below|under|beneath|<)\s*(?P<n>{N})", CompareOp.LESS),
-    (r"(?:equal to|equals?|exactly|=|is|are|of)\s+(?P<n>{N})(?!\s*(?:%|percent|and|or|-|to)\b)",
+    (r"(?:equal to|equals?|exactly|=|is|are|of)\s+(?P<n>{N})(?!\s*(?:%|percent|and|-|to)\b)",
      CompareOp.EQUAL),
 ]
 _COMPARISON_RES = [(re.compile(p.replace("{N}", _NUM)), op) for p, op in _COMPARISONS]
@@ -97,35 +111,33 @@ _BELOW_AVG = re.compile(r"\b(?:below|under|less than|lower than|smaller than|ben
 _DUPLICATE = re.compile(r"\b(?:duplicates?|duplicated|dupes?|repeated|repeats?|appears? more than once|"
                         r"occurs? more than once)\b")
 _UNIQUE = re.compile(r"\b(?:unique|distinct|(?:appears?|occurs?) (?:only )?once|no duplicates?)\b")
-_NOT_BLANK = re.compile(r"\b(?:non-?\s?(?:blank|empty)|not (?:blank|empty)|filled(?: in)?|has a value|"
-                        r"have a value)\b")
-_BLANK = re.compile(r"\b(?:blanks?|empty|missing values?)\b")
-_ERRORS = re.compile(r"#n/a|#div/0!?|#value!?|#ref!?|\berrors?\b")
+_NOT_BLANK = re.compile(r"(?:\bnon-?\s?(?:blank|empty|null)|(?:\bnot|n't|\bnever) (?:be )?(?:blank|empty|missing|null)|"
+                        r"\bfilled(?: in)?|populated|(?:has|have|with) (?:a value|something in (?:it|them))|"
+                        r"(?:anything|something) in (?:it|them))\b")
+_BLANK = re.compile(r"\b(?:blanks?|empty|missing(?: values?| data)?|(?:is|are) missing|nan|nulls?|unfilled|"
+                    r"no (?:value|data|entry)|nothing in (?:it|them)|without (?:a )?value|gaps?)\b")
+_NOT_ERRORS = re.compile(r"(?:\bwithout (?:an? )?errors?|\bno errors?|(?:\bnot|n't) (?:an? )?errors?|"
+                         r"\berror[- ]free)\b")
+_ERRORS = re.compile(r"#n/a|#div/0!?|#value!?|#ref!?|#name\?|#num!?|#null!?|\berrors?\b")
+_SIGN = [(re.compile(r"\bnegatives?\b"), Compare(CompareOp.LESS, 0.0)),
+         (re.compile(r"\bpositives?\b"), Compare(CompareOp.GREATER, 0.0)),
+         (re.compile(r"\bnon-?\s?(?:0|zero)\b"), Compare(CompareOp.NOT_EQUAL, 0.0)),
+         (re.compile(r"(?<![\w.$-])(?:zeros|zeroes|0s|0 (?:values?|cells?|entries|numbers?|amounts?))\b"),
+          Compare(CompareOp.EQUAL, 0.0))]
+# "outside 10 to 90", "not between 10 and 90": numbers on either side (text and blanks are neither)
+_OUTSIDE = re.compile(r"(?:outside(?: of)?(?: the range(?: of)?)?|not between|not in the range(?: of)?)\s+"
+                      r"(?P<a>{N})\s*(?:and|to|-|–)\s*(?P<b>{N})".replace("{N}", _NUM))
+_NUMBER_WORDS = {"zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+                 "seven": "7", "eight": "8", "nine": "9", "ten": "10", "twenty": "20", "fifty": "50",
+                 "a hundred": "100", "one hundred": "100", "hundred": "100", "a thousand": "1000",
+                 "one thousand": "1000", "thousand": "1000", "a million": "1000000"}
+_NUMBER_WORD = re.compile(r"\b(?:" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")\b(?![-'])",
+                          re.IGNORECASE)
 _VISUALS = [
     (re.compile(r"\b(?:colou?r[- ]?scales?|heat[- ]?map|gradient)\b"), Visual.COLOR_SCALE),
     (re.compile(r"\bdata[- ]?bars?\b|\bbars?\b"), Visual.DATA_BAR),
     (re.compile(r"\bicons?(?:[- ]?sets?)?\b|\btraffic lights?\b|\barrows\b"), Visual.ICON_SET),
 ]
-# the text argument: a quoted string, or the next word (letters, digits, a few joiners)
-_ARG = r"(?:\"(?P<q>[^\"]+)\"|'(?P<s>[^']+)'|“(?P<u>[^”]+)”|(?P<w>[^\s,;:!?\"']*[^\s,;:.!?\"']))"
-_TEXTS = [
-    (re.compile(rf"\b(?:start(?:s|ing)?|begin(?:s|ning)?) with\s+(?:the (?:letters?|text|word|prefix)\s+)?{_ARG}"),
-     TextOp.STARTS_WITH),
-    (re.compile(rf"\b(?:end(?:s|ing)?) (?:with|in)\s+(?:the (?:letters?|text|word|suffix)\s+)?{_ARG}"),
-     TextOp.ENDS_WITH),
-    (re.compile(rf"\b(?:contain(?:s|ing)?|includ(?:e|es|ing)|with)\s+(?:the (?:word|text|string|letters?)\s+)?"
-                rf"{_ARG}(?=(?:\s+(?:in (?:it|them)|anywhere))?\s*$)"), TextOp.CONTAINS),
-    (re.compile(rf"\b(?:contain(?:s|ing)?|includ(?:e|es|ing))\s+(?:the (?:word|text|string|letters?)\s+)?{_ARG}"),
-     TextOp.CONTAINS),
-    (re.compile(rf"\b(?:text|word|value|cells?)\s+(?:is\s+|equal to\s+|equals?\s+|of\s+)(?:exactly\s+)?{_ARG}"),
-     TextOp.EQUALS),
-    (re.compile(rf"\b(?:equal to|equals|exactly|matching|matches)\s+{_ARG}"), TextOp.EQUALS),
-    (re.compile(r"\"(?P<q>[^\"]+)\"|(?<!\w)'(?P<s>[^']+)'|“(?P<u>[^”]+)”"), TextOp.CONTAINS),  # quoted text
-]
-_FILLER = frozenset({"a", "an", "the", "any", "some", "it", "them", "text", "word", "value", "values",
-                     "cells", "cell"})
-
-
 def _comparisons(text: str) -> list[tuple[int, int, Compare, str]]:
     """Every comparison in the text, each number read once, by the first (longest) phrasing that takes it."""
     found: list[tuple[int, int, Compare, str]] = []
@@ -137,47 +149,297 @@ def _comparisons(text: str) -> list[tuple[int, int, Compare, str]]:
                 continue
             if op is CompareOp.EQUAL and re.search(r"\b(?:top|bottom|highest|lowest)\s*$", text[:m.start()]):
                 continue
-            found.append((m.start(), span[1], Compare(op, _number(m.group(name))), m.group(0).strip()))
+            found.append((m.start(), m.end(), Compare(op, _number(m.group(name))), m.group(0).strip()))
     return sorted(found, key=lambda f: f[0])
 
 
-def _combined(text: str, found: list[tuple[int, int, Compare, str]]) -> Reading | None:
-    """Two comparisons joined by "and"/"or": `AND(...)`/`OR(...)`."""
-    if len(found) != 2:
+# --- text tests: the value is the user's own words ------------------------------------------------------
+
+_SYMBOLS = {"hash sign": "#", "hash": "#", "hashtag": "#", "pound sign": "#", "number sign": "#", "at sign": "@",
+            "at symbol": "@", "question mark": "?", "exclamation mark": "!", "exclamation point": "!",
+            "hyphen": "-", "dash": "-", "forward slash": "/", "slash": "/", "backslash": "\\",
+            "underscore": "_", "dollar sign": "$", "percent sign": "%", "asterisk": "*", "comma": ",",
+            "full stop": ".", "period": ".", "dot": ".", "colon": ":", "semicolon": ";", "ampersand": "&",
+            "plus sign": "+", "equals sign": "=", "apostrophe": "'", "space": " "}
+_SYMBOL = re.compile(r"(?:an?\s+|the\s+)?(?P<name>" + "|".join(sorted(_SYMBOLS, key=len, reverse=True)) + r")\b"
+                     r"(?:\s+(?:sign|symbol|character))?")
+# never a value: function words and the words of other conditions
+_NOT_VALUE = frozenset("""
+a an the any some all every each it them this that these those its their there here cell cells value values text
+word words number numbers string letter letters character characters row rows entry entries item items
+greater less more fewer higher lower bigger smaller larger above below over under beneath between equal equals
+exactly top bottom highest lowest largest smallest not no in on at from to with without by of for than as and or
+but is are be was were if when where which who whose contain contains containing include includes including
+mention mentions mentioning start starts starting begin begins beginning end ends ending say says read reads
+marked tagged labelled labeled set same different average mean positive negative zero date dates today
+something anything nothing everything column columns sheet sheets range tab workbook file
+apart aside except other besides excluding either neither both""".split())
+_STATUS_PREPOSITIONS = frozenset({"on", "in", "at", "off", "out", "under", "past"})  # "on hold", "in progress"
+# condition words: not a value when typed in lower case ("contain errors"), a value when capitalised ("Error")
+_STATE_WORDS = frozenset("error errors blank blanks empty missing null nan duplicate duplicates unique".split())
+# words that end a value of several words ("say done in green", "marked late by the client")
+_VALUE_STOP = _NOT_VALUE | frozenset("""
+please only anywhere somewhere ones one red green yellow orange blue purple pink grey gray bold italic colour
+color colored coloured highlighted highlight fill font status label tag so then yet also either""".split())
+_VERB_ARTICLES = re.compile(r"(?:(?:the|a|an)\s+)?(?:(?:word|words|text|string|phrase|term|letters?|characters?|"
+                            r"value|prefix|suffix|status|label|tag|name)\s+)?")
+
+# (phrasing before the value, operator, sense): sense "sure" or "either" (equal first, contains second, both guesses)
+_TEXT_VERBS: list[tuple[re.Pattern[str], TextOp, str]] = [(re.compile(p), op, sense) for p, op, sense in [
+    (r"\b(?:start|starts|starting|started|begin|begins|beginning|began)(?:\s+(?:with|in|by|as))?\s+"
+     r"|\b(?:prefixed|prefix)(?:\s+(?:with|by|of))?\s+"
+     r"|\bfirst (?:letter|letters|character|characters|word)\s+(?:is|are|of|=)\s+", TextOp.STARTS_WITH, "sure"),
+    (r"\b(?:end|ends|ending|ended|finish|finishes|finishing|finished)(?:\s+(?:with|in|by|on))?\s+"
+     r"|\bsuffix(?:ed)?(?:\s+(?:with|by|of))?\s+"
+     r"|\blast (?:letter|letters|character|characters|word)\s+(?:is|are|of|=)\s+", TextOp.ENDS_WITH, "sure"),
+    (r"\b(?:contain|contains|containing|contained|include|includes|including|included|mention|mentions|"
+     r"mentioning|mentioned)\s+", TextOp.CONTAINS, "sure"),
+    (r"\b(?:say|says|said|saying|read|reads|reading|(?:marked|labell?ed|tagged|flagged)(?:\s+as)?)\s+",
+     TextOp.EQUALS, "either"),
+    (r"\b(?:set to|called|named|equal to|equals|exactly|matching|matches|match|either)\s+|(?<![<>!])=\s*"
+     r"|\bstatus\s+(?:is\s+|are\s+|of\s+|=\s*|:\s*)?"
+     r"|\b(?:state|label|tag|category|type|value|text|name|word)\s+(?:is\s+|are\s+|of\s+|=\s*|:\s*)"
+     r"|\b(?:is|are)\s+", TextOp.EQUALS, "sure"),
+]]
+# "with X in them", "has X somewhere": contains, the value between
+_HAS = re.compile(r"\b(?:with|has|have|having)\s+(?!(?:an? |the )?(?:status|label|tag|category|state|type)\b)")
+_HAS_AFTER = re.compile(r"\s+(?:in (?:it|them|the \w+|their \w+|its \w+|each \w+)|anywhere|somewhere)\b")
+_ANYWHERE = re.compile(r"(?P<v>[^\s\"']+)\s+(?:anywhere|somewhere) in\b")
+_EXCEPT = re.compile(r"\b(?:except(?: for)?|but|other than|apart from|excluding|besides|aside from|save for|"
+                     r"isn't|is not|aren't|are not|not)\s+")
+_NEGATED = re.compile(r"(?:\bnot|n't|\bnever|\bno longer)\s+(?:\w+\s+)?$")
+_WITHOUT = re.compile(r"\bwithout\s+")
+_COMMAND = re.compile(r"^(?:(?:please|can you|could you|i want to|i'd like to)\s+)*(?:highlight|mark|flag|colou?r|"
+                      r"shade|show(?: me)?|find|format|bold|select|pick|identify|spot|emphasi[sz]e|fill|get|list)?"
+                      r"\s*(?:(?:all|any|every|each|the|only|of|just)\s+)*")
+_TRAILING = re.compile(r"(?:\s+(?:ones?|cells?|rows?|values?|entries|items?|only|please|in (?:red|green|yellow|"
+                       r"orange|blue|bold|the \w+ column|column \w+)|status(?:es)?))+$")
+
+
+@dataclass(frozen=True)
+class _Atom:
+    start: int
+    end: int
+    rule: Rule
+    words: str
+    sure: bool = True
+
+
+def _value_at(cased: str, lower: str, pos: int, numbers: bool = False) -> tuple[int, int, str] | None:
+    """The value a phrasing ending at `pos` names: a quoted text, a named symbol ("a question mark"), or
+    the next words (one, or a run of capitalised words, or of lower-case words up to a stop word); a number
+    only where `numbers` (a text test of digits: "ending in 001"; "is 5" is a comparison)."""
+    m = _VERB_ARTICLES.match(lower, pos)
+    rest = lower[m.end():].split() if m else []
+    # skip "the word", "a": unless what follows ends the value ("with A and ...", "with the word in it")
+    if m and rest and rest[0] not in _VALUE_STOP and not _HAS_AFTER.match(lower, m.end() - 1):
+        pos = m.end()
+    m = re.compile(r"\"([^\"]+)\"|“([^”]+)”|(?<!\w)'([^']+)'(?!\w)").match(cased, pos)
+    if m:
+        group = next(i for i in (1, 2, 3) if m.group(i))
+        return m.start(group), m.end(group), m.group(group)
+    m = _SYMBOL.match(lower, pos)
+    if m:
+        return m.start("name"), m.end(), _SYMBOLS[m.group("name")]
+    tokens = [(t.start(), t.end()) for t in re.finditer(r"[^\s\"“”]+", lower[pos:pos + 80])][:4]
+    words: list[tuple[int, int]] = []
+    for i, (s, e) in enumerate(tokens):
+        s, e = s + pos, e + pos
+        raw = cased[s:e]
+        token = raw.rstrip(".,;:!?)") or raw  # sentence punctuation is not the value; a symbol alone is
+        token = token.lstrip("(") or token
+        start = s + raw.index(token)
+        end = start + len(token)
+        word = token.lower()
+        if i == 0:
+            after = lower[tokens[1][0] + pos:tokens[1][1] + pos] if len(tokens) > 1 else ""
+            # a function word that is a value: "In Progress", "starting with A and ...", "is on hold"
+            name = token[:1].isupper() and start > 0 and (cased[tokens[1][0] + pos].isupper() if after else True)
+            letter = token in ("A", "I") and (not after or after in _VALUE_STOP)
+            state = word in _STATUS_PREPOSITIONS and after not in _VALUE_STOP | {""} and not re.fullmatch(_NUM, after)
+            if (word in _NOT_VALUE and not (name or letter or state)) or (word in _STATE_WORDS and token == word) \
+                    or word.upper() in ERROR_VALUES:
+                return None
+            if re.fullmatch(_NUM, word) and not numbers:
+                return None  # "is 5": the comparisons read it
+        elif word in _VALUE_STOP or (token[:1].isupper() != cased[words[0][0]].isupper()) or \
+                re.fullmatch(_NUM, word):
+            break
+        words.append((start, end))
+        if end < e or i >= 2:  # punctuation after it ends the value
+            break
+    if not words:
         return None
-    (s1, e1, a, w1), (s2, e2, b, w2) = found
-    joiner = text[e1:s2].strip()
-    words = text[s1:e2]
-    if joiner in ("and", "but", "but also", "and also", "&"):
-        return Reading(And((a, b)), words)
-    if joiner in ("or", "and/or"):
-        return Reading(Or((a, b)), words)
+    return words[0][0], words[-1][1], cased[words[0][0]:words[-1][1]]
+
+
+def _text_atoms(cased: str, lower: str, taken: list[tuple[int, int]]) -> list[_Atom]:
+    """Text tests, each value read once by the first (most specific) phrasing that takes it."""
+    atoms: list[_Atom] = []
+
+    def free(s: int, e: int) -> bool:
+        return not any(a < e and s < b for a, b in taken) and not any(a.start < e and s < a.end for a in atoms)
+
+    def add(op: TextOp, found: tuple[int, int, str], verb_start: int, negate: bool, sense: str) -> None:
+        s, e, value = found
+        if not value.strip() and value != " " or not free(s, e):
+            return
+        words = lower[verb_start:e]
+        if sense == "either":
+            rules: list[tuple[Rule, bool]] = [(TextTest(TextOp.EQUALS, value), False),
+                                              (TextTest(TextOp.CONTAINS, value), False)]
+        else:
+            rules = [(TextTest(op, value), True)]
+        for rule, sure in rules:
+            atoms.append(_Atom(verb_start, e, Not(rule) if negate else rule, words, sure or negate))
+        # "say Done or Closed", "contain A and B": the same test of the next value
+        more = re.compile(r"\s*(?:,\s*)?(?:or|and|and/or|nor|,)\s+").match(lower, e)
+        if more and (nxt := _value_at(cased, lower, more.end(), op is not TextOp.EQUALS)) is not None:
+            add(op, nxt, nxt[0], negate, sense)
+
+    def verbs(which: slice) -> None:
+        for regex, op, sense in _TEXT_VERBS[which]:
+            for m in regex.finditer(lower):
+                found = _value_at(cased, lower, m.end(), op is not TextOp.EQUALS)
+                if found is not None:
+                    add(op, found, m.start(), bool(_NEGATED.search(lower[:m.start()])), sense)
+
+    verbs(slice(0, 3))  # starts, ends, contains
+    for m in _HAS.finditer(lower):
+        found = _value_at(cased, lower, m.end())
+        if found is not None and (_HAS_AFTER.match(lower, found[1]) or found[1] >= len(lower.rstrip(".!? "))):
+            add(TextOp.CONTAINS, found, m.start(), bool(_NEGATED.search(lower[:m.start()])), "sure")
+    for m in _WITHOUT.finditer(lower):
+        found = _value_at(cased, lower, m.end())
+        if found is not None:
+            add(TextOp.CONTAINS, found, m.start(), True, "sure")
+    for m in _ANYWHERE.finditer(lower):
+        found = _value_at(cased, lower, m.start("v"), True)
+        if found is not None:
+            add(TextOp.CONTAINS, found, m.start(), False, "sure")
+    verbs(slice(3, None))  # says, is, equal to
+    for m in _EXCEPT.finditer(lower):
+        found = _value_at(cased, lower, m.end())
+        if found is not None:
+            add(TextOp.EQUALS, found, m.start(), True, "sure")
+    for m in re.finditer(r"\"(?P<q>[^\"]+)\"|(?<!\w)'(?P<s>[^']+)'(?!\w)|“(?P<u>[^”]+)”", cased):
+        group = next(g for g in ("q", "s", "u") if m.group(g))
+        bare = not (_COMMAND.sub("", lower[:m.start()]).strip() or _TRAILING.sub("", lower[m.end():]).strip())
+        ops = [(TextOp.EQUALS, True), (TextOp.CONTAINS, False)] if bare else [(TextOp.CONTAINS, True)]
+        if free(m.start(group), m.end(group)):
+            for op, sure in ops:
+                atoms.append(_Atom(m.start(), m.end(), TextTest(op, m.group(group)), m.group(0), sure))
+    return atoms
+
+
+def _bare_value(cased: str, lower: str) -> list[_Atom]:
+    """A prompt that is a value and no condition ("highlight London", "mark cancelled orders"): a guess."""
+    start = _COMMAND.match(lower)
+    s = start.end() if start else 0
+    e = len(_TRAILING.sub("", lower.rstrip(".!? ")))
+    tokens = [(t.start() + s, t.end() + s) for t in re.finditer(r"\S+", lower[s:e])]
+    if not 1 <= len(tokens) <= 3 or any(lower[a:b] in _VALUE_STOP or lower[a:b] in _STATE_WORDS
+                                        or re.fullmatch(_NUM, lower[a:b]) for a, b in tokens):
+        return []
+    capitals = [(a, b) for a, b in tokens if cased[a].isupper() and a > 0]
+    if capitals:
+        tokens = capitals
+    elif len(tokens) == 2 and lower[tokens[1][0]:tokens[1][1]].endswith("s"):
+        tokens = tokens[:1]  # "cancelled orders": the state, not the thing
+    a, b = tokens[0][0], tokens[-1][1]
+    value = cased[a:b]
+    return [_Atom(a, b, TextTest(TextOp.EQUALS, value), value, False),
+            _Atom(a, b, TextTest(TextOp.CONTAINS, value), value, False)]
+
+
+# --- combining cell conditions ----------------------------------------------------------------------------
+
+_AND_JOINERS = frozenset({"and", "but", "&", "yet", "while", "and also", "but also", "but not", ",", ", and", ", but"})
+_OR_JOINERS = frozenset({"or", "and/or", ", or", "or else", "nor"})
+_JOIN_FILLER = re.compile(r"\b(?:values?|cells?|numbers?|ones?|it|they|is|are|that|which|also|still|either|"
+                          r"anything|everything|the)\b")
+
+
+def _joiner(text: str) -> str | None:
+    """"and" / "or" for the words between two conditions, None when they are not a plain joiner."""
+    words = " ".join(_JOIN_FILLER.sub(" ", text).split())
+    if words in _AND_JOINERS:
+        return "and"
+    if words in _OR_JOINERS:
+        return "or"
     return None
 
 
-def _text_arg(m: re.Match[str]) -> str | None:
-    groups = m.groupdict()
-    for name in ("q", "s", "u"):
-        if groups.get(name):
-            return groups[name]
-    word = groups.get("w")
-    return None if word is None or word.lower() in _FILLER else word
+def _negation(rule: Rule) -> bool:
+    return isinstance(rule, Not) or (isinstance(rule, Compare) and rule.op is CompareOp.NOT_EQUAL)
 
 
-def _texts(prompt: str, lower: str) -> list[Reading]:
-    """Text tests; the argument keeps the prompt's own letters (tests ignore case, but the rule shows it)."""
-    source = prompt if len(prompt) == len(lower) else lower  # lower() may change a length (rare Unicode)
-    for regex, op in _TEXTS:
-        m = regex.search(lower)
-        if m and _text_arg(m) is not None:
-            start, end = next(m.span(g) for g in ("q", "s", "u", "w") if m.groupdict().get(g))
-            return [Reading(TextTest(op, source[start:end]), m.group(0))]  # the most specific phrasing
-    return []
+def _combine(text: str, atoms: list[_Atom]) -> _Atom | None:
+    """Cell conditions in a row joined by "and"/"or" (or qualified by "except N"): one AND/OR of them."""
+    chain = sorted((a for a in atoms if a.sure or isinstance(a.rule, TextTest)), key=lambda a: a.start)
+    chain = [a for i, a in enumerate(chain) if not any(b.start == a.start and b.end == a.end for b in chain[:i])]
+    if len(chain) < 2:
+        return None
+    joins = []
+    for a, b in zip(chain, chain[1:], strict=False):
+        between = text[a.end:b.start]
+        join = _joiner(between.strip())
+        if join is None and not between.strip(" ,") and _negation(b.rule):
+            join = "and"  # "from 10 to 20 except 15"
+        if join is None:
+            return None
+        joins.append(join)
+    if len(set(joins)) != 1:
+        return None
+    rules = tuple(a.rule for a in chain)
+    equal_texts = all(isinstance(r, TextTest) and r.op is TextOp.EQUALS for r in rules)
+    # a cell equals one text at most: "say Done and Closed" means either
+    combined = Or(rules) if joins[0] == "or" or equal_texts else And(rules)
+    return _Atom(chain[0].start, chain[-1].end, combined, text[chain[0].start:chain[-1].end])
+
+
+def _state_atoms(text: str, taken: list[tuple[int, int]]) -> list[_Atom]:
+    """Blanks and errors, and their negations ("not empty", "without errors")."""
+    atoms = []
+
+    def first(*regexes: re.Pattern[str]) -> re.Match[str] | None:
+        for regex in regexes:
+            for m in regex.finditer(text):
+                if not any(a < m.end() and m.start() < b for a, b in taken):
+                    return m
+        return None
+
+    if m := first(_NOT_BLANK):
+        atoms.append(_Atom(m.start(), m.end(), Not(State(CellState.BLANKS)), m.group(0)))
+    elif m := first(_BLANK):
+        atoms.append(_Atom(m.start(), m.end(), State(CellState.BLANKS), m.group(0)))
+    if m := first(_NOT_ERRORS):
+        atoms.append(_Atom(m.start(), m.end(), Not(State(CellState.ERRORS)), m.group(0)))
+    elif m := first(_ERRORS):
+        atoms.append(_Atom(m.start(), m.end(), State(CellState.ERRORS), m.group(0)))
+    return atoms
+
+
+def _bare_numbers(text: str, atoms: list[_Atom], taken: list[tuple[int, int]]) -> list[_Atom]:
+    """A number with no phrasing of its own, joined by "or" to a condition ("blank or 0"): equal to it."""
+    out = []
+    for m in re.finditer(rf"(?<![\w.$-])(?:{_NUM})(?![\w.%])", text):
+        if any(a < m.end() and m.start() < b for a, b in taken) or any(
+                a.start < m.end() and m.start() < a.end for a in atoms):
+            continue
+        before, after = text[:m.start()].rstrip(), text[m.end():].lstrip()
+        if re.search(r"\bor$", before) or re.match(r"or\b", after):
+            out.append(_Atom(m.start(), m.end(), Compare(CompareOp.EQUAL, _number(m.group(0))), m.group(0)))
+    return out
 
 
 def read_wording(prompt: str) -> list[Reading]:
     """The rules `prompt` states in words, most specific first; empty when it names no condition."""
-    text = " ".join(prompt.lower().split())
+    cased = " ".join(prompt.split())
+    if len(cased.lower()) != len(cased):  # lower() may change a length (rare Unicode)
+        cased = cased.lower()
+    cased = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group(0).lower()], cased)
+    text = cased.lower()
     readings: list[Reading] = []
     taken: list[tuple[int, int]] = []  # spans already read, so "top 10" is not also "equal to 10"
 
@@ -197,32 +459,44 @@ def read_wording(prompt: str) -> list[Reading]:
     for regex, bottom in ((_SINGLE_TOP, False), (_SINGLE_BOTTOM, True)):
         if not any(isinstance(r.rule, Rank) for r in readings) and (m := regex.search(text)):
             add(Rank(count=1, bottom=bottom), m)
+    atoms: list[_Atom] = []
+    if (m := _OUTSIDE.search(text)) and not any(s <= m.start() < e for s, e in taken):
+        low, high = sorted((_number(m.group("a")), _number(m.group("b"))))
+        atoms.append(_Atom(m.start(), m.end(), Or((Compare(CompareOp.LESS, low), Compare(CompareOp.GREATER, high))),
+                           m.group(0)))
+        taken.append(m.span())
     for regex in _BETWEEN:
         if (m := regex.search(text)) and not any(s <= m.start() < e for s, e in taken):
-            add(Between(_number(m.group("a")), _number(m.group("b"))), m)
+            atoms.append(_Atom(m.start(), m.end(), Between(_number(m.group("a")), _number(m.group("b"))), m.group(0)))
+            taken.append(m.span())
             break
     found = [f for f in _comparisons(text) if not any(s <= f[0] < e or f[0] <= s < f[1] for s, e in taken)]
-    combined = _combined(text, found)
-    if combined is not None:
-        readings.append(combined)
-    else:
-        readings.extend(Reading(c, words) for _, _, c, words in found)
+    atoms += [_Atom(s, e, c, words) for s, e, c, words in found]
+    for regex, rule in _SIGN:
+        if (m := regex.search(text)) and not any(a.start <= m.start() < a.end for a in atoms):
+            atoms.append(_Atom(m.start(), m.end(), rule, m.group(0)))
+    taken += [(a.start, a.end) for a in atoms]
+    range_level = [m for m in (_DUPLICATE.search(text), _UNIQUE.search(text), *(r.search(text) for r, _ in _VISUALS))
+                   if m] or readings
+    # a top/average/duplicates/visual request cannot be combined with a text test: its quoted or named
+    # words are sheets, columns and headers ("colour scale on sheet 'Final'"), not values
+    text_atoms = [] if range_level else _text_atoms(cased, text, taken)
+    atoms += text_atoms
+    atoms += _state_atoms(text, taken + [(a.start, a.end) for a in text_atoms])
+    atoms += _bare_numbers(text, atoms, taken)
+    if (combined := _combine(text, atoms)) is not None:
+        atoms.insert(0, combined)
+    readings += [Reading(a.rule, a.words.strip(), a.sure) for a in atoms]
     for m, rule in ((_DUPLICATE.search(text), Uniqueness(duplicate=True)),
                     (_UNIQUE.search(text), Uniqueness(duplicate=False))):
         if m:
             add(rule, m)
-    if m := _NOT_BLANK.search(text):
-        add(Not(State(CellState.BLANKS)), m)
-    elif m := _BLANK.search(text):
-        add(State(CellState.BLANKS), m)
-    if m := _ERRORS.search(text):
-        add(State(CellState.ERRORS), m)
     for regex, kind in _VISUALS:
         if m := regex.search(text):
             add(Scale(kind), m)
             break
-    if not readings:
-        readings.extend(_texts(" ".join(prompt.split()), text))
+    if not readings and not range_level:
+        readings += [Reading(a.rule, a.words, a.sure) for a in _bare_value(cased, text)]
     return _distinct(readings)
 
 
