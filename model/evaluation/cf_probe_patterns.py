@@ -28,7 +28,7 @@ HALVES = ("build", "held-out")
 NUMBERS: list[Any] = [5, 12, 15, 18, 20, 40, 41, 75, 89, 90, 120, -3, 0, "n/a", None]
 STATUS: list[Any] = ["Done", "done", "Not done", "Shipped", "Shipped late", "Late", "Pending", "Closed",
                      "Closed - won", "Open", "Urgent", "urgent - call back", "In Progress", "in progress?",
-                     "Paris", "Paris office", 42, None]
+                     "Paris", "Paris office", "Pending review", "Re-open", 42, None]
 NAMES: list[Any] = ["Q1 report.pdf", "q2 plan.PDF", "Budget.xlsx", "Quarterly.docx", "notes.txt",
                     "Query log.pdf", "INV-2024-001", "inv-2023", "PO-77", "#1 priority", "price $5",
                     "a@b.com", "what?", "x/y", "under_score", "Alpha", "alphabet", None]
