@@ -20,6 +20,7 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("train", "codefusion.model.training.cli", "pretrain or fine-tune a model"),
     ("eval", "codefusion.server.cli.eval", "evaluate a model or baseline on the dev split"),
     ("bench", "codefusion.server.cli.bench", "print latency and memory figures"),
+    ("probe", "codefusion.server.cli.probe", "docstring stubs completed as the editor does, run against tests"),
     ("cf", "codefusion.server.cli.cf", "Excel conditional formatting: suggest and apply rules"),
     ("doctor", "codefusion.server.cli.doctor", "check the installation"),
     ("serve", "codefusion.server.lsp.fast_start", "run the language server (stdio or --tcp)"),

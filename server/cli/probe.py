@@ -1,0 +1,102 @@
+"""`codefusion probe`: function stubs with a docstring, completed as the editor completes them, run against tests.
+
+Each stub (model/evaluation/docstring_probe.jsonl: `{"id", "stub", "test"}`, written from common one-line
+tasks, not from the data) is a `def` line and its docstring; the prompt is read exactly as the language
+server reads it at the body line (prompts.extract_prompt: the docstring, and the names the code has, the
+parameters first), and the served candidates go through the same body rule (ranking.function_bodies). Each
+candidate is run as the function's body with the stub's test in a fresh Python process with a time limit;
+pass@k is the share of stubs where one of the first k candidates passes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..engine import Engine, EngineNotReady
+from ..prompts import extract_prompt, indent_code
+from ..ranking import function_bodies
+
+PROBE = Path(__file__).resolve().parents[2] / "model" / "evaluation" / "docstring_probe.jsonl"
+TIME_LIMIT_S = 5.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", metavar="DIR", default=None, help="model folder (default: the shipped model)")
+    parser.add_argument("--probe", type=Path, default=PROBE, help="JSONL of {id, stub, test}")
+    parser.add_argument("--k", type=int, default=5)
+    parser.add_argument("--system", choices=("served", "alone", "examples"), default="served",
+                        help="served (default), alone (the model without examples), examples (as they are, no model)")
+    parser.add_argument("--out", type=Path, default=None, help="JSON file for per-stub candidates and results")
+
+
+def passes(stub: str, body: str, test: str, timeout: float = TIME_LIMIT_S) -> bool:
+    """Whether `stub` completed with `body` passes `test`, run in a fresh interpreter with a time limit."""
+    source = stub + indent_code(body, "    ", first_line_indented=True) + "\n\n" + test + "\n"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "probe.py"
+        path.write_text(source, encoding="utf-8")
+        try:
+            done = subprocess.run([sys.executable, "-I", str(path)], cwd=tmp, capture_output=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return False
+    return done.returncode == 0
+
+
+def candidates_for(engine: Engine, stub: str, k: int) -> list[str]:
+    """What the editor is served at the body line under the stub's docstring."""
+    lines = stub.rstrip("\n").split("\n")
+    prompt = extract_prompt(stub.rstrip("\n") + "\n    ", len(lines), 4, "python")
+    if prompt is None:
+        raise ValueError(f"no docstring prompt in stub: {stub!r}")
+    found = engine.generate(prompt.text, "python", k=k, names=prompt.names)
+    return [c.text for c in function_bodies(found)]
+
+
+def run(args: argparse.Namespace) -> int:
+    from .eval_runs import example_finder
+
+    rows = [json.loads(line) for line in args.probe.read_text(encoding="utf-8").splitlines() if line.strip()]
+    engine = None
+    find = None
+    if args.system == "examples":
+        from codefusion.model.pipeline import Sample
+
+        from ..engine import default_model_dir
+        from ..ranking import rank_candidates
+
+        finder = example_finder(Path(args.model) if args.model else default_model_dir(), "python", args.k * 2, False)
+
+        def find(stub: str) -> list[str]:
+            lines = stub.rstrip("\n").split("\n")
+            prompt = extract_prompt(stub.rstrip("\n") + "\n    ", len(lines), 4, "python")
+            assert prompt is not None
+            found = [Sample(r.code, r.score, []) for r in finder(prompt.text)]
+            return [c.text for c in function_bodies(rank_candidates("python", found, args.k))]
+    else:
+        engine = Engine(args.model, seeding=args.system == "served")
+        try:
+            engine.load()
+        except EngineNotReady as exc:
+            print(f"codefusion probe: cannot load the model: {exc}", file=sys.stderr)
+            return 1
+    results: list[dict[str, Any]] = []
+    for row in rows:
+        cands = find(row["stub"]) if find is not None else candidates_for(engine, row["stub"], args.k)  # type: ignore[arg-type]
+        ok = [passes(row["stub"], c, row["test"]) for c in cands[: args.k]]
+        first = next((i + 1 for i, good in enumerate(ok) if good), None)
+        results.append({"id": row["id"], "candidates": cands[: args.k], "passed": ok, "first_pass": first})
+        print(f"{row['id']:<20} {'pass@' + str(first) if first else 'fail':<8} {cands[0] if cands else '-'}"[:110],
+              file=sys.stderr)
+    n = len(results)
+    summary = {f"pass@{k}": round(100 * sum(1 for r in results if r["first_pass"] and r["first_pass"] <= k) / n, 1)
+               for k in (1, 3, args.k)}
+    print(json.dumps({"system": args.system, "stubs": n, **summary}))
+    if args.out:
+        args.out.write_text(json.dumps({"summary": summary, "results": results}, indent=1) + "\n", encoding="utf-8")
+    return 0
