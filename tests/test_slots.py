@@ -29,6 +29,12 @@ def test_prompt_slots_finds_unquoted_paths_variables_globs_and_file_names():
     assert prompt_slots("e.g. sort and/or count the lines") == []  # no extension, no leading slash
 
 
+# the training example the README's first prompt retrieves (models/codefusion/examples.jsonl)
+WALK = ("for (dirname, dirnames, filenames) in os.walk('.'):\n    for subdirname in dirnames:\n"
+        "        print(os.path.join(dirname, subdirname))\n    for filename in filenames:\n        pass")
+ROUND = "round the number `price` to 2 decimal places"
+
+
 @pytest.mark.parametrize(
     "code, example, prompt, want",
     [
@@ -59,10 +65,52 @@ def test_prompt_slots_finds_unquoted_paths_variables_globs_and_file_names():
          "find . -name '*.py' -mtime +3"),
         ("find $LOGDIR -type d", "directories under $LOGDIR", "directories under ~/projects",
          "find ~/projects -type d"),
+        # whole literals only: a value that is punctuation, one character or a common word never replaces
+        # characters inside names, operators or longer strings (it served `ospathwalk('path')` before 0.2.0)
+        (WALK, 'list all files in directory "."', "get the list of files in directory `path`",
+         WALK.replace("'.'", "'path'")),
+        ("x.split('.')[-1] + '.'", 'split `x` on "."', 'split `x` on "-"', "x.split('-')[-1] + '-'"),
+        ("find . -name '*.txt'", 'find *.txt files in "."', 'find *.txt files in "src"', "find src -name '*.txt'"),
+        ("'{:.2f}'.format(x) + '.'", 'append "." to `x` rounded', 'append "!" to `x` rounded',
+         "'{:.2f}'.format(x) + '!'"),
+        ("re.findall('\\s+|\\S+', s)", "split string `s` based on white spaces", "split string `text` on white spaces",
+         "re.findall('\\s+|\\S+', text)"),
+        ("max(a, key=abs) + a_b", "largest of list `a`", "largest of list `xs`", "max(xs, key=abs) + a_b"),
+        ("df['name'].str.contains('first name')", "column 'name' of `df`", "column 'title' of `df`",
+         "df['title'].str.contains('first name')"),
+        ("os.path.dirname(path)", "get the directory name of `path`", "get the directory name of `p`",
+         "os.path.dirname(p)"),  # the attribute `os.path` is not the name `path`
+        ("x * 1.5 + 5", "multiply `x` by 1.5 and add 5", "multiply `x` by 2.5 and add 7", "x * 2.5 + 7"),
+        # a name from the request takes the place of the value with the same role word ("number 8.005"); the
+        # number pairs with the number (it doubled to `round(2, 2)` before 0.2.0)
+        ("round(8.005, 2)", "round number 8.005 up to 2 decimal places", ROUND, "round(price, 2)"),
+        ("round(1.0005, 3)", "round number 1.0005 up to 3 decimal places", ROUND, "round(price, 2)"),
+        ("round(value, significantDigit)", "round number `value` up to `significantDigit` decimal places", ROUND,
+         "round(price, significantDigit)"),
     ],
 )
 def test_transfer(code: str, example: str, prompt: str, want: str):
     assert transfer(code, example, prompt) == want
+
+
+@pytest.mark.parametrize("prompt, wrong, right", [
+    ("get the list of files in directory `path`", "ospath", "listdir(path)"),
+    (ROUND, "round(2, 2)", "round(price, 2)"),
+])
+def test_served_candidates_carry_whole_literals(shipped_model_dir: Path, prompt: str, wrong: str, right: str):
+    """The README's first prompt and a rounding prompt, through `codefusion complete` as a user runs it."""
+    import subprocess
+    import sys
+
+    from codefusion.model.validate import validate
+
+    run = subprocess.run([sys.executable, "-m", "codefusion.server.cli.main", "complete", "--lang", "python", "--json",
+                          "--model", str(shipped_model_dir), prompt], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    texts = [c["text"] for c in json.loads(run.stdout)["candidates"]]
+    assert texts and all(validate("python", t) for t in texts), texts
+    assert not any(wrong in t for t in texts) and any(right in t for t in texts), texts
+    assert all("os.path.join" in t for t in texts if "os.walk" in t), texts  # the walk example keeps its calls
 
 
 EXAMPLES = [("python", "remove trailing newline in string 'a b\\n'", "'a b\\n'.rstrip()"),
@@ -124,9 +172,10 @@ def test_served_examples_carry_the_literals_and_stand_beside_the_edits(tiny_mode
     assert kept[0].example_score == edits[0].example_score  # beside the model's edit of it (ranking.py)
     served = engine.generate("show the first 10 lines of 'todo.md'", "bash", k=5)
     assert "head -n 10 todo.md" in [c.text for c in served]  # a tiny random model's edits rarely parse
-    # eval: the examples alone as a system; the seeded system's raw samples exclude the kept examples
-    result, preds = evaluate(RunSpec(lang="bash", system="examples", model=model, limit=3, device="cpu"))
-    assert result["label"] == "Seeding examples, unedited (no model)" and len(preds) == 3
+    # eval: the examples with their literals moved, alone as a system; the seeded system's raw samples exclude
+    # the kept examples
+    result, preds = evaluate(RunSpec(lang="bash", system="slots", model=model, limit=3, device="cpu"))
+    assert result["label"] == "Nearest examples + slot rewrite (no model)" and len(preds) == 3
     assert all(set(p.served) <= set(p.raw) for p in preds)  # served from the retrieved examples themselves
     _, seeded = evaluate(RunSpec(lang="bash", system="seeded", model=model, limit=3, device="cpu"), {})
     # k = 5 samples each (10 when topped up), none of them the 2 examples served beside them

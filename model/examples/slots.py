@@ -3,10 +3,16 @@ variables, globs and file names, numbers) and their transfer from a retrieved ex
 
 A training example's code usually repeats its prompt's literals: "remove trailing newline in string
 "test string\\n"" → `'test string\\n'.rstrip()`. When that example seeds a candidate for another prompt,
-its literals are the wrong ones; `transfer` rewrites each occurrence of the example prompt's i-th slot in
-the code with the new prompt's i-th slot of the same kind (quoted/backticked values pair with each other,
-paths with paths, numbers with numbers), all at once so one replacement never feeds another. Values used in the code
-inside quotes keep the code's quotes; bare uses become the new value as written in the prompt.
+its literals are the wrong ones; `transfer` rewrites the example prompt's slots in the code with the new
+prompt's, all at once so one replacement never feeds another. Slots pair by the word before them first
+("number 8.005" with "number `price`"; a name may take any value's place), then in order within a kind
+(quoted/backticked values with each other, paths with paths, numbers with numbers).
+
+Only whole things are replaced: the whole inside of a string literal (the code's quotes stay: a value
+replaces a value), a whole name or number (never part of a name or an attribute: a name replaces a name),
+a whole shell word. A value that is punctuation, one character or a common word replaces nothing else,
+so the quoted `.` of 'list all files in directory "."' never touches `os.path.join`; a longer value may
+also be replaced as a whole word inside a longer string literal.
 
 This is the canonicalisation of intents that CoNaLa systems use (Yin & Neubig, TranX), applied after
 retrieval instead of before training: the shipped model needs no retraining for it.
@@ -32,22 +38,33 @@ _PATH = re.compile(
     rf"|[\w\-]+(?:\.[\w\-]+)*\.(?:{_EXTENSIONS})"  # name.ext, name.tar.gz
     r")(?![\w/]|\.\w)")
 
+KINDS = ("text", "path", "number")
+# Values that occur everywhere in code: they replace only whole literals, names or shell words.
+COMMON_WORDS = frozenset(
+    "a an and are as at be by for from if in is it no not of on or the to with all any each every one two new old "
+    "file files name names path dir directory folder list lists string strings str text word words line lines "
+    "value values key keys item items data number count size type id true false none null yes".split())
+# string literals of Python, Bash and CF formulas, escapes included
+_STRING = re.compile(r"'(?:\\.|[^'\\\n])*'|\"(?:\\.|[^\"\\\n])*\"")
+
 
 @dataclass(frozen=True)
 class Slot:
     value: str
     kind: str  # "text" (quoted or backticked), "path" (unquoted path, $VAR, glob, file name) or "number"
     role: str = field(default="", compare=False)  # the word before it in the prompt ("list", "string", …)
+    name: bool = field(default=False, compare=False)  # `backticked`: CoNaLa's mark of a name, not a value
 
 
 def prompt_slots(prompt: str) -> list[Slot]:
     """The prompt's literal values in order of appearance by kind: quoted/backticked, then unquoted paths
     (and shell variables, globs, file names), then numbers."""
-    texts = [Slot(next(g for g in m.groups() if g is not None), "text", _role(prompt, m.start()))
-             for m in _QUOTED.finditer(prompt)]
+    texts = [Slot(next(g for g in m.groups() if g is not None), "text", _role(prompt, m.start()),
+                  name=m.group(1) is not None) for m in _QUOTED.finditer(prompt)]
     rest = _QUOTED.sub(" ", prompt)
     paths = [Slot(m.group(1), "path", _role(rest, m.start())) for m in _PATH.finditer(rest)]
-    numbers = [Slot(m.group(0), "number") for m in _NUMBER.finditer(_PATH.sub(" ", rest))]
+    unpathed = _PATH.sub(" ", rest)
+    numbers = [Slot(m.group(0), "number", _role(unpathed, m.start())) for m in _NUMBER.finditer(unpathed)]
     return texts + paths + numbers
 
 
@@ -56,28 +73,69 @@ def _role(prompt: str, start: int) -> str:
     return words[-1] if words else ""
 
 
-def _pair_up(a: list[Slot], b: list[Slot]) -> list[tuple[str, str]]:
-    """Slots of the example (a) with the request's (b): same role word first ("list `x`" with "list `y`"),
-    the rest in order."""
+def _is_name(slot: Slot) -> bool:
+    return slot.name and slot.value.isidentifier()
+
+
+def _pair_up(a: list[Slot], b: list[Slot]) -> list[tuple[Slot, Slot]]:
+    """Slots of the example (a) with the request's (b): same role word first ("list `x`" with "list `y`", "number
+    8.005" with "number `price`": a name can stand for any value; numbers' role words, "than" or "to", say too
+    little to pair two numbers), then the rest in order within each kind; extra slots on either side stay."""
     pairs, left_a, left_b = [], list(a), list(b)
     for x in a:
-        y = next((y for y in left_b if x.role and y.role == x.role), None)
+        y = next((y for y in left_b if x.role and y.role == x.role
+                  and (y.kind == x.kind != "number" or _is_name(y))), None)
         if y is not None:
-            pairs.append((x.value, y.value))
+            pairs.append((x, y))
             left_a.remove(x)
             left_b.remove(y)
-    return pairs + [(x.value, y.value) for x, y in zip(left_a, left_b, strict=False)]  # extra slots stay
+    for kind in KINDS:
+        pairs += zip([x for x in left_a if x.kind == kind], [y for y in left_b if y.kind == kind], strict=False)
+    return pairs
 
 
-def _occurrences(code: str, value: str) -> list[tuple[int, int]]:
-    """Spans of `value` in `code`: whole words when the value starts/ends with a word character."""
+def _weak(value: str) -> bool:
+    """Punctuation, one character or a common word: too frequent in code to replace anything but whole literals."""
+    return len(value) == 1 or not any(c.isalnum() for c in value) or value.lower() in COMMON_WORDS
+
+
+def _literals(code: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """(spans of the code's string literals, quotes included; spans of whole literal values: a literal's inside
+    or a CF rule's text argument)."""
+    strings = [m.span() for m in _STRING.finditer(code)]
+    insides = [(s + 1, e - 1) for s, e in strings] + [m.span(1) for m in _CF_ARGUMENT.finditer(code)]
+    return strings, insides
+
+
+def _occurrences(code: str, slot: Slot) -> list[tuple[int, int]]:
+    """Spans of the slot's value in `code` that are whole: a whole literal value (`'.'`, `TextEquals(x)`); outside
+    literals a whole name or number (not part of a name or of `1.5`, an attribute only when the value is not
+    weak) or, for punctuation, a whole shell word (`find . -name`); inside a longer literal a whole word, and
+    only when the value is not weak (`_weak`): never characters inside names, operators or text."""
+    value = slot.value
     head = r"(?<!\w)" if value[:1].isalnum() or value[:1] == "_" else ""
-    tail = r"(?!\w)" if value[-1:].isalnum() or value[-1:] == "_" else ""
-    return [(m.start(), m.end()) for m in re.finditer(head + re.escape(value) + tail, code)]
+    tail = r"(?!\w)(?!\.\d)" if value[-1:].isalnum() or value[-1:] == "_" else ""
+    strings, insides = _literals(code)
+    weak, word = _weak(value), bool(head and tail)
+    spans = []
+    for m in re.finditer(head + re.escape(value) + tail, code):
+        start, end = m.span()
+        if m.span() in insides:
+            spans.append(m.span())
+        elif any(s < start < e or s < end < e for s, e in strings):  # inside (or across) a longer literal
+            if not weak:
+                spans.append(m.span())
+        elif word:  # a whole name or number; after a dot, an attribute (or decimals): only a distinctive name
+            if code[start - 1:start] != "." or not (weak or value[0].isdigit()):
+                spans.append(m.span())
+        elif not weak or (code[start - 1:start].strip() == "" and code[end:end + 1].strip() == ""):
+            spans.append(m.span())
+    return spans
 
 
 # literal values in code: the inside of quotes, or a CF rule's text argument (`TextEquals(Alert)`)
-_CODE_LITERAL = re.compile(r"'([^'\n]+)'|\"([^\"\n]+)\"|\b[A-Z][A-Za-z]*\(([^(),\n]*[A-Za-z][^(),\n]*)\)")
+_CF_ARGUMENT = re.compile(r"\b[A-Z][A-Za-z]*\(([^(),\n]*[A-Za-z][^(),\n]*)\)")
+_CODE_LITERAL = re.compile(r"'([^'\n]+)'|\"([^\"\n]+)\"|" + _CF_ARGUMENT.pattern)
 
 
 def _unquoted(code: str, example_prompt: str, known: list[Slot]) -> list[Slot]:
@@ -101,21 +159,18 @@ def transfer(code: str, example_prompt: str, prompt: str) -> str:
     if sum(s.kind == "text" for s in new) > texts:  # the request names more: look for unquoted ones too
         old = [s for s in old if s.kind == "text"] + _unquoted(code, example_prompt, old)[: len(new) - texts] + [
             s for s in old if s.kind != "text"]
-    pairs: list[tuple[str, str]] = []
-    for kind in ("text", "path", "number"):
-        pairs += [(x, y) for x, y in _pair_up([s for s in old if s.kind == kind], [s for s in new if s.kind == kind])
-                  if x != y]
+    pairs = [(x, y) for x, y in _pair_up(old, new) if x.value != y.value]
     if not pairs:
         return code
     # Longest values first, so a value that contains another wins; spans never overlap.
     taken: list[tuple[int, int, str]] = []
-    for x, y in sorted(pairs, key=lambda p: -len(p[0])):
+    for x, y in sorted(pairs, key=lambda p: -len(p[0].value)):
         for start, end in _occurrences(code, x):
             if all(end <= s or start >= e for s, e, _ in taken):
-                taken.append((start, end, y))
+                taken.append((start, end, y.value))
     out, last = [], 0
-    for start, end, y in sorted(taken):
-        out += [code[last:start], y]
+    for start, end, value in sorted(taken):
+        out += [code[last:start], value]
         last = end
     return "".join(out) + code[last:]
 
