@@ -40,9 +40,11 @@ system-deps: $(APT_STAMP)
 run: setup
 	$(BIN)/python -m codefusion.server.cli.demo
 
+# ... and no numbered work periods in the project's writing (scripts/check_wording.py: dates, versions, commits).
 lint: setup
-	$(BIN)/ruff check model server tests
+	$(BIN)/ruff check model server tests scripts/check_wording.py
 	$(BIN)/mypy model server
+	$(BIN)/python scripts/check_wording.py
 
 test-python: setup system-deps
 	$(BIN)/python -m pytest -q -x --durations=10 tests
@@ -73,7 +75,7 @@ eval: setup
 
 # Whole dev splits: the served system vs TF-IDF and vs its unedited examples, 95 % paired-bootstrap intervals.
 significance: setup
-	$(BIN)/python scripts/paired_bootstrap.py | tee docs/paired_bootstrap.jsonl
+	$(BIN)/python scripts/paired_bootstrap.py | tee docs/experiments/paired_bootstrap.jsonl
 
 stress: setup
 	$(BIN)/python -m pytest -q tests/stress --stress

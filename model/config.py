@@ -9,9 +9,9 @@ from pathlib import Path
 
 LANGUAGES: tuple[str, ...] = ("python", "bash", "cf")
 
-# Config keys of experiments that were measured and not adopted (models/MODEL_CARD.md), with the value every
-# adopted model has. Older model folders still carry them; their code is at this git tag.
-EXPERIMENTS_TAG = "experiments-2026-11"
+# Config keys of experiments that were measured and not adopted (docs/experiments.md), with the value every
+# adopted model has. Older model folders still carry them; their code is at this commit of main.
+EXPERIMENTS_COMMIT = "1c6da01"
 RETIRED_KEYS: dict[str, object] = {
     "x0_parameterization": "expected_embedding",  # N outputs token logits; x̂₀ = softmax(logits) @ L
     "example_context": False,
@@ -69,7 +69,7 @@ class ModelConfig:
         for key, adopted in RETIRED_KEYS.items():
             if key in d and d.pop(key) != adopted:
                 raise ValueError(f"{key!r} other than {adopted!r} is an experiment that was not adopted; its code "
-                                 f"is at git tag {EXPERIMENTS_TAG} (models/MODEL_CARD.md)")
+                                 f"is at commit {EXPERIMENTS_COMMIT} (docs/experiments.md)")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:

@@ -5,7 +5,7 @@ Python BLEU-4 (best in k), Bash template match, CF execution match; the share of
 and `distinct`, the candidates served per prompt (of k; the rest did not parse or were duplicates).
 
     python scripts/bakeoff.py runs/bakeoff-masked/snapshots/step-1000 runs/bakeoff-gaussian/snapshots/step-1000
-    (appends one JSON line per folder and language to docs/learning_curve.jsonl, or --out)
+    (appends one JSON line per folder and language to docs/experiments/learning_curve.jsonl, or --out)
 
 Or turn `codefusion eval` results of the model alone (larger samples: the whole Python split, 400 Bash
 prompts) into rows of the same file, naming the run and step they measure (an AR baseline's result is its
@@ -117,7 +117,7 @@ def main() -> None:
     p.add_argument("--sampler", type=json.loads, default={},
                    help='masked kernel: JSON of sampler settings to override, e.g. \'{"steps": 24}\'')
     p.add_argument("--limit", type=int, default=None, help="only the first N prompts of each subsample (quick sweeps)")
-    p.add_argument("--out", type=Path, default=Path("docs/learning_curve.jsonl"))
+    p.add_argument("--out", type=Path, default=Path("docs/experiments/learning_curve.jsonl"))
     args = p.parse_args()
     if bool(args.models) == bool(args.from_eval):
         p.error("give model folders to score, or --from-eval result files, not both")

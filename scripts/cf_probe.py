@@ -3,7 +3,7 @@
 the engine, for seeding.json variants. The dev split has 66 CF prompts, too few to tell settings apart by
 one or two prompts; this probe checks the one thing nearest-example retrieval gets wrong most visibly —
 sentence similarity cannot tell "greater" from "less" — and how much the model's rescoring repairs it.
-How seeding.json's `rerank_step` was chosen (models/MODEL_CARD.md).
+How seeding.json's `rerank_step` was chosen (docs/experiments.md).
 
 Usage: .venv/bin/python scripts/cf_probe.py WEIGHT:STEP ...   (WEIGHT 0: no rescoring)
 """

@@ -3,7 +3,7 @@
 For each language, every dev prompt's 10 nearest training examples (training split only; distinct codes)
 by weight · MiniLM cosine + (1 − weight) · TF-IDF cosine, served through the engine's ranking (valid first,
 k = 5), scored with `codefusion eval`'s metrics. Weight 0 is TF-IDF alone. How seeding.json's
-semantic_weight was chosen (models/MODEL_CARD.md).
+semantic_weight was chosen (docs/experiments.md).
 
 Usage: .venv/bin/python scripts/compare_retrievers.py [LANG ...] [--weights 0,0.5,0.7,1]
 """

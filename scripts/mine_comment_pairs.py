@@ -1,6 +1,6 @@
 """Mine (NL, Python) pairs from the standard library's sources: a `# comment` line and the statement under it.
 
-A cheap test of whether more Python pairs help the model (the fifth session's diagnosis: 2,077 pairs
+A cheap test of whether more Python pairs help the model (the diagnosis of 2026-11-29: 2,077 pairs
 limit Python). Kept: comments of ≥ 3 words that are not markers (TODO, XXX, noqa, type:, pragma), followed
 by a single-line simple statement (< 100 characters) that parses; tests and site-packages are skipped;
 duplicates dropped. The pairs are noisy (many comments explain a block, not the line). Output: JSONL of

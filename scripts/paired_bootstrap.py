@@ -4,7 +4,7 @@ For each language, every dev prompt is answered by the served system (`seeded`: 
 engine) and by the systems it is compared with (TF-IDF `retrieval`, the unedited seeding `examples`),
 scored with `codefusion eval`'s main metric (top-1 / 3 / 5); the per-prompt top-n differences are resampled with
 replacement (seeded) and the 2.5 / 97.5 % quantiles of their mean give a 95 % interval. How the
-"clearly above retrieval" figures in models/MODEL_CARD.md were measured.
+"clearly above retrieval" figures in docs/experiments.md were measured.
 
 With --runs A.json B.json it compares two saved `codefusion eval` outputs instead (any two systems or models
 answering the same prompts, e.g. the masked model alone against the AR baseline on one `--limit 400 --seed 1`

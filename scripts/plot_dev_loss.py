@@ -4,7 +4,7 @@ language's best step marked — the curve that per-language early stopping reads
 masking rate instead of the mean (0.9: nearly everything masked, the sampler's first steps, where it writes a
 code from the prompt alone; 0.15: filling a few gaps).
 
-    python scripts/plot_dev_loss.py [--input docs/dev_loss_masked.jsonl] [--out docs/dev_loss_masked.png]
+    python scripts/plot_dev_loss.py [--input docs/experiments/dev_loss_masked.jsonl] [--out docs/experiments/dev_loss_masked.png]
                                     [--rate 0.9]
 """
 
@@ -25,8 +25,8 @@ from plot_learning_curve import finish, run_name  # noqa: E402  (scripts/ is on 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--input", type=Path, default=Path("docs/dev_loss_masked.jsonl"))
-    p.add_argument("--out", type=Path, default=Path("docs/dev_loss_masked.png"))
+    p.add_argument("--input", type=Path, default=Path("docs/experiments/dev_loss_masked.jsonl"))
+    p.add_argument("--out", type=Path, default=Path("docs/experiments/dev_loss_masked.png"))
     p.add_argument("--rate", default=None, help="plot the CE at this masking rate (a key of the rows, e.g. 0.9), "
                                                   "not the mean over rates")
     args = p.parse_args()

@@ -1,9 +1,9 @@
-"""Plot docs/learning_curve.jsonl (scripts/bakeoff.py's rows): the model alone's top-5 per language against
+"""Plot docs/experiments/learning_curve.jsonl (scripts/bakeoff.py's rows): the model alone's top-5 per language against
 cumulative training steps, one line per run (the kernels' bake-off runs by their kernel), the AR baseline's
 figure as a dashed line (its last row per language). Rows imported from `codefusion eval` results
 (`bakeoff.py --from-eval`: the whole Python split, 400 Bash prompts) say "larger samples" in the legend.
 
-    python scripts/plot_learning_curve.py [--input docs/learning_curve.jsonl] [--out docs/learning_curve.png]
+    python scripts/plot_learning_curve.py [--input docs/experiments/learning_curve.jsonl] [--out docs/experiments/learning_curve.png]
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ def run_name(model: str) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--input", type=Path, default=Path("docs/learning_curve.jsonl"))
-    p.add_argument("--out", type=Path, default=Path("docs/learning_curve.png"))
+    p.add_argument("--input", type=Path, default=Path("docs/experiments/learning_curve.jsonl"))
+    p.add_argument("--out", type=Path, default=Path("docs/experiments/learning_curve.png"))
     args = p.parse_args()
     rows = [json.loads(line) for line in args.input.read_text().splitlines() if line.strip()]
     curves: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)

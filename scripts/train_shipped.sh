@@ -6,33 +6,33 @@
 #   scripts/train_shipped.sh finetune-ar [MINUTES]             the AR baseline's fine-tuning (73 min shipped)
 #   scripts/train_shipped.sh finetune-diffusion [MINUTES]      the diffusion model's fine-tuning (95 min shipped)
 #   scripts/train_shipped.sh ablation [MINUTES]                the same fine-tuning without pretraining
-#   scripts/train_shipped.sh augment [MINUTES]                 fifth session: control vs + mined Python pairs (45 min)
-#   scripts/train_shipped.sh continue-v6 [MINUTES]             sixth session: from models/codefusion, lr 1.5e-4,
+#   scripts/train_shipped.sh augment [MINUTES]                 2026-11-29: control vs + mined Python pairs (45 min)
+#   scripts/train_shipped.sh continue-v6 [MINUTES]             2026-11-30: from models/codefusion, lr 1.5e-4,
 #                                                              + mined Python pairs (100 min)
-#   scripts/train_shipped.sh bakeoff masked|gaussian           ninth session: the kernels' bake-off, both from scratch,
+#   scripts/train_shipped.sh bakeoff masked|gaussian           2026-12-01: the kernels' bake-off, both from scratch,
 #                                                              same data, tokenizer, E/N size, batch 32, lr 5e-4 flat
 #                                                              after warmup (cosine planned over 60k steps); snapshots
 #                                                              every 1,000 steps; the masked run is the long run that
-#                                                              every later sitting resumes (same command). From step
-#                                                              6,500 (tenth session) the cosine ends at 25,000 steps
+#                                                              every later run resumes (same command). From step
+#                                                              6,500 (2026-12-01) the cosine ends at 25,000 steps
 #                                                              (STEPS=25000, the default now): lr 4.9e-4 -> 4.3e-4 there;
 #                                                              from step 8,750 the languages are weighted by their
 #                                                              pairs (LANG_WEIGHTS, python/bash/cf 0.18/0.76/0.06):
 #                                                              CF's dev loss rose after ~2,000 steps at 0.25
-#   scripts/train_shipped.sh pretrain-mix                      eleventh session: the masked kernel's pretraining
+#   scripts/train_shipped.sh pretrain-mix                      2026-12-01: the masked kernel's pretraining
 #                                                              ablation (the long run's recipe + --pretrain-mix 0.5);
-#                                                              from step 6,000 (twelfth session) the masked winner's
+#                                                              from step 6,000 (2026-12-02) the masked winner's
 #                                                              recipe: languages by their pairs, cosine ending at
 #                                                              25,000, per-language early stopping
-#   scripts/train_shipped.sh ar-retrain                        twelfth session: the AR baseline at the same budget,
+#   scripts/train_shipped.sh ar-retrain                        2026-12-02: the AR baseline at the same budget,
 #                                                              data and recipe (issue 20, item 7), from scratch
-#   scripts/train_shipped.sh masked-ablation unweighted|timecond  twelfth session: the masked loss without the 1/t
+#   scripts/train_shipped.sh masked-ablation unweighted|timecond  2026-12-02: the masked loss without the 1/t
 #                                                              weight, or with time conditioning; the bake-off's
 #                                                              early recipe from scratch, dev loss at each 1,000
 #                                                              steps (2,000 and 1,000 steps were run)
-#   scripts/train_shipped.sh mix-unweighted                    thirteenth session: the pretrain-mix run forked at its
+#   scripts/train_shipped.sh mix-unweighted                    2026-12-02: the pretrain-mix run forked at its
 #                                                              step-10,000 checkpoint with the unweighted loss
-#   scripts/train_shipped.sh masked-from-ar                    thirteenth session: the masked kernel initialised from
+#   scripts/train_shipped.sh masked-from-ar                    2026-12-02: the masked kernel initialised from
 #                                                              the retrained AR (INIT, default its step-3,000
 #                                                              snapshot), then the pretrain-mix recipe, eval every 500;
 #                                                              NAME: the run folder, ANNEAL: --causal-anneal steps,
@@ -45,13 +45,13 @@
 # each), then on two threads alone. Export: codefusion train export --run RUN --out models/codefusion --force
 # The stages of the experiments that were measured and not adopted (a continuation weighted to low noise,
 # retrieval context, the MiniLM prompt reader, SDEdit training, length-aware training, training for
-# classifier-free guidance) are in this script at git tag experiments-2026-11 (models/MODEL_CARD.md).
+# classifier-free guidance) are in this script at commit 1c6da01 (docs/experiments.md).
 set -euo pipefail
 stage=${1:?pretrain, finetune-ar, finetune-diffusion or ablation}
 cd "$(dirname "$0")/.."
 bin=.venv/bin/codefusion
 common=(--threads "${THREADS:-1}" --batch 32 --eval-every 500 --seed 0)
-# The step-counted runs since the bake-off (ninth session on): one recipe, so that their comparisons stay fair.
+# The step-counted runs since the bake-off (2026-12-01 on): one recipe, so that their comparisons stay fair.
 long_run=(--minutes 100000 --batch 32 --lr 5e-4 --warmup 200 --threads "${THREADS:-1}" --seed 0 --eval-every 1000
   --checkpoint-every 250 --snapshot-every 1000)
 export OMP_NUM_THREADS=${THREADS:-1}
@@ -79,7 +79,7 @@ case "$stage" in
       --config-overrides '{"embed_scale": 0.4}' --minutes "${2:-95}" "${common[@]}" --lr 5e-4 --warmup 200
     ;;
   augment)
-    # Fifth session (measured, not shipped): does adding mined Python pairs help? Two runs side by side, one
+    # 2026-11-29 (measured, not shipped): does adding mined Python pairs help? Two runs side by side, one
     # thread each, from the shipped weights: the control and the same with the stdlib's comment pairs.
     .venv/bin/python scripts/mine_comment_pairs.py runs/v5/comment_pairs.jsonl
     for run in ctl aug; do
@@ -90,8 +90,8 @@ case "$stage" in
     wait
     ;;
   continue-v6)
-    # Sixth session (measured, not shipped): does a gentler continuation with the mined pairs improve the served
-    # edits? (It ran beside SDEdit training, whose stage is at git tag experiments-2026-11.)
+    # 2026-11-30 (measured, not shipped): does a gentler continuation with the mined pairs improve the served
+    # edits? (It ran beside SDEdit training, whose stage is at commit 1c6da01.)
     [ -f runs/v5/comment_pairs.jsonl ] || .venv/bin/python scripts/mine_comment_pairs.py runs/v5/comment_pairs.jsonl
     $bin train finetune --run runs/v6/aug2 --init models/codefusion --minutes "${2:-100}" --threads 1 --batch 32 \
       --lr 1.5e-4 --warmup 100 --eval-every 0 --checkpoint-every 250 --seed 31 --extra-pairs runs/v5/comment_pairs.jsonl
@@ -102,46 +102,46 @@ case "$stage" in
     kernel=${2:?masked or gaussian}; runs=${RUNS:-runs}
     extra=(--lang-weights "${LANG_WEIGHTS:-{\"python\": 0.18, \"bash\": 0.76, \"cf\": 0.06\}}")
     [ "$kernel" = gaussian ] && extra+=(--config-overrides '{"embed_scale": 0.4}')
-    # From step 11,750 (eleventh session): per-language early stopping on dev loss, seeded with the curve of
-    # docs/dev_loss_masked.jsonl (python stopped at 9,000, cf at 4,000; bash still improving).
+    # From step 11,750 (2026-12-01): per-language early stopping on dev loss, seeded with the curve of
+    # docs/experiments/dev_loss_masked.jsonl (python stopped at 9,000, cf at 4,000; bash still improving).
     [ "$kernel" = masked ] && extra+=(--early-stop-patience 3 --early-stop-floor 0.25 --no-sample-eval)
     $bin train finetune --run "$runs/bakeoff-$kernel" --kernel "$kernel" --tokenizer models/codefusion/tokenizer.json \
       "${extra[@]}" --steps "${STEPS:-25000}" "${long_run[@]}"
     ;;
   pretrain-mix|ar-retrain|mix-unweighted|masked-from-ar)
-    # pretrain-mix (eleventh session): the pretraining ablation of the masked kernel (issue 20, item 5). The long
+    # pretrain-mix (2026-12-01): the pretraining ablation of the masked kernel (issue 20, item 5). The long
     # run's early recipe (default language shares, cosine planned over 60k steps, from scratch, same tokenizer and
     # seed) plus --pretrain-mix 0.5: half the batches are the masked objective on the code corpora with an empty
     # prompt; compared with the long run's snapshots at equal steps by scripts/dev_loss.py. From step 6,000
-    # (twelfth session) it is the masked winner's recipe: languages by their pairs, the cosine ending at 25,000
+    # (2026-12-02) it is the masked winner's recipe: languages by their pairs, the cosine ending at 25,000
     # steps (STEPS), per-language early stopping seeded with the curve of steps 1,000-6,000
-    # (docs/dev_loss_masked.jsonl; early_stop.seed_history). Its first 6,000 steps were:
+    # (docs/experiments/dev_loss_masked.jsonl; early_stop.seed_history). Its first 6,000 steps were:
     # STEPS=60000 EARLY=0 LANG_WEIGHTS='{"python": 0.35, "bash": 0.4, "cf": 0.25}'.
-    # ar-retrain (twelfth session): the AR baseline from scratch with that recipe and budget (issue 20, item 7):
+    # ar-retrain (2026-12-02): the AR baseline from scratch with that recipe and budget (issue 20, item 7):
     # the same pairs and corpora, tokenizer, batch, lr, warmup, language shares, cosine and early stopping. Its
     # dev loss (teacher-forced CE) is the bar for the masked model's bound (scripts/dev_loss.py --bound).
-    # mix-unweighted (thirteenth session): issue 20 item 1 on the winner's recipe, paired: the pretrain-mix run's
+    # mix-unweighted (2026-12-02): issue 20 item 1 on the winner's recipe, paired: the pretrain-mix run's
     # checkpoint at step 10,000 copied to masked-mix-unweighted (data order, schedule and early-stopping state the
     # same) and continued with the unweighted loss beside the original.
-    # masked-from-ar (thirteenth session): the masked net adapted from the AR baseline (model/training/from_ar.py;
+    # masked-from-ar (2026-12-02): the masked net adapted from the AR baseline (model/training/from_ar.py;
     # DiffuLLaMA / Dream / DiffuCoder start masked code models from AR ones): N is the AR's 6 decoder layers with
-    # shifted input (10.95 M parameters), then the pretrain-mix recipe from its step 0. Fourteenth session, paired
+    # shifted input (10.95 M parameters), then the pretrain-mix recipe from its step 0. Later on 2026-12-02, paired
     # from the AR's step-6,000 snapshot: NAME=masked-from-ar6k INIT=…/step-6000, and NAME=masked-from-ar6k-anneal
     # ANNEAL=1000 (N's attention opens from causal to full over the first 1,000 steps, DiffuLLaMA); and that
     # run forked at its step-2,000 checkpoint (checkpoint/, config.json, early_stop.json, tokenizer.json and
     # metrics.jsonl up to 2,000 copied to masked-from-ar6k-anneal-hr) and continued with RATE_MIN=0.5
-    # (--mask-rate-min: training masking rates from 0.5). Fifteenth session, sequence-level distillation from the
-    # same AR snapshot with ANNEAL=1000 (measured, not adopted; scripts/distill_ar.py and --extra-replace are at git
-    # tag experiment-distillation): EXTRA=<distill_ar.py's Bash + Python rows> with REPLACE=1 (NAME=kd-only: the
+    # (--mask-rate-min: training masking rates from 0.5). Then sequence-level distillation from the
+    # same AR snapshot with ANNEAL=1000 (measured, not adopted; scripts/distill_ar.py and --extra-replace are at commit
+    # d89c28c): EXTRA=<distill_ar.py's Bash + Python rows> with REPLACE=1 (NAME=kd-only: the
     # teacher's outputs instead of the references) and without (NAME=kd-mix: both).
-    # Seventeenth session (a new machine: the earlier runs' folders were gone), from the shipped AR baseline:
+    # From 2026-12-02 on (a new machine: the earlier runs' folders were gone), from the shipped AR baseline:
     # NAME=masked-from-arship-anneal INIT=models/ar-baseline ANNEAL=1000, THREADS=2; its step-6,000 snapshot is
-    # models/codefusion-masked (Python and Bash). A run folder does not outlive the machine, so a later session
+    # models/codefusion-masked (Python and Bash). A run folder does not outlive the machine, so a later run
     # continues from the shipped weights: NAME=masked-continue INIT=models/codefusion-masked ANNEAL=0 (a fresh
-    # optimiser and warmup; the cosine starts again). Nineteenth session, the folder still there: resumed at
+    # optimiser and warmup; the cosine starts again). For 11,000-16,500 (2026-12-02), the folder still there: resumed at
     # 11,250 with the cosine's end moved from 12,000 to 16,500 (STEPS=16500: lr back up to ~1.5e-4, down to the
     # floor by 16,500) and EARLY=10 (a re-warm lifts the dev loss for a while; patience 3 would end the run).
-    # Twenty-second session (the machine laid anew again: the run's folder, steps 16,000-25,000, was gone), from
+    # 2026-12-03 (the machine laid anew again: the run's folder, steps 16,000-25,000, was gone), from
     # the shipped step-16,000 weights with the lost run's last stretch (20,500-25,000: lr 1.5e-4 down, 4,500 steps):
     # NAME=masked-continue INIT=models/codefusion-masked ANNEAL=0 LR=1.5e-4 WARMUP=100 STEPS=4500 EARLY=20.
     # One recipe for the four runs; each stage names its run folder and model (after: flags that must follow
@@ -173,7 +173,7 @@ case "$stage" in
       "${after[@]}"
     ;;
   masked-ablation)
-    # Twelfth session: issue 20 item 1's comparisons, each from scratch with the bake-off's early recipe (default
+    # 2026-12-02: issue 20 item 1's comparisons, each from scratch with the bake-off's early recipe (default
     # shares, cosine planned over 60k); early stopping with a patience no run reaches only logs the dev loss.
     case "${2:?unweighted or timecond}" in
       unweighted) extra=(--loss-weighting unweighted) ;;

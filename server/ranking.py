@@ -21,7 +21,7 @@ class Candidate:
 
 
 # --- the ranking rules, in order: each maps a sample to a sort key (smaller ranks first) ---------------------
-# Dev chose them (models/MODEL_CARD.md): the examples' nearness beat the model's own score as an order.
+# Dev chose them (docs/experiments.md): the examples' nearness beat the model's own score as an order.
 
 
 def edits_before_examples(sample: Sample, edits_first: bool) -> bool:

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import torch
-from codefusion.model.config import ModelConfig, preset
+from codefusion.model.config import EXPERIMENTS_COMMIT, ModelConfig, preset
 from codefusion.model.modelfile import ModelLoadError, save_model_dir
 from codefusion.model.networks import CodeFusionNet
 from codefusion.model.noise.gaussian import (
@@ -252,7 +252,7 @@ def test_retired_experiment_keys_load_only_at_their_adopted_value(tok, overfit, 
     assert CodeFusionPipeline.from_dir(tmp_path / "m", device="cpu").config == cfg
     for key, value in (("x0_parameterization", "regress"), ("example_context", True), ("minilm_prompt_len", 48)):
         path.write_text(json.dumps({**body, key: value}))
-        with pytest.raises(ModelLoadError, match=f"{key}.*experiments-2026-11"):
+        with pytest.raises(ModelLoadError, match=f"{key}.*commit {EXPERIMENTS_COMMIT}"):
             CodeFusionPipeline.from_dir(tmp_path / "m", device="cpu")
     with pytest.raises(ValueError, match="unknown config keys"):
         ModelConfig.from_dict({**cfg.to_dict(), "clamp": True})

@@ -9,7 +9,7 @@ example's tokens remasked — those the model is least sure of under the request
 
 Nearness is TF-IDF cosine, or, when seeding.json names a `semantic` file of the example prompts'
 all-MiniLM-L6-v2 sentence embeddings, `semantic_weight` · their cosine + the rest · TF-IDF (dev-tuned in
-models/MODEL_CARD.md). Without MiniLM installed, or with embeddings from another MiniLM, the server logs
+docs/experiments.md). Without MiniLM installed, or with embeddings from another MiniLM, the server logs
 why and uses TF-IDF alone. The file is optional (the shipped folder has none, to leave room for weights):
 when the folder lacks it, the first load computes the embeddings from examples.jsonl with the installed
 MiniLM (77 s for the shipped 11,816 prompts on one busy core) and caches them in cache_dir() —
@@ -70,7 +70,7 @@ if TYPE_CHECKING:
 SEEDING_FILE = "seeding.json"
 CACHE_ENV = "CODEFUSION_CACHE"
 SLOT_POOL = 20  # with slots: nearest examples reordered by how many of the prompt's literals they hold
-COVERAGE_WEIGHT = 0.2  # dev-tuned (models/MODEL_CARD.md)
+COVERAGE_WEIGHT = 0.2  # dev-tuned (docs/experiments.md)
 RERANK_POOL = 10  # with `rerank`: the model rescores this many nearest examples (dev: as good as 20, half the cost)
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -236,7 +236,7 @@ class ExampleSeeds:
     def rescored(self, found: list[Retrieved], ce: list[float], lang: str) -> list[Retrieved]:
         """The examples reordered by nearness × exp(−weight × the model's cross-entropy restoring each one
         from `rerank_step` under the request, CodeFusionPipeline.code_ce): the product of the retriever's
-        and the model's judgement (scores stay in (0, 1]). Dev-tuned per language (models/MODEL_CARD.md)."""
+        and the model's judgement (scores stay in (0, 1]). Dev-tuned per language (docs/experiments.md)."""
         weight = self.rerank_weight(lang)
         moved = [dataclasses.replace(r, score=r.score * math.exp(-weight * c)) for r, c in zip(found, ce, strict=True)]
         return sorted(moved, key=lambda r: -r.score)

@@ -243,7 +243,7 @@ def _model_not_ready(ls: CodeFusionServer) -> JsonRpcException:
 
 
 def _cf_service() -> Any:
-    """Imported on first use: the Excel side (openpyxl) costs start-up time most sessions never need."""
+    """Imported on first use: the Excel side (openpyxl) costs start-up time most editor runs never need."""
     return importlib.import_module("codefusion.server.cf_service")
 
 
