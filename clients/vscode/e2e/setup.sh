@@ -49,8 +49,11 @@ nice -n 10 npm rebuild argon2
 # code-server's own postinstall.sh, step by step, with the two fixes it needs here.
 cd node_modules/code-server/lib/vscode
 # 1. @vscode/proxy-agent is locked to a GitHub commit; its tarball has the same integrity hash as
-#    the registry's 0.27.0, so fetch that one instead.
-sed -i 's|git+ssh://git@github.com/microsoft/vscode-proxy-agent.git#0803e0a7d1249bcb64ae9d256d0ee732b7246ea5|https://registry.npmjs.org/@vscode/proxy-agent/-/proxy-agent-0.27.0.tgz|' npm-shrinkwrap.json
+#    the registry's 0.27.0, so fetch that one instead: its address is asked of the configured registry
+#    now (npm view), so none is written here.
+PROXY_AGENT_TARBALL="$(npm view @vscode/proxy-agent@0.27.0 dist.tarball)"
+[ -n "$PROXY_AGENT_TARBALL" ] || { echo "setup-vscode-test: npm view found no @vscode/proxy-agent@0.27.0" >&2; exit 1; }
+sed -i "s|git+ssh://git@github.com/microsoft/vscode-proxy-agent.git#0803e0a7d1249bcb64ae9d256d0ee732b7246ea5|$PROXY_AGENT_TARBALL|" npm-shrinkwrap.json
 step "lib/vscode: npm install --omit=dev"
 npm install --omit=dev --ignore-scripts
 # 2. @vscode/ripgrep's install downloads rg from GitHub; it skips that when bin/ exists: use Debian's.
