@@ -29,6 +29,17 @@ def test_version_is_the_package_metadata(tmp_path: Path):
     assert done.stdout.split() == ["codefusion", importlib.metadata.version("codefusion-lsp")]
 
 
+def test_the_newest_changelog_release_is_the_version():
+    """CHANGELOG.md's first `## [X.Y.Z] - DATE` is pyproject's version: a release bumps both."""
+    import re
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    declared = tomllib.loads((root / "pyproject.toml").read_text())["project"]["version"]
+    releases = re.findall(r"^## \[(\d+\.\d+\.\d+)\] - \d{4}-\d\d-\d\d$", (root / "CHANGELOG.md").read_text(), re.M)
+    assert releases and releases[0] == declared, (releases[:2], declared)
+
+
 @pytest.mark.parametrize("argv", [["--help"], ["--version"], ["complete", "--help"], ["generate", "--help"]])
 def test_help_imports_no_torch(argv: list[str]):
     code = (f"import sys\nfrom codefusion.server.cli.main import main\ntry:\n    main({argv!r})\n"
