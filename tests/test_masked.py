@@ -13,6 +13,7 @@ from codefusion.model.noise.masked import (
     MaskedDiffusion,
     SamplingCancelled,
     commit_counts,
+    finish_written,
     least_sure,
     sample_masked,
     token_logp,
@@ -110,6 +111,30 @@ def test_blocks_and_cosine_schedules_fill_every_position(tok, overfit):
         assert not (out.tokens == net.mask_id).any()
 
 
+def test_threshold_decoding_commits_what_it_is_sure_of_and_stops_early(tok, overfit):
+    net, cfg, batch = overfit
+    length = batch.code.shape[1]
+    fixed = sample_masked(net, prompt=batch.prompt, prompt_pad=batch.prompt_pad, k=2, length=length,
+                          steps=length, temperature=0.0)
+    sure = sample_masked(net, prompt=batch.prompt, prompt_pad=batch.prompt_pad, k=2, length=length,
+                         steps=length, temperature=0.0, threshold=0.9)
+    assert fixed.steps == length and 1 <= sure.steps < length  # the fitted model is sure of most positions at once
+    assert [tok.decode(r) for r in sure.tokens.tolist()] == [tok.decode(r) for r in fixed.tokens.tolist()]
+    capped = sample_masked(net, prompt=batch.prompt, prompt_pad=batch.prompt_pad, k=2, length=length, steps=2,
+                           temperature=0.7, threshold=1.0)  # nothing clears 1.0: the linear counts finish by the cap
+    assert capped.steps <= 2 and not (capped.tokens == net.mask_id).any()
+    with pytest.raises(ValueError, match="threshold"):
+        sample_masked(net, prompt=batch.prompt, prompt_pad=batch.prompt_pad, k=1, length=length, steps=2,
+                      threshold=0.0)
+
+
+def test_a_written_code_ends_the_row(tok):
+    m, eos, pad = 99, 1, 0
+    x = torch.tensor([[5, eos, m, m], [m, eos, m, m], [5, 6, 7, m], [5, m, pad, m]])
+    assert finish_written(x, m, eos, pad).tolist() == [[5, eos, pad, pad], [m, eos, m, m], [5, 6, 7, m],
+                                                       [5, m, pad, m]]
+
+
 def test_sampling_is_seeded_per_prompt_and_cancellable(tok, overfit):
     _, cfg, batch = overfit
     torch.manual_seed(4)
@@ -175,6 +200,10 @@ def test_a_masked_model_folder_serves_parsing_candidates_and_repairs(tok, overfi
     assert [s[0].text for s in samples] == [tok.decode(tok.encode_code(c)) for _, c in CF_PAIRS]
     stats = pipe.repair_stats
     assert stats["sampled"] == 12 and stats["parsed_raw"] <= stats["parsed_repaired"] <= 12
+    (tmp_path / "m" / "sampler.json").write_text('{"steps": 8, "threshold": 0.9, "temperature": 0.0}')
+    sure = CodeFusionPipeline.from_dir(tmp_path / "m", device="cpu")
+    assert sure.masked_sampling.threshold == 0.9 and sure.sampler_settings()["threshold"] == 0.9
+    assert [s[0].text for s in sure.sample([p for p, _ in CF_PAIRS], "cf", k=2)] == [s[0].text for s in samples]
     (tmp_path / "m" / "sampler.json").write_text('{"steps": "many", "bogus": 1}')
     from codefusion.model.modelfile import ModelLoadError
 

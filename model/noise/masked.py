@@ -7,7 +7,9 @@ positions, weighted 1/t (the MDLM bound) or unweighted. The prompt is never mask
 Sampler: start all-masked (or from a code with some positions masked: editing, syntax repair), S steps;
 each step predicts every masked position, draws a token per position with Gumbel noise (float64, seeded
 per prompt) at temperature τ, and commits the most confident ones (low-confidence remasking), on a linear
-or cosine schedule, optionally block by block left to right (semi-autoregressive).
+or cosine schedule, optionally block by block left to right (semi-autoregressive); with a confidence
+threshold (Fast-dLLM), also every position at least that sure, S then being a cap. A row is done once nothing
+is masked before its first end (the rest is never read), and later steps compute only the rows not done.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..networks import MaskedDiffusionNet
+from ..networks import CopySource, MaskedContext, MaskedDiffusionNet
 from .gaussian import Batch, SamplingCancelled  # one batch type and one cancellation for every kernel
 
 MIN_RATE = 1e-3  # the lowest training masking rate by default: t ~ U(MIN_RATE, 1]
@@ -92,10 +94,12 @@ class MaskedSampleOutput:
     tokens: Tensor  # (N, L)
     scores: Tensor  # (N,) mean log-probability of the committed tokens up to the first <eos>/<pad>
     token_logp: Tensor  # (N, L) log-probability of each token when it was committed (kept tokens: 0)
+    steps: int = 0  # denoising steps run (network calls); the threshold schedule stops when nothing is masked
 
 
 def commit_counts(n_masked: Tensor, steps: int, schedule: CommitSchedule) -> Tensor:
-    """How many tokens each row commits at each step: (N,) -> (N, S), rows summing to n_masked."""
+    """How many tokens each row commits at each step: (N,) -> (N, S), rows summing to n_masked.
+    The threshold schedule's floor: the linear counts, so that a row is done within S steps."""
     s = torch.arange(steps + 1, dtype=torch.float64)
     if schedule is CommitSchedule.COSINE:
         left = torch.cos(math.pi / 2 * s / steps)  # share still masked after step s
@@ -109,27 +113,64 @@ def commit_counts(n_masked: Tensor, steps: int, schedule: CommitSchedule) -> Ten
 GUMBEL_TOP = 64  # tokens considered per position when sampling: the rest carry negligible mass at τ ≤ 1
 
 
+def gumbel_noise(generators: list[torch.Generator], k: int, length: int, top: int) -> Tensor:
+    """Gumbel noise in float64 for every row and position, drawn per prompt (rows i·k … i·k+k-1), so that a
+    prompt's draws depend neither on its batch nor on which of its positions are still masked: (N, L, top)."""
+    u = torch.cat([torch.rand((k, length, top), generator=gen, dtype=torch.float64) for gen in generators])
+    return -torch.log(-torch.log(u.clamp(min=1e-300)))
+
+
 def gumbel_choice(logits: Tensor, temperature: float, generators: list[torch.Generator], k: int) -> Tensor:
-    """argmax(logits / τ + Gumbel) over each position's GUMBEL_TOP most likely tokens, the noise in float64
-    drawn per prompt (rows i·k … i·k+k-1), so a prompt's draws do not depend on its batch: (N, L, V) -> (N, L)."""
+    """argmax(logits / τ + Gumbel) over each position's GUMBEL_TOP most likely tokens: (N, L, V) -> (N, L)."""
     if temperature <= 0:
         return logits.argmax(-1)
-    top, ids = logits.topk(min(GUMBEL_TOP, logits.shape[-1]), dim=-1)  # (N, L, G)
-    n, length, g = top.shape
-    u = torch.cat([torch.rand((k, length, g), generator=gen, dtype=torch.float64) for gen in generators])
-    gumbel = -torch.log(-torch.log(u.clamp(min=1e-300)))  # (N, L, G)
-    pick = (top.double() / temperature + gumbel.to(logits.device)).argmax(-1, keepdim=True)  # (N, L, 1)
+    g = min(GUMBEL_TOP, logits.shape[-1])
+    return gumbel_pick(logits, temperature, gumbel_noise(generators, k, logits.shape[1], g).to(logits.device))
+
+
+def gumbel_pick(logits: Tensor, temperature: float, noise: Tensor) -> Tensor:
+    """argmax(logits / τ + noise) over each position's noise.shape[-1] most likely tokens: (..., V) -> (...)."""
+    top, ids = logits.topk(noise.shape[-1], dim=-1)  # (..., G)
+    pick = (top.double() / temperature + noise).argmax(-1, keepdim=True)  # (..., 1)
     return ids.gather(-1, pick)[..., 0]
+
+
+def rows_of(ctx: MaskedContext, rows: Tensor) -> MaskedContext:
+    """The request constants of some of the batch rows (the rows still writing)."""
+    copy = ctx.copy
+    return MaskedContext([(k[rows], v[rows]) for k, v in ctx.kv], ctx.mask[rows],
+                         None if copy is None else CopySource(copy.keys[rows], copy.tokens[rows], copy.pad[rows]))
+
+
+def commit_mask(order: Tensor, masked: Tensor, count: Tensor) -> Tensor:
+    """Each row's `count` masked positions of highest `order` (at least one while any is masked); order and
+    masked (N, L), count (N,)."""
+    order = torch.where(masked, order, torch.full_like(order, -1.0))
+    rank = order.argsort(-1, descending=True).argsort(-1)  # each position's place in its row's order
+    return masked & (rank < count.clamp(min=1)[:, None])
+
+
+def finish_written(x: Tensor, mask_id: int, eos_id: int, pad_id: int) -> Tensor:
+    """Rows whose code is written — nothing masked before their first <eos>/<pad> — get <pad> at the masked
+    positions after it: a code ends at its first end (decode, scores), so the model need not fill them. (N, L)."""
+    end = (x == eos_id) | (x == pad_id)
+    before_end = (end.long().cumsum(-1) - end.long()) == 0  # (N, L) positions up to the first end
+    written = ~((x == mask_id) & before_end).any(-1, keepdim=True)  # (N, 1)
+    return torch.where(written & (x == mask_id), pad_id, x)
 
 
 @torch.inference_mode()
 def sample_masked(net: MaskedDiffusionNet, *, prompt: Tensor, prompt_pad: Tensor, k: int, length: int, steps: int,
                   seed: int = 0, temperature: float = 1.0, schedule: CommitSchedule = CommitSchedule.LINEAR,
-                  block_length: int | None = None, end_confidence: float = 1.0,
+                  threshold: float | None = None, block_length: int | None = None, end_confidence: float = 1.0,
                   init: Tensor | None = None, remask: Tensor | None = None,
                   should_stop: Callable[[], bool] | None = None) -> MaskedSampleOutput:
     """k candidates for each of the B prompts as one batch of B·k rows, prompt-major.
 
+    Each step predicts the masked positions and commits the most confident ones: `schedule`'s count per step
+    (fixed-count decoding, `steps` steps), or with `threshold` (confidence-aware decoding, Fast-dLLM) every one
+    whose confidence clears it, at least one per row and at least the schedule's count, so that `steps` is a
+    cap; a row is done when nothing is masked, and a step computes only the rows still writing.
     init (B·k, L) token ids with remask (B·k, L) bool: start from init with only the remask positions masked
     (editing an example, syntax repair); otherwise all positions start masked.
     end_confidence ≤ 1 scales the confidence of <eos>/<pad> predictions, so that the end of a code is
@@ -139,6 +180,8 @@ def sample_masked(net: MaskedDiffusionNet, *, prompt: Tensor, prompt_pad: Tensor
     cfg = net.cfg
     if steps < 1:
         raise ValueError(f"steps must be ≥ 1, got {steps}")
+    if threshold is not None and not 0 < threshold <= 1:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
     device = prompt.device
     n_prompts = prompt.shape[0]
     n = n_prompts * k
@@ -151,43 +194,62 @@ def sample_masked(net: MaskedDiffusionNet, *, prompt: Tensor, prompt_pad: Tensor
     memory = net.encode(prompt, prompt_pad)  # (B, P, C)
     ctx = net.request_context(memory, prompt_pad, k, source=prompt)
     generators = [torch.Generator().manual_seed(seed * 1_000_003 + i) for i in range(n_prompts)]
+    g = min(GUMBEL_TOP, cfg.vocab_size)
     token_logp = torch.zeros((n, length), device=device)
     blocks = [(0, length)] if not block_length else [(a, min(a + block_length, length))
                                                      for a in range(0, length, block_length)]
     per_block = [steps // len(blocks) + (1 if b < steps % len(blocks) else 0) for b in range(len(blocks))]
     positions = torch.arange(length, device=device)
+    ran = 0
     for (lo, hi), block_steps in zip(blocks, per_block, strict=True):
         in_block = (positions >= lo) & (positions < hi)  # (L,)
-        if block_steps == 0:
-            block_steps = 1
+        block_steps = max(block_steps, 1)
         counts = commit_counts(((x == net.mask_id) & in_block).sum(-1), block_steps, schedule)  # (N, S_b)
         for s in range(block_steps):
             if should_stop is not None and should_stop():
                 raise SamplingCancelled("sampling cancelled")
+            x = finish_written(x, net.mask_id, cfg.eos_id, cfg.pad_id)
             masked = (x == net.mask_id) & in_block  # (N, L)
-            if not masked.any():
+            rows = masked.any(-1).nonzero()[:, 0]  # (A,) the rows still writing
+            if len(rows) == 0:
                 break
+            noise = gumbel_noise(generators, k, length, g) if temperature > 0 else None  # every row: seeded per prompt
+            x_a, masked_a = x[rows], masked[rows]
+            ctx_a = ctx if len(rows) == n else rows_of(ctx, rows)
             cond = None
-            rate_cond = net.time_condition((x == net.mask_id).float().mean(-1))  # (N, C), or None
+            rate_cond = net.time_condition((x_a == net.mask_id).float().mean(-1))  # (A, C), or None
             if rate_cond is not None:  # time-conditioned models read the share still masked
-                cond = rate_cond[:, None, :]  # (N, 1, C)
-            logits = net.forward_cached(x, ctx, cond).float()  # (N, L, V)
-            logp = logits.log_softmax(-1)
-            choice = gumbel_choice(logits, temperature, generators, k)  # (N, L)
-            conf = logp.gather(-1, choice[..., None])[..., 0].exp()  # (N, L)
+                cond = rate_cond[:, None, :]  # (A, 1, C)
+            logits = net.forward_cached(x_a, ctx_a, cond)  # (A, L, V)
+            ran += 1
+            r, c = masked_a.nonzero(as_tuple=True)  # the M positions still masked
+            masked_logits = logits[r, c].float()  # (M, V): only these are sampled
+            logp = masked_logits.log_softmax(-1)
+            if noise is None:
+                choice = masked_logits.argmax(-1)  # (M,)
+            else:
+                choice = gumbel_pick(masked_logits, temperature, noise[rows[r], c].to(device))
+            chosen_logp = logp.gather(-1, choice[:, None])[:, 0]  # (M,)
+            conf = chosen_logp.exp()
             if end_confidence != 1.0:
                 ends = (choice == cfg.eos_id) | (choice == cfg.pad_id)
                 conf = torch.where(ends, conf * end_confidence, conf)
-            conf = torch.where(masked, conf, torch.full_like(conf, -1.0))
-            order = conf.argsort(-1, descending=True)  # (N, L)
-            rank = order.argsort(-1)  # each position's place in the order
-            commit = masked & (rank < counts[:, s : s + 1])  # (N, L)
-            x = torch.where(commit, choice, x)
-            token_logp = torch.where(commit, logp.gather(-1, choice[..., None])[..., 0], token_logp)
+            dense_conf = torch.full(masked_a.shape, -1.0, device=device)
+            dense_conf[r, c] = conf
+            commit = commit_mask(dense_conf, masked_a, counts[rows, s])  # (A, L)
+            if threshold is not None:  # and every position the model is sure enough of
+                commit |= masked_a & (dense_conf >= threshold)
+            dense_choice = x_a.clone()
+            dense_choice[r, c] = choice
+            dense_logp = token_logp[rows]
+            dense_logp[r, c] = torch.where(commit[r, c], chosen_logp, dense_logp[r, c])
+            x[rows] = torch.where(commit, dense_choice, x_a)
+            token_logp[rows] = dense_logp
+    x = finish_written(x, net.mask_id, cfg.eos_id, cfg.pad_id)
     stop = (x == cfg.eos_id) | (x == cfg.pad_id)
     keep = (stop.long().cumsum(-1) - stop.long()) == 0  # up to and including the first end
     scores = (token_logp * keep).sum(-1) / keep.sum(-1).clamp(min=1)
-    return MaskedSampleOutput(tokens=x, scores=scores, token_logp=token_logp)
+    return MaskedSampleOutput(tokens=x, scores=scores, token_logp=token_logp, steps=ran)
 
 
 @torch.inference_mode()
