@@ -81,6 +81,8 @@ ROUND = "round the number `price` to 2 decimal places"
         ("os.path.dirname(path)", "get the directory name of `path`", "get the directory name of `p`",
          "os.path.dirname(p)"),  # the attribute `os.path` is not the name `path`
         ("x * 1.5 + 5", "multiply `x` by 1.5 and add 5", "multiply `x` by 2.5 and add 7", "x * 2.5 + 7"),
+        # the same value as a `name` and as a quoted value: the quoted one takes the literal, the name the name
+        ("s.split('s')", "split string `s` by letter 's'", 'split string `s` on "-"', "s.split('-')"),
         # a name from the request takes the place of the value with the same role word ("number 8.005"); the
         # number pairs with the number (it doubled to `round(2, 2)` before 0.2.0)
         ("round(8.005, 2)", "round number 8.005 up to 2 decimal places", ROUND, "round(price, 2)"),

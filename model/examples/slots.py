@@ -107,11 +107,12 @@ def _literals(code: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     return strings, insides
 
 
-def _occurrences(code: str, slot: Slot) -> list[tuple[int, int]]:
+def _occurrences(code: str, slot: Slot, literals_only: bool = False) -> list[tuple[int, int]]:
     """Spans of the slot's value in `code` that are whole: a whole literal value (`'.'`, `TextEquals(x)`); outside
     literals a whole name or number (not part of a name or of `1.5`, an attribute only when the value is not
     weak) or, for punctuation, a whole shell word (`find . -name`); inside a longer literal a whole word, and
-    only when the value is not weak (`_weak`): never characters inside names, operators or text."""
+    only when the value is not weak (`_weak`): never characters inside names, operators or text. With
+    `literals_only`, whole literal values alone."""
     value = slot.value
     head = r"(?<!\w)" if value[:1].isalnum() or value[:1] == "_" else ""
     tail = r"(?!\w)(?!\.\d)" if value[-1:].isalnum() or value[-1:] == "_" else ""
@@ -122,6 +123,8 @@ def _occurrences(code: str, slot: Slot) -> list[tuple[int, int]]:
         start, end = m.span()
         if m.span() in insides:
             spans.append(m.span())
+        elif literals_only:
+            continue
         elif any(s < start < e or s < end < e for s, e in strings):  # inside (or across) a longer literal
             if not weak:
                 spans.append(m.span())
@@ -162,10 +165,12 @@ def transfer(code: str, example_prompt: str, prompt: str) -> str:
     pairs = [(x, y) for x, y in _pair_up(old, new) if x.value != y.value]
     if not pairs:
         return code
-    # Longest values first, so a value that contains another wins; spans never overlap.
+    # Longest values first, so a value that contains another wins; spans never overlap. A quoted value that
+    # the example prompt also names as a `name` ("string `s` by letter 's'") takes its literals only.
+    names = {s.value for s in old if s.name}
     taken: list[tuple[int, int, str]] = []
     for x, y in sorted(pairs, key=lambda p: -len(p[0].value)):
-        for start, end in _occurrences(code, x):
+        for start, end in _occurrences(code, x, literals_only=not x.name and x.value in names):
             if all(end <= s or start >= e for s, e, _ in taken):
                 taken.append((start, end, y.value))
     out, last = [], 0
