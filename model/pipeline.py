@@ -248,7 +248,8 @@ class CodeFusionPipeline:
             ids[r, : len(row)] = torch.tensor(row)
         ids = ids.to(self.device)
         with self._lock, torch.inference_mode():
-            out = self._sample_masked(self.net, ids, ids == self.config.pad_id, lang, 1, length, steps, seed,
+            net: Any = self.net  # a MaskedDiffusionNet (or its int8-quantised copy)
+            out = self._sample_masked(net, ids, ids == self.config.pad_id, lang, 1, length, steps, seed,
                                       should_stop)
         tokens, scores = out.tokens.tolist(), out.scores.tolist()
         return [[Sample(self.tokenizer.decode(tokens[r]), float(scores[r]), tokens[r]) for r in range(i * k, i * k + k)]

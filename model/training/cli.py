@@ -267,9 +267,9 @@ def run(args: argparse.Namespace) -> int:
     def on_eval(step: int) -> dict:
         if args.edit:
             assert isinstance(net, MaskedDiffusionNet)
-            losses = edit_dev_loss(net, tok, cfg, ["python", "bash"], n=args.dev_loss_n)
-            log(f"edit dev loss at {step}: {json.dumps(losses)}")
-            return {"edit_dev_loss": losses}
+            edit_losses = edit_dev_loss(net, tok, cfg, ["python", "bash"], n=args.dev_loss_n)
+            log(f"edit dev loss at {step}: {json.dumps(edit_losses)}")
+            return {"edit_dev_loss": edit_losses}
         out = quick_dev_eval(net, cfg, tok, kind) if not args.no_sample_eval else {}
         if stopper is not None:
             losses = headline(dev_loss(net, cfg, tok, kind, n=args.dev_loss_n, device=device))

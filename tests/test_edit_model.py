@@ -1,0 +1,212 @@
+"""The edit model: segmented encoder input, the copy head, its training data, and serving every Python/Bash
+candidate as the model's edit of a nearest example with the user's names."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import torch
+from codefusion.model.config import ModelConfig
+from codefusion.model.examples.edit import (
+    EditMix,
+    EditPair,
+    EditSource,
+    code_names,
+    compose,
+    draw_input,
+    edit_input,
+    neighbour_table,
+)
+from codefusion.model.modelfile import ModelLoadError, load_weights, save_model_dir
+from codefusion.model.networks import MaskedDiffusionNet, segment_positions
+from codefusion.model.noise.gaussian import Batch
+from codefusion.model.noise.masked import MaskedDiffusion
+from codefusion.model.pipeline import CodeFusionPipeline
+from codefusion.model.tokenizer import CodeTokenizer
+from codefusion.model.training.external import detokenize_python, load_external
+from tiny_model import cf_tokenizer, tiny_cfg
+
+
+@pytest.fixture(scope="module")
+def tok() -> CodeTokenizer:
+    return cf_tokenizer()
+
+
+def edit_cfg(tok: CodeTokenizer) -> ModelConfig:
+    return tiny_cfg(tok, d_model=64, d_ff=128, denoiser_layers=2, copy_head=True, input_segments=4,
+                    max_prompt_len=24, code_len={"python": 12, "bash": 12, "cf": 12})
+
+
+def copy_batch(tok: CodeTokenizer, cfg: ModelConfig, rng: random.Random, n: int = 16) -> tuple[Batch, list[str]]:
+    """Requests whose code is the retrieved example's code: a rule with a random number."""
+    codes = [f"GreaterThan({rng.randint(100, 999)})" for _ in range(n)]
+    inputs = [edit_input(tok, cfg, "cf", "like the example", (), EditSource("an example", c)) for c in codes]
+    width = max(map(len, inputs))
+    prompt = torch.full((n, width), cfg.pad_id)
+    code = torch.full((n, cfg.code_len["cf"]), cfg.pad_id)
+    for i, (row, c) in enumerate(zip(inputs, codes, strict=True)):
+        prompt[i, : len(row)] = torch.tensor(row)
+        ids = tok.encode_code(c)
+        code[i, : len(ids)] = torch.tensor(ids)
+    return Batch(prompt, prompt == cfg.pad_id, code), codes
+
+
+@pytest.fixture(scope="module")
+def copier(tok):
+    """A tiny edit model trained to write the example it reads (numbers it never sees again at test time)."""
+    torch.manual_seed(0)
+    cfg = edit_cfg(tok)
+    net = MaskedDiffusionNet(cfg)
+    kernel, rng = MaskedDiffusion(), random.Random(0)
+    opt = torch.optim.AdamW(net.parameters(), lr=3e-3)
+    for _ in range(300):
+        batch, _ = copy_batch(tok, cfg, rng)
+        loss = kernel.training_losses(net, batch)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return net.eval(), cfg
+
+
+def test_segments_restart_their_positions_at_each_separator():
+    tokens = torch.tensor([[5, 7, 1, 9, 1, 1, 8, 8, 8]])
+    seg, pos = segment_positions(tokens, separator=1, segments=4, positions=64)
+    assert seg.tolist() == [[0, 0, 1, 1, 2, 3, 3, 3, 3]]
+    assert pos.tolist() == [[0, 1, 0, 1, 0, 0, 1, 2, 3]]
+    seg, pos = segment_positions(tokens, separator=1, segments=2, positions=2)  # clamped to the tables
+    assert seg.max() == 1 and pos.max() == 1
+
+
+def test_the_copy_head_gives_a_distribution_and_points_at_the_source(tok):
+    torch.manual_seed(0)
+    cfg = edit_cfg(tok)
+    net = MaskedDiffusionNet(cfg).eval()
+    source = torch.tensor([[3, 40, 41, 1, 1, 1, 42]])
+    memory = net.encode(source, source == cfg.pad_id)
+    x = torch.full((1, 6), net.mask_id)
+    logp = net(x, memory, source == cfg.pad_id, source=source)
+    assert torch.allclose(logp.exp().sum(-1), torch.ones(1, 6), atol=1e-4)
+    with pytest.raises(ValueError, match="copy head"):
+        net(x, memory, source == cfg.pad_id)
+    assert net.copy is not None
+    with torch.no_grad():  # gate fully open: all the mass on the source's tokens
+        net.copy.gate.bias.fill_(50.0)
+        probs = net(x, memory, source == cfg.pad_id, source=source).exp()
+    assert float(probs[..., source[0].unique()].sum(-1).min()) > 0.99
+
+
+def test_an_edit_model_learns_to_copy_what_it_reads(tok, copier):
+    net, cfg = copier
+    rng = random.Random(123)  # numbers not drawn in training
+    batch, codes = copy_batch(tok, cfg, rng, n=12)
+    pipe = CodeFusionPipeline.from_parts(net, cfg, tok, "masked")
+    pipe.masked_sampling.temperature = 0.0
+    rows = pipe.sample_edits(["like the example"] * len(codes), "cf",
+                             [[EditSource("an example", c)] for c in codes], k=1, steps=6)
+    right = sum(r[0].text == c for r, c in zip(rows, codes, strict=True))
+    assert right >= 9, [(r[0].text, c) for r, c in zip(rows, codes, strict=True)]
+
+
+def test_a_masked_folder_initialises_an_edit_model_only_when_growing(tok, tmp_path):
+    torch.manual_seed(0)
+    plain_cfg = tiny_cfg(tok, d_model=64, d_ff=128, denoiser_layers=2, max_prompt_len=24,
+                         code_len={"python": 12, "bash": 12, "cf": 12})
+    plain = MaskedDiffusionNet(plain_cfg)
+    save_model_dir(tmp_path / "m", plain, plain_cfg, tok, kind="masked")
+    net = MaskedDiffusionNet(edit_cfg(tok))
+    with pytest.raises(ModelLoadError, match="missing"):
+        load_weights(tmp_path / "m", net)
+    load_weights(tmp_path / "m", net, grow=True)
+    torch.testing.assert_close(net.denoiser.out.weight, plain.denoiser.out.weight.half().float())  # fp16 folder
+    assert net.encoder.segment is not None and not net.encoder.segment.weight.any()  # segment 0 reads as before
+
+
+def test_edit_inputs_hold_prompt_names_and_example(tok):
+    cfg = edit_cfg(tok)
+    ids = edit_input(tok, cfg, "cf", "greater than 5", ["x"], EditSource("less than 30", "LessThan(30)"))
+    assert ids[0] == tok.lang_ids["cf"] and ids.count(cfg.eos_id) == 3
+    text = tok.tok.decode(ids, skip_special_tokens=False)
+    assert text.index("greater") < text.index(" x") < text.index("less than") < text.index("LessThan(30)")
+    alone = edit_input(tok, cfg, "cf", "greater than 5")
+    assert alone[-3:] == [cfg.eos_id] * 3  # empty context and example: the trained "none" form
+
+
+def test_training_draws_nearest_farther_or_no_example():
+    pool = [([10], [20]), ([11], [21]), ([12], [22])]
+    pair = EditPair("python", [3, 4], [5, 1], [[7], [8]], [0, 1, 2])
+    rng = random.Random(0)
+    seen = {"nearest": 0, "farther": 0, "none": 0}
+    for _ in range(400):
+        ids = draw_input(pair, pool, EditMix(0.5, 0.3, 0.5), rng, sep=1, comma=9)
+        code = ids[len(ids) - ids[::-1].index(1):]
+        seen["nearest" if code == [20] else "none" if not code else "farther"] += 1
+        assert ids[:2] == [3, 4]
+    assert 150 < seen["nearest"] < 250 and 80 < seen["farther"] < 160 and 40 < seen["none"] < 120
+    assert compose([3], [7, 9, 8], ([10], [20]), 1) == [3, 1, 7, 9, 8, 1, 10, 1, 20]
+
+
+def test_code_names_are_what_the_user_could_have_defined():
+    assert code_names("python", "sum(xs) / len(xs)") == ["xs"]
+    assert code_names("python", "os.path.join(dirname, f)") == ["os", "dirname", "f"]
+    assert code_names("bash", 'echo "$HOME" ${name}') == ["HOME", "name"]
+
+
+def test_neighbours_come_from_other_ids():
+    near = neighbour_table(["sort a list", "sort the list x", "print hello"], ["1", "1", "2"],
+                           ["sort a list"], ["1"])
+    assert near == [[]] or all(i == 2 for i in near[0])
+    near = neighbour_table(["sort a list", "sort the list x", "print hello"], ["1", "2", "3"],
+                           ["sort a list"], ["9"])
+    assert near[0][:2] == [0, 1]
+
+
+def test_external_pairs_are_detokenized_deduplicated_and_kept_off_dev(tmp_path):
+    assert detokenize_python("from django . conf import settings") == "from django.conf import settings"
+    assert detokenize_python("x = f ( a , b [ 1 ] )") == "x = f(a, b[1])"
+    assert detokenize_python("if x in ( 1 , 2 ) :") == "if x in (1, 2):"
+    rows = [{"nl": "call f", "code": "f ( x )"}, {"nl": "call f", "code": "f ( x )"}, {"nl": "broken", "code": "f ( ("},
+            {"nl": "", "code": "x"}]
+    (tmp_path / "python.django.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    pairs, stats = load_external(["django"], tmp_path)
+    assert [p.code for p in pairs["python"]] == ["f(x)"]
+    assert stats["django"] == {"read": 4, "kept": 1, "not_parsing": 1, "dev_overlap": 0, "repeated": 1, "bad": 1}
+    with pytest.raises(ValueError, match="unknown external sources"):
+        load_external(["stackoverflow"], tmp_path)
+
+
+def test_the_engine_serves_the_edit_models_candidates_with_the_users_names(tok, copier, tmp_path, monkeypatch):
+    """seeding.json `edit`: every candidate is the model's edit of a nearest example (the model runs for every
+    request), the request's names reach the model's input, and the examples join as the fallback."""
+    from codefusion.server.engine import Engine
+
+    net, cfg = copier
+    folder = tmp_path / "edit"
+    save_model_dir(folder, net, cfg, tok, kind="masked")
+    (folder / "sampler.json").write_text('{"temperature": 0.0, "steps": 6}')
+    (folder / "examples.jsonl").write_text("".join(
+        json.dumps({"lang": "cf", "prompt": p, "code": c}) + "\n"
+        for p, c in [("greater than 500", "GreaterThan(500)"), ("greater than 700", "GreaterThan(700)")]))
+    (folder / "seeding.json").write_text(json.dumps({"start": {"cf": 0}, "edit": ["cf"], "keep_examples": True,
+                                                     "edits_first": True}))
+    seen: list[list[int]] = []
+    real = CodeFusionPipeline.sample_edits
+
+    def spy(self, prompts, lang, examples, **kwargs):
+        seen.extend(edit_input(self.tokenizer, self.config, lang, p, (kwargs.get("names") or [()])[0], ex)
+                    for p, exs in zip(prompts, examples, strict=True) for ex in exs)
+        return real(self, prompts, lang, examples, **kwargs)
+
+    monkeypatch.setattr(CodeFusionPipeline, "sample_edits", spy)
+    engine = Engine(folder, device="cpu")
+    engine.load()
+    got = engine.generate("greater than 500", "cf", k=2, names=["sales"])
+    assert seen, "the model did not run"
+    assert any(tok.tok.decode(ids).count(" sales") for ids in seen)
+    samples = engine.sample_batch(["greater than 500"], "cf", k=2)[0]
+    assert [s.unedited for s in samples][:2] == [False, False] and any(s.unedited for s in samples)
+    assert got and got[0].text.startswith("GreaterThan(")
+    assert got == engine.generate("greater than 500", "cf", k=2, names=["sales"])  # cached with its names
+    alone = Engine(folder, device="cpu", seeding=False).generate("greater than 500", "cf", k=1)
+    assert isinstance(alone, list)  # the model alone reads no example (the "none" input); may not parse
