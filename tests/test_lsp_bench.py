@@ -17,3 +17,7 @@ def test_bench_through_the_server(tiny_model_dir):
     assert 0 < figures["initialize_ms"] < figures["first_items_ms"]
     assert "first items" in report(figures)
     assert figures["status"]["options"]["debounceMs"] == 150  # the defaults a user gets, not debounce 0
+    # the completions asked once loaded (the 2 timed and a warm-up), and how many the model wrote where counted
+    assert figures["completions"] == 3
+    assert figures["model_runs"] is None or 0 <= figures["model_runs"] <= 3
+    assert "completions asked" in report(figures)

@@ -133,6 +133,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         kernel_steps["masked"] = masked_pipe.masked_sampling.steps
         result["plan"]["masked_steps"] = kernel_steps["masked"]
         result["plan"]["masked_repair_rounds"] = masked_pipe.masked_sampling.repair_rounds
+        result["plan"]["masked_sampler"] = masked_pipe.sampler_settings()
     for precision in precisions:
         for k in plan.ks:
             for tokens in plan.tokens:
@@ -190,6 +191,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 row = lsp_row(path, device, precision, k, plan.requests, label)
                 result["lsp"].append(row)
                 say(f"LSP {label} {precision} k={k}: p50 {row['p50_ms'] or float('nan'):.1f} ms  "
+                    f"model wrote {_written(row)}  "
                     f"p95 {row['p95_ms'] or float('nan'):.1f} ms  initialize {row['initialize_ms']:.0f} ms  "
                     f"first items {row.get('first_items_ms') or float('nan'):.0f} ms  "
                     f"ready {row['ready_ms']:.0f} ms  RSS {row['rss_mb'] or float('nan'):.0f} MB")
@@ -222,6 +224,8 @@ def headline(result: dict[str, Any], tokens: int, steps: dict[str, int]) -> dict
             out.setdefault("first_items_ms", r.get("first_items_ms"))
             out.setdefault("ready_ms", r["ready_ms"])
             out.setdefault("rss_mb", r["rss_mb"])
+            out.setdefault("lsp_completions", r.get("completions"))
+            out.setdefault("lsp_model_runs", r.get("model_runs"))
     return out
 
 
@@ -283,11 +287,12 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append("")
     if result["lsp"]:
         lines += ["## Through the language server (`textDocument/completion`, request → response)", "",
-                  "| model | precision | k | p50 | p95 | initialize | first items | all loaded | RSS MB |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  "| model | precision | k | p50 | p95 | model wrote | initialize | first items | all loaded "
+                  "| RSS MB |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         lines += [f"| {r['model']} | {r['precision']} | {r['k']} | {_ms(r['p50_ms'])} | {_ms(r['p95_ms'])} | "
-                  f"{_ms(r['initialize_ms'])} | {_ms(r.get('first_items_ms'))} | {_ms(r['ready_ms'])} | "
-                  f"{_ms(r['rss_mb'])} |" for r in result["lsp"]]
+                  f"{_written(r)} | {_ms(r['initialize_ms'])} | {_ms(r.get('first_items_ms'))} | "
+                  f"{_ms(r['ready_ms'])} | {_ms(r['rss_mb'])} |" for r in result["lsp"]]
         lines.append("")
     if result.get("headline"):
         lines += ["Headline (5 candidates, p50 ms; ratios are AR time ÷ diffusion time): `"
@@ -304,6 +309,12 @@ def markdown(result: dict[str, Any]) -> str:
     if result["errors"]:
         lines += ["## Not measured", ""] + [f"- {e}" for e in result["errors"]] + [""]
     return "\n".join(lines)
+
+
+def _written(row: dict[str, Any]) -> str:
+    """How many of the completions asked the model wrote (modelRuns), or – where the server does not count."""
+    runs = row.get("model_runs")
+    return "–" if runs is None else f"{runs} of {row.get('completions')}"
 
 
 def _ratio(value: float | None) -> str:

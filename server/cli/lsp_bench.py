@@ -83,6 +83,7 @@ async def _measure(model: str | None, device: str, requests: int, k: int, option
     status = await _wait_ready(client)
     ready_ms = (time.perf_counter() - spawned) * 1000
     timings: dict[str, list[float]] = {lang: [] for lang in PROMPTS}
+    asked = 0
     if status["state"] == "ready":
         for i in range(requests + 1):  # the first request warms up and is not counted
             lang = "python" if i % 2 == 0 else "bash"
@@ -95,8 +96,10 @@ async def _measure(model: str | None, device: str, requests: int, k: int, option
             params = invoked_completion(uri)
             start = time.perf_counter()
             await client.text_document_completion_async(params)
+            asked += 1
             if i:
                 timings[lang].append((time.perf_counter() - start) * 1000)
+    after = await _status(client) if asked else status
     memory = rss_mb(client._server.pid)  # type: ignore[union-attr]
     await client.shutdown_async(None)
     client.exit(None)
@@ -111,6 +114,10 @@ async def _measure(model: str | None, device: str, requests: int, k: int, option
         "p95_ms": percentile(every, 95) if every else None,
         "mean_ms": statistics.fmean(every) if every else None,
         "by_language": {lang: percentile(ts, 50) for lang, ts in timings.items() if ts},
+        # the completions asked after loading (warm-up included) and how many of them the model wrote (None: the
+        # server does not count them)
+        "completions": asked,
+        "model_runs": _runs(after) - _runs(status) if "modelRuns" in after else None,
         "initialize_ms": initialize_ms,
         "first_items_ms": first_items_ms,
         "ready_ms": ready_ms,
@@ -138,11 +145,19 @@ async def _first_items(client: LanguageClient, spawned: float, timeout: float = 
     return None
 
 
+async def _status(client: LanguageClient) -> dict[str, Any]:
+    params = types.ExecuteCommandParams(command="codefusion.status")
+    return await client.workspace_execute_command_async(params) or {}
+
+
+def _runs(status: dict[str, Any]) -> int:
+    return int(status.get("modelRuns") or 0)
+
+
 async def _wait_ready(client: LanguageClient, timeout: float = 300) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
-        params = types.ExecuteCommandParams(command="codefusion.status")
-        status: dict[str, Any] = await client.workspace_execute_command_async(params) or {}
+        status = await _status(client)
         if status["state"] in ("ready", "failed") or time.monotonic() > deadline:
             return status
         await asyncio.sleep(0.1)
@@ -167,10 +182,16 @@ def report(figures: dict[str, Any]) -> str:
         f"LSP completion, {figures['k']} candidates, request → response over {figures['requests']} requests "
         f"on {status['device']}: p50 {figures['p50_ms']:.0f} ms, p95 {figures['p95_ms']:.0f} ms "
         f"(mean {figures['mean_ms']:.0f} ms; {langs}); default options, triggerKind Invoked\n"
+        f"the model wrote {_written(figures)} of the {figures['completions']} completions asked after loading\n"
         f"from spawn: initialize answered {figures['initialize_ms']:.0f} ms, first items "
         + (f"{figures['first_items_ms']:.0f} ms" if figures.get("first_items_ms") is not None else "none")
         + f", everything loaded {figures['ready_ms']:.0f} ms"
     )
+
+
+def _written(figures: dict[str, Any]) -> str:
+    runs = figures.get("model_runs")
+    return "? (the server does not report modelRuns)" if runs is None else str(runs)
 
 
 def main(argv: list[str] | None = None) -> int:
