@@ -114,6 +114,7 @@ class CodeFusionPipeline:
         self.schedule = NoiseSchedule(steps=cfg.diffusion_steps, offset=cfg.schedule_offset)
         self.masked_sampling = MaskedSampling.load(model_dir)
         self.repair_stats = {"sampled": 0, "parsed_raw": 0, "parsed_repaired": 0}
+        self.runs = 0  # calls that ran the network to write samples (sample, sample_edits)
         self._lock = threading.Lock()
 
     @classmethod
@@ -192,6 +193,7 @@ class CodeFusionPipeline:
             return []
         length = min(max_tokens or self.config.code_len[lang], self.config.max_code_len)
         prompt, pad = self._prompts(prompts, lang)
+        self.runs += 1
         with self._lock, torch.inference_mode():
             out: SampleOutput
             net: Any = self.net  # a CodeFusionNet or ARNet (or its int8-quantised copy)
@@ -247,6 +249,7 @@ class CodeFusionPipeline:
         for r, row in enumerate(rows):
             ids[r, : len(row)] = torch.tensor(row)
         ids = ids.to(self.device)
+        self.runs += 1
         with self._lock, torch.inference_mode():
             net: Any = self.net  # a MaskedDiffusionNet (or its int8-quantised copy)
             out = self._sample_masked(net, ids, ids == self.config.pad_id, lang, 1, length, steps, seed,

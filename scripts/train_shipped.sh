@@ -37,6 +37,14 @@
 #                                                              snapshot), then the pretrain-mix recipe, eval every 500;
 #                                                              NAME: the run folder, ANNEAL: --causal-anneal steps,
 #                                                              RATE_MIN: --mask-rate-min, EXTRA: --extra-pairs
+#   scripts/train_shipped.sh edit [MINUTES]                    2026-12-06: the edit model (issue 38): the shipped masked
+#                                                              weights (INIT, default models/codefusion-masked) plus a
+#                                                              copy head and 4 input segments, trained on the CodeFusion
+#                                                              split + data/external/ with a retrieved example per pair;
+#                                                              lr 3e-4, warmup 200, cosine over MINUTES (125 planned,
+#                                                              stopped at step 2,250 after 97 min on a loaded machine);
+#                                                              NAME: the run folder. Once the shipped folder is an edit
+#                                                              model, INIT=models/codefusion-masked continues it
 #   scripts/train_shipped.sh seeding                           write seeding.json + examples.jsonl (dev-tuned)
 #                                                              and the examples' MiniLM embeddings
 #
@@ -182,6 +190,15 @@ case "$stage" in
     esac
     $bin train finetune --run "${RUNS:-runs}/ablate-$2" --kernel masked --tokenizer models/codefusion/tokenizer.json \
       "${extra[@]}" --steps 60000 "${long_run[@]}" --early-stop-patience 1000 --no-sample-eval
+    ;;
+  edit)
+    init=${INIT:-models/codefusion-masked}
+    overrides=()
+    grep -q '"copy_head": true' "$init/config.json" || overrides=(--config-overrides '{"copy_head": true, "input_segments": 4}')
+    $bin train finetune --run "${RUNS:-runs}/${NAME:-edit}" --init "$init" --arch diffusion --kernel masked "${overrides[@]}" \
+      --edit --external pydocs,django,tldr,cheat,eg --lang-weights '{"python": 0.5, "bash": 0.5}' \
+      --lr "${LR:-3e-4}" --warmup "${WARMUP:-200}" --steps 100000 --minutes "${2:-125}" --eval-every 500 \
+      --dev-loss-n 150 --checkpoint-every 250 --snapshot-every 1000 --threads "${THREADS:-1}" --seed 0
     ;;
   seeding)
     .venv/bin/python -m codefusion.model.examples.seeding models/codefusion ${SEEDING_ARGS:---start python=30 --start bash=30 --start cf=100 --steps 1 --rerank cf=0.2 --rerank-step 600 --examples-first python --examples-first bash}

@@ -103,6 +103,7 @@ class Engine:
         self._cache_lock = threading.Lock()
         self.last_latency_ms: float | None = None
         self.generations = 0
+        self.model_runs = 0  # sampler runs that wrote candidates (not those answered by examples as they are)
         self.top_ups = 0  # sampler runs that needed the second, top-up batch
         self.cache_hits = 0
 
@@ -281,6 +282,7 @@ class Engine:
             "examples": self._examples,
             "lastLatencyMs": round(self.last_latency_ms, 1) if self.last_latency_ms is not None else None,
             "generations": self.generations,
+            "modelRuns": self.model_runs,
             "topUps": self.top_ups,
             "seededLanguages": sorted(self._seeded_languages()),
             "exampleRetrieval": self._seeds.retrieval if self._seeds is not None else None,
@@ -434,6 +436,7 @@ class Engine:
         """Run the sampler (caller holds the sample lock): k per prompt, topped up to k · oversample for the
         prompts whose first k do not give k distinct valid candidates. Records the latency."""
         start = time.perf_counter()
+        runs_before = pipe.runs
         k = kwargs["k"]
         pools: Pools = {}  # rescored examples, for the top-up
         samples = self._first_samples(pipe, prompts, lang, kwargs, pools=pools)
@@ -448,6 +451,7 @@ class Engine:
                 samples[i] = samples[i] + rows
         self.last_latency_ms = (time.perf_counter() - start) * 1000 / max(1, len(prompts))
         self.generations += 1
+        self.model_runs += pipe.runs > runs_before
         return samples
 
     def _seed_start(self, lang: str) -> int | None:

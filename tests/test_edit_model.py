@@ -203,6 +203,7 @@ def test_the_engine_serves_the_edit_models_candidates_with_the_users_names(tok, 
     engine.load()
     got = engine.generate("greater than 500", "cf", k=2, names=["sales"])
     assert seen, "the model did not run"
+    assert engine.status()["modelRuns"] == 1 and engine.status()["generations"] == 1
     assert any(tok.tok.decode(ids).count(" sales") for ids in seen)
     samples = engine.sample_batch(["greater than 500"], "cf", k=2)[0]
     assert [s.unedited for s in samples][:2] == [False, False] and any(s.unedited for s in samples)

@@ -1,0 +1,121 @@
+"""Bake-off of the edit model on the dev split (issue 38): one sampling run of the edit-serving folder gives the
+model's edits and the examples beside them; each ranking of them, today's served system, the examples as
+they are, the examples + slot rewrite, the edit model alone and the AR baseline answer the same prompts and
+are scored with the language's main metric (Python BLEU-4, Bash template match), top-1 / 3 / 5, with 95 %
+paired-bootstrap intervals against today's served and against examples + slots.
+
+Usage: .venv/bin/python scripts/edit_bakeoff.py --lang python --edit-dir FOLDER [--limit N --seed S]
+         [--out docs/experiments/edit_bakeoff.jsonl] [--no-alone] [--no-ar]
+FOLDER: a served model folder whose seeding.json lists the language under `edit` and whose languages.json
+hands it to an edit model (the shipped models/codefusion once the edit model ships).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+from codefusion.model.evaluation import metrics as m
+from codefusion.model.pipeline import BASELINE_MODEL_DIR, DEFAULT_MODEL_DIR, Sample
+from codefusion.model.training.data import load_pairs
+from codefusion.server.cli.eval_runs import example_finder, language_metrics, subsample
+from codefusion.server.cli.report import PRIMARY
+from codefusion.server.engine import Engine
+from codefusion.server.ranking import rank_candidates
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from paired_bootstrap import interval  # noqa: E402
+
+TOPS = (1, 3, 5)
+
+
+def confident_edit_first(lang: str, samples: list[Sample], k: int, threshold: float) -> list[str]:
+    """The nearest example's edit first when the model is sure of it (mean log-probability above threshold),
+    else that example first; the rest interleaved as served."""
+    edit_led = [c.text for c in rank_candidates(lang, samples, k, examples_first=False)]
+    example_led = [c.text for c in rank_candidates(lang, samples, k, examples_first=True)]
+    first_edit = next((s for s in samples if not s.unedited and s.example_score is not None), None)
+    return edit_led if first_edit is not None and first_edit.score >= threshold else example_led
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--lang", required=True, choices=["python", "bash"])
+    p.add_argument("--edit-dir", type=Path, required=True)
+    p.add_argument("--today-dir", type=Path, default=DEFAULT_MODEL_DIR)
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--k", type=int, default=5)
+    p.add_argument("--no-alone", action="store_true")
+    p.add_argument("--no-ar", action="store_true")
+    p.add_argument("--thresholds", default="-0.3,-0.6,-1.0")
+    p.add_argument("--out", type=Path, default=None, help="JSONL to append the rows to")
+    p.add_argument("--resamples", type=int, default=2000)
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    lang, k = args.lang, args.k
+    pairs = subsample(load_pairs(lang, "dev")[0], args.limit, args.seed)
+    prompts = [x.prompt for x in pairs]
+    answers: dict[str, list[list[str]]] = {}
+    timing: dict[str, float] = {}
+
+    def timed(name: str, fn) -> None:  # type: ignore[no-untyped-def]
+        start = time.perf_counter()
+        answers[name] = fn()
+        timing[name] = round(1000 * (time.perf_counter() - start) / len(pairs), 1)
+        print(f"{name}: {timing[name]} ms per prompt", file=sys.stderr, flush=True)
+
+    for name, slots in (("examples", False), ("slots", True)):
+        find = example_finder(args.today_dir, lang, k * 2, slots)
+        timed(name, lambda find=find: [[c.text for c in rank_candidates(lang, [Sample(r.code, r.score, [])
+                                                                          for r in find(q)], k)] for q in prompts])
+    today = Engine(args.today_dir, device="cpu")
+    timed("today_served", lambda: [[c.text for c in row] for row in today.generate_batch(prompts, lang, k=k)])
+    edit = Engine(args.edit_dir, device="cpu")
+    edit.load()
+    start = time.perf_counter()
+    samples = [row for i in range(0, len(prompts), 8) for row in edit.sample_batch(prompts[i:i + 8], lang, k=k)]
+    timing["edit_interleaved"] = round(1000 * (time.perf_counter() - start) / len(pairs), 1)
+    answers["edit_interleaved"] = [[c.text for c in rank_candidates(lang, s, k)] for s in samples]
+    answers["edit_examples_first"] = [[c.text for c in rank_candidates(lang, s, k, examples_first=True)]
+                                      for s in samples]
+    answers["edits_first"] = [[c.text for c in rank_candidates(lang, s, k, edits_first=True)] for s in samples]
+    answers["edits_only"] = [[c.text for c in rank_candidates(lang, [x for x in s if not x.unedited], k)]
+                             for s in samples]
+    for t in (float(x) for x in args.thresholds.split(",")):
+        answers[f"confident_edit_first({t:g})"] = [confident_edit_first(lang, s, k, t) for s in samples]
+    if not args.no_alone:
+        alone = Engine(args.edit_dir, device="cpu", seeding=False)
+        timed("alone", lambda: [[c.text for c in row] for i in range(0, len(prompts), 8)
+                                for row in alone.generate_batch(prompts[i:i + 8], lang, k=k)])
+    if not args.no_ar:
+        ar = Engine(BASELINE_MODEL_DIR, device="cpu")
+        timed("ar_beam", lambda: [[c.text for c in row] for row in ar.generate_batch(prompts, lang, k=k,
+                                                                                      method="beam")])
+    scorer = language_metrics(lang)[PRIMARY[lang]]
+    scores = {name: [[scorer(c, pair) for c in row[:k]] for row, pair in zip(rows, pairs, strict=True)]
+              for name, rows in answers.items()}
+    date = time.strftime("%Y-%m-%d")
+    for name, rows in scores.items():
+        row = {"date": date, "lang": lang, "metric": PRIMARY[lang], "system": name, "prompts": len(pairs),
+               "limit": args.limit, "seed": args.seed, "ms_per_prompt": timing.get(name),
+               **{f"top{n}": round(m.top_k(rows, n), 2) for n in TOPS}}
+        for base in ("today_served", "slots"):
+            if name != base:
+                for n in TOPS:
+                    a = [max(r[:n], default=0.0) for r in rows]
+                    b = [max(r[:n], default=0.0) for r in scores[base]]
+                    mean, lo, hi = interval([x - y for x, y in zip(a, b, strict=True)], args.resamples)
+                    row[f"vs_{base}_top{n}"] = [round(mean, 2), round(lo, 2), round(hi, 2)]
+        print(json.dumps(row), flush=True)
+        if args.out:
+            with args.out.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
