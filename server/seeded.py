@@ -92,10 +92,13 @@ def edited_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[
     samples: list[list[Sample]] = []
     for i, row in enumerate(rows):
         near = found[i]
+        served = seeds.nearest(prompts[i], lang, skip + k)[skip:] if seeds.config.keep_examples and near else []
+        # an edit ranks beside its example as served (the slot rewrite moves the example's score): the same
+        # score, so that examples_first (or the edit-first default) orders the pair and nothing else
+        score = {r.index: r.score for r in served}
         out = [Sample(s.text, s.score, s.tokens, near[j % len(near)][0].code if near else None,
-                      example_score=near[j % len(near)][0].score if near else None) for j, s in enumerate(row)]
-        if seeds.config.keep_examples and near:
-            out += [Sample(r.code, 0.0, [], r.code, unedited=True, example_score=r.score)
-                    for r in seeds.nearest(prompts[i], lang, skip + k)[skip:]]
+                      example_score=(score.get(near[j % len(near)][0].index, near[j % len(near)][0].score)
+                                     if near else None)) for j, s in enumerate(row)]
+        out += [Sample(r.code, 0.0, [], r.code, unedited=True, example_score=r.score) for r in served]
         samples.append(out)
     return samples
