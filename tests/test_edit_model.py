@@ -211,3 +211,17 @@ def test_the_engine_serves_the_edit_models_candidates_with_the_users_names(tok, 
     assert got == engine.generate("greater than 500", "cf", k=2, names=["sales"])  # cached with its names
     alone = Engine(folder, device="cpu", seeding=False).generate("greater than 500", "cf", k=1)
     assert isinstance(alone, list)  # the model alone reads no example (the "none" input); may not parse
+
+
+def test_each_row_reads_an_example_from_its_own_sources_pool(tok):
+    from codefusion.model.training.edit_data import EditCorpus, edit_stream
+
+    cfg = edit_cfg(tok)
+    pools = {"cf/codefusion": [([7], [8])], "cf/tldr": [([9], [10])]}
+    pairs = {"cf": {"codefusion": [EditPair("cf", [tok.lang_ids["cf"], 20], [30, cfg.eos_id], [], [0])],
+                    "tldr": [EditPair("cf", [tok.lang_ids["cf"], 21], [31, cfg.eos_id], [], [0])]}}
+    corpus = EditCorpus(pools, pairs, {("cf", "codefusion"): "cf/codefusion", ("cf", "tldr"): "cf/tldr"})
+    batch = next(edit_stream(corpus, tok, cfg, batch_size=64, seed=0, lang_weights={"cf": 1.0},
+                             source_weights={"cf": {"codefusion": 0.5, "tldr": 0.5}}, mix=EditMix(1.0, 0.0, 0.0)))
+    for prompt, code in zip(batch.prompt.tolist(), batch.code.tolist(), strict=True):
+        assert (8 in prompt) == (code[0] == 30) and (10 in prompt) == (code[0] == 31)

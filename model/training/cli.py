@@ -43,7 +43,7 @@ from .trainer import Trainer, TrainerConfig
 FINETUNE_WEIGHTS = {"python": 0.35, "bash": 0.4, "cf": 0.25}  # CF has few pairs but short, cheap batches
 RUN_ARGS_FILE = "run_args.jsonl"  # one line per start of a run: its step and recipe flags
 RECIPE_FLAGS = ("stage", "arch", "kernel", "loss_weighting", "causal_anneal", "mask_rate_min", "pretrain_mix",
-                "cpd_prob", "extra_pairs", "batch", "edit", "external", "source_weights")
+                "cpd_prob", "extra_pairs", "batch", "edit", "external", "source_weights", "example_pool")
 
 
 class DiffusionObjective(nn.Module):
@@ -246,7 +246,8 @@ def run(args: argparse.Namespace) -> int:
             raise SystemExit("--edit trains a masked model with a copy head and 4 input segments: --config-overrides "
                              "'{\"copy_head\": true, \"input_segments\": 4}'")
         shares = json.loads(args.lang_weights) if args.lang_weights else DEFAULT_LANG_WEIGHTS
-        corpus = build_corpus(tok, cfg, list(shares), [s for s in args.external.split(",") if s])
+        corpus = build_corpus(tok, cfg, list(shares), [s for s in args.external.split(",") if s],
+                              own_pool=args.example_pool == "own")
         stream = edit_stream(corpus, tok, cfg, batch_size=args.batch, seed=seed + rank, lang_weights=shares,
                              source_weights=json.loads(args.source_weights) if args.source_weights
                              else DEFAULT_SOURCE_WEIGHTS)
@@ -398,6 +399,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "model/examples/edit.py); --lang-weights then names only the languages trained")
     p.add_argument("--external", default="", help="--edit: comma-separated external sources to add "
                    "(tldr, cheat, eg, pydocs, django; data/external/)")
+    p.add_argument("--example-pool", choices=["own", "codefusion"], default="own",
+                   help="--edit: where an external row's examples come from: its own source (default) or the "
+                        "CodeFusion split (as the server retrieves; the 2026-12-06 run)")
     p.add_argument("--source-weights", help="--edit: JSON {lang: {source: share}} of each batch's rows "
                    "('codefusion' is the CodeFusion split itself)")
     p.add_argument("--early-stop-patience", type=int, default=0, metavar="EVALS",

@@ -41,32 +41,43 @@ DEFAULT_LANG_WEIGHTS = {"python": 0.5, "bash": 0.5}
 
 @dataclass
 class EditCorpus:
-    """Per language: the example pool's token ids and, per source, the tokenised pairs."""
+    """Per language and source: the tokenised pairs, and the example pool their neighbour indices point into."""
 
-    pool: dict[str, list[tuple[list[int], list[int]]]]
+    pool: dict[str, list[tuple[list[int], list[int]]]]  # pool name ("bash/tldr") -> (prompt ids, code ids)
     pairs: dict[str, dict[str, list[EditPair]]]
+    pool_of: dict[tuple[str, str], str]  # (language, source) -> its pool's name
 
 
-def build_corpus(tok: CodeTokenizer, cfg: ModelConfig, langs: list[str], sources: list[str]) -> EditCorpus:
+def build_corpus(tok: CodeTokenizer, cfg: ModelConfig, langs: list[str], sources: list[str],
+                 own_pool: bool = True) -> EditCorpus:
+    """own_pool: an external row's examples come from its own source (another command of the same tldr page,
+    another call of the same module), other row; else from the CodeFusion split, as the server retrieves. The
+    CodeFusion rows always read the CodeFusion split (other ID). With the CodeFusion pool for every row, half
+    the rows read examples unrelated to them (2026-12-06, docs/experiments.md) and the model learnt to ignore
+    examples."""
     external, stats = load_external(sources) if sources else ({}, {})
     for source, counts in stats.items():
         log(f"external {source}: {counts}")
     pool: dict[str, list[tuple[list[int], list[int]]]] = {}
+    pool_of: dict[tuple[str, str], str] = {}
     pairs: dict[str, dict[str, list[EditPair]]] = {}
     for lang in langs:
         train = load_pairs(lang, "train")[0]
-        pool[lang] = [example_ids(tok, cfg, lang, EditSource(p.prompt, p.code)) for p in train]
         by_source: dict[str, list[Pair]] = {CODEFUSION: train}
         for p in external.get(lang, []):
             by_source.setdefault(p.id.rsplit("-", 1)[0], []).append(p)
         pairs[lang] = {}
         for source, rows in by_source.items():
-            near = neighbour_table([p.prompt for p in train], [p.id for p in train], [p.prompt for p in rows],
+            base, name = (rows, f"{lang}/{source}") if own_pool else (train, f"{lang}/{CODEFUSION}")
+            if name not in pool:
+                pool[name] = [example_ids(tok, cfg, lang, EditSource(p.prompt, p.code)) for p in base]
+            pool_of[lang, source] = name
+            near = neighbour_table([p.prompt for p in base], [p.id for p in base], [p.prompt for p in rows],
                                    [p.id for p in rows])
             pairs[lang][source], too_long = edit_pairs(tok, cfg, lang, rows, near)
             log(f"edit {lang}/{source}: {len(pairs[lang][source])} pairs ({too_long} too long), "
-                f"{sum(bool(n) for n in near)} with a neighbour")
-    return EditCorpus(pool, pairs)
+                f"{sum(bool(n) for n in near)} with a neighbour in {name}")
+    return EditCorpus(pool, pairs, pool_of)
 
 
 def collate_inputs(inputs: list[list[int]], codes: list[list[int]], cfg: ModelConfig, length: int) -> Batch:
@@ -91,9 +102,9 @@ def edit_stream(corpus: EditCorpus, tok: CodeTokenizer, cfg: ModelConfig, *, bat
         lang = rng.choices(langs, [lang_weights[lang] for lang in langs])[0]
         sources = [s for s in source_weights.get(lang, {CODEFUSION: 1.0}) if corpus.pairs[lang].get(s)]
         weights = [source_weights.get(lang, {CODEFUSION: 1.0})[s] for s in sources]
-        rows = [rng.choice(corpus.pairs[lang][s]) for s in rng.choices(sources, weights, k=batch_size)]
-        inputs = [draw_input(p, corpus.pool[lang], mix, rng, cfg.eos_id, comma) for p in rows]
-        yield collate_inputs(inputs, [p.code for p in rows], cfg, cfg.code_len[lang])
+        drawn = [(s, rng.choice(corpus.pairs[lang][s])) for s in rng.choices(sources, weights, k=batch_size)]
+        inputs = [draw_input(p, corpus.pool[corpus.pool_of[lang, s]], mix, rng, cfg.eos_id, comma) for s, p in drawn]
+        yield collate_inputs(inputs, [p.code for _, p in drawn], cfg, cfg.code_len[lang])
 
 
 @torch.inference_mode()
