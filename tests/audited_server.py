@@ -59,12 +59,15 @@ def _fake_pipeline() -> None:
     class FakePipeline:
         device = "cpu"
         kind = "diffusion"
+        edits = False  # not an edit model (CodeFusionPipeline.edits)
+        runs = 0  # sampler calls (CodeFusionPipeline.runs: the engine's modelRuns)
 
         def num_parameters(self) -> int:
             return 0
 
         def sample(self, prompts: list[str], lang: str, *, k: int, **_: Any) -> list[list[pipeline.Sample]]:
             texts = samples.get(lang, ["pass"])
+            self.runs += 1
             return [[pipeline.Sample(texts[i % len(texts)], -float(i), []) for i in range(k)] for _ in prompts]
 
     def from_dir(cls, model_dir: Any = None, device: str = "auto", quantize: bool = False) -> Any:
