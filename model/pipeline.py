@@ -155,10 +155,14 @@ class CodeFusionPipeline:
 
     def _prompts(self, prompts: list[str], lang: str) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, P) encoder inputs, one per prompt, and their padding."""
-        ids = [self.tokenizer.encode_prompt(p, lang, self.config.max_prompt_len) for p in prompts]
-        width = max(len(i) for i in ids)
-        t = torch.full((len(ids), width), self.config.pad_id, dtype=torch.long)
-        for r, row in enumerate(ids):
+        return self._encoder_inputs([self.tokenizer.encode_prompt(p, lang, self.config.max_prompt_len)
+                                     for p in prompts])
+
+    def _encoder_inputs(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token id rows padded into one (B, P) tensor on the device, and its padding."""
+        width = max(len(r) for r in rows)
+        t = torch.full((len(rows), width), self.config.pad_id, dtype=torch.long)
+        for r, row in enumerate(rows):
             t[r, : len(row)] = torch.tensor(row)
         t = t.to(self.device)
         return t, t == self.config.pad_id
@@ -244,16 +248,11 @@ class CodeFusionPipeline:
             for j in range(k):
                 rows.append(edit_input(self.tokenizer, self.config, lang, prompt, names[i] if names else (),
                                        own[j % len(own)]))
-        width = max(len(r) for r in rows)
-        ids = torch.full((len(rows), width), self.config.pad_id, dtype=torch.long)
-        for r, row in enumerate(rows):
-            ids[r, : len(row)] = torch.tensor(row)
-        ids = ids.to(self.device)
+        ids, pad = self._encoder_inputs(rows)
         self.runs += 1
         with self._lock, torch.inference_mode():
             net: Any = self.net  # a MaskedDiffusionNet (or its int8-quantised copy)
-            out = self._sample_masked(net, ids, ids == self.config.pad_id, lang, 1, length, steps, seed,
-                                      should_stop)
+            out = self._sample_masked(net, ids, pad, lang, 1, length, steps, seed, should_stop)
         tokens, scores = out.tokens.tolist(), out.scores.tolist()
         return [[Sample(self.tokenizer.decode(tokens[r]), float(scores[r]), tokens[r]) for r in range(i * k, i * k + k)]
                 for i in range(len(prompts))]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .ranking import Candidate, needs_top_up, rank_candidates
-from .seeded import Pools, as_they_are, seeded_samples
+from .seeded import Pools, as_they_are, edit_kwargs, seeded_samples
 
 if TYPE_CHECKING:
     from codefusion.model.examples.seeding import ExampleSeeds
@@ -475,8 +475,7 @@ class Engine:
             return seeded_samples(pipe, seeds, prompts, lang, kwargs, start=start or 0, skip=skip)
         if pipe.edits and kwargs.get("method", "diffusion") == "diffusion":  # the edit model writing alone
             names = kwargs.get("names") or [()] * len(prompts)
-            args = {key: v for key, v in kwargs.items() if key in ("k", "steps", "seed", "max_tokens", "should_stop")}
-            return pipe.sample_edits(prompts, lang, [[None]] * len(prompts), names=names, **args)
+            return pipe.sample_edits(prompts, lang, [[None]] * len(prompts), names=names, **edit_kwargs(kwargs))
         kwargs = {key: v for key, v in kwargs.items() if key != "names"}  # only an edit model reads them
         if pipe.kind == "ar" or seeds is None or start is None:  # the AR baseline is never seeded
             return pipe.sample(prompts, lang, **kwargs)

@@ -75,6 +75,14 @@ def nearest_examples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompt: str,
     return rescored[:n]
 
 
+EDIT_KWARGS = ("k", "steps", "seed", "max_tokens", "should_stop")  # what sample_edits takes of the engine's kwargs
+
+
+def edit_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The engine's sampling kwargs that CodeFusionPipeline.sample_edits takes (not names, method, init)."""
+    return {key: v for key, v in kwargs.items() if key in EDIT_KWARGS}
+
+
 def edited_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[str], lang: str,
                    kwargs: dict[str, Any], *, skip: int = 0) -> list[list[Sample]]:
     """k samples per prompt from an edit model: sample j is its edit of the (skip + j)-th nearest example (read
@@ -86,9 +94,8 @@ def edited_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[
     k = kwargs["k"]
     names = kwargs.get("names") or [()] * len(prompts)
     found = [seeds.sources(p, lang, skip + k)[skip:] for p in prompts]
-    args = {key: v for key, v in kwargs.items() if key in ("steps", "seed", "max_tokens", "should_stop")}
-    rows = pipe.sample_edits(prompts, lang, [[src for _, src in f] or [None] for f in found], k=k, names=names,
-                             **args)
+    rows = pipe.sample_edits(prompts, lang, [[src for _, src in f] or [None] for f in found], names=names,
+                             **edit_kwargs(kwargs))
     samples: list[list[Sample]] = []
     for i, row in enumerate(rows):
         near = found[i]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine import Engine, EngineNotReady
-from ..prompts import extract_prompt, indent_code
+from ..prompts import Prompt, extract_prompt, indent_code
 from ..ranking import function_bodies
 
 PROBE = Path(__file__).resolve().parents[2] / "model" / "evaluation" / "docstring_probe.jsonl"
@@ -48,12 +48,18 @@ def passes(stub: str, body: str, test: str, timeout: float = TIME_LIMIT_S) -> bo
     return done.returncode == 0
 
 
-def candidates_for(engine: Engine, stub: str, k: int) -> list[str]:
-    """What the editor is served at the body line under the stub's docstring."""
+def stub_prompt(stub: str) -> Prompt:
+    """The prompt the language server reads at the body line under the stub's docstring."""
     lines = stub.rstrip("\n").split("\n")
     prompt = extract_prompt(stub.rstrip("\n") + "\n    ", len(lines), 4, "python")
     if prompt is None:
         raise ValueError(f"no docstring prompt in stub: {stub!r}")
+    return prompt
+
+
+def candidates_for(engine: Engine, stub: str, k: int) -> list[str]:
+    """What the editor is served at the body line under the stub's docstring."""
+    prompt = stub_prompt(stub)
     found = engine.generate(prompt.text, "python", k=k, names=prompt.names)
     return [c.text for c in function_bodies(found)]
 
@@ -73,10 +79,7 @@ def run(args: argparse.Namespace) -> int:
         finder = example_finder(Path(args.model) if args.model else default_model_dir(), "python", args.k * 2, False)
 
         def find(stub: str) -> list[str]:
-            lines = stub.rstrip("\n").split("\n")
-            prompt = extract_prompt(stub.rstrip("\n") + "\n    ", len(lines), 4, "python")
-            assert prompt is not None
-            found = [Sample(r.code, r.score, []) for r in finder(prompt.text)]
+            found = [Sample(r.code, r.score, []) for r in finder(stub_prompt(stub).text)]
             return [c.text for c in function_bodies(rank_candidates("python", found, args.k))]
     else:
         engine = Engine(args.model, seeding=args.system == "served")
