@@ -46,7 +46,9 @@
 #                                                              NAME: the run folder; POOL: where an external row's
 #                                                              examples come from (own: its source, the default since
 #                                                              2026-12-06; codefusion: that day's run). Once the shipped folder is an edit
-#                                                              model, INIT=models/codefusion-masked continues it
+#                                                              model, INIT=models/codefusion-masked continues it.
+#                                                              TWIN: the copy curriculum's share (--twin; 0.25 in edit-v2,
+#                                                              2026-12-06, INIT the edit-v1 run's weights, 100 min)
 #   scripts/train_shipped.sh seeding                           write seeding.json + examples.jsonl (dev-tuned)
 #                                                              and the examples' MiniLM embeddings
 #
@@ -198,7 +200,7 @@ case "$stage" in
     overrides=()
     grep -q '"copy_head": true' "$init/config.json" || overrides=(--config-overrides '{"copy_head": true, "input_segments": 4}')
     $bin train finetune --run "${RUNS:-runs}/${NAME:-edit}" --init "$init" --arch diffusion --kernel masked "${overrides[@]}" \
-      --edit --external pydocs,django,tldr,cheat,eg --example-pool "${POOL:-own}" --lang-weights '{"python": 0.5, "bash": 0.5}' \
+      --edit --external pydocs,django,tldr,cheat,eg --example-pool "${POOL:-own}" --twin "${TWIN:-0}" --lang-weights '{"python": 0.5, "bash": 0.5}' \
       --lr "${LR:-3e-4}" --warmup "${WARMUP:-200}" --steps 100000 --minutes "${2:-125}" --eval-every 500 \
       --dev-loss-n 150 --checkpoint-every 250 --snapshot-every 1000 --threads "${THREADS:-1}" --seed 0
     ;;

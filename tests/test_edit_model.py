@@ -18,6 +18,7 @@ from codefusion.model.examples.edit import (
     draw_input,
     edit_input,
     neighbour_table,
+    twin_of,
 )
 from codefusion.model.modelfile import ModelLoadError, load_weights, save_model_dir
 from codefusion.model.networks import MaskedDiffusionNet, segment_positions
@@ -225,3 +226,28 @@ def test_each_row_reads_an_example_from_its_own_sources_pool(tok):
                              source_weights={"cf": {"codefusion": 0.5, "tldr": 0.5}}, mix=EditMix(1.0, 0.0, 0.0)))
     for prompt, code in zip(batch.prompt.tolist(), batch.code.tolist(), strict=True):
         assert (8 in prompt) == (code[0] == 30) and (10 in prompt) == (code[0] == 31)
+
+
+def test_twin_renames_shared_words_in_prompt_and_code_and_hides_renamed_variables() -> None:
+    """The copy curriculum's example: the words the prompt and code share renamed in both, consistently; a
+    renamed variable the prompt does not hold is returned so the context can give it back."""
+    prompt, code = "sort the list `items` by key 'age'", "sorted(items, key=lambda row: row['age'])"
+    twins = [twin_of("python", prompt, code, random.Random(seed), ["alpha", "beta", "gamma"]) for seed in range(20)]
+    changed = [t for t in twins if t is not None]
+    assert changed, "twin_of never renamed anything"
+    for t in changed:
+        assert "sorted(" in t.code and "key=" in t.code  # builtins and keyword arguments stay
+        for old in ("items", "age"):
+            if old not in t.code:  # renamed in the code: renamed in the prompt too
+                assert old not in t.prompt
+        assert set(t.hidden) <= {"row"}
+    assert any("row" in t.hidden for t in changed)
+    bash = twin_of("bash", "find files named 'notes.txt'", "find . -name 'notes.txt'", random.Random(0),
+                   ["report"])
+    assert bash is None or bash.code.startswith("find ")  # the command itself is never renamed
+
+
+def test_draw_input_reads_the_twin_with_its_hidden_names_as_context() -> None:
+    pair = EditPair("python", [5, 6], [7, 8, 2], [[9]], [0], twin=([11], [12, 13]), twin_names=[[14]])
+    got = draw_input(pair, [([21], [22])], EditMix(twin=1.0), random.Random(0), sep=2, comma=3)
+    assert got == compose([5, 6], [14], ([11], [12, 13]), 2)

@@ -115,6 +115,8 @@ class EditPair:
     code: list[int]  # ends with <eos>
     names: list[list[int]]  # ids of each name the gold code uses (context candidates)
     neighbours: list[int]  # indices into the language's example pool, nearest first
+    twin: tuple[list[int], list[int]] | None = None  # the pair itself renamed (copy curriculum; `twin_of`)
+    twin_names: list[list[int]] | None = None  # the gold names the twin renamed and the prompt does not hold
 
 
 @dataclass(frozen=True)
@@ -124,11 +126,15 @@ class EditMix:
     nearest: float = 0.5
     farther: float = 0.3  # the rest: none
     context: float = 0.5  # the share of pairs that read some of their code's names as context
+    twin: float = 0.0  # the share that reads its own twin (taken before the others: nearest, farther, none)
 
 
 def draw_input(pair: EditPair, pool: Sequence[tuple[list[int], list[int]]], mix: EditMix, rng: random.Random,
                sep: int, comma: int) -> list[int]:
     """One training input for a pair: its prompt, a context drawn from its code's names, and an example."""
+    if pair.twin is not None and rng.random() < mix.twin:
+        # the twin's renamed variables reach the model only through the context: always give them there
+        return compose(pair.prompt, join_names(pair.twin_names or [], comma), pair.twin, sep)
     u = rng.random()
     example: tuple[list[int], list[int]] = ([], [])
     if pair.neighbours and u < mix.nearest:
@@ -141,19 +147,71 @@ def draw_input(pair: EditPair, pool: Sequence[tuple[list[int], list[int]]], mix:
     return compose(pair.prompt, context, example, sep)
 
 
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?")
+
+
+@dataclass(frozen=True)
+class Twin:
+    """A pair rewritten as a near-duplicate example: its words renamed consistently in prompt and code."""
+
+    prompt: str
+    code: str
+    hidden: list[str]  # gold names renamed in the code that the prompt does not hold (given as context)
+
+
+def twin_of(lang: str, prompt: str, code: str, rng: random.Random, vocabulary: Sequence[str]) -> Twin | None:
+    """The copy curriculum's example for a pair: the pair itself with (a) the words and numbers its prompt and
+    code share renamed in both, and (b, Python) some variables of its code renamed in the code only; None when
+    nothing would change. The model reading it must copy the example's shape and take the user's words from
+    the prompt and the context: the edit the server asks for, with a known answer."""
+    prompt_words = set(_WORD.findall(prompt))
+    first_words = {m.group(1) for m in re.finditer(r"(?:^|[|;&]\s*)([A-Za-z_][\w-]*)", code, re.M)}
+    shared = [w for w in dict.fromkeys(_WORD.findall(code)) if w in prompt_words and w not in _BUILTINS
+              and not (lang == "bash" and w in first_words)
+              and (len(w) > 1 or w.isdigit() or re.search(f"[`'\"]{w}[`'\"]", prompt))]
+    keywords = set(re.findall(r"[(,]\s*([A-Za-z_]\w*)\s*=(?!=)", code)) if lang == "python" else set()
+    shared = [w for w in shared if w not in keywords and re.search(rf"(?<![\w.]){re.escape(w)}(?!\w)", code)]
+    variables = [n for n in code_names(lang, code) if n not in prompt_words and n not in keywords] \
+        if lang == "python" else []
+    renames: dict[str, str] = {}
+    for w in shared:
+        if rng.random() < 0.8:
+            renames[w] = str(rng.randint(0, 200)) if w[0].isdigit() else rng.choice(vocabulary)
+    hidden = []
+    for n in variables:
+        if rng.random() < 0.5:
+            renames[n] = rng.choice(vocabulary)
+            hidden.append(n)
+    renames = {k: v for k, v in renames.items() if k != v}
+    if not renames:
+        return None
+    pattern = re.compile(r"(?<![\w.])(" + "|".join(re.escape(k) for k in sorted(renames, key=len, reverse=True))
+                         + r")(?![\w])")
+    swap = lambda text: pattern.sub(lambda m: renames[m.group(1)], text)  # noqa: E731
+    return Twin(swap(prompt), swap(code), [n for n in hidden if n in renames])
+
+
 def edit_pairs(tok: CodeTokenizer, cfg: ModelConfig, lang: str, pairs: Sequence[object],
-               neighbours: list[list[int]]) -> tuple[list[EditPair], int]:
+               neighbours: list[list[int]], twins: bool = False, seed: int = 0) -> tuple[list[EditPair], int]:
     """Tokenised EditPairs of `Pair`s (anything with .prompt and .code) and their neighbour lists; pairs whose
-    code is longer than the language's code length are counted, not kept."""
+    code is longer than the language's code length are counted, not kept. twins: each pair also gets its
+    `twin_of` example (the copy curriculum)."""
     out, too_long = [], 0
+    rng = random.Random(seed)
+    vocabulary = sorted({n for p in pairs for n in code_names(lang, p.code)})[:20000] if twins else []  # type: ignore[attr-defined]
     for p, near in zip(pairs, neighbours, strict=True):
         code = tok.encode_code(p.code)  # type: ignore[attr-defined]
         if len(code) > cfg.code_len[lang]:
             too_long += 1
             continue
         names = [name_ids(tok, n) for n in code_names(lang, p.code)]  # type: ignore[attr-defined]
-        out.append(EditPair(lang, tok.encode_prompt(p.prompt, lang, cfg.max_prompt_len), code,  # type: ignore[attr-defined]
-                            [n for n in names if n][:6], near))
+        pair = EditPair(lang, tok.encode_prompt(p.prompt, lang, cfg.max_prompt_len), code,  # type: ignore[attr-defined]
+                        [n for n in names if n][:6], near)
+        twin = twin_of(lang, p.prompt, p.code, rng, vocabulary) if vocabulary else None  # type: ignore[attr-defined]
+        if twin is not None:
+            pair.twin = example_ids(tok, cfg, lang, EditSource(twin.prompt, twin.code))
+            pair.twin_names = [i for i in (name_ids(tok, n) for n in twin.hidden) if i][:4]
+        out.append(pair)
     return out, too_long
 
 

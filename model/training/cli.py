@@ -18,6 +18,7 @@ from torch import nn
 from ..ar_baseline import ARNet, ARObjective
 from ..config import LANGUAGES, ModelConfig, preset
 from ..evaluation.dev_loss import dev_loss, headline
+from ..examples.edit import EditMix
 from ..modelfile import TOKENIZER_FILE, load_weights, read_config, save_model_dir
 from ..networks import CodeFusionNet, MaskedDiffusionNet
 from ..noise.gaussian import Batch, GaussianDiffusion, NoiseSchedule
@@ -43,7 +44,8 @@ from .trainer import Trainer, TrainerConfig
 FINETUNE_WEIGHTS = {"python": 0.35, "bash": 0.4, "cf": 0.25}  # CF has few pairs but short, cheap batches
 RUN_ARGS_FILE = "run_args.jsonl"  # one line per start of a run: its step and recipe flags
 RECIPE_FLAGS = ("stage", "arch", "kernel", "loss_weighting", "causal_anneal", "mask_rate_min", "pretrain_mix",
-                "cpd_prob", "extra_pairs", "batch", "edit", "external", "source_weights", "example_pool")
+                "cpd_prob", "extra_pairs", "batch", "edit", "external", "source_weights", "example_pool",
+                "twin")
 
 
 class DiffusionObjective(nn.Module):
@@ -247,10 +249,10 @@ def run(args: argparse.Namespace) -> int:
                              "'{\"copy_head\": true, \"input_segments\": 4}'")
         shares = json.loads(args.lang_weights) if args.lang_weights else DEFAULT_LANG_WEIGHTS
         corpus = build_corpus(tok, cfg, list(shares), [s for s in args.external.split(",") if s],
-                              own_pool=args.example_pool == "own")
+                              own_pool=args.example_pool == "own", twins=args.twin > 0)
         stream = edit_stream(corpus, tok, cfg, batch_size=args.batch, seed=seed + rank, lang_weights=shares,
                              source_weights=json.loads(args.source_weights) if args.source_weights
-                             else DEFAULT_SOURCE_WEIGHTS)
+                             else DEFAULT_SOURCE_WEIGHTS, mix=EditMix(twin=args.twin))
     else:
         extra = load_extra_pairs(args.extra_pairs) if args.extra_pairs else None
         pairs = finetune_examples(tok, cfg, extra)
@@ -402,6 +404,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--example-pool", choices=["own", "codefusion"], default="own",
                    help="--edit: where an external row's examples come from: its own source (default) or the "
                         "CodeFusion split (as the server retrieves; the 2026-12-06 run)")
+    p.add_argument("--twin", type=float, default=0.0, metavar="SHARE",
+                   help="--edit: the share of rows whose example is their own pair renamed (the copy curriculum; "
+                        "the other rows draw nearest/farther/none as 0.5/0.3/0.2)")
     p.add_argument("--source-weights", help="--edit: JSON {lang: {source: share}} of each batch's rows "
                    "('codefusion' is the CodeFusion split itself)")
     p.add_argument("--early-stop-patience", type=int, default=0, metavar="EVALS",

@@ -49,12 +49,12 @@ class EditCorpus:
 
 
 def build_corpus(tok: CodeTokenizer, cfg: ModelConfig, langs: list[str], sources: list[str],
-                 own_pool: bool = True) -> EditCorpus:
+                 own_pool: bool = True, twins: bool = False) -> EditCorpus:
     """own_pool: an external row's examples come from its own source (another command of the same tldr page,
     another call of the same module), other row; else from the CodeFusion split, as the server retrieves. The
     CodeFusion rows always read the CodeFusion split (other ID). With the CodeFusion pool for every row, half
     the rows read examples unrelated to them (2026-12-06, docs/experiments.md) and the model learnt to ignore
-    examples."""
+    examples. twins: each pair also gets its twin (model/examples/edit.py twin_of), the copy curriculum."""
     external, stats = load_external(sources) if sources else ({}, {})
     for source, counts in stats.items():
         log(f"external {source}: {counts}")
@@ -74,9 +74,10 @@ def build_corpus(tok: CodeTokenizer, cfg: ModelConfig, langs: list[str], sources
             pool_of[lang, source] = name
             near = neighbour_table([p.prompt for p in base], [p.id for p in base], [p.prompt for p in rows],
                                    [p.id for p in rows])
-            pairs[lang][source], too_long = edit_pairs(tok, cfg, lang, rows, near)
+            pairs[lang][source], too_long = edit_pairs(tok, cfg, lang, rows, near, twins=twins)
             log(f"edit {lang}/{source}: {len(pairs[lang][source])} pairs ({too_long} too long), "
-                f"{sum(bool(n) for n in near)} with a neighbour in {name}")
+                f"{sum(bool(n) for n in near)} with a neighbour in {name}, "
+                f"{sum(p.twin is not None for p in pairs[lang][source])} with a twin")
     return EditCorpus(pool, pairs, pool_of)
 
 
