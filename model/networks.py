@@ -344,17 +344,22 @@ class MaskedDiffusionNet(nn.Module):
             return e
         return torch.cat([self.start.to(e.dtype).expand(e.shape[0], 1, -1), e], dim=1)
 
-    def project(self, h: Tensor, copy: CopySource | None = None) -> Tensor:
+    def project(self, h: Tensor, copy: CopySource | None = None, at: tuple[Tensor, Tensor] | None = None) -> Tensor:
         """N's output (B, L or L+1, C) -> each code position's logits over the vocabulary (B, L, V); with a copy
-        head, log-probabilities of the mix of the vocabulary and the pointer over `copy`'s tokens."""
+        head, log-probabilities of the mix of the vocabulary and the pointer over `copy`'s tokens.
+        at = (rows, columns), M positions: only those positions' logits, (M, V) (the sampler's masked ones)."""
         if self.start is not None:
             h = h[:, :-1]
+        if at is not None:
+            r, c = at
+            h = h[r, c][:, None]  # (M, 1, C)
+            copy = None if copy is None else CopySource(copy.keys[r], copy.tokens[r], copy.pad[r])
         logits = self.head_scale * h @ self.token_embedding.weight[: self.cfg.vocab_size].t()
-        if self.copy is None:
-            return logits
-        if copy is None:
-            raise ValueError("a model with a copy head needs the encoder input's tokens (source)")
-        return self.copy.mix(h, logits, copy.keys, copy.tokens, copy.pad)
+        if self.copy is not None:
+            if copy is None:
+                raise ValueError("a model with a copy head needs the encoder input's tokens (source)")
+            logits = self.copy.mix(h, logits, copy.keys, copy.tokens, copy.pad)
+        return logits if at is None else logits[:, 0]
 
     def copy_source(self, memory: Tensor, source: Tensor | None, source_pad: Tensor, repeats: int = 1,
                     ) -> CopySource | None:
@@ -392,10 +397,12 @@ class MaskedDiffusionNet(nn.Module):
                              attention_mask(memory_pad).repeat_interleave(k, 0),
                              self.copy_source(memory, source, memory_pad, k))
 
-    def forward_cached(self, tokens: Tensor, ctx: MaskedContext, cond: Tensor | None = None) -> Tensor:
-        """forward() for inference, with request_context()'s constants; cond (N, 1, C) or None."""
+    def forward_cached(self, tokens: Tensor, ctx: MaskedContext, cond: Tensor | None = None,
+                       at: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        """forward() for inference, with request_context()'s constants; cond (N, 1, C) or None. (N, L, V), or
+        with at = (rows, columns) only those M positions' logits (M, V): the head then runs on them alone."""
         h = self.denoiser.forward_cached(self.embed(tokens), ctx.kv, ctx.mask, cond)
-        return self.project(h, ctx.copy)  # (N, L, V)
+        return self.project(h, ctx.copy, at)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

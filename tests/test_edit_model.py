@@ -251,3 +251,23 @@ def test_draw_input_reads_the_twin_with_its_hidden_names_as_context() -> None:
     pair = EditPair("python", [5, 6], [7, 8, 2], [[9]], [0], twin=([11], [12, 13]), twin_names=[[14]])
     got = draw_input(pair, [([21], [22])], EditMix(twin=1.0), random.Random(0), sep=2, comma=3)
     assert got == compose([5, 6], [14], ([11], [12, 13]), 2)
+
+
+@pytest.mark.parametrize("copy_head", [True, False])
+def test_the_head_on_chosen_positions_gives_those_positions_logits(tok, copy_head):
+    """The sampler runs the head only on the positions still masked: the same logits as the whole head's."""
+    torch.manual_seed(0)
+    cfg = tiny_cfg(tok, d_model=64, d_ff=128, denoiser_layers=2, copy_head=copy_head, input_segments=4,
+                   max_prompt_len=24, code_len={"python": 12, "bash": 12, "cf": 12})
+    net = MaskedDiffusionNet(cfg).eval()
+    source = torch.tensor([[3, 40, 41, 1, 1, 1, 42], [3, 50, 1, 1, 1, 51, 0]])
+    pad = source == cfg.pad_id
+    with torch.no_grad():
+        ctx = net.request_context(net.encode(source, pad), pad, 2, source=source)
+        x = torch.randint(5, 60, (4, 6))
+        x[:, ::2] = net.mask_id
+        r, c = (x == net.mask_id).nonzero(as_tuple=True)
+        whole = net.forward_cached(x, ctx)
+        chosen = net.forward_cached(x, ctx, at=(r, c))
+    assert chosen.shape == (len(r), whole.shape[-1])
+    assert torch.allclose(chosen, whole[r, c], atol=1e-5)

@@ -220,10 +220,9 @@ def sample_masked(net: MaskedDiffusionNet, *, prompt: Tensor, prompt_pad: Tensor
             rate_cond = net.time_condition((x_a == net.mask_id).float().mean(-1))  # (A, C), or None
             if rate_cond is not None:  # time-conditioned models read the share still masked
                 cond = rate_cond[:, None, :]  # (A, 1, C)
-            logits = net.forward_cached(x_a, ctx_a, cond)  # (A, L, V)
-            ran += 1
             r, c = masked_a.nonzero(as_tuple=True)  # the M positions still masked
-            masked_logits = logits[r, c].float()  # (M, V): only these are sampled
+            masked_logits = net.forward_cached(x_a, ctx_a, cond, at=(r, c)).float()  # (M, V): the head on these only
+            ran += 1
             logp = masked_logits.log_softmax(-1)
             if noise is None:
                 choice = masked_logits.argmax(-1)  # (M,)
