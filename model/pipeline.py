@@ -230,9 +230,12 @@ class CodeFusionPipeline:
     def sample_edits(self, prompts: list[str], lang: str, examples: Sequence[Sequence[EditSource | None]], *,
                      k: int, names: Sequence[Sequence[str]] | None = None, steps: int | None = None, seed: int = 0,
                      max_tokens: int | None = None, should_stop: Callable[[], bool] | None = None,
+                     init_codes: Sequence[Sequence[str]] | None = None, start: int | None = None,
                      ) -> list[list[Sample]]:
         """k samples per prompt from an edit model: sample j reads examples[i][j] (cycled; None: the model
-        writes alone) and the prompt's context names, all k·B rows one batch."""
+        writes alone) and the prompt's context names, all k·B rows one batch. init_codes (per prompt, cycled)
+        with start: sample j starts from init_codes[i][j] with its `start` % least-sure tokens remasked (an
+        anchored edit: the model rewrites what it doubts of the code it reads); else from all-masked."""
         if not self.edits:
             raise ValueError("sample_edits needs an edit model (a masked model with a copy head)")
         if lang not in LANGUAGES:
@@ -252,7 +255,8 @@ class CodeFusionPipeline:
         self.runs += 1
         with self._lock, torch.inference_mode():
             net: Any = self.net  # a MaskedDiffusionNet (or its int8-quantised copy)
-            out = self._sample_masked(net, ids, pad, lang, 1, length, steps, seed, should_stop)
+            init = None if init_codes is None else self._init_tokens(init_codes, len(prompts), k, length)
+            out = self._sample_masked(net, ids, pad, lang, 1, length, steps, seed, should_stop, init, start)
         tokens, scores = out.tokens.tolist(), out.scores.tolist()
         return [[Sample(self.tokenizer.decode(tokens[r]), float(scores[r]), tokens[r]) for r in range(i * k, i * k + k)]
                 for i in range(len(prompts))]

@@ -85,27 +85,35 @@ def edit_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 def edited_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[str], lang: str,
                    kwargs: dict[str, Any], *, skip: int = 0) -> list[list[Sample]]:
-    """k samples per prompt from an edit model: sample j is its edit of the (skip + j)-th nearest example (read
-    as it is, with its prompt, and the request's context names, kwargs["names"]); a prompt with no example
-    sharing a word gets k samples the model writes alone. With keep_examples, the examples as the seeding
-    serves them (with slots) join, ranked by server/ranking.py."""
+    """k samples per prompt from an edit model: sample j is its edit of the (skip + j)-th example as served
+    (read as it is, with its prompt, and the request's context names, kwargs["names"]), written from all-masked
+    or, with seeding.json's edit_start, from that example as served with its least-sure tokens remasked; a
+    prompt with no example sharing a word gets k samples the model writes alone. With keep_examples, the
+    examples as served (with slots) join, ranked by server/ranking.py."""
     from codefusion.model.pipeline import Sample
 
     k = kwargs["k"]
-    names = kwargs.get("names") or [()] * len(prompts)
+    names = list(kwargs.get("names") or [()] * len(prompts))
     found = [seeds.sources(p, lang, skip + k)[skip:] for p in prompts]
-    rows = pipe.sample_edits(prompts, lang, [[src for _, src in f] or [None] for f in found], names=names,
-                             **edit_kwargs(kwargs))
+    start = seeds.config.edit_start.get(lang)
+    rows: list[list[Sample]] = [[] for _ in prompts]
+    # anchored edits (seeding.json's edit_start) start from the served examples, the others from all-masked
+    anchored = [i for i, f in enumerate(found) if f] if start else []
+    for idx, init in ((anchored, True), ([i for i in range(len(prompts)) if i not in anchored], False)):
+        if idx:
+            out = pipe.sample_edits([prompts[i] for i in idx], lang, [[src for _, src in found[i]] or [None]
+                                                                      for i in idx],
+                                    names=[names[i] for i in idx], **edit_kwargs(kwargs),
+                                    init_codes=[[r.code for r, _ in found[i]] for i in idx] if init else None,
+                                    start=start if init else None)
+            for i, row in zip(idx, out, strict=True):
+                rows[i] = row
     samples: list[list[Sample]] = []
     for i, row in enumerate(rows):
-        near = found[i]
-        served = seeds.nearest(prompts[i], lang, skip + k)[skip:] if seeds.config.keep_examples and near else []
-        # an edit ranks beside its example as served (the slot rewrite moves the example's score): the same
-        # score, so that examples_first (or the edit-first default) orders the pair and nothing else
-        score = {r.index: r.score for r in served}
-        out = [Sample(s.text, s.score, s.tokens, near[j % len(near)][0].code if near else None,
-                      example_score=(score.get(near[j % len(near)][0].index, near[j % len(near)][0].score)
-                                     if near else None)) for j, s in enumerate(row)]
-        out += [Sample(r.code, 0.0, [], r.code, unedited=True, example_score=r.score) for r in served]
+        near = [r for r, _ in found[i]]  # as served: an edit ranks beside its example with the example's score
+        out = [Sample(s.text, s.score, s.tokens, near[j % len(near)].code if near else None,
+                      example_score=near[j % len(near)].score if near else None) for j, s in enumerate(row)]
+        if seeds.config.keep_examples:
+            out += [Sample(r.code, 0.0, [], r.code, unedited=True, example_score=r.score) for r in near]
         samples.append(out)
     return samples

@@ -271,3 +271,37 @@ def test_the_head_on_chosen_positions_gives_those_positions_logits(tok, copy_hea
         chosen = net.forward_cached(x, ctx, at=(r, c))
     assert chosen.shape == (len(r), whole.shape[-1])
     assert torch.allclose(chosen, whole[r, c], atol=1e-5)
+
+
+def test_anchored_edits_start_from_the_served_example_and_remask_only_a_share(tok, copier, tmp_path, monkeypatch):
+    """seeding.json `edit_start`: each edit starts from its example as served, its least-sure tokens remasked
+    (the sampler gets init + remask); a broken value fails at load naming the key."""
+    from codefusion.model.examples.seeding import SeedingConfig
+    from codefusion.model.modelfile import ModelLoadError
+    from codefusion.server.engine import Engine
+
+    net, cfg = copier
+    folder = tmp_path / "anchored"
+    save_model_dir(folder, net, cfg, tok, kind="masked")
+    (folder / "sampler.json").write_text('{"temperature": 0.0, "steps": 4, "repair_rounds": 0}')
+    (folder / "examples.jsonl").write_text(json.dumps({"lang": "cf", "prompt": "greater than 500",
+                                                       "code": "GreaterThan(500)"}) + "\n")
+    (folder / "seeding.json").write_text(json.dumps({"edit": ["cf"], "edit_start": {"cf": 30}, "keep_examples": True}))
+    calls: list[dict] = []
+    real = CodeFusionPipeline._sample_masked
+
+    def spy(self, net, prompt, pad, lang, k, length, steps, seed, should_stop, init=None, start=None):
+        calls.append({"init": init, "start": start})
+        return real(self, net, prompt, pad, lang, k, length, steps, seed, should_stop, init, start)
+
+    monkeypatch.setattr(CodeFusionPipeline, "_sample_masked", spy)
+    engine = Engine(folder, device="cpu")
+    engine.load()
+    samples = engine.sample_batch(["greater than 500"], "cf", k=2)[0]
+    assert calls and calls[0]["start"] == 30
+    first = tok.decode(calls[0]["init"][0].tolist())
+    assert first == "GreaterThan(500)"  # the served example is where the edit starts
+    assert [s.unedited for s in samples][:2] == [False, False] and sum(s.unedited for s in samples) == 1
+    for bad in ({"cf": 0}, {"python": 30}, {"cf": True}):
+        with pytest.raises(ModelLoadError, match="edit_start"):
+            SeedingConfig.from_dict({"edit": ["cf"], "edit_start": bad}, tmp_path / "seeding.json")

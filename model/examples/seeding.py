@@ -92,6 +92,9 @@ class SeedingConfig:
     # and code) with the user's context names (model/examples/edit.py); `start` is not used for them
     edit: tuple[str, ...] = ()
     edits_first: bool = False  # with keep_examples: every edit ranks before every example as it is
+    # edit languages -> per cent of the served example's least-sure tokens remasked: edit j starts from served
+    # example j (slots applied) and rewrites what the model doubts (an anchored edit); absent: from all-masked
+    edit_start: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, raw: object, where: Path) -> SeedingConfig:
@@ -103,6 +106,12 @@ class SeedingConfig:
         rerank, rerank_step = raw.get("rerank", {}), raw.get("rerank_step", 100)
         first = raw.get("examples_first", [])
         edit, edits_first = raw.get("edit", []), raw.get("edits_first", False)
+        edit_start = raw.get("edit_start", {})
+        if not isinstance(edit_start, dict) or any(
+            lang not in edit or isinstance(t, bool) or not isinstance(t, int) or not 0 < t <= 100
+            for lang, t in edit_start.items()
+        ):
+            raise ModelLoadError(f"{where}: 'edit_start' must map languages listed in 'edit' to per cents in 1..100")
         if not isinstance(edit, list) or any(lang not in LANGUAGES for lang in edit):
             raise ModelLoadError(f"{where}: 'edit' must be a list of languages from {LANGUAGES}")
         if not isinstance(edits_first, bool):
@@ -128,7 +137,8 @@ class SeedingConfig:
         if not isinstance(first, list) or any(lang not in LANGUAGES for lang in first):
             raise ModelLoadError(f"{where}: 'examples_first' must be a list of languages from {LANGUAGES}")
         return cls(dict(start), steps, examples, semantic, float(weight), slots, keep,
-                   {lang: float(w) for lang, w in rerank.items()}, rerank_step, tuple(first), tuple(edit), edits_first)
+                   {lang: float(w) for lang, w in rerank.items()}, rerank_step, tuple(first), tuple(edit), edits_first,
+                   dict(edit_start))
 
 
     @classmethod
@@ -216,9 +226,10 @@ class ExampleSeeds:
         return sorted(moved, key=lambda r: -r.score)[:k]
 
     def sources(self, prompt: str, lang: str, k: int) -> list[tuple[Retrieved, EditSource]]:
-        """The k nearest examples as they are (no slots), each with its own prompt: what an edit model reads."""
-        return [(r, EditSource(self.prompts[lang][r.index], r.code))
-                for r in self.retrievers[lang].retrieve(prompt, k) if r.score > 0]
+        """The k nearest examples in the order they are served (nearest()), each as served (slots applied) and
+        as it is with its own prompt: what an edit model reads."""
+        codes = self.retrievers[lang].codes
+        return [(r, EditSource(self.prompts[lang][r.index], codes[r.index])) for r in self.nearest(prompt, lang, k)]
 
     def _moved(self, found: Retrieved, lang: str, prompt: str) -> str:
         """The example's code with the prompt's literals, or as it was when that would not parse."""
