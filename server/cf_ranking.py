@@ -4,7 +4,10 @@
 2. `prompt_wording_first` — the rules the prompt states in words (model/cf/wording.py: "above 500" is
    `GreaterThan(500)`) lead, in the order the wording gives them; one the model did not write joins the
    list, marked as read from the wording.
-3. `demote_all_or_none` — with the range's cells known, a rule that highlights every cell or none of them
+3. `named_kind_next` — a prompt that names a kind of rule but not its value ("Apply bottomItems formatting",
+   "the top values", "a greaterThan rule") puts the model's rules of that kind (a bottom N, a GreaterThan)
+   right after the worded ones.
+4. `demote_all_or_none` — with the range's cells known, a rule that highlights every cell or none of them
    (a `top(500)` on 10 cells) goes after the rules that pick some, unless the prompt asked for it in words;
    colour scales, data bars and icon sets paint every number by design: demoted only where there is none.
    A rule the wording only guessed (a bare value: "highlight London"; "says Done" read as equal to or as
@@ -19,7 +22,7 @@ from dataclasses import dataclass, field, replace
 
 from codefusion.model.cf import CellBlock, preview_block
 from codefusion.model.cf.rules import Rule, Scale
-from codefusion.model.cf.wording import read_wording
+from codefusion.model.cf.wording import read_named_kind, read_wording
 
 SOURCE_MODEL = "model"
 SOURCE_WORDING = "wording"
@@ -61,6 +64,16 @@ def prompt_wording_first(ranked: list[RankedRule], prompt: str) -> list[RankedRu
     return worded + rest
 
 
+def named_kind_next(ranked: list[RankedRule], prompt: str) -> list[RankedRule]:
+    """The model's rules of the kind the prompt names (without its value) after the worded ones (stable)."""
+    kind = read_named_kind(prompt)
+    if kind is None:
+        return ranked
+    worded = [r for r in ranked if r.worded is not None]
+    fitting = [r.note(f"the prompt names {kind.words!r}") for r in ranked if r.worded is None and kind.fits(r.rule)]
+    return worded + fitting + [r for r in ranked if r.worded is None and not kind.fits(r.rule)]
+
+
 def demote_all_or_none(ranked: list[RankedRule], block: CellBlock) -> list[RankedRule]:
     """Rules that highlight all or none of the range's cells after those that pick some (stable)."""
     if not block.values:
@@ -80,4 +93,4 @@ def demote_all_or_none(ranked: list[RankedRule], block: CellBlock) -> list[Ranke
 
 def rank_suggestions(scored: dict[str, tuple[float, Rule]], prompt: str, block: CellBlock) -> list[RankedRule]:
     """The model's rules, ranked by the named rules above (all of them; the caller keeps k)."""
-    return demote_all_or_none(prompt_wording_first(model_order(scored), prompt), block)
+    return demote_all_or_none(named_kind_next(prompt_wording_first(model_order(scored), prompt), prompt), block)

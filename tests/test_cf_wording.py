@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import pytest
 from codefusion.model.cf import CellBlock, format_rule, parse_rule
-from codefusion.model.cf.wording import read_wording
+from codefusion.model.cf.rules import Scale
+from codefusion.model.cf.wording import read_named_kind, read_wording
 from codefusion.server.cf_ranking import (
     SOURCE_WORDING,
     demote_all_or_none,
     model_order,
+    named_kind_next,
     prompt_wording_first,
     rank_suggestions,
 )
@@ -222,3 +224,86 @@ def test_a_read_text_rule_in_a_real_workbook_follows_excel(tmp_path):
     assert [r.rule for r in rules_from_worksheet(load_workbook(book)["Tasks"])] == [parse_rule("TextEquals(Done)")]
     ends = cf_service.suggest(str(book), "Tasks", "B2:B6", "notes ending in ?", 3, no_model).candidates[0]
     assert (ends.rule, ends.addresses) == ("TextEndsWith(?)", ["B2", "B4"])
+
+
+@pytest.mark.parametrize("prompt, rule", [
+    # where the rule goes is not what it tests: cells, ranges, sheets and columns are blanked first
+    ("cells over 500 in sheet 2019-20 Budget", "GreaterThan(500)"),  # not Between(2019, 20)
+    ('Highlight "Closed" in column D on sheet Tasks', "TextEquals(Closed)"),  # the quoted value alone: equal
+    ("Change the cell colour of 'Paid' from range C2:C80 on sheet1", "TextEquals(Paid)"),
+    ("Lowest number from column 'Score'", "bottom(1)"),  # the quoted column is not a text value
+    ("highlight cell with text Y from cell B2 to B9 by conditional formatting", "TextContains(Y)"),
+    # Excel's own rule names, number units
+    ("Apply aboveAverage conditional formatting to range B2:B40", "aboveAverage()"),
+    ("Apply equalTo =Pending on cell range F1:F17", "TextEquals(Pending)"),
+    ("amounts more than 3 lakh", "GreaterThan(300000)"),
+    ("sales between 2 and 3 million", "Between(2000000, 3000000)"),  # the unit is both numbers'
+    ("budgets over 1.5 crore", "GreaterThan(15000000)"),
+    # comparisons, ranks, visuals
+    ("a smaller number than 7", "LessThan(7)"),
+    ("numbers grater than 12", "GreaterThan(12)"),  # a common typo
+    ("rows with zero", "Equals(0)"),
+    ("top3 scores", "top(3)"),
+    ("lowest score in the sheet", "bottom(1)"),  # singular: one cell
+    ("Apply icon bar to the scores", "IconSet()"),
+    ("gradient fill on B2:B9", "DataBar()"),  # Excel's name for a data bar's fill
+    ("shade the marks from low to high", "ColorScale()"),
+    ("over 0 and either under 10 or over 90", "AND(GreaterThan(0),OR(LessThan(10),GreaterThan(90)))"),
+    # the value as typed: spaces just inside quotes are not in it, a name may end in a number
+    ('cells containing " Paid "', "TextContains(Paid)"),
+    ("rows whose status is Phase 3", "TextEquals(Phase 3)"),
+])
+def test_wording_reads_the_request_around_the_places(prompt: str, rule: str):
+    readings = read_wording(prompt)
+    assert readings, prompt
+    assert format_rule(readings[0].rule) == format_rule(parse_rule(rule))
+
+
+@pytest.mark.parametrize("prompt, guesses", [
+    ("Apply red fill to Region name Lyon", ["TextEquals(Lyon)", "TextContains(Lyon)"]),  # the last capitalised run
+    ("highlight Berlin city on sheet Offices", ["TextEquals(Berlin)", "TextContains(Berlin)"]),
+    ("highlight all 0", ["Equals(0)"]),
+    ("Highlight the year 1999 in the data", ["Equals(1999)"]),
+    ("Apply conditional formatting to Oslo on Office City values from cell C1 to C40", ["TextEquals(Oslo)",
+                                                                                       "TextContains(Oslo)"]),
+])
+def test_a_bare_value_among_places_is_a_guess(prompt: str, guesses: list[str]):
+    readings = read_wording(prompt)
+    assert [format_rule(r.rule) for r in readings] == guesses
+    assert not any(r.sure for r in readings)
+
+
+@pytest.mark.parametrize("prompt", ["Apply conditional formatting on sheet Statement of Financial Position",
+                                    "Apply conditional formatting to cell B6 to B108 in sheet 1",
+                                    "Apply a data bar for Actual 2014-2015, Revenue"])
+def test_places_alone_read_no_condition(prompt: str):
+    assert [format_rule(r.rule) for r in read_wording(prompt) if not isinstance(r.rule, Scale)] == []
+
+
+@pytest.mark.parametrize("prompt, fits, does_not_fit", [
+    ("Apply bottomItems conditional formatting to B2:B20", ["bottom(3)", "bottom(1)"], ["top(3)", "bottom(5%)"]),
+    ("Apply topPercent formatting on sheet REI", ["top(5%)"], ["top(5)", "bottom(5%)"]),
+    ("show the top values", ["top(3)", "top(10%)"], ["bottom(3)", "GreaterThan(3)"]),
+    ("Change top bottom for the bottom value", ["bottom(10)"], ["top(10)"]),
+    ("Apply lessThan conditional formatting to C2:C9", ["LessThan(5)"], ["GreaterThan(5)", "LessThanEqual(5)"]),
+])
+def test_a_kind_named_without_its_value(prompt: str, fits: list[str], does_not_fit: list[str]):
+    kind = read_named_kind(prompt)
+    assert kind is not None
+    assert all(kind.fits(parse_rule(r)) for r in fits)
+    assert not any(kind.fits(parse_rule(r)) for r in does_not_fit)
+
+
+def test_no_kind_where_none_is_named():
+    assert read_named_kind("highlight London") is None
+    assert read_named_kind("shade from low to high") is None  # a colour scale
+
+
+def test_the_named_kind_follows_the_worded_rules():
+    model = scored(("top(5)", -1.0), ("ColorScale()", -1.1), ("bottom(3)", -1.2), ("bottom(5%)", -1.3))
+    ranked = named_kind_next(prompt_wording_first(model_order(model), "Apply bottomItems to C4:J7"),
+                             "Apply bottomItems to C4:J7")
+    assert texts(ranked) == ["bottom(3)", "top(5)", "ColorScale()", "bottom(5%)"]
+    assert ranked[0].notes == ("the prompt names 'bottom'",)
+    ranked = rank_suggestions(model, "values over 2 with the bottom items", BLOCK)
+    assert texts(ranked)[:2] == ["GreaterThan(2)", "bottom(3)"]  # what the prompt says in full leads

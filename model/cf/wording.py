@@ -84,9 +84,10 @@ _COMPARISONS: list[tuple[str, CompareOp]] = [
      CompareOp.LESS_EQUAL),
     (r"(?:not equal to|not equals?|does not equal|doesn't equal|other than|except(?: for)?|excluding|"
      r"different from|not|isn't|aren't)\s+(?P<n>{N})(?!\s*(?:and|-|to)\s*{N})", CompareOp.NOT_EQUAL),
-    (r"(?:(?:greater|more|higher|bigger|larger) th[ae]n|above|over|exceed(?:s|ing)?|"
-     r"in excess of|>)\s*(?P<n>{N})", CompareOp.GREATER),
-    (r"(?:(?:less|lower|smaller|fewer) th[ae]n|below|under|beneath|<)\s*(?P<n>{N})", CompareOp.LESS),
+    (r"(?:(?:greater|grater|more|higher|bigger|larger)(?: (?:value|number|amount)s?)? th[ae]n|above|over|"
+     r"exceed(?:s|ing)?|in excess of|>)\s*(?P<n>{N})", CompareOp.GREATER),
+    (r"(?:(?:less|lower|smaller|fewer)(?: (?:value|number|amount)s?)? th[ae]n|below|under|beneath|<)\s*(?P<n>{N})",
+     CompareOp.LESS),
     (r"(?:equal to|equals?|exactly|=|is|are|of)\s+(?P<n>{N})(?!\s*(?:%|percent|and|-|to)\b)",
      CompareOp.EQUAL),
 ]
@@ -97,12 +98,15 @@ _BETWEEN = [re.compile(p.replace("{N}", _NUM)) for p in (
     r"(?:range|within)\s+(?:of\s+)?(?P<a>{N})\s*(?:-|–|to)\s*(?P<b>{N})",
     r"(?<![\w.])(?P<a>{N})\s*(?:-|–)\s*(?P<b>{N})(?![\w.])",
 )]
-_TOP = re.compile(rf"\b(?:top|highest|largest|biggest|greatest|best)\s+(?P<n>{_NUM})\s*(?P<p>%|percent\b)?"
+_YEAR_SPAN = re.compile(r"(?:19|20)\d\d\s*[-–]\s*(?:(?:19|20)\d\d|\d\d)")
+_TOP = re.compile(rf"\b(?:top|highest|largest|biggest|greatest|best)\s*(?P<n>{_NUM})\s*(?P<p>%|percent\b)?"
                   rf"|(?P<m>{_NUM})\s+(?:highest|largest|biggest|greatest|best|top)\b")
-_BOTTOM = re.compile(rf"\b(?:bottom|lowest|smallest|worst)\s+(?P<n>{_NUM})\s*(?P<p>%|percent\b)?"
+_BOTTOM = re.compile(rf"\b(?:bottom|lowest|smallest|worst)\s*(?P<n>{_NUM})\s*(?P<p>%|percent\b)?"
                      rf"|(?P<m>{_NUM})\s+(?:lowest|smallest|worst|bottom)\b")
-_SINGLE_TOP = re.compile(r"\bthe (?:highest|largest|biggest|greatest|maximum|max|top)\b(?! \d)|\bmaximum value\b")
-_SINGLE_BOTTOM = re.compile(r"\bthe (?:lowest|smallest|minimum|min)\b(?! \d)|\bsmallest (?:value|number)\b"
+_SINGLE_TOP = re.compile(r"\bthe (?:highest|largest|biggest|greatest|maximum|max|top)\b(?! \d)"
+                         r"|\b(?:highest|largest|biggest|greatest|maximum|max) (?:value|number|amount|score)\b(?!s)")
+_SINGLE_BOTTOM = re.compile(r"\bthe (?:lowest|smallest|minimum|min)\b(?! \d)"
+                            r"|\b(?:lowest|smallest|minimum|min) (?:value|number|amount|score)\b(?!s)"
                             r"|\bminimum value\b")
 _ABOVE_AVG = re.compile(r"\b(?:above|over|greater than|higher than|more than|exceeding)\s+(?:the\s+)?"
                         r"(?:average|mean)\b")
@@ -122,7 +126,8 @@ _ERRORS = re.compile(r"#n/a|#div/0!?|#value!?|#ref!?|#name\?|#num!?|#null!?|\ber
 _SIGN = [(re.compile(r"\bnegatives?\b"), Compare(CompareOp.LESS, 0.0)),
          (re.compile(r"\bpositives?\b"), Compare(CompareOp.GREATER, 0.0)),
          (re.compile(r"\bnon-?\s?(?:0|zero)\b"), Compare(CompareOp.NOT_EQUAL, 0.0)),
-         (re.compile(r"(?<![\w.$-])(?:zeros|zeroes|0s|0 (?:values?|cells?|entries|numbers?|amounts?))\b"),
+         (re.compile(r"(?<![\w.$-])(?:zeros|zeroes|0s|0 (?:values?|cells?|entries|numbers?|amounts?))\b"
+                     r"|\b(?:with|having|contain(?:s|ing)?) (?:a )?0(?![\w.,%])"),
           Compare(CompareOp.EQUAL, 0.0))]
 # "outside 10 to 90", "not between 10 and 90": numbers on either side (text and blanks are neither)
 _OUTSIDE = re.compile(r"(?:outside(?: of)?(?: the range(?: of)?)?|not between|not in the range(?: of)?)\s+"
@@ -133,10 +138,15 @@ _NUMBER_WORDS = {"zero": "0", "one": "1", "two": "2", "three": "3", "four": "4",
                  "one thousand": "1000", "thousand": "1000", "a million": "1000000"}
 _NUMBER_WORD = re.compile(r"\b(?:" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")\b(?![-'])",
                           re.IGNORECASE)
+# most specific first: "icon bar" and "5 icon colour scale" are icon sets, a "gradient fill" is Excel's data bar
+_LOW_WORDS = r"(?:low|lower|lowest|min|minimum|small|smaller|smallest|bottom)"
+_HIGH_WORDS = r"(?:high|higher|highest|max|maximum|large|larger|largest|big|bigger|biggest|top)"
 _VISUALS = [
-    (re.compile(r"\b(?:colou?r[- ]?scales?|heat[- ]?map|gradient)\b"), Visual.COLOR_SCALE),
-    (re.compile(r"\bdata[- ]?bars?\b|\bbars?\b"), Visual.DATA_BAR),
     (re.compile(r"\bicons?(?:[- ]?sets?)?\b|\btraffic lights?\b|\barrows\b"), Visual.ICON_SET),
+    (re.compile(r"\bdata[- ]?bars?\b|\b(?:gradient|solid) fill\b"), Visual.DATA_BAR),
+    (re.compile(rf"\b(?:colou?r[- ]?scales?|heat[- ]?map|gradient)\b|\b{_LOW_WORDS} to {_HIGH_WORDS}\b"
+                rf"|\b{_HIGH_WORDS} to {_LOW_WORDS}\b"), Visual.COLOR_SCALE),  # "shade from low to high"
+    (re.compile(r"\bbars?\b"), Visual.DATA_BAR),
 ]
 def _comparisons(text: str) -> list[tuple[int, int, Compare, str]]:
     """Every comparison in the text, each number read once, by the first (longest) phrasing that takes it."""
@@ -173,7 +183,7 @@ but is are be was were if when where which who whose contain contains containing
 mention mentions mentioning start starts starting begin begins beginning end ends ending say says read reads
 marked tagged labelled labeled set same different average mean positive negative zero date dates today
 something anything nothing everything column columns sheet sheets range tab workbook file
-apart aside except other besides excluding either neither both""".split())
+apart aside except other besides excluding either neither both conditional formatting format formation""".split())
 _STATUS_PREPOSITIONS = frozenset({"on", "in", "at", "off", "out", "under", "past"})  # "on hold", "in progress"
 # condition words: not a value when typed in lower case ("contain errors"), a value when capitalised ("Error")
 _STATE_WORDS = frozenset("error errors blank blanks empty missing null nan duplicate duplicates unique".split())
@@ -196,7 +206,7 @@ _TEXT_VERBS: list[tuple[re.Pattern[str], TextOp, str]] = [(re.compile(p), op, se
      r"mentioning|mentioned)\s+", TextOp.CONTAINS, "sure"),
     (r"\b(?:say|says|said|saying|read|reads|reading|(?:marked|labell?ed|tagged|flagged)(?:\s+as)?)\s+",
      TextOp.EQUALS, "either"),
-    (r"\b(?:set to|called|named|equal to|equals|exactly|matching|matches|match|either)\s+|(?<![<>!])=\s*"
+    (r"\b(?:set to|called|named|equal to(?:\s*=)?|equals|exactly|matching|matches|match|either)\s+|(?<![<>!])=\s*"
      r"|\bstatus\s+(?:is\s+|are\s+|of\s+|=\s*|:\s*)?"
      r"|\b(?:state|label|tag|category|type|value|text|name|word)\s+(?:is\s+|are\s+|of\s+|=\s*|:\s*)"
      r"|\b(?:is|are)\s+", TextOp.EQUALS, "sure"),
@@ -209,11 +219,21 @@ _EXCEPT = re.compile(r"\b(?:except(?: for)?|but|other than|apart from|excluding|
                      r"isn't|is not|aren't|are not|not)\s+")
 _NEGATED = re.compile(r"(?:\bnot|n't|\bnever|\bno longer)\s+(?:\w+\s+)?$")
 _WITHOUT = re.compile(r"\bwithout\s+")
-_COMMAND = re.compile(r"^(?:(?:please|can you|could you|i want to|i'd like to)\s+)*(?:highlight|mark|flag|colou?r|"
-                      r"shade|show(?: me)?|find|format|bold|select|pick|identify|spot|emphasi[sz]e|fill|get|list)?"
-                      r"\s*(?:(?:all|any|every|each|the|only|of|just)\s+)*")
-_TRAILING = re.compile(r"(?:\s+(?:ones?|cells?|rows?|values?|entries|items?|only|please|in (?:red|green|yellow|"
-                       r"orange|blue|bold|the \w+ column|column \w+)|status(?:es)?))+$")
+# the request around a value: "please apply conditional formatting to", "change the cell colour of", "in red"
+_COLOURS = r"red|green|yellow|orange|blue|purple|pink|grey|gray|light|dark|bold|italic"
+_COMMAND = re.compile(r"^(?:(?:please|can|could|would|you|i|i'd|we|want|like|to|apply|applied|change|changed|"
+                      r"highlight|highlighted|mark|flag|colou?r|colou?rs|shade|show|me|find|out|format|formatting|conditional|"
+                      r"conditionally|condition|formation|bold|select|pick|identify|spot|emphasi[sz]e|fill|get|list|"
+                      r"equal|set|use|make|add|put|all|any|every|each|the|only|of|just|for|cell|cells|font|background|"
+                      r"border|text|value|values|" + _COLOURS + r")\b[\s,;:]*)*")
+_TRAILING = re.compile(r"(?:\s+(?:ones?|cells?|rows?|values?|entries|items?|only|please|highlighted|colou?red|"
+                       r"formatted|marked|in (?:" + _COLOURS + r"|(?:the|this|my|each|every) \w+(?: column)?|"
+                       r"column \w+)|(?:by|using|with) (?:conditional )?format(?:ting)?|status(?:es)?))+$")
+
+
+def _end_of_request(lower: str) -> int:
+    """Where the request ends: before the closing punctuation and words ("... in red please.")."""
+    return len(_TRAILING.sub("", lower.rstrip(".!?, ")).rstrip(".!?, "))
 
 
 @dataclass(frozen=True)
@@ -235,9 +255,11 @@ def _value_at(cased: str, lower: str, pos: int, numbers: bool = False) -> tuple[
     if m and rest and rest[0] not in _VALUE_STOP and not _HAS_AFTER.match(lower, m.end() - 1):
         pos = m.end()
     m = re.compile(r"\"([^\"]+)\"|“([^”]+)”|(?<!\w)'([^']+)'(?!\w)").match(cased, pos)
-    if m:
+    if m:  # spaces just inside the quotes are typing, not the value (unless they are all of it)
         group = next(i for i in (1, 2, 3) if m.group(i))
-        return m.start(group), m.end(group), m.group(group)
+        value = m.group(group).strip() or m.group(group)
+        start = m.start(group) + m.group(group).index(value)
+        return start, start + len(value), value
     m = _SYMBOL.match(lower, pos)
     if m:
         return m.start("name"), m.end(), _SYMBOLS[m.group("name")]
@@ -250,7 +272,13 @@ def _value_at(cased: str, lower: str, pos: int, numbers: bool = False) -> tuple[
         token = token.lstrip("(") or token
         start = s + raw.index(token)
         end = start + len(token)
+        if i == 0 and len(token) > 1 and token[0] == "=":  # "equal to =Opening"
+            token, start = token[1:], start + 1
         word = token.lower()
+        if not token.strip(".,;:"):
+            break  # a full stop or comma is the sentence's, not a value
+        # a name with a number: "Level 2", "Phase 10"
+        numbered = i > 0 and cased[words[-1][0]].isupper() and re.fullmatch(r"\d{1,4}", word) is not None
         if i == 0:
             after = lower[tokens[1][0] + pos:tokens[1][1] + pos] if len(tokens) > 1 else ""
             # a function word that is a value: "In Progress", "starting with A and ...", "is on hold"
@@ -262,8 +290,8 @@ def _value_at(cased: str, lower: str, pos: int, numbers: bool = False) -> tuple[
                 return None
             if re.fullmatch(_NUM, word) and not numbers:
                 return None  # "is 5": the comparisons read it
-        elif word in _VALUE_STOP or (token[:1].isupper() != cased[words[0][0]].isupper()) or \
-                re.fullmatch(_NUM, word):
+        elif not numbered and (word in _VALUE_STOP or (token[:1].isupper() != cased[words[0][0]].isupper())
+                               or re.fullmatch(_NUM, word)):
             break
         words.append((start, end))
         if end < e or i >= 2:  # punctuation after it ends the value
@@ -304,10 +332,11 @@ def _text_atoms(cased: str, lower: str, taken: list[tuple[int, int]]) -> list[_A
                 if found is not None:
                     add(op, found, m.start(), bool(_NEGATED.search(lower[:m.start()])), sense)
 
+    end = _end_of_request(lower)
     verbs(slice(0, 3))  # starts, ends, contains
     for m in _HAS.finditer(lower):
         found = _value_at(cased, lower, m.end())
-        if found is not None and (_HAS_AFTER.match(lower, found[1]) or found[1] >= len(lower.rstrip(".!? "))):
+        if found is not None and (_HAS_AFTER.match(lower, found[1]) or found[1] >= end):
             add(TextOp.CONTAINS, found, m.start(), bool(_NEGATED.search(lower[:m.start()])), "sure")
     for m in _WITHOUT.finditer(lower):
         found = _value_at(cased, lower, m.end())
@@ -324,7 +353,7 @@ def _text_atoms(cased: str, lower: str, taken: list[tuple[int, int]]) -> list[_A
             add(TextOp.EQUALS, found, m.start(), True, "sure")
     for m in re.finditer(r"\"(?P<q>[^\"]+)\"|(?<!\w)'(?P<s>[^']+)'(?!\w)|“(?P<u>[^”]+)”", cased):
         group = next(g for g in ("q", "s", "u") if m.group(g))
-        bare = not (_COMMAND.sub("", lower[:m.start()]).strip() or _TRAILING.sub("", lower[m.end():]).strip())
+        bare = not (_COMMAND.sub("", lower[:m.start()]).strip() or _TRAILING.sub("", lower[m.end():]).strip(" ,.!?;:"))
         ops = [(TextOp.EQUALS, True), (TextOp.CONTAINS, False)] if bare else [(TextOp.CONTAINS, True)]
         if free(m.start(group), m.end(group)):
             for op, sure in ops:
@@ -333,17 +362,25 @@ def _text_atoms(cased: str, lower: str, taken: list[tuple[int, int]]) -> list[_A
 
 
 def _bare_value(cased: str, lower: str) -> list[_Atom]:
-    """A prompt that is a value and no condition ("highlight London", "mark cancelled orders"): a guess."""
+    """A prompt that is a value and no condition ("highlight London", "mark cancelled orders", "highlight all 0"):
+    a guess."""
     start = _COMMAND.match(lower)
     s = start.end() if start else 0
-    e = len(_TRAILING.sub("", lower.rstrip(".!? ")))
+    e = _end_of_request(lower)
     tokens = [(t.start() + s, t.end() + s) for t in re.finditer(r"\S+", lower[s:e])]
+    words = [lower[a:b] for a, b in tokens]
+    if words and re.fullmatch(_NUM, words[-1]) and (len(words) == 1 or words[:-1] in (["year"], ["number"])):
+        a, b = tokens[-1]
+        return [_Atom(a, b, Compare(CompareOp.EQUAL, _number(words[-1])), cased[a:b], False)]
     if not 1 <= len(tokens) <= 3 or any(lower[a:b] in _VALUE_STOP or lower[a:b] in _STATE_WORDS
                                         or re.fullmatch(_NUM, lower[a:b]) for a, b in tokens):
         return []
-    capitals = [(a, b) for a, b in tokens if cased[a].isupper() and a > 0]
-    if capitals:
-        tokens = capitals
+    capitals = [i for i, (a, _) in enumerate(tokens) if cased[a].isupper() and a > 0]
+    if capitals:  # the last run of capitalised words: "Stad name Ans", "Mexico city"
+        first = capitals[-1]
+        while first - 1 in capitals:
+            first -= 1
+        tokens = tokens[first:capitals[-1] + 1]
     elif len(tokens) == 2 and lower[tokens[1][0]:tokens[1][1]].endswith("s"):
         tokens = tokens[:1]  # "cancelled orders": the state, not the thing
     a, b = tokens[0][0], tokens[-1][1]
@@ -389,9 +426,14 @@ def _combine(text: str, atoms: list[_Atom]) -> _Atom | None:
         if join is None:
             return None
         joins.append(join)
+    rules = tuple(a.rule for a in chain)
+    # "over 0 and either under 5 or over 9": "either" opens an OR that runs to the end
+    if len(joins) > 1 and joins[0] == "and" and set(joins[1:]) == {"or"} and \
+            re.search(r"\beither\b", text[chain[0].end:chain[1].start]):
+        return _Atom(chain[0].start, chain[-1].end, And((rules[0], Or(rules[1:]))),
+                     text[chain[0].start:chain[-1].end])
     if len(set(joins)) != 1:
         return None
-    rules = tuple(a.rule for a in chain)
     equal_texts = all(isinstance(r, TextTest) and r.op is TextOp.EQUALS for r in rules)
     # a cell equals one text at most: "say Done and Closed" means either
     combined = Or(rules) if joins[0] == "or" or equal_texts else And(rules)
@@ -433,12 +475,112 @@ def _bare_numbers(text: str, atoms: list[_Atom], taken: list[tuple[int, int]]) -
     return out
 
 
-def read_wording(prompt: str) -> list[Reading]:
-    """The rules `prompt` states in words, most specific first; empty when it names no condition."""
+# --- what is not a condition: places, Excel's own rule names, number units -----------------------------------
+
+# Excel's names for its rules, as users copy them from its menus and scripts ("Apply topItems formatting")
+_EXCEL_NAMES = {"greaterthanorequal": "greater than or equal to", "lessthanorequal": "less than or equal to",
+                "greaterthan": "greater than", "lessthan": "less than", "notequalto": "not equal to",
+                "equalto": "equal to", "notbetween": "not between", "topitems": "top items",
+                "toppercent": "top percent", "bottomitems": "bottom items", "bottompercent": "bottom percent",
+                "topbottom": "top bottom", "aboveaverage": "above average", "belowaverage": "below average",
+                "duplicatevalues": "duplicate values", "uniquevalues": "unique values", "nonblanks": "not blank",
+                "nonerrors": "no errors", "beginswith": "begins with", "endswith": "ends with",
+                "notcontains": "does not contain", "containstext": "contains text", "colorscale": "color scale",
+                "databar": "data bar", "iconset": "icon set"}
+_EXCEL_NAME = re.compile(r"\b(?:" + "|".join(sorted(_EXCEL_NAMES, key=len, reverse=True)) + r")\b", re.IGNORECASE)
+# "2 lakh", "1.5 million": the number they make (Indian and English units)
+_UNITS = {"thousand": 1e3, "lakh": 1e5, "lakhs": 1e5, "lac": 1e5, "lacs": 1e5, "crore": 1e7, "crores": 1e7,
+          "million": 1e6, "millions": 1e6, "mn": 1e6, "billion": 1e9, "bn": 1e9}
+# "5 to 7 lakhs": the unit is both numbers'
+_UNIT = re.compile(r"(?:(?P<a>\d[\d,]*(?:\.\d+)?)(?P<to>\s*(?:-|–|to|and)\s*))?(?P<n>\d[\d,]*(?:\.\d+)?)\s*"
+                   r"(?P<u>" + "|".join(sorted(_UNITS, key=len, reverse=True)) + r")\b", re.IGNORECASE)
+# cells and ranges: "B2:B30", "from cell A1 to A9", "F9- F200", "D:E", "cell range C4"
+_CELL = r"\$?[A-Za-z]{1,3}\$?\d{1,7}"
+_RANGE = re.compile(
+    rf"(?:\b(?:from|in|on|for|at|to|of|over|across|within)\s+)?(?:the\s+)?(?:(?:cell\s+range|cells?|range|rane)\s+)?"
+    rf"(?:\b{_CELL}\s*(?::|-|–|\bto\b|\bthrough\b)\s*(?:{_CELL}\b|\$?[A-Za-z]{{1,3}}\b|\d+\b)"
+    rf"|\b[A-Za-z]{{1,3}}:[A-Za-z]{{1,3}}\b"
+    rf"|\b(?:cell\s+range|cells?|range|rane|cell number)\s+{_CELL}\b)", re.IGNORECASE)
+# a sheet, column or tab: its name is a place, not a value ("in sheet Sales 2020", "on the Status column")
+_PLACE = re.compile(r"\b(?:work)?sheet(?=\d|\b)|\bcolumns?\b|\btab\b", re.IGNORECASE)
+_PLACE_PREPOSITIONS = frozenset("in on of for from at".split())
+# words that end a place's name: what follows is the request again
+_PLACE_STOP = frozenset("""
+for from in on at to where whose with without that which who if when by and or but is are was were be has have
+having than contain contains containing say says saying read reads start starts starting begin begins beginning
+end ends ending equal equals greater less more above below over under between not except marked labelled labeled
+tagged mention mentions highlight apply change find mark colour color using as then please only sheet column tab
+value values""".split())
+_NAME_END = _PLACE_STOP - {"of"}  # "in Qtr Statements of Income sheet"
+
+
+def _places(cased: str) -> list[tuple[int, int]]:
+    """Spans of the prompt that name where the rule goes (cells, ranges, sheets, columns), not what it tests."""
+    spans = [m.span() for m in _RANGE.finditer(cased)]
+    lower = cased.lower()
+    for m in _PLACE.finditer(cased):
+        after = list(re.finditer(r"\"[^\"]*\"|'[^']*'|“[^”]*”|[^\s\"“]+", lower[m.end():]))
+        named = 0
+        while named < len(after) and after[named].group(0) in ("named", "called", "titled", "-", ":"):
+            named += 1
+        end = m.end()
+        first = after[named].group(0) if named < len(after) else ""
+        if first and first[0] in "\"'“":
+            end = m.end() + after[named].end()
+        elif first.lstrip("-:").rstrip(".,;") not in _PLACE_STOP | {""}:
+            allow_of = not m.group(0).lower().startswith("column")  # "sheet Statement of Position"
+            for t in after[named:named + 6]:
+                word = t.group(0).lstrip("-:")
+                if word.rstrip(".,;:") in _PLACE_STOP and not (allow_of and word == "of") and t is not after[named]:
+                    break
+                end = m.end() + t.end()
+                if word != word.rstrip(".,;"):  # a comma or full stop ends the name
+                    end -= len(word) - len(word.rstrip(".,;"))
+                    break
+        else:  # the name is before it: "in the Status column", "in Class X sheet"
+            before = list(re.finditer(r"[^\s]+", lower[:m.start()]))[-7:]
+            i = len(before)
+            while i > 0 and before[i - 1].group(0) not in _NAME_END and m.start() - before[i - 1].start() < 60:
+                i -= 1
+            if i > 0 and before[i - 1].group(0) in _PLACE_PREPOSITIONS:
+                spans.append((before[i - 1].start(), m.end()))
+                continue
+        start = m.start()
+        if pre := re.search(r"\b(?:in|on|of|for|from|at)\s+(?:the\s+|a\s+)?$", lower[:m.start()]):
+            start = pre.start()
+        spans.append((start, end))
+    # "on Sample Site values", "in the Price value": a named column's values, a place like "column"
+    for m in re.finditer(r"\b(?:in|on)\s+(?:the\s+)?((?:[A-Z][\w-]*\s+){1,3})values?\b", cased):
+        spans.append(m.span())
+    return spans
+
+
+def _spell_unit(m: re.Match[str]) -> str:
+    unit = _UNITS[m.group("u").lower()]
+    spelled = f"{_number(m.group('n')) * unit:.15g}"
+    if m.group("a") is None:
+        return spelled
+    return f"{_number(m.group('a')) * unit:.15g}{m.group('to')}{spelled}"
+
+
+def _normalise(prompt: str) -> str:
+    """The prompt on one line, Excel's rule names and numbers spelled out, its places blanked (same length)."""
     cased = " ".join(prompt.split())
     if len(cased.lower()) != len(cased):  # lower() may change a length (rare Unicode)
         cased = cased.lower()
+    cased = _EXCEL_NAME.sub(lambda m: _EXCEL_NAMES[m.group(0).lower()], cased)
+    cased = _UNIT.sub(_spell_unit, cased)
     cased = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group(0).lower()], cased)
+    chars = list(cased)
+    for s, e in _places(cased):  # a comma keeps the words on either side apart ("lowest [from B4 to B] 104")
+        chars[s:e] = " " * (e - s)
+        chars[s + (e - s) // 2] = ","
+    return "".join(chars)
+
+
+def read_wording(prompt: str) -> list[Reading]:
+    """The rules `prompt` states in words, most specific first; empty when it names no condition."""
+    cased = _normalise(prompt)
     text = cased.lower()
     readings: list[Reading] = []
     taken: list[tuple[int, int]] = []  # spans already read, so "top 10" is not also "equal to 10"
@@ -466,7 +608,11 @@ def read_wording(prompt: str) -> list[Reading]:
                            m.group(0)))
         taken.append(m.span())
     for regex in _BETWEEN:
-        if (m := regex.search(text)) and not any(s <= m.start() < e for s, e in taken):
+        m = regex.search(text)
+        if m and regex is _BETWEEN[-1] and (_YEAR_SPAN.fullmatch(m.group(0).strip(" ,"))
+                                            or _number(m.group("a")) > _number(m.group("b"))):
+            continue
+        if m and not any(s <= m.start() < e for s, e in taken):
             atoms.append(_Atom(m.start(), m.end(), Between(_number(m.group("a")), _number(m.group("b"))), m.group(0)))
             taken.append(m.span())
             break
@@ -498,6 +644,58 @@ def read_wording(prompt: str) -> list[Reading]:
     if not readings and not range_level:
         readings += [Reading(a.rule, a.words, a.sure) for a in _bare_value(cased, text)]
     return _distinct(readings)
+
+
+@dataclass(frozen=True)
+class NamedKind:
+    """A kind of rule the prompt names without all of its values ("bottom items", "a greaterThan rule"):
+    the candidates of that kind should come before the others the wording does not state."""
+
+    words: str
+    rank: bool = False  # a top/bottom rule
+    bottom: bool | None = None  # which end, None when the prompt names both or neither
+    percent: bool | None = None  # "top percent" / "top items", None when it does not say
+    compare: CompareOp | None = None
+
+    def fits(self, rule: Rule) -> bool:
+        if isinstance(rule, Rank):
+            return self.rank and self.bottom in (None, rule.bottom) and self.percent in (None, rule.percent)
+        if isinstance(rule, Compare):
+            return rule.op is self.compare
+        if isinstance(rule, TextTest):  # "equal to" with no number may be a text
+            return self.compare is CompareOp.EQUAL and rule.op is TextOp.EQUALS
+        return False
+
+
+_TOP_BOTTOM = re.compile(r"\btop\s*(?:/|and|&|or)?\s*bottom\b")  # Excel's rule family, no end named
+_TOP_WORD = re.compile(r"\b(?:top|highest|largest|biggest|greatest|max|maximum)\b")
+_BOTTOM_WORD = re.compile(r"\b(?:bottom|lowest|smallest|min|minimum)\b")
+_NAMED_OPS = [(re.compile(p), op) for p, op in (
+    (r"\b(?:greater|more) than or equal to\b", CompareOp.GREATER_EQUAL),
+    (r"\bless than or equal to\b", CompareOp.LESS_EQUAL), (r"\bnot equal to\b", CompareOp.NOT_EQUAL),
+    (r"\b(?:greater|more) than\b", CompareOp.GREATER), (r"\bless than\b", CompareOp.LESS),
+    (r"\bequal to\b", CompareOp.EQUAL))]
+
+
+def read_named_kind(prompt: str) -> NamedKind | None:
+    """The kind of rule `prompt` names when it leaves out a value ("Apply bottomItems formatting", "top value",
+    "highlight with greaterThan"), None when it names no kind or several."""
+    text = _normalise(prompt).lower()
+    if any(regex.search(text) for regex, _ in _VISUALS):
+        return None  # "low to high" is a colour scale, not a top/bottom
+    both = _TOP_BOTTOM.search(text)
+    rest = _TOP_BOTTOM.sub(" ", text)
+    top, bottom = _TOP_WORD.search(rest), _BOTTOM_WORD.search(rest)
+    if both or top or bottom:
+        end = None if bool(top) == bool(bottom) else bool(bottom)
+        percent = False if re.search(r"\bitems?\b", rest) else (
+            True if re.search(r"\b(?:percent|percentage)\b|%", rest) else None)
+        words = (top or bottom or both).group(0)  # type: ignore[union-attr]
+        return NamedKind(words, rank=True, bottom=end, percent=percent)
+    for regex, op in _NAMED_OPS:
+        if m := regex.search(text):
+            return NamedKind(m.group(0), compare=op)
+    return None
 
 
 def _distinct(readings: list[Reading]) -> list[Reading]:
