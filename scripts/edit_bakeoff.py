@@ -81,13 +81,19 @@ def main() -> None:
     p.add_argument("--no-alone", action="store_true")
     p.add_argument("--no-ar", action="store_true")
     p.add_argument("--no-rankings", action="store_true", help="only each variant's served order and its edits only")
+    p.add_argument("--novel-templates", action="store_true",
+                   help="Bash: only the dev rows whose template is in no training row (484 of 1,009)")
     p.add_argument("--thresholds", default="-0.3,-0.6,-1.0")
     p.add_argument("--out", type=Path, default=None, help="JSONL to append the rows to")
     p.add_argument("--resamples", type=int, default=2000)
     args = p.parse_args()
     torch.set_num_threads(1)
     lang, k = args.lang, args.k
-    pairs = subsample(load_pairs(lang, "dev")[0], args.limit, args.seed)
+    dev = load_pairs(lang, "dev")[0]
+    if args.novel_templates:  # Bash dev rows whose command template no training row has (as unseen prompts)
+        seen = {tuple(m.bash_template(x.code)) for x in load_pairs("bash", "train")[0]}
+        dev = [x for x in dev if tuple(m.bash_template(x.code)) not in seen]
+    pairs = subsample(dev, args.limit, args.seed)
     prompts = [x.prompt for x in pairs]
     scorer = language_metrics(lang)[PRIMARY[lang]]
     scores: dict[str, list[list[float]]] = {}
@@ -96,6 +102,7 @@ def main() -> None:
     def report(name: str, answers: list[list[str]], ms: float | None) -> None:
         scores[name] = [[scorer(c, pair) for c in row[:k]] for row, pair in zip(answers, pairs, strict=True)]
         row = {"date": date, "lang": lang, "metric": PRIMARY[lang], "system": name, "prompts": len(pairs),
+               "dev": "novel templates" if args.novel_templates else "all",
                "limit": args.limit, "seed": args.seed, "ms_per_prompt": ms,
                **{f"top{n}": round(m.top_k(scores[name], n), 2) for n in TOPS}}
         for base in ("today_served", "slots"):
