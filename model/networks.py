@@ -116,6 +116,9 @@ class Encoder(nn.Module):
         return self.norm(self.layers(h, src_key_padding_mask=prompt_pad))  # (B, P, C)
 
 
+ALIGN_INIT = 3.0  # the alignment's first bonus: e^3 ≈ 20 times the aligned example token's pointer weight
+
+
 class CopyHead(nn.Module):
     """Pointer-generator output (See et al., 2017): each code position's distribution is a learned mix of the
     vocabulary head's and an attention over the encoder input's tokens, so a name, a value or a retrieved
@@ -123,18 +126,38 @@ class CopyHead(nn.Module):
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
+        self.cfg = cfg
         self.query = nn.Linear(cfg.d_model, cfg.d_model)
         self.key = nn.Linear(cfg.d_model, cfg.d_model)
         self.gate = nn.Linear(cfg.d_model, 1)
         nn.init.zeros_(self.gate.weight)
         nn.init.constant_(self.gate.bias, -1.0)  # starts mostly the vocabulary head the model was trained with
+        self.align = nn.Parameter(torch.tensor(ALIGN_INIT)) if cfg.copy_align else None
 
     def keys(self, memory: Tensor) -> Tensor:
         return self.key(memory)  # (B, M, C)
 
-    def mix(self, h: Tensor, vocab_logits: Tensor, keys: Tensor, source: Tensor, source_pad: Tensor) -> Tensor:
-        """log of (1 − g)·softmax(vocab_logits) + g·copy, (B, L, V): log-probabilities, usable as logits."""
+    def example_positions(self, source: Tensor) -> Tensor | None:
+        """Each source token's position in the example's code (the last segment), far away elsewhere: (B, M)."""
+        if self.align is None:
+            return None
+        cfg = self.cfg
+        seg, pos = segment_positions(source, cfg.eos_id, cfg.input_segments, cfg.max_prompt_len)
+        return torch.where(seg == cfg.input_segments - 1, pos - 1, -1000).float()  # the separator is 0
+
+    def alignment(self, code_positions: Tensor, example_positions: Tensor) -> Tensor:
+        """The pointer's bonus for the example token at each code position: (..., L, 1) and (..., 1, M) ->
+        (..., L, M), align · exp(−Δ²/2)."""
+        assert self.align is not None
+        return self.align * torch.exp(-0.5 * (code_positions - example_positions) ** 2)
+
+    def mix(self, h: Tensor, vocab_logits: Tensor, keys: Tensor, source: Tensor, source_pad: Tensor,
+            bias: Tensor | None = None) -> Tensor:
+        """log of (1 − g)·softmax(vocab_logits) + g·copy, (B, L, V): log-probabilities, usable as logits.
+        bias (B, L, M): added to the pointer's scores (the alignment)."""
         scores = self.query(h).float() @ keys.float().transpose(1, 2) / math.sqrt(h.shape[-1])  # (B, L, M)
+        if bias is not None:
+            scores = scores + bias
         attn = scores.masked_fill(source_pad[:, None, :], float("-inf")).softmax(-1)
         copy = torch.zeros_like(vocab_logits, dtype=torch.float32).scatter_add_(
             -1, source[:, None, :].expand(-1, h.shape[1], -1), attn)  # (B, L, V)
@@ -291,11 +314,17 @@ class RequestContext:
 
 @dataclass
 class CopySource:
-    """The tokens a copy head points at, (N, P), their pointer keys (N, P, C) and padding (N, P), True = pad."""
+    """The tokens a copy head points at, (N, P), their pointer keys (N, P, C) and padding (N, P), True = pad;
+    with copy_align, each token's position in the example code (N, P)."""
 
     keys: Tensor
     tokens: Tensor
     pad: Tensor
+    positions: Tensor | None = None
+
+    def rows(self, r: Tensor) -> CopySource:
+        return CopySource(self.keys[r], self.tokens[r], self.pad[r],
+                          None if self.positions is None else self.positions[r])
 
 
 @dataclass
@@ -350,15 +379,18 @@ class MaskedDiffusionNet(nn.Module):
         at = (rows, columns), M positions: only those positions' logits, (M, V) (the sampler's masked ones)."""
         if self.start is not None:
             h = h[:, :-1]
+        code_positions = torch.arange(h.shape[1], device=h.device, dtype=torch.float32)[None, :, None]  # (1, L, 1)
         if at is not None:
             r, c = at
             h = h[r, c][:, None]  # (M, 1, C)
-            copy = None if copy is None else CopySource(copy.keys[r], copy.tokens[r], copy.pad[r])
+            code_positions = c.float()[:, None, None]  # (M, 1, 1)
+            copy = None if copy is None else copy.rows(r)
         logits = self.head_scale * h @ self.token_embedding.weight[: self.cfg.vocab_size].t()
         if self.copy is not None:
             if copy is None:
                 raise ValueError("a model with a copy head needs the encoder input's tokens (source)")
-            logits = self.copy.mix(h, logits, copy.keys, copy.tokens, copy.pad)
+            bias = None if copy.positions is None else self.copy.alignment(code_positions, copy.positions[:, None, :])
+            logits = self.copy.mix(h, logits, copy.keys, copy.tokens, copy.pad, bias)
         return logits if at is None else logits[:, 0]
 
     def copy_source(self, memory: Tensor, source: Tensor | None, source_pad: Tensor, repeats: int = 1,
@@ -366,8 +398,10 @@ class MaskedDiffusionNet(nn.Module):
         """What the copy head points at: the encoder input's tokens and their keys (None without a copy head)."""
         if self.copy is None or source is None:
             return None
+        positions = self.copy.example_positions(source)
         return CopySource(self.copy.keys(memory).repeat_interleave(repeats, 0),
-                          source.repeat_interleave(repeats, 0), source_pad.repeat_interleave(repeats, 0))
+                          source.repeat_interleave(repeats, 0), source_pad.repeat_interleave(repeats, 0),
+                          None if positions is None else positions.repeat_interleave(repeats, 0))
 
     def encode(self, prompt: Tensor, prompt_pad: Tensor) -> Tensor:
         return self.encoder(prompt, prompt_pad)  # (B, P, C)

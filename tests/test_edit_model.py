@@ -305,3 +305,30 @@ def test_anchored_edits_start_from_the_served_example_and_remask_only_a_share(to
     for bad in ({"cf": 0}, {"python": 30}, {"cf": True}):
         with pytest.raises(ModelLoadError, match="edit_start"):
             SeedingConfig.from_dict({"edit": ["cf"], "edit_start": bad}, tmp_path / "seeding.json")
+
+
+def test_the_aligned_pointer_copies_the_example_code_position_by_position(tok):
+    """copy_align: position j's pointer favours the example code's j-th token (the last segment), so that an
+    untrained head already copies an example in place; the bonus is learnt (align), and without copy_align the
+    scores are the content's alone."""
+    torch.manual_seed(0)
+    cfg = tiny_cfg(tok, d_model=64, d_ff=128, denoiser_layers=2, copy_head=True, copy_align=True, input_segments=4,
+                   max_prompt_len=24, code_len={"python": 12, "bash": 12, "cf": 12})
+    net = MaskedDiffusionNet(cfg).eval()
+    assert net.copy is not None and net.copy.align is not None
+    example = [40, 41, 42, 43]
+    source = torch.tensor([compose([3, 50, 51], [], ([52], example), cfg.eos_id)])
+    pad = source == cfg.pad_id
+    with torch.no_grad():
+        net.copy.gate.bias.fill_(50.0)
+        net.copy.align.fill_(50.0)
+        memory = net.encode(source, pad)
+        logp = net(torch.full((1, 4), net.mask_id), memory, pad, source=source)
+        ctx = net.request_context(memory, pad, 1, source=source)
+        x = torch.full((1, 4), net.mask_id)
+        r, c = torch.tensor([0, 0]), torch.tensor([1, 3])
+        chosen = net.forward_cached(x, ctx, at=(r, c))
+    assert logp.argmax(-1)[0].tolist() == example
+    assert chosen.argmax(-1).tolist() == [41, 43]
+    plain = MaskedDiffusionNet(edit_cfg(tok))
+    assert plain.copy is not None and plain.copy.align is None

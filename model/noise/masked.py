@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..networks import CopySource, MaskedContext, MaskedDiffusionNet
+from ..networks import MaskedContext, MaskedDiffusionNet
 from .gaussian import Batch, SamplingCancelled  # one batch type and one cancellation for every kernel
 
 MIN_RATE = 1e-3  # the lowest training masking rate by default: t ~ U(MIN_RATE, 1]
@@ -137,9 +137,8 @@ def gumbel_pick(logits: Tensor, temperature: float, noise: Tensor) -> Tensor:
 
 def rows_of(ctx: MaskedContext, rows: Tensor) -> MaskedContext:
     """The request constants of some of the batch rows (the rows still writing)."""
-    copy = ctx.copy
     return MaskedContext([(k[rows], v[rows]) for k, v in ctx.kv], ctx.mask[rows],
-                         None if copy is None else CopySource(copy.keys[rows], copy.tokens[rows], copy.pad[rows]))
+                         None if ctx.copy is None else ctx.copy.rows(rows))
 
 
 def commit_mask(order: Tensor, masked: Tensor, count: Tensor) -> Tensor:
