@@ -21,7 +21,6 @@ from ..examples.edit import (
     EditPair,
     EditSource,
     comma_id,
-    compose,
     draw_input,
     edit_pairs,
     example_ids,
@@ -112,7 +111,8 @@ def edit_stream(corpus: EditCorpus, tok: CodeTokenizer, cfg: ModelConfig, *, bat
 def edit_dev_loss(net: MaskedDiffusionNet, tok: CodeTokenizer, cfg: ModelConfig, langs: list[str], n: int = 200,
                   seed: int = 0) -> dict[str, dict[str, float]]:
     """Per language, the masked cross-entropy of n dev pairs at masking rates 0.1 … 0.9 (the same masks for every
-    model: seeded), reading the nearest training example ("nearest") and reading none ("alone")."""
+    model: seeded), reading the nearest training example ("nearest"), reading none ("alone"), and reading their
+    own twin ("twin": the pair renamed, its hidden names as context; how well the model copies)."""
     device = next(net.parameters()).device
     out: dict[str, dict[str, float]] = {}
     for lang in langs:
@@ -120,15 +120,19 @@ def edit_dev_loss(net: MaskedDiffusionNet, tok: CodeTokenizer, cfg: ModelConfig,
         pool = [example_ids(tok, cfg, lang, EditSource(p.prompt, p.code)) for p in train]
         near = neighbour_table([p.prompt for p in train], [p.id for p in train], [p.prompt for p in dev],
                                [p.id for p in dev], k=1)
-        pairs, _ = edit_pairs(tok, cfg, lang, dev, near)
+        pairs, _ = edit_pairs(tok, cfg, lang, dev, near, twins=True, seed=seed)
         gen = torch.Generator().manual_seed(seed)
+        comma = comma_id(tok)
         out[lang] = {}
-        for name, with_example in (("nearest", True), ("alone", False)):
+        for name in ("nearest", "alone", "twin"):
             total, count = 0.0, 0.0
             for lo in range(0, len(pairs), 64):
-                rows = pairs[lo: lo + 64]
-                inputs = [compose(p.prompt, [], pool[p.neighbours[0]] if with_example and p.neighbours else ([], []),
-                                  cfg.eos_id) for p in rows]
+                rows = [p for p in pairs[lo: lo + 64] if name != "twin" or p.twin is not None]
+                if not rows:
+                    continue
+                inputs = [draw_input(p, pool, EditMix(nearest=float(name == "nearest"), farther=0.0, context=0.0,
+                                                      twin=float(name == "twin")), random.Random(0), cfg.eos_id, comma)
+                          for p in rows]
                 batch = collate_inputs(inputs, [p.code for p in rows], cfg, cfg.code_len[lang])
                 prompt, pad, code = batch.prompt.to(device), batch.prompt_pad.to(device), batch.code.to(device)
                 memory = net.encode(prompt, pad)
