@@ -28,6 +28,7 @@ from codefusion.model.pipeline import CodeFusionPipeline
 from codefusion.model.tokenizer import CodeTokenizer
 from codefusion.model.training.external import detokenize_python, load_external
 from tiny_model import cf_tokenizer, tiny_cfg
+from torch import Tensor
 
 
 @pytest.fixture(scope="module")
@@ -332,3 +333,27 @@ def test_the_aligned_pointer_copies_the_example_code_position_by_position(tok):
     assert chosen.argmax(-1).tolist() == [41, 43]
     plain = MaskedDiffusionNet(edit_cfg(tok))
     assert plain.copy is not None and plain.copy.align is None
+
+
+def test_a_new_head_learns_at_its_own_rate(tmp_path):
+    """TrainerConfig.lr_mult: the parameters whose name holds a key get lr × its value; the others lr."""
+    import itertools
+
+    from codefusion.model.training.trainer import Trainer, TrainerConfig
+
+    class Two(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = torch.nn.Linear(2, 2)
+            self.copy = torch.nn.Linear(2, 1)
+
+        def forward(self, batch: Tensor) -> dict[str, Tensor]:
+            return {"loss": self.copy(self.body(batch)).pow(2).mean()}
+
+    torch.manual_seed(0)
+    trainer = Trainer(module=Two(), batches=itertools.repeat(torch.ones(4, 2)), run_dir=tmp_path / "run",
+                      config=TrainerConfig(lr=1e-3, max_steps=1, warmup_steps=0, eval_every=0,
+                                           lr_mult={"copy.": 10.0}))
+    trainer.train()
+    rates = {tuple(p.shape): g["lr"] for g in trainer.opt.param_groups for p in g["params"]}
+    assert rates[(1, 2)] == pytest.approx(10 * rates[(2, 2)]) and rates[(2, 2)] > 0

@@ -45,7 +45,7 @@ FINETUNE_WEIGHTS = {"python": 0.35, "bash": 0.4, "cf": 0.25}  # CF has few pairs
 RUN_ARGS_FILE = "run_args.jsonl"  # one line per start of a run: its step and recipe flags
 RECIPE_FLAGS = ("stage", "arch", "kernel", "loss_weighting", "causal_anneal", "mask_rate_min", "pretrain_mix",
                 "cpd_prob", "extra_pairs", "batch", "edit", "external", "source_weights", "example_pool",
-                "twin")
+                "twin", "lr_mult")
 
 
 class DiffusionObjective(nn.Module):
@@ -281,7 +281,8 @@ def run(args: argparse.Namespace) -> int:
         return out
 
     tcfg = TrainerConfig(lr=args.lr, max_steps=args.steps, max_minutes=args.minutes, warmup_steps=args.warmup,
-                         eval_every=args.eval_every, checkpoint_every=args.checkpoint_every)
+                         eval_every=args.eval_every, checkpoint_every=args.checkpoint_every,
+                         lr_mult=json.loads(args.lr_mult) if args.lr_mult else {})
     trainer = Trainer(module=module, batches=batches, run_dir=args.run, config=tcfg, is_main=rank == 0,
                       on_eval=on_eval if args.eval_every else None,
                       on_checkpoint=lambda ckpt: export_quietly(args.run, args.snapshot_every),
@@ -388,6 +389,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--minutes", type=float, default=60.0)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--lr-mult", metavar="JSON", help='{"name fragment": multiplier}: those parameters learn at lr × '
+                   'multiplier (e.g. {"copy.": 10}: a new copy head beside trained weights)')
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--cpd-prob", type=float, default=0.5, help="pretraining: share of CPD batches")
     p.add_argument("--pretrain-mix", type=float, default=0.0,

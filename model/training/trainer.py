@@ -27,6 +27,9 @@ class TrainerConfig:
     checkpoint_every: int = 250
     eval_every: int = 500
     min_lr_ratio: float = 0.1
+    # parameters whose name holds a key learn at lr × its value (a new head beside trained weights: its scalars
+    # move lr per step under Adam, too slowly at the trained weights' lr)
+    lr_mult: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -45,10 +48,13 @@ class Trainer:
         """on_step(step) runs before each step's forward pass (schedules that depend on the step)."""
         self.module, self.batches, self.run_dir, self.cfg = module, batches, run_dir, config
         self.on_eval, self.on_checkpoint, self.on_step, self.is_main = on_eval, on_checkpoint, on_step, is_main
-        decay = [p for n, p in module.named_parameters() if p.dim() >= 2]
-        no_decay = [p for n, p in module.named_parameters() if p.dim() < 2]
-        self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                                      {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
+        groups: dict[tuple[bool, float], list[nn.Parameter]] = {}  # (decayed, lr multiplier) -> parameters
+        for n, p in module.named_parameters():
+            mult = next((m for key, m in config.lr_mult.items() if key in n), 1.0)
+            groups.setdefault((p.dim() >= 2, mult), []).append(p)
+        order = sorted(groups, key=lambda g: (not g[0], g[1]))  # decayed first: older checkpoints' group order
+        self.opt = torch.optim.AdamW([{"params": groups[g], "weight_decay": config.weight_decay if g[0] else 0.0,
+                                       "lr_mult": g[1]} for g in order], lr=config.lr)
         self.inner = getattr(module, "module", module)  # unwrap DistributedDataParallel for checkpoints
         self.state = TrainState()
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -113,7 +119,7 @@ class Trainer:
         running: dict[str, float] = {}
         while st.step < c.max_steps and (time.time() - start) < c.max_minutes * 60:
             for g in self.opt.param_groups:
-                g["lr"] = self.lr_at(st.step, time.time() - start)
+                g["lr"] = self.lr_at(st.step, time.time() - start) * g.get("lr_mult", 1.0)
             if self.on_step is not None:
                 self.on_step(st.step)
             losses = self.module(next(self.batches))
