@@ -47,8 +47,12 @@
 #                                                              examples come from (own: its source, the default since
 #                                                              2026-12-06; codefusion: that day's run). Once the shipped folder is an edit
 #                                                              model, INIT=models/codefusion-masked continues it.
-#                                                              TWIN: the copy curriculum's share (--twin; 0.25 in edit-v2,
-#                                                              2026-12-06, INIT the edit-v1 run's weights, 100 min)
+#                                                              TWIN: the copy curriculum's share (--twin, default 0.3);
+#                                                              LR_MULT: the copy head's lr multiplier (default 10). The
+#                                                              2026-12-06 chain (docs/experiments.md): edit-v1 2,250 steps
+#                                                              (no twins, CodeFusion pool) -> edit-v2 500 steps (twin 0.25)
+#                                                              -> edit-v3 250 steps (+ copy_align) -> edit-v4 (the copy
+#                                                              head at 10x lr), each INIT the last one's model/ folder
 #   scripts/train_shipped.sh seeding                           write seeding.json + examples.jsonl (dev-tuned)
 #                                                              and the examples' MiniLM embeddings
 #
@@ -198,9 +202,14 @@ case "$stage" in
   edit)
     init=${INIT:-models/codefusion-masked}
     overrides=()
-    grep -q '"copy_head": true' "$init/config.json" || overrides=(--config-overrides '{"copy_head": true, "input_segments": 4}')
+    if ! grep -q '"copy_head": true' "$init/config.json"; then
+      overrides=(--config-overrides '{"copy_head": true, "input_segments": 4, "copy_align": true}')
+    elif ! grep -q '"copy_align": true' "$init/config.json"; then
+      overrides=(--config-overrides '{"copy_align": true}')
+    fi
     $bin train finetune --run "${RUNS:-runs}/${NAME:-edit}" --init "$init" --arch diffusion --kernel masked "${overrides[@]}" \
-      --edit --external pydocs,django,tldr,cheat,eg --example-pool "${POOL:-own}" --twin "${TWIN:-0}" --lang-weights '{"python": 0.5, "bash": 0.5}' \
+      --edit --external pydocs,django,tldr,cheat,eg --example-pool "${POOL:-own}" --twin "${TWIN:-0.3}" \
+      --lr-mult "${LR_MULT:-{\"copy.\": 10\}}" --lang-weights '{"python": 0.5, "bash": 0.5}' \
       --lr "${LR:-3e-4}" --warmup "${WARMUP:-200}" --steps 100000 --minutes "${2:-125}" --eval-every 500 \
       --dev-loss-n 150 --checkpoint-every 250 --snapshot-every 1000 --threads "${THREADS:-1}" --seed 0
     ;;
