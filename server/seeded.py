@@ -87,9 +87,11 @@ def edited_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[
                    kwargs: dict[str, Any], *, skip: int = 0) -> list[list[Sample]]:
     """k samples per prompt from an edit model: sample j is its edit of the (skip + j)-th example as served
     (read as it is, with its prompt, and the request's context names, kwargs["names"]), written from all-masked
-    or, with seeding.json's edit_start, from that example as served with its least-sure tokens remasked; a
+    or, with seeding.json's edit_start, from that example as served (and reading it) with its least-sure
+    tokens remasked; a
     prompt with no example sharing a word gets k samples the model writes alone. With keep_examples, the
     examples as served (with slots) join, ranked by server/ranking.py."""
+    from codefusion.model.examples.edit import EditSource
     from codefusion.model.pipeline import Sample
 
     k = kwargs["k"]
@@ -101,8 +103,10 @@ def edited_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[
     anchored = [i for i, f in enumerate(found) if f] if start else []
     for idx, init in ((anchored, True), ([i for i in range(len(prompts)) if i not in anchored], False)):
         if idx:
-            out = pipe.sample_edits([prompts[i] for i in idx], lang, [[src for _, src in found[i]] or [None]
-                                                                      for i in idx],
+            # an anchored edit reads the code it starts from (the example as served) so that its copy head's
+            # alignment points at the very token each position holds; a free one reads the example as it is
+            read = [[EditSource(src.prompt, r.code) if init else src for r, src in found[i]] or [None] for i in idx]
+            out = pipe.sample_edits([prompts[i] for i in idx], lang, read,
                                     names=[names[i] for i in idx], **edit_kwargs(kwargs),
                                     init_codes=[[r.code for r, _ in found[i]] for i in idx] if init else None,
                                     start=start if init else None)
