@@ -476,10 +476,11 @@ class Engine:
         if pipe.edits and kwargs.get("method", "diffusion") == "diffusion":  # the edit model writing alone
             names = kwargs.get("names") or [()] * len(prompts)
             return pipe.sample_edits(prompts, lang, [[None]] * len(prompts), names=names, **edit_kwargs(kwargs))
-        kwargs = {key: v for key, v in kwargs.items() if key != "names"}  # only an edit model reads them
+        names = kwargs.get("names")
+        kwargs = {key: v for key, v in kwargs.items() if key != "names"}  # the sampler does not read them
         if pipe.kind == "ar" or seeds is None or start is None:  # the AR baseline is never seeded
             return pipe.sample(prompts, lang, **kwargs)
-        return seeded_samples(pipe, seeds, prompts, lang, kwargs, start=start, skip=skip, pools=pools)
+        return seeded_samples(pipe, seeds, prompts, lang, kwargs, start=start, skip=skip, pools=pools, names=names)
 
     def cached(
         self,

@@ -3,7 +3,11 @@ sampling step for seeded languages; codefusion.model.examples.seeding). No LSP h
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+
+from codefusion.model.examples.slots import bind_names
 
 if TYPE_CHECKING:
     from codefusion.model.examples.retrieval import Retrieved
@@ -21,19 +25,23 @@ def as_they_are(kind: str, start: int) -> bool:
 
 def seeded_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[str], lang: str,
                    kwargs: dict[str, Any], *, start: int, skip: int = 0, pools: Pools | None = None,
-                   ) -> list[list[Sample]]:
+                   names: Sequence[Sequence[str]] | None = None) -> list[list[Sample]]:
     """k samples per prompt (kwargs: the pipeline's): where a training example shares a word with the prompt,
     each starts from a nearest example noised to step `start` (SDEdit; candidate j: example j), else from pure
     noise under the prompt alone. A top-up batch (skip = the first batch's k) uses the next nearest examples,
     ranked k+1, k+2, …; prompts that have no more start from pure noise. Each seeded sample carries its
     example's score (server/ranking.py ranks by it); with seeding.json's keep_examples the examples themselves
-    join them."""
+    join them. names: per prompt, the names the user's code has; a Python example's free variables take them
+    (slots.bind_names)."""
     from codefusion.model.pipeline import Sample
 
     k = kwargs["k"]
     if pipe.edits and lang in seeds.config.edit:
         return edited_samples(pipe, seeds, prompts, lang, kwargs, skip=skip)
     found = [nearest_examples(pipe, seeds, p, lang, skip + k, pools)[skip:] for p in prompts]
+    if lang == "python" and names:
+        found = [[dataclasses.replace(r, code=bind_names(r.code, own)) for r in f] if own else f
+                 for f, own in zip(found, names, strict=True)]
     samples: list[list[Sample]] = [[] for _ in prompts]
     seeded = [i for i, f in enumerate(found) if f]
     plain = [i for i, f in enumerate(found) if not f]

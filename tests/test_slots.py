@@ -190,3 +190,35 @@ def test_examples_system_needs_seeding_examples(tiny_model_dir: Path):
 
     with pytest.raises(EngineNotReady, match="no seeding examples for cf"):
         evaluate(RunSpec(lang="cf", system="examples", model=tiny_model_dir, limit=2, device="cpu"))
+
+
+@pytest.mark.parametrize("code, names, want", [
+    ("alist[(-1)]", ["xs"], "xs[(-1)]"),
+    ("sorted(list_of_tuples, key=lambda tup: tup[1])", ["pairs"], "sorted(pairs, key=lambda tup: tup[1])"),
+    ("[l[i:i + n] for i in range(0, len(l), n)]", ["xs", "n"], "[xs[i:i + n] for i in range(0, len(xs), n)]"),
+    ("os.listdir(path)", ["folder"], "os.listdir(folder)"),  # a module read as one stays
+    ("json.loads(array)", ["text"], "json.loads(text)"),  # `array` is a module's name, used as a value here
+    ("[a[x].append(b[x]) for x in range(3)]", ["xs", "x"], "[xs[x].append(b[x]) for x in range(3)]"),  # x is bound
+    ("max(d, key=lambda x: d[x])", ["d"], "max(d, key=lambda x: d[x])"),  # already the user's name
+    ("chain(a)", ["xs"], "chain(xs)"),  # a called name is a function, its argument a value
+    ("df.Name.str.upper()", ["frame"], "frame.Name.str.upper()"),
+    ("x = 1", ["y"], "x = 1"),  # nothing free
+    ("not python (", ["y"], "not python ("),
+])
+def test_bind_names_gives_an_examples_free_variables_the_users_names(code: str, names: list[str], want: str):
+    from codefusion.model.examples.slots import bind_names
+
+    assert bind_names(code, names) == want
+
+
+def test_served_python_examples_take_the_functions_parameter_names(shipped_model_dir: Path):
+    """A docstring's body under `def last_item(xs):` reads `xs`, not the example's `alist` (the LSP passes the
+    function's parameters as names; prompts.code_names)."""
+    from codefusion.server.engine import Engine
+
+    engine = Engine(shipped_model_dir, device="cpu")
+    prompt = "Return the last element of the list xs."
+    plain = [c.text for c in engine.generate(prompt, "python", k=5)]
+    named = [c.text for c in engine.generate(prompt, "python", k=5, names=["xs"])]
+    assert any("xs[" in t for t in named), named
+    assert sum("xs" in t for t in named) > sum("xs" in t for t in plain), (plain, named)

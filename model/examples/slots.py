@@ -20,7 +20,11 @@ retrieval instead of before training: the shipped model needs no retraining for 
 
 from __future__ import annotations
 
+import ast
+import builtins
 import re
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 # `name`, "text", 'text' (a quote not inside a word, so "don't" and "list's" are not slots), numbers.
@@ -184,3 +188,88 @@ def coverage(code: str, prompt: str) -> float:
     """Share of the prompt's slot values that occur in `code` (0 when the prompt names none)."""
     values = [s.value for s in prompt_slots(prompt)]
     return sum(v in code for v in values) / len(values) if values else 0.0
+
+
+# Names a snippet uses without defining that are not the user's values when an attribute is read from them:
+# modules (the standard library's and the usual aliases), so `os.listdir(path)` keeps `os` and gives `path`
+# the user's name.
+_MODULES = frozenset(getattr(sys, "stdlib_module_names", ())) | {
+    "np", "pd", "plt", "sns", "tf", "torch", "sp", "numpy", "pandas", "scipy", "matplotlib", "requests", "django",
+    "models", "settings"}
+
+
+Uses = list[tuple[int, int, int]]  # (line, start column, end column) of each use of a name
+
+
+def free_names(code: str) -> list[tuple[str, Uses]]:
+    """The free variables of a Python snippet with their uses (`scan_names`)."""
+    return scan_names(code)[0]
+
+
+def scan_names(code: str) -> tuple[list[tuple[str, Uses]], set[str]]:
+    """A Python snippet's free variables, first use first, each with its uses' (line, start, end) columns: names
+    read but never bound in it (assigned, loop or comprehension targets, parameters, imports, definitions), that
+    are not builtins, modules (_MODULES read an attribute of), called (a function defined elsewhere) or
+    class-like (Capitalised, longer than one letter); and the names it binds. ([], set()) when the snippet does
+    not parse."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return [], set()
+    bound: set[str] = set()
+    called: set[str] = set()
+    uses: dict[str, Uses] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Load):
+                assert node.end_col_offset is not None
+                uses.setdefault(node.id, []).append((node.lineno, node.col_offset, node.end_col_offset))
+            else:
+                bound.add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            called.add(node.func.id)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in _MODULES:
+            called.add(node.value.id)  # a module (`os.path`), not a value: `string` alone may be a variable
+    free = [(n, sorted(u)) for n, u in uses.items() if n not in bound and n not in called and n not in ("self", "cls")
+            and not hasattr(builtins, n) and not (n[0].isupper() and len(n) > 1)]
+    return sorted(free, key=lambda f: f[1][0]), bound
+
+
+def bind_names(code: str, names: Sequence[str]) -> str:
+    """A Python example's free variables renamed to the names the user's code has (a function's parameters,
+    nearest first): a free variable that already is one of them stays; the others take the unused names in
+    order. "Return the last element of the list xs" under `def last_item(xs):` serves `xs[-1]` for the example's
+    `alist[-1]`. The code as it was when nothing would change or the result would not parse."""
+    free, bound = scan_names(code)
+    if not free or not names:
+        return code
+    taken = {n for n, _ in free if n in names}
+    spare = iter([n for n in dict.fromkeys(names) if n not in taken and n not in bound and n.isidentifier()
+                  and n.isascii()])
+    renames = {}
+    for name, _ in free:
+        if name not in taken:
+            new = next(spare, None)
+            if new is None:
+                break
+            renames[name] = new
+    if not renames:
+        return code
+    lines = code.split("\n")
+    spans = sorted(((line, start, end, renames[n]) for n, us in free if n in renames for line, start, end in us),
+                   reverse=True)
+    for line, start, end, new in spans:  # columns are byte offsets: ASCII names only (isidentifier + ascii)
+        text = lines[line - 1].encode()
+        lines[line - 1] = (text[:start] + new.encode() + text[end:]).decode()
+    out = "\n".join(lines)
+    try:
+        ast.parse(out)
+    except SyntaxError:
+        return code
+    return out
