@@ -45,7 +45,7 @@ FINETUNE_WEIGHTS = {"python": 0.35, "bash": 0.4, "cf": 0.25}  # CF has few pairs
 RUN_ARGS_FILE = "run_args.jsonl"  # one line per start of a run: its step and recipe flags
 RECIPE_FLAGS = ("stage", "arch", "kernel", "loss_weighting", "causal_anneal", "mask_rate_min", "pretrain_mix",
                 "cpd_prob", "extra_pairs", "batch", "edit", "external", "source_weights", "example_pool",
-                "twin", "lr_mult")
+                "twin", "lr_mult", "train_only")
 
 
 class DiffusionObjective(nn.Module):
@@ -224,6 +224,11 @@ def run(args: argparse.Namespace) -> int:
         cfg_dict = {"kind": kind, **cfg.to_dict()}
         (args.run / "config.json").write_text(json.dumps(cfg_dict, indent=2) + "\n")
         tok.save(args.run / TOKENIZER_FILE)
+    if args.train_only:  # e.g. a new copy head learning to point over the frozen network's states
+        fragments = args.train_only.split(",")
+        for name, p in net.named_parameters():
+            p.requires_grad_(any(f in name for f in fragments))
+        log(f"training only {sum(p.numel() for p in net.parameters() if p.requires_grad)} parameters ({fragments})")
     n_params = sum(p.numel() for p in net.parameters())
     log(f"{kind} model: {n_params / 1e6:.2f}M parameters, stage {args.stage}, device {device}")
     objective.to(device)
@@ -389,6 +394,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--minutes", type=float, default=60.0)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--train-only", metavar="FRAGMENTS", help="comma-separated name fragments: only the parameters "
+                   "whose name holds one learn (e.g. copy.: a copy head over a frozen network)")
     p.add_argument("--lr-mult", metavar="JSON", help='{"name fragment": multiplier}: those parameters learn at lr × '
                    'multiplier (e.g. {"copy.": 10}: a new copy head beside trained weights)')
     p.add_argument("--warmup", type=int, default=200)
