@@ -58,7 +58,7 @@ from ..modelfile import ModelLoadError
 from ..validate import validate
 from .edit import EditSource
 from .retrieval import HybridRetriever, Retrieved, TfidfRetriever
-from .slots import bind_names, coverage, prompt_names, transfer
+from .slots import coverage, transfer
 
 if TYPE_CHECKING:
     import argparse
@@ -234,8 +234,6 @@ class ExampleSeeds:
     def _moved(self, found: Retrieved, lang: str, prompt: str) -> str:
         """The example's code with the prompt's literals, or as it was when that would not parse."""
         code = transfer(found.code, self.prompts[lang][found.index], prompt)
-        if lang == "python" and os.environ.get("CF_BIND_PROMPT"):
-            code = bind_names(code, [n for n in prompt_names(prompt) if n not in code])
         return code if code == found.code or validate(lang, code) else found.code
 
     def rerank_weight(self, lang: str) -> float:

@@ -273,8 +273,3 @@ def bind_names(code: str, names: Sequence[str]) -> str:
     except SyntaxError:
         return code
     return out
-
-
-def prompt_names(prompt: str) -> list[str]:
-    """The identifiers a prompt names in `backticks` (a user's variables: "sort the list `names`"), in order."""
-    return [m.group(1) for m in re.finditer(r"`([A-Za-z_][A-Za-z0-9_]*)`", prompt)]
