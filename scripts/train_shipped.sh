@@ -52,7 +52,9 @@
 #                                                              2026-12-06 chain (docs/experiments.md): edit-v1 2,250 steps
 #                                                              (no twins, CodeFusion pool) -> edit-v2 500 steps (twin 0.25)
 #                                                              -> edit-v3 250 steps (+ copy_align) -> edit-v4 (the copy
-#                                                              head at 10x lr), each INIT the last one's model/ folder
+#                                                              head at 10x lr) -> edit-copy (EXTRA="--train-only copy."
+#                                                              TWIN=1.0 LR=3e-3 LR_MULT={}: the copy head alone), each
+#                                                              INIT the last one's model/ folder
 #   scripts/train_shipped.sh seeding                           write seeding.json + examples.jsonl (dev-tuned)
 #                                                              and the examples' MiniLM embeddings
 #
@@ -210,7 +212,7 @@ case "$stage" in
     $bin train finetune --run "${RUNS:-runs}/${NAME:-edit}" --init "$init" --arch diffusion --kernel masked "${overrides[@]}" \
       --edit --external pydocs,django,tldr,cheat,eg --example-pool "${POOL:-own}" --twin "${TWIN:-0.3}" \
       --lr-mult "${LR_MULT:-{\"copy.\": 10\}}" --lang-weights '{"python": 0.5, "bash": 0.5}' \
-      --lr "${LR:-3e-4}" --warmup "${WARMUP:-200}" --steps 100000 --minutes "${2:-125}" --eval-every 500 \
+      --lr "${LR:-3e-4}" --warmup "${WARMUP:-200}" --steps 100000 --minutes "${2:-125}" --eval-every 500 ${EXTRA:-} \
       --dev-loss-n 150 --checkpoint-every 250 --snapshot-every 1000 --threads "${THREADS:-1}" --seed 0
     ;;
   seeding)
