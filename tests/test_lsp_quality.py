@@ -72,6 +72,17 @@ async def test_docstring_body_generation(client: LanguageClient):
         assert validate("python", apply_edit(text, item.text_edit))  # type: ignore[arg-type]
 
 
+async def test_docstring_candidates_use_the_functions_parameter_names(client: LanguageClient):
+    """Under `def last_item(xs):` the served examples read `xs`, not the example's own list name."""
+    text = 'def last_item(xs):\n    """Return the last element of the list xs."""\n    \n'
+    open_doc(client, "file:///q/last.py", text, "python")
+    result = await complete(client, "file:///q/last.py", 2, 4)
+    assert result is not None and result.items
+    codes = [item_code(i) for i in result.items]
+    assert "xs[" in codes[0], codes
+    assert all(validate("python", apply_edit(text, i.text_edit)) for i in result.items)  # type: ignore[arg-type]
+
+
 async def test_code_action_edit_gives_a_parsing_file(client: LanguageClient):
     uri, text = "file:///q/act.py", "import os\n# get the current working directory\nprint('done')\n"
     open_doc(client, uri, text, "python")
