@@ -69,6 +69,15 @@ class MaskedSampling:
         except (TypeError, ValueError) as exc:
             raise ModelLoadError(f"bad sampler settings {path}: {exc}") from exc
 
+def users_tokens(codes: torch.Tensor, inputs: torch.Tensor, pad: torch.Tensor, sep: int) -> torch.Tensor:
+    """Which tokens of each code (N, L) also occur in its edit input's first two segments (N, P; pad True at
+    padding), the user's prompt and names: an anchored edit keeps them (the user's own values are what a model
+    doubts most in an example, and what it must not replace)."""
+    user = ((inputs == sep).long().cumsum(-1) < 2) & ~pad  # (N, P) before the second separator
+    own = torch.where(user, inputs, torch.full_like(inputs, -1))
+    return (codes[:, :, None] == own[:, None, :]).any(-1)  # (N, L)
+
+
 __all__ = ["CodeFusionPipeline", "Sample", "ModelLoadError", "SamplingCancelled", "DEFAULT_MODEL_DIR",
            "BASELINE_MODEL_DIR", "DEFAULT_STEPS"]
 
@@ -256,14 +265,16 @@ class CodeFusionPipeline:
         with self._lock, torch.inference_mode():
             net: Any = self.net  # a MaskedDiffusionNet (or its int8-quantised copy)
             init = None if init_codes is None else self._init_tokens(init_codes, len(prompts), k, length)
-            out = self._sample_masked(net, ids, pad, lang, 1, length, steps, seed, should_stop, init, start)
+            keep = None if init is None else users_tokens(init, ids, pad, self.config.eos_id)
+            out = self._sample_masked(net, ids, pad, lang, 1, length, steps, seed, should_stop, init, start, keep)
         tokens, scores = out.tokens.tolist(), out.scores.tolist()
         return [[Sample(self.tokenizer.decode(tokens[r]), float(scores[r]), tokens[r]) for r in range(i * k, i * k + k)]
                 for i in range(len(prompts))]
 
     def _sample_masked(self, net: MaskedDiffusionNet, prompt: torch.Tensor, pad: torch.Tensor, lang: str, k: int,
                        length: int, steps: int | None, seed: int, should_stop: Callable[[], bool] | None,
-                       init: torch.Tensor | None = None, start: int | None = None) -> SampleOutput:
+                       init: torch.Tensor | None = None, start: int | None = None,
+                       keep: torch.Tensor | None = None) -> SampleOutput:
         """The masked kernel's candidates, then up to repair_rounds of syntax-repair remasking.
         init (B·k, L): codes to edit, their `start` % least-sure tokens remasked (None: all-masked start)."""
         ms = self.masked_sampling
@@ -278,6 +289,8 @@ class CodeFusionPipeline:
                 raise ValueError(f"the masked kernel edits with start = the per cent of tokens remasked, got {start}")
             init = init.to(prompt.device)
             logp = token_logp(net, prompt=prompt, prompt_pad=pad, codes=init, seed=seed, per_prompt=k)  # (N, L)
+            if keep is not None:  # never remasked: counted as sure
+                logp = logp.masked_fill(keep.to(logp.device), float("inf"))
             remask = least_sure(logp, init, start / 100, self.config.pad_id)  # (N, L)
             out = sample_masked(net, prompt=prompt, prompt_pad=pad, k=k, length=length, steps=steps or ms.steps,
                                 seed=seed, init=init, remask=remask, **settings)

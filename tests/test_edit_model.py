@@ -357,3 +357,15 @@ def test_a_new_head_learns_at_its_own_rate(tmp_path):
     trainer.train()
     rates = {tuple(p.shape): g["lr"] for g in trainer.opt.param_groups for p in g["params"]}
     assert rates[(1, 2)] == pytest.approx(10 * rates[(2, 2)]) and rates[(2, 2)] > 0
+
+
+def test_an_anchored_edit_keeps_the_users_own_tokens():
+    """users_tokens: a code token that the edit input's prompt or names segment holds is kept; the example's
+    own tokens (the last segments) and padding are not."""
+    from codefusion.model.pipeline import users_tokens
+
+    sep, pad_id = 1, 0
+    inputs = torch.tensor([[3, 40, 41, sep, 42, sep, 50, sep, 60, 61, pad_id]])
+    codes = torch.tensor([[60, 40, 61, 42, 50, pad_id]])
+    got = users_tokens(codes, inputs, inputs == pad_id, sep)
+    assert got.tolist() == [[False, True, False, True, False, False]]
