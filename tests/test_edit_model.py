@@ -291,9 +291,9 @@ def test_anchored_edits_start_from_the_served_example_and_remask_only_a_share(to
     calls: list[dict] = []
     real = CodeFusionPipeline._sample_masked
 
-    def spy(self, net, prompt, pad, lang, k, length, steps, seed, should_stop, init=None, start=None):
-        calls.append({"init": init, "start": start})
-        return real(self, net, prompt, pad, lang, k, length, steps, seed, should_stop, init, start)
+    def spy(self, net, prompt, pad, lang, k, length, steps, seed, should_stop, init=None, start=None, keep=None):
+        calls.append({"init": init, "start": start, "keep": keep})
+        return real(self, net, prompt, pad, lang, k, length, steps, seed, should_stop, init, start, keep)
 
     monkeypatch.setattr(CodeFusionPipeline, "_sample_masked", spy)
     engine = Engine(folder, device="cpu")
@@ -302,6 +302,7 @@ def test_anchored_edits_start_from_the_served_example_and_remask_only_a_share(to
     assert calls and calls[0]["start"] == 30
     first = tok.decode(calls[0]["init"][0].tolist())
     assert first == "GreaterThan(500)"  # the served example is where the edit starts
+    assert calls[0]["keep"] is not None and bool(calls[0]["keep"][0].any())  # "500" is the user's: kept
     assert [s.unedited for s in samples][:2] == [False, False] and sum(s.unedited for s in samples) == 1
     for bad in ({"cf": 0}, {"python": 30}, {"cf": True}):
         with pytest.raises(ModelLoadError, match="edit_start"):
