@@ -222,3 +222,10 @@ def test_served_python_examples_take_the_functions_parameter_names(shipped_model
     named = [c.text for c in engine.generate(prompt, "python", k=5, names=["xs"])]
     assert any("xs[" in t for t in named), named
     assert sum("xs" in t for t in named) > sum("xs" in t for t in plain), (plain, named)
+
+
+def test_a_value_never_fuses_with_the_word_beside_it():
+    """`[2, 0]` -> `df` inside `df.iloc[2, 0]` would read `ilocdf`: that occurrence stays; the others move."""
+    prompt = "find the index of sub string 'df' in string 'sdfasdf'"
+    got = transfer("df.iloc[2, 0]", "get value at index `[2, 0]` in dataframe `df`", prompt)
+    assert "ilocdf" not in got and got == "sdfasdf.iloc[2, 0]"

@@ -175,13 +175,22 @@ def transfer(code: str, example_prompt: str, prompt: str) -> str:
     taken: list[tuple[int, int, str]] = []
     for x, y in sorted(pairs, key=lambda p: -len(p[0].value)):
         for start, end in _occurrences(code, x, literals_only=not x.name and x.value in names):
-            if all(end <= s or start >= e for s, e, _ in taken):
+            if all(end <= s or start >= e for s, e, _ in taken) and not _fuses(code, start, end, y.value):
                 taken.append((start, end, y.value))
     out, last = [], 0
     for start, end, value in sorted(taken):
         out += [code[last:start], value]
         last = end
     return "".join(out) + code[last:]
+
+
+def _fuses(code: str, start: int, end: int, value: str) -> bool:
+    """Whether `value` in place of code[start:end] would join a word beside it into one (`df.iloc[2, 0]` with
+    `[2, 0]` -> `df` reads `df.ilocdf`): then that occurrence is left as it is."""
+    word = re.compile(r"\w")
+    before = start > 0 and word.match(code[start - 1]) and word.match(value[:1] or " ")
+    after = end < len(code) and word.match(code[end]) and word.match(value[-1:] or " ")
+    return bool(before or after)
 
 
 def coverage(code: str, prompt: str) -> float:
