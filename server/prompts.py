@@ -288,3 +288,58 @@ def as_function_body(code: str) -> str:
     if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
         return f"return {ast.get_source_segment(text, node.value)}"
     return code
+
+
+_IMPORT_LINE = re.compile(r"^(?:import|from)\s+([A-Za-z_][\w.]*)")
+_DEFINES = re.compile(r"^\s*(?:def|class)\s+(\w+)|^(\w+)\s*=[^=]")
+
+
+def missing_imports(code: str, document: str) -> list[str]:
+    """`import X` lines a Python candidate needs and the document lacks: standard-library modules the candidate
+    reads an attribute of (`json.loads(text)`) without binding them, that the document neither imports nor
+    defines. [] when the candidate does not parse."""
+    import ast
+    import sys
+
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return []
+    bound = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    used = [n.value.id for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)]
+    have: set[str] = set()  # what the document imports (conservatively: a `from` line's module too) or defines
+    for line in document.split("\n"):
+        if _IMPORT_LINE.match(line.strip()):
+            try:
+                node = ast.parse(line.strip()).body[0]
+            except (SyntaxError, IndexError):
+                continue
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                have |= {(a.asname or a.name).split(".")[0] for a in node.names}
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    have.add(node.module.split(".")[0])
+        elif m := _DEFINES.match(line):
+            have.add(m.group(1) or m.group(2))
+    stdlib: frozenset[str] = getattr(sys, "stdlib_module_names", frozenset())
+    out = []
+    for name in dict.fromkeys(used):
+        if name in stdlib and name not in bound and name not in have:
+            out.append(f"import {name}")
+    return out
+
+
+def import_line(lines: list[str]) -> int:
+    """Where an import goes: after the document's last top-level import, else after a shebang or encoding line
+    and a one-line module docstring, else at the top."""
+    last = max((i for i, line in enumerate(lines) if _IMPORT_LINE.match(line)), default=None)
+    if last is not None:
+        return last + 1
+    i = 0
+    while i < len(lines) and lines[i].startswith("#"):
+        i += 1
+    if i < len(lines) and re.match(r'^("""|\'\'\').*\1\s*$', lines[i]):
+        i += 1
+    return i if i < len(lines) else 0

@@ -83,6 +83,23 @@ async def test_docstring_candidates_use_the_functions_parameter_names(client: La
     assert all(validate("python", apply_edit(text, i.text_edit)) for i in result.items)  # type: ignore[arg-type]
 
 
+async def test_a_candidate_that_reads_a_module_brings_its_import(client: LanguageClient):
+    """A completion whose code reads `json` carries `import json` as an additional edit; applied, the function
+    runs."""
+    text = 'def parse_json(text):\n    """Parse the JSON string text into a Python object."""\n    \n'
+    open_doc(client, "file:///q/pj.py", text, "python")
+    result = await complete(client, "file:///q/pj.py", 2, 4)
+    assert result is not None and result.items
+    with_json = [i for i in result.items if "json." in item_code(i)]
+    assert with_json, [item_code(i) for i in result.items]
+    for item in with_json:
+        extra = item.additional_text_edits or []
+        assert [e.new_text for e in extra] == ["import json\n"], extra
+        assert extra[0].range.start == types.Position(line=0, character=0)
+        applied = apply_edit(apply_edit(text, item.text_edit), extra[0])  # type: ignore[arg-type]
+        assert applied.startswith("import json\n") and validate("python", applied)
+
+
 async def test_code_action_edit_gives_a_parsing_file(client: LanguageClient):
     uri, text = "file:///q/act.py", "import os\n# get the current working directory\nprint('done')\n"
     open_doc(client, uri, text, "python")

@@ -103,3 +103,24 @@ def test_indent_code_and_first_line():
     assert indent_code("a\n\nb", "  ", first_line_indented=True) == "  a\n\n  b"
     assert first_line("\n  ls -la\nwc") == "ls -la"
     assert len(first_line("x" * 200)) == 80
+
+
+def test_missing_imports_names_the_standard_modules_a_candidate_reads_and_the_file_lacks():
+    from codefusion.server.prompts import missing_imports
+
+    assert missing_imports("json.loads(text)", "def f(text):\n    pass\n") == ["import json"]
+    assert missing_imports("math.sqrt(x) + json.dumps(y)", "") == ["import math", "import json"]
+    assert missing_imports("json.loads(text)", "import json\n") == []
+    assert missing_imports("re.sub(a, b, s)", "import sys, re as re\n") == []
+    assert missing_imports("os.path.join(a, b)", "from os import path\n") == []  # conservative: os is named
+    assert missing_imports("np.array(x)", "") == []  # not the standard library: the user's choice
+    assert missing_imports("[json.x for json in xs]", "") == []  # bound in the candidate itself
+    assert missing_imports("json = 1 +", "") == []  # does not parse
+
+
+def test_imports_go_after_the_last_import_or_the_files_header():
+    from codefusion.server.prompts import import_line
+
+    assert import_line(["#!/usr/bin/env python", '"""Tools."""', "x = 1"]) == 2
+    assert import_line(["import os", "from re import sub", "", "x = 1"]) == 2
+    assert import_line(["def f():", "    pass"]) == 0

@@ -4,7 +4,8 @@ Each stub (model/evaluation/docstring_probe.jsonl: `{"id", "stub", "test"}`, wri
 tasks, not from the data) is a `def` line and its docstring; the prompt is read exactly as the language
 server reads it at the body line (prompts.extract_prompt: the docstring, and the names the code has, the
 parameters first), and the served candidates go through the same body rule (ranking.function_bodies). Each
-candidate is run as the function's body with the stub's test in a fresh Python process with a time limit;
+candidate is run as the function's body (after the imports it needs, which the editor adds with it) with the
+stub's test in a fresh Python process with a time limit;
 pass@k is the share of stubs where one of the first k candidates passes.
 """
 
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine import Engine, EngineNotReady
-from ..prompts import Prompt, extract_prompt, indent_code
+from ..prompts import Prompt, extract_prompt, indent_code, missing_imports
 from ..ranking import function_bodies
 
 PROBE = Path(__file__).resolve().parents[2] / "model" / "evaluation" / "docstring_probe.jsonl"
@@ -36,8 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def passes(stub: str, body: str, test: str, timeout: float = TIME_LIMIT_S) -> bool:
-    """Whether `stub` completed with `body` passes `test`, run in a fresh interpreter with a time limit."""
-    source = stub + indent_code(body, "    ", first_line_indented=True) + "\n\n" + test + "\n"
+    """Whether `stub` completed with `body` passes `test`, run in a fresh interpreter with a time limit. The
+    imports the body needs come first, as the completion's additionalTextEdits add them in the editor."""
+    imports = "".join(f"{line}\n" for line in missing_imports(body, stub))
+    source = imports + stub + indent_code(body, "    ", first_line_indented=True) + "\n\n" + test + "\n"
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "probe.py"
         path.write_text(source, encoding="utf-8")

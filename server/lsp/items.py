@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from ..prompts import Prompt, first_line, indent_code, split_lines, utf16_len
+from ..prompts import Prompt, first_line, import_line, indent_code, missing_imports, split_lines, utf16_len
 from ..ranking import Candidate
 
 CODE_ACTION_KIND = "refactor.rewrite.codefusion"
@@ -68,6 +68,7 @@ def lsp_completion_items(
                 text_edit=types.TextEdit(
                     range=edit_range, new_text=indent_code(c.text, prompt.indent, first_line_indented=True)
                 ),
+                additional_text_edits=lsp_import_edits(text, prompt, c) or None,
             )
         )
     return items
@@ -101,14 +102,27 @@ def lsp_insert_edit(text: str, prompt: Prompt, candidate: Candidate, encoding: s
     return types.TextEdit(range=types.Range(start=start, end=start), new_text=code + "\n")
 
 
+def lsp_import_edits(text: str, prompt: Prompt, candidate: Candidate) -> list[types.TextEdit]:
+    """The `import X` lines a Python candidate needs and the document lacks (prompts.missing_imports), inserted
+    after the document's imports: a completion's additionalTextEdits, a code action's first edits."""
+    if prompt.lang != "python":
+        return []
+    needed = missing_imports(candidate.text, text)
+    if not needed:
+        return []
+    at = types.Position(line=import_line(split_lines(text)), character=0)
+    return [types.TextEdit(range=types.Range(start=at, end=at), new_text="".join(f"{i}\n" for i in needed))]
+
+
 def lsp_code_action(
-    title: str, uri: str, version: int | None, edit: types.TextEdit | None, data: object = None
+    title: str, uri: str, version: int | None, edit: types.TextEdit | None, data: object = None,
+    imports: list[types.TextEdit] | None = None,
 ) -> types.CodeAction:
     workspace_edit = None
     if edit is not None:
         doc = types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version)
         workspace_edit = types.WorkspaceEdit(
-            document_changes=[types.TextDocumentEdit(text_document=doc, edits=[edit])]
+            document_changes=[types.TextDocumentEdit(text_document=doc, edits=[*(imports or []), edit])]
         )
     return types.CodeAction(title=title, kind=CODE_ACTION_KIND, edit=workspace_edit, data=data)
 

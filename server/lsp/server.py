@@ -38,6 +38,7 @@ from .items import (
     action_title,
     lsp_code_action,
     lsp_completion_items,
+    lsp_import_edits,
     lsp_inline_items,
     lsp_insert_edit,
     no_candidate,
@@ -174,7 +175,8 @@ async def code_action_resolve(ls: CodeFusionServer, action: types.CodeAction) ->
 
 def _action(ls: CodeFusionServer, snap: Snapshot, candidate: Candidate, index: int) -> types.CodeAction:
     edit = lsp_insert_edit(snap.text, snap.prompt, candidate, ls.encoding)
-    return lsp_code_action(action_title(candidate, index), snap.uri, snap.version, edit)
+    return lsp_code_action(action_title(candidate, index), snap.uri, snap.version, edit,
+                           imports=lsp_import_edits(snap.text, snap.prompt, candidate))
 
 
 def _client_resolves_edits(ls: CodeFusionServer) -> bool:
