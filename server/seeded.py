@@ -4,6 +4,7 @@ sampling step for seeded languages; codefusion.model.examples.seeding). No LSP h
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -31,8 +32,8 @@ def seeded_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[
     noise under the prompt alone. A top-up batch (skip = the first batch's k) uses the next nearest examples,
     ranked k+1, k+2, …; prompts that have no more start from pure noise. Each seeded sample carries its
     example's score (server/ranking.py ranks by it); with seeding.json's keep_examples the examples themselves
-    join them. names: per prompt, the names the user's code has; a Python example's free variables take them
-    (slots.bind_names)."""
+    join them. names: per prompt, the names the user's code has; a Python example's free variables take those
+    the prompt mentions (slots.bind_names)."""
     from codefusion.model.pipeline import Sample
 
     k = kwargs["k"]
@@ -40,8 +41,8 @@ def seeded_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[
         return edited_samples(pipe, seeds, prompts, lang, kwargs, skip=skip)
     found = [nearest_examples(pipe, seeds, p, lang, skip + k, pools)[skip:] for p in prompts]
     if lang == "python" and names:
-        found = [[dataclasses.replace(r, code=bind_names(r.code, own)) for r in f] if own else f
-                 for f, own in zip(found, names, strict=True)]
+        found = [[dataclasses.replace(r, code=bind_names(r.code, mentioned(own, p))) for r in f] if own else f
+                 for f, own, p in zip(found, names, prompts, strict=True)]
     samples: list[list[Sample]] = [[] for _ in prompts]
     seeded = [i for i, f in enumerate(found) if f]
     plain = [i for i, f in enumerate(found) if not f]
@@ -63,6 +64,12 @@ def seeded_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[
         for i, row in zip(plain, pipe.sample([prompts[i] for i in plain], lang, **kwargs), strict=True):
             samples[i] = row
     return samples
+
+
+def mentioned(names: Sequence[str], prompt: str) -> list[str]:
+    """The names the prompt's words hold ("Return the last element of the list xs" under `def last_item(xs)`):
+    an example's variables take only those, not whatever the code above happens to assign."""
+    return [n for n in names if re.search(rf"(?<!\w){re.escape(n)}(?!\w)", prompt)]
 
 
 def nearest_examples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompt: str, lang: str, n: int,

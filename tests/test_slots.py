@@ -229,3 +229,11 @@ def test_a_value_never_fuses_with_the_word_beside_it():
     prompt = "find the index of sub string 'df' in string 'sdfasdf'"
     got = transfer("df.iloc[2, 0]", "get value at index `[2, 0]` in dataframe `df`", prompt)
     assert "ilocdf" not in got and got == "sdfasdf.iloc[2, 0]"
+
+
+def test_an_example_takes_only_the_names_the_prompt_mentions():
+    """Names the code above assigns but the prompt does not mention are not forced into an example."""
+    from codefusion.server.seeded import mentioned
+
+    assert mentioned(["xs", "result", "n"], "Split the list xs into chunks of size n.") == ["xs", "n"]
+    assert mentioned(["x"], "sort the list `xs`") == []  # whole words only
