@@ -15,7 +15,7 @@ from torch import nn
 
 from .ar_baseline import ARNet, ar_beam_search, ar_sample
 from .config import LANGUAGES, ModelConfig
-from .examples.edit import EditSource, edit_input
+from .examples.edit import EditSource, edit_input, users_tokens
 from .modelfile import ModelLoadError, load_tokenizer, load_weights, read_config, resolve_device
 from .networks import CodeFusionNet, MaskedDiffusionNet
 from .noise.gaussian import DDIMScheduler, NoiseSchedule, SampleOutput, SamplingCancelled, sample_codes
@@ -68,15 +68,6 @@ class MaskedSampling:
             return cls(**json.loads(path.read_text()))
         except (TypeError, ValueError) as exc:
             raise ModelLoadError(f"bad sampler settings {path}: {exc}") from exc
-
-def users_tokens(codes: torch.Tensor, inputs: torch.Tensor, pad: torch.Tensor, sep: int) -> torch.Tensor:
-    """Which tokens of each code (N, L) also occur in its edit input's first two segments (N, P; pad True at
-    padding), the user's prompt and names: an anchored edit keeps them (the user's own values are what a model
-    doubts most in an example, and what it must not replace)."""
-    user = ((inputs == sep).long().cumsum(-1) < 2) & ~pad  # (N, P) before the second separator
-    own = torch.where(user, inputs, torch.full_like(inputs, -1))
-    return (codes[:, :, None] == own[:, None, :]).any(-1)  # (N, L)
-
 
 __all__ = ["CodeFusionPipeline", "Sample", "ModelLoadError", "SamplingCancelled", "DEFAULT_MODEL_DIR",
            "BASELINE_MODEL_DIR", "DEFAULT_STEPS"]

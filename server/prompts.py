@@ -301,14 +301,13 @@ def missing_imports(code: str, document: str) -> list[str]:
     import ast
     import sys
 
+    from codefusion.model.examples.slots import scan_names
+
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
         return []
-    bound = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    bound = scan_names(code)[1]  # what the candidate binds itself (assigns, imports, parameters, definitions)
     used = [n.value.id for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)]
     have: set[str] = set()  # what the document imports (conservatively: a `from` line's module too) or defines
     for line in document.split("\n"):

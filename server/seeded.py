@@ -103,9 +103,8 @@ def edited_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[
     """k samples per prompt from an edit model: sample j is its edit of the (skip + j)-th example as served
     (read as it is, with its prompt, and the request's context names, kwargs["names"]), written from all-masked
     or, with seeding.json's edit_start, from that example as served (and reading it) with its least-sure
-    tokens remasked; a
-    prompt with no example sharing a word gets k samples the model writes alone. With keep_examples, the
-    examples as served (with slots) join, ranked by server/ranking.py."""
+    tokens remasked; a prompt with no example sharing a word gets k samples the model writes alone. With
+    keep_examples, the examples as served (with slots) join, ranked by server/ranking.py."""
     from codefusion.model.examples.edit import EditSource
     from codefusion.model.pipeline import Sample
 

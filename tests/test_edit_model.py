@@ -363,7 +363,7 @@ def test_a_new_head_learns_at_its_own_rate(tmp_path):
 def test_an_anchored_edit_keeps_the_users_own_tokens():
     """users_tokens: a code token that the edit input's prompt or names segment holds is kept; the example's
     own tokens (the last segments) and padding are not."""
-    from codefusion.model.pipeline import users_tokens
+    from codefusion.model.examples.edit import users_tokens
 
     sep, pad_id = 1, 0
     inputs = torch.tensor([[3, 40, 41, sep, 42, sep, 50, sep, 60, 61, pad_id]])

@@ -25,9 +25,13 @@ import re
 import tokenize
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..config import ModelConfig
 from ..tokenizer import CodeTokenizer
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 CONTEXT_TOKENS = 16  # the context segment's length limit, in tokens
 EXAMPLE_PROMPT_TOKENS = 24
@@ -80,6 +84,15 @@ def example_ids(tok: CodeTokenizer, cfg: ModelConfig, lang: str, example: EditSo
 
 def compose(prompt: list[int], context: list[int], example: tuple[list[int], list[int]], sep: int) -> list[int]:
     return [*prompt, sep, *context, sep, *example[0], sep, *example[1]]
+
+
+def users_tokens(codes: Tensor, inputs: Tensor, pad: Tensor, sep: int) -> Tensor:
+    """Which tokens of each code (N, L) also occur in its edit input's first two segments (`compose`; N, P; pad
+    True at padding), the user's prompt and names: an anchored edit keeps them (the user's own values are what a
+    model doubts most in an example, and what it must not replace)."""
+    user = ((inputs == sep).long().cumsum(-1) < 2) & ~pad  # (N, P) before the second separator
+    own = inputs.masked_fill(~user, -1)  # (N, P) the user's token ids, -1 elsewhere
+    return (codes[:, :, None] == own[:, None, :]).any(-1)  # (N, L)
 
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

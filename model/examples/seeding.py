@@ -107,13 +107,13 @@ class SeedingConfig:
         first = raw.get("examples_first", [])
         edit, edits_first = raw.get("edit", []), raw.get("edits_first", False)
         edit_start = raw.get("edit_start", {})
+        if not isinstance(edit, list) or any(lang not in LANGUAGES for lang in edit):
+            raise ModelLoadError(f"{where}: 'edit' must be a list of languages from {LANGUAGES}")
         if not isinstance(edit_start, dict) or any(
             lang not in edit or isinstance(t, bool) or not isinstance(t, int) or not 0 < t <= 100
             for lang, t in edit_start.items()
         ):
             raise ModelLoadError(f"{where}: 'edit_start' must map languages listed in 'edit' to per cents in 1..100")
-        if not isinstance(edit, list) or any(lang not in LANGUAGES for lang in edit):
-            raise ModelLoadError(f"{where}: 'edit' must be a list of languages from {LANGUAGES}")
         if not isinstance(edits_first, bool):
             raise ModelLoadError(f"{where}: 'edits_first' must be true or false")
         if not isinstance(start, dict) or any(

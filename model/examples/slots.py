@@ -210,11 +210,6 @@ _MODULES = frozenset(getattr(sys, "stdlib_module_names", ())) | {
 Uses = list[tuple[int, int, int]]  # (line, start column, end column) of each use of a name
 
 
-def free_names(code: str) -> list[tuple[str, Uses]]:
-    """The free variables of a Python snippet with their uses (`scan_names`)."""
-    return scan_names(code)[0]
-
-
 def scan_names(code: str) -> tuple[list[tuple[str, Uses]], set[str]]:
     """A Python snippet's free variables, first use first, each with its uses' (line, start, end) columns: names
     read but never bound in it (assigned, loop or comprehension targets, parameters, imports, definitions), that
