@@ -55,6 +55,12 @@
 #                                                              head at 10x lr) -> edit-copy (EXTRA="--train-only copy."
 #                                                              TWIN=1.0 LR=3e-3 LR_MULT={}: the copy head alone), each
 #                                                              INIT the last one's model/ folder
+#   scripts/train_shipped.sh ar-mix [MINUTES]                  2026-12-07: the AR baseline on the edit model's data mix
+#                                                              (issue 38, item 5): the shipped AR baseline's weights plus
+#                                                              the edit chain's steps (STEPS, default 4,950) on the
+#                                                              CodeFusion split + data/external/ at the edit stream's
+#                                                              language and source shares, lr 3e-4, warmup 100, no
+#                                                              examples; NAME: the run folder
 #   scripts/train_shipped.sh seeding                           write seeding.json + examples.jsonl (dev-tuned)
 #                                                              and the examples' MiniLM embeddings
 #
@@ -200,6 +206,12 @@ case "$stage" in
     esac
     $bin train finetune --run "${RUNS:-runs}/ablate-$2" --kernel masked --tokenizer models/codefusion/tokenizer.json \
       "${extra[@]}" --steps 60000 "${long_run[@]}" --early-stop-patience 1000 --no-sample-eval
+    ;;
+  ar-mix)
+    $bin train finetune --run "${RUNS:-runs}/${NAME:-ar-mix}" --init "${INIT:-models/ar-baseline}" --arch ar \
+      --external pydocs,django,tldr,cheat,eg --lang-weights '{"python": 0.5, "bash": 0.5}' --lr 3e-4 --warmup 100 \
+      --steps "${STEPS:-4950}" --minutes "${2:-100000}" --batch 32 --threads "${THREADS:-1}" --seed 5 \
+      --eval-every 0 --checkpoint-every 250 --snapshot-every 1000
     ;;
   edit)
     init=${INIT:-models/codefusion-masked}

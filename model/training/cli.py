@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import random
@@ -37,6 +38,7 @@ from .corpus import (
 )
 from .data import load_pairs, log
 from .early_stop import EarlyStopper, copy_best
+from .external import load_external, weighted_mix
 from .edit_data import DEFAULT_LANG_WEIGHTS, DEFAULT_SOURCE_WEIGHTS, build_corpus, edit_dev_loss, edit_stream
 from .from_ar import init_masked_from_ar, masked_config_from_ar
 from .trainer import Trainer, TrainerConfig
@@ -260,7 +262,14 @@ def run(args: argparse.Namespace) -> int:
                              else DEFAULT_SOURCE_WEIGHTS, mix=EditMix(twin=args.twin))
     else:
         extra = load_extra_pairs(args.extra_pairs) if args.extra_pairs else None
-        pairs = finetune_examples(tok, cfg, extra)
+        mix = None
+        if args.external:  # the edit stream's data mix without the examples (the AR baseline on the same data)
+            external, stats = load_external([s for s in args.external.split(",") if s])
+            for source, counts in stats.items():
+                log(f"external {source}: {counts}")
+            weights = json.loads(args.source_weights) if args.source_weights else DEFAULT_SOURCE_WEIGHTS
+            mix = functools.partial(weighted_mix, external=external, weights=weights)
+        pairs = finetune_examples(tok, cfg, extra, mix=mix)
         shares = lang_weights(args.lang_weights)
         if args.early_stop_patience and rank == 0:
             stopper = EarlyStopper(args.run, shares, args.early_stop_patience, args.early_stop_floor,
@@ -409,7 +418,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--edit", action="store_true",
                    help="fine-tuning: train an edit model (the prompt, context names and a retrieved example in; "
                         "model/examples/edit.py); --lang-weights then names only the languages trained")
-    p.add_argument("--external", default="", help="--edit: comma-separated external sources to add "
+    p.add_argument("--external", default="", help="comma-separated external sources to add "
                    "(tldr, cheat, eg, pydocs, django; data/external/)")
     p.add_argument("--example-pool", choices=["own", "codefusion"], default="own",
                    help="--edit: where an external row's examples come from: its own source (default) or the "
@@ -417,7 +426,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--twin", type=float, default=0.0, metavar="SHARE",
                    help="--edit: the share of rows whose example is their own pair renamed (the copy curriculum; "
                         "the other rows draw nearest/farther/none as 0.5/0.3/0.2)")
-    p.add_argument("--source-weights", help="--edit: JSON {lang: {source: share}} of each batch's rows "
+    p.add_argument("--source-weights", help="with --external: JSON {lang: {source: share}} of each batch's rows "
                    "('codefusion' is the CodeFusion split itself)")
     p.add_argument("--early-stop-patience", type=int, default=0, metavar="EVALS",
                    help="fine-tuning: per-language early stopping on dev loss, measured at every "

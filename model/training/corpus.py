@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,12 +60,18 @@ def snippet_examples(tok: CodeTokenizer, cfg: ModelConfig, lang: str, limit: int
     return out
 
 
-def finetune_examples(tok: CodeTokenizer, cfg: ModelConfig,
-                      extra: dict[str, list[Pair]] | None = None) -> dict[str, list[Example]]:
-    """The training split's pairs per language, plus `extra` pairs (e.g. mined ones) appended to theirs."""
+def finetune_examples(tok: CodeTokenizer, cfg: ModelConfig, extra: dict[str, list[Pair]] | None = None,
+                      mix: Callable[[dict[str, list[Pair]]], dict[str, list[Pair]]] | None = None
+                      ) -> dict[str, list[Example]]:
+    """The training split's pairs per language, plus `extra` pairs (e.g. mined ones) appended to theirs.
+    `mix` maps the training split's pairs per language to the list a language draws from (e.g. the external
+    sources repeated to their shares, external.weighted_mix); `extra` is appended after it."""
     by_lang = {}
+    split = {lang: load_pairs(lang, "train") for lang in LANGUAGES}
+    mixed = mix({lang: pairs for lang, (pairs, _) in split.items()}) if mix else {}
     for lang in LANGUAGES:
-        pairs, skipped = load_pairs(lang, "train")
+        pairs, skipped = split[lang]
+        pairs = mixed.get(lang, pairs)
         added = (extra or {}).get(lang, [])
         source = f"{skipped} bad rows skipped"
         if added:

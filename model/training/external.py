@@ -90,3 +90,31 @@ def load_external(sources: list[str], data_dir: Path | None = None) -> tuple[dic
                 counts["kept"] += 1
         stats[source] = counts
     return out, stats
+
+
+def weighted_mix(train: dict[str, list[Pair]], external: dict[str, list[Pair]],
+                 weights: dict[str, dict[str, float]]) -> dict[str, list[Pair]]:
+    """Each language's pairs with every source repeated so that a uniform draw from the list meets the
+    source shares in `weights` ({"bash": {"codefusion": 0.6, "tldr": 0.3, ...}}): the plain fine-tuning
+    stream (one uniform draw per row) then sees the edit stream's mix. A source's rows are repeated a whole
+    number of times (at least once), so the shares are met to within one copy of the smallest source.
+    A language without weights keeps its pairs as they are; a weight for a source with no rows fails."""
+    out: dict[str, list[Pair]] = {}
+    for lang in set(train) | set(external):
+        by_source: dict[str, list[Pair]] = {"codefusion": list(train.get(lang, []))}
+        for p in external.get(lang, []):
+            by_source.setdefault(p.id.rsplit("-", 1)[0], []).append(p)
+        shares = weights.get(lang)
+        if not shares:
+            out[lang] = [p for rows in by_source.values() for p in rows]
+            continue
+        empty = [s for s, w in shares.items() if w > 0 and not by_source.get(s)]
+        if empty:
+            raise ValueError(f"{lang}: source weights name sources with no rows: {empty}")
+        # rows per unit of share: the source that needs the most rows per share sets the scale
+        scale = max(len(by_source[s]) / w for s, w in shares.items() if w > 0)
+        out[lang] = []
+        for s, w in shares.items():
+            if w > 0:
+                out[lang] += by_source[s] * max(1, round(scale * w / len(by_source[s])))
+    return out
