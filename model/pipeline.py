@@ -19,7 +19,7 @@ from .examples.edit import EditSource, edit_input, users_tokens
 from .modelfile import ModelLoadError, load_tokenizer, load_weights, read_config, resolve_device
 from .networks import CodeFusionNet, MaskedDiffusionNet
 from .noise.gaussian import DDIMScheduler, NoiseSchedule, SampleOutput, SamplingCancelled, sample_codes
-from .noise.masked import CommitSchedule, least_sure, sample_masked, through_end, token_logp
+from .noise.masked import CommitSchedule, correct_tokens, least_sure, sample_masked, through_end, token_logp
 from .noise.repair import error_spans, positions_to_remask
 from .shipped import models_dir
 from .tokenizer import CodeTokenizer
@@ -261,6 +261,50 @@ class CodeFusionPipeline:
         tokens, scores = out.tokens.tolist(), out.scores.tolist()
         return [[Sample(self.tokenizer.decode(tokens[r]), float(scores[r]), tokens[r]) for r in range(i * k, i * k + k)]
                 for i in range(len(prompts))]
+
+    def correct(self, prompts: list[str], lang: str, codes: Sequence[Sequence[str]], *, doubt: float, sure: float,
+                sources: Sequence[Sequence[EditSource | None]] | None = None,
+                names: Sequence[Sequence[str]] | None = None, seed: int = 0) -> list[list[Sample]]:
+        """Each prompt's codes as the model corrects them (noise.masked.correct_tokens: the tokens it doubts,
+        p < doubt, replaced where it is sure of another, p >= sure; three forward passes, no sampling), all
+        codes one batch. An edit model reads sources[i][j] beside code j (None: nothing) and the names; the
+        prompt's and names' own tokens never change. A correction that does not parse where the code did is
+        dropped (the code comes back as it was). Sample.score: the mean log p of the code's own tokens."""
+        if self.kind != "masked":
+            raise ValueError("correct needs a masked model")
+        if lang not in LANGUAGES:
+            raise ValueError(f"unknown language {lang!r}; expected one of {LANGUAGES}")
+        if len(codes) != len(prompts) or any(len(x) != len(prompts) for x in (sources, names) if x is not None):
+            raise ValueError("codes (and sources, names) need one entry per prompt")
+        flat = [(i, code) for i, row in enumerate(codes) for code in row]
+        if not flat:
+            return [[] for _ in prompts]
+        length = min(self.config.code_len[lang], self.config.max_code_len)
+        if self.edits:
+            rows = [edit_input(self.tokenizer, self.config, lang, prompts[i], names[i] if names else (),
+                               sources[i][j] if sources else None)
+                    for i, row in enumerate(codes) for j in range(len(row))]
+        else:
+            rows = [self.tokenizer.encode_prompt(prompts[i], lang, self.config.max_prompt_len) for i, _ in flat]
+        ids, pad = self._encoder_inputs(rows)
+        init = self._init_tokens([[code] for _, code in flat], len(flat), 1, length).to(self.device)
+        self.runs += 1
+        with self._lock, torch.inference_mode():
+            net: Any = self.net
+            keep = users_tokens(init, ids, pad, self.config.eos_id)
+            out = correct_tokens(net, prompt=ids, prompt_pad=pad, codes=init, doubt=doubt, sure=sure, keep=keep,
+                                 seed=seed)
+        in_code = (through_end(init, self.config.pad_id) & (init != self.config.pad_id)).float()
+        own = out.logp.masked_fill(torch.isinf(out.logp), 0.0) * in_code
+        scores = (own.sum(-1) / in_code.sum(-1).clamp(min=1)).tolist()
+        result: list[list[Sample]] = [[] for _ in prompts]
+        for r, (i, code) in enumerate(flat):
+            tokens = out.tokens[r].tolist()
+            text = self.tokenizer.decode(tokens) if out.changed[r].any() else code
+            if text != code and not validate(lang, text) and validate(lang, code):
+                text, tokens = code, init[r].tolist()
+            result[i].append(Sample(text, float(scores[r]), tokens))
+        return result
 
     def _sample_masked(self, net: MaskedDiffusionNet, prompt: torch.Tensor, pad: torch.Tensor, lang: str, k: int,
                        length: int, steps: int | None, seed: int, should_stop: Callable[[], bool] | None,

@@ -140,6 +140,9 @@ def main() -> None:
             report(f"{name}:served", [[c.text for c in edit.rank(lang, s, k)] for s in samples], ms)
             report(f"{name}:edits_only", [[c.text for c in rank_candidates(lang, [x for x in s if not x.unedited], k)]
                                           for s in samples], ms)
+            for places in (1, 2):
+                report(f"{name}:edits_last({places})",
+                       [[c.text for c in rank_candidates(lang, s, k, edit_places=places)] for s in samples], ms)
             if args.no_rankings:
                 continue
             report(f"{name}:edits_first", [[c.text for c in rank_candidates(lang, s, k, edits_first=True)]

@@ -401,7 +401,9 @@ class Engine:
         """The candidates `generate_batch` serves from one prompt's samples (server/ranking.py's rules)."""
         examples_first = self._seeds is not None and lang in self._seeds.config.examples_first
         edits_first = self._seeds is not None and lang in self._seeds.config.edit and self._seeds.config.edits_first
-        return rank_candidates(lang, samples, k, examples_first=examples_first, edits_first=edits_first)
+        places = self._seeds.config.edit_places.get(lang, 0) if self._seeds is not None else 0
+        return rank_candidates(lang, samples, k, examples_first=examples_first, edits_first=edits_first,
+                               edit_places=places)
 
     @contextlib.contextmanager
     def _sampler(self) -> Iterator[None]:

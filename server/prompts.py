@@ -268,13 +268,17 @@ def code_names(lines: list[str], above: int, lang: str) -> tuple[str, ...]:
     return tuple(out[:MAX_NAMES])
 
 
-def as_function_body(code: str) -> str:
+_SHOWS = re.compile(r"^\W*(?:print|display|show|output|write|log|echo)s?\b", re.IGNORECASE)
+
+
+def as_function_body(code: str, request: str = "") -> str:
     """A one-line candidate as the body of a function whose docstring asked for a value: an expression or an
-    assignment becomes `return …` (a function that computes a value returns it); other code is unchanged."""
+    assignment becomes `return …` (a function that computes a value returns it), and so does printing one
+    value unless the docstring (`request`) asks to print or show it; other code is unchanged."""
     import ast
 
     text = code.strip()
-    if "\n" in text or text.startswith(("return", "yield", "raise", "print(")):
+    if "\n" in text or text.startswith(("return", "yield", "raise")):
         return code
     try:
         tree = ast.parse(text)
@@ -283,6 +287,13 @@ def as_function_body(code: str) -> str:
     if len(tree.body) != 1:
         return code
     node = tree.body[0]
+    if (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name)
+            and node.value.func.id == "print"):
+        call = node.value
+        if (len(call.args) != 1 or call.keywords or isinstance(call.args[0], ast.Starred)
+                or _SHOWS.search(request)):
+            return code
+        return f"return {ast.get_source_segment(text, call.args[0])}"
     if isinstance(node, ast.Expr) and not isinstance(node.value, ast.Await):
         return f"return {text}"
     if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):

@@ -68,11 +68,18 @@ def needs_top_up(lang: str, samples: Sequence[Sample], k: int) -> bool:
 
 
 def rank_candidates(lang: str, samples: Sequence[Sample], k: int, examples_first: bool = False,
-                    edits_first: bool = False) -> list[Candidate]:
+                    edits_first: bool = False, edit_places: int = 0) -> list[Candidate]:
     """Validate, deduplicate (after normalisation) and rank samples by RANKING_RULES; at most k, and none
     when no sample parses (a served candidate always parses). Of duplicates the first ranked stays.
     examples_first: `lang` is one of seeding.json's `examples_first` languages.
+    edit_places: the last places of the k that the model's edits take (seeding.json's `edit_places`): the
+    examples as they are fill the first k − edit_places, each ranked among its own kind; whichever kind runs
+    short leaves its places to the other.
     """
+    if edit_places > 0 and any(s.unedited for s in samples) and any(not s.unedited for s in samples):
+        examples = rank_candidates(lang, [s for s in samples if s.unedited], k)
+        edits = rank_candidates(lang, [s for s in samples if not s.unedited], k)
+        return _places(lang, examples, edits, k, edit_places)
     from codefusion.model.validate import normalize, validate
 
     texts = [(s, s.text.strip("\n").rstrip()) for s in samples]
@@ -92,7 +99,32 @@ def rank_candidates(lang: str, samples: Sequence[Sample], k: int, examples_first
     return out
 
 
-def function_bodies(candidates: Sequence[Candidate]) -> list[Candidate]:
+def _places(lang: str, first: list[Candidate], last: list[Candidate], k: int, n_last: int) -> list[Candidate]:
+    """`first`'s best k − n_last, then `last`'s best n_last not already served, then whatever is left of
+    either (first's before last's) until k; ranks renumbered."""
+    import dataclasses
+
+    from codefusion.model.validate import normalize
+
+    seen: set[str] = set()
+    out: list[Candidate] = []
+
+    def take(cands: Sequence[Candidate], limit: int) -> None:
+        for c in cands:
+            if len(out) >= limit:
+                return
+            key = normalize(lang, c.text)
+            if key not in seen:
+                seen.add(key)
+                out.append(dataclasses.replace(c, rank=len(out) + 1))
+
+    take(first, max(0, k - n_last))
+    take(last, k)
+    take(first, k)
+    return out
+
+
+def function_bodies(candidates: Sequence[Candidate], request: str = "") -> list[Candidate]:
     """Candidates for the body of a function under its docstring: one-line values returned (prompts.py's
     as_function_body), duplicates that makes dropped, ranks renumbered."""
     import dataclasses
@@ -102,7 +134,7 @@ def function_bodies(candidates: Sequence[Candidate]) -> list[Candidate]:
     out: list[Candidate] = []
     seen: set[str] = set()
     for c in candidates:
-        text = as_function_body(c.text)
+        text = as_function_body(c.text, request)
         if text not in seen:
             seen.add(text)
             out.append(dataclasses.replace(c, text=text, rank=len(out) + 1))

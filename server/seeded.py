@@ -41,8 +41,8 @@ def seeded_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[
         return edited_samples(pipe, seeds, prompts, lang, kwargs, skip=skip)
     found = [nearest_examples(pipe, seeds, p, lang, skip + k, pools)[skip:] for p in prompts]
     if lang == "python" and names:
-        found = [[dataclasses.replace(r, code=bind_names(r.code, mentioned(own, p))) for r in f] if own else f
-                 for f, own, p in zip(found, names, prompts, strict=True)]
+        found = [[dataclasses.replace(r, code=bind_names(r.code, mentioned(own, p), seeds.prompts[lang][r.index]))
+                  for r in f] if own else f for f, own, p in zip(found, names, prompts, strict=True)]
     samples: list[list[Sample]] = [[] for _ in prompts]
     seeded = [i for i, f in enumerate(found) if f]
     plain = [i for i, f in enumerate(found) if not f]
@@ -111,6 +111,9 @@ def edited_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[
     k = kwargs["k"]
     names = list(kwargs.get("names") or [()] * len(prompts))
     found = [seeds.sources(p, lang, skip + k)[skip:] for p in prompts]
+    if lang == "python":  # as served: a Python example's free variables take the names the prompt mentions
+        found = [[(dataclasses.replace(r, code=bind_names(r.code, mentioned(own, q), src.prompt)), src) for r, src in f]
+                 if own else f for f, own, q in zip(found, names, prompts, strict=True)]
     start = seeds.config.edit_start.get(lang)
     rows: list[list[Sample]] = [[] for _ in prompts]
     # anchored edits (seeding.json's edit_start) start from the served examples, the others from all-masked

@@ -370,3 +370,61 @@ def test_an_anchored_edit_keeps_the_users_own_tokens():
     codes = torch.tensor([[60, 40, 61, 42, 50, pad_id]])
     got = users_tokens(codes, inputs, inputs == pad_id, sep)
     assert got.tolist() == [[False, True, False, True, False, False]]
+
+
+def test_the_corrector_replaces_only_what_it_doubts_and_is_sure_of(tok, copier, tmp_path):
+    """CodeFusionPipeline.correct: a code that differs from the example the model reads gets the example's
+    tokens where the model doubts its own and is sure of another; with `sure` at 1 nothing changes; the
+    result parses or is the code as it was; each sample's score is the code's mean log p."""
+    net, cfg = copier
+    folder = tmp_path / "corrector"
+    save_model_dir(folder, net, cfg, tok, kind="masked")
+    pipe = CodeFusionPipeline.from_dir(folder, device="cpu")
+    example = EditSource("an example", "GreaterThan(456)")
+    fixed = pipe.correct(["like the example"], "cf", [["GreaterThan(123)", "GreaterThan(456)"]], doubt=0.5,
+                         sure=0.3, sources=[[example, example]])[0]
+    assert [s.text for s in fixed] == ["GreaterThan(456)", "GreaterThan(456)"]
+    assert fixed[1].score > fixed[0].score  # the model believes the example's code more than the other
+    kept = pipe.correct(["like the example"], "cf", [["GreaterThan(123)"]], doubt=0.5, sure=1.0,
+                        sources=[[example]])[0]
+    assert [s.text for s in kept] == ["GreaterThan(123)"]
+    users = pipe.correct(["like the example 123"], "cf", [["GreaterThan(123)"]], doubt=0.5, sure=0.3,
+                         sources=[[example]])[0]
+    assert users[0].text == "GreaterThan(123)"  # the prompt's own value is the user's: never replaced
+    with pytest.raises(ValueError, match="doubt and sure"):
+        pipe.correct(["x"], "cf", [["GreaterThan(1)"]], doubt=0.0, sure=0.5)
+    with pytest.raises(ValueError, match="one entry per prompt"):
+        pipe.correct(["x", "y"], "cf", [["GreaterThan(1)"]], doubt=0.1, sure=0.5)
+
+
+def test_the_plain_mix_repeats_each_source_to_its_share():
+    """external.weighted_mix: a uniform draw from a language's list meets the source shares (the AR
+    baseline's data mix = the edit stream's); a weight for a source with no rows fails."""
+    from collections import Counter
+
+    from codefusion.model.training.data import Pair
+    from codefusion.model.training.external import weighted_mix
+
+    train = {"bash": [Pair(f"cf{i}", "bash", "p", "ls") for i in range(10)]}
+    external = {"bash": [Pair(f"tldr-{i}", "bash", "p", "ls") for i in range(100)]
+                + [Pair(f"eg-{i}", "bash", "p", "ls") for i in range(5)]}
+    mixed = weighted_mix(train, external, {"bash": {"codefusion": 0.6, "tldr": 0.3, "eg": 0.1}})
+    counts = Counter(p.id.split("-")[0] if "-" in p.id else "codefusion" for p in mixed["bash"])
+    total = sum(counts.values())
+    assert abs(counts["codefusion"] / total - 0.6) < 0.02 and abs(counts["tldr"] / total - 0.3) < 0.02
+    assert abs(counts["eg"] / total - 0.1) < 0.02
+    with pytest.raises(ValueError, match="no rows"):
+        weighted_mix(train, external, {"bash": {"codefusion": 0.5, "cheat": 0.5}})
+    assert weighted_mix(train, {}, {}) == train  # no weights: the pairs as they are
+
+
+def test_edit_places_are_read_and_checked(tmp_path):
+    """seeding.json `edit_places`: per edit language, how many of the k places the model's edits take; a
+    language not under `edit`, a negative or non-integer count fails at load naming the key."""
+    from codefusion.model.examples.seeding import SeedingConfig
+
+    cfg = SeedingConfig.from_dict({"edit": ["bash"], "edit_places": {"bash": 2}}, tmp_path / "seeding.json")
+    assert cfg.edit_places == {"bash": 2}
+    for bad in ({"python": 1}, {"bash": -1}, {"bash": 1.5}, {"bash": True}, [1]):
+        with pytest.raises(ModelLoadError, match="edit_places"):
+            SeedingConfig.from_dict({"edit": ["bash"], "edit_places": bad}, tmp_path / "seeding.json")

@@ -124,3 +124,20 @@ def test_imports_go_after_the_last_import_or_the_files_header():
     assert import_line(["#!/usr/bin/env python", '"""Tools."""', "x = 1"]) == 2
     assert import_line(["import os", "from re import sub", "", "x = 1"]) == 2
     assert import_line(["def f():", "    pass"]) == 0
+
+
+@pytest.mark.parametrize("code, request_text, want", [
+    ("sum(xs) / len(xs)", "Return the average of xs.", "return sum(xs) / len(xs)"),
+    ("r = int(''.join(map(str, x)))", "Join the digits x.", "return int(''.join(map(str, x)))"),
+    ("print(sorted(d))", "Return the keys of d in order.", "return sorted(d)"),  # printing one value: returned
+    ("print(sorted(d))", "Print the keys of d in order.", "print(sorted(d))"),  # asked to print: it prints
+    ("print(sorted(d))", "display the keys of d", "print(sorted(d))"),
+    ("print(a, b)", "Return a and b.", "print(a, b)"),  # two values: not one thing to return
+    ("print(x, end='')", "Return x.", "print(x, end='')"),
+    ("for x in xs:\n    print(x)", "Return xs.", "for x in xs:\n    print(x)"),  # more than one line: as it is
+    ("return xs[-1]", "Return the last of xs.", "return xs[-1]"),
+])
+def test_a_one_line_candidate_becomes_the_functions_return(code: str, request_text: str, want: str):
+    from codefusion.server.prompts import as_function_body
+
+    assert as_function_body(code, request_text) == want

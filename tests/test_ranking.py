@@ -89,3 +89,17 @@ def test_rule_model_score_among_samples_from_noise():
     assert ranked("python", rows) == ["y = 2", "z = 3", "x = 1"]
     # two edits of one example keep their sampling order, whatever the model's score
     assert ranked("python", [edit("x = 1", 0.7, score=-2.0), edit("y = 2", 0.7, score=-0.1)]) == ["x = 1", "y = 2"]
+
+
+def test_edit_places_give_the_last_places_to_the_models_edits():
+    """seeding.json `edit_places`: the examples as they are take the first k − n places, the model's edits the
+    last n; a duplicate of a served example is skipped, and whichever kind runs short leaves its places."""
+    rows = [example("a = 1", 0.9), example("b = 2", 0.8), example("c = 3", 0.7), example("d = 4", 0.6),
+            edit("e = 5", 0.9), edit("a=1", 0.8), edit("f = 6", 0.7)]
+    got = rank_candidates("python", rows, k=4, edit_places=2)
+    assert [c.text for c in got] == ["a = 1", "b = 2", "e = 5", "f = 6"]  # "a=1" repeats a served example
+    assert [c.rank for c in got] == [1, 2, 3, 4]
+    few_edits = rank_candidates("python", [*rows[:4], edit("a=1", 0.9)], k=4, edit_places=2)
+    assert [c.text for c in few_edits] == ["a = 1", "b = 2", "c = 3", "d = 4"]
+    no_places = rank_candidates("python", rows, k=4)  # the rules alone: each edit right after its example
+    assert [c.text for c in no_places] == ["e = 5", "a = 1", "b = 2", "f = 6"]

@@ -211,6 +211,27 @@ def test_bind_names_gives_an_examples_free_variables_the_users_names(code: str, 
     assert bind_names(code, names) == want
 
 
+@pytest.mark.parametrize("code, names, example_prompt, want", [
+    ("text.count('Hello')", ["text", "ch"], "count the occurrences of 'Hello' in string text", "text.count(ch)"),
+    ("print([k for k in d if d[k] == 1])", ["d", "value"], "keys whose value is 1 in dictionary d",
+     "print([k for k in d if d[k] == value])"),
+    ("'abcab'.count('ab')", ["text", "sub"], "count 'ab' in string 'abcab'", "text.count(sub)"),
+    ("s.split(',')", ["text"], "split string s on ','", "text.split(',')"),  # no name left for the ','
+    ("s.split(',')", ["text"], "split string s", "text.split(',')"),  # ',' is the code's own, not the prompt's
+    ("x[::-1]", ["xs", "n"], "reverse list x", "xs[::-1]"),  # -1 was never named: it stays
+    ("f'{a}-{b}'", ["p"], "join 'a' and 'b'", "f'{p}-{b}'"),  # an f-string's parts are not literals to bind
+    ("text.count(ch)", ["text", "ch"], "count 'x' in text", "text.count(ch)"),  # every name already read
+    ("f(2024-03-15, 'x')", ["s"], "parse 'x'", "f(2024-03-15, 'x')"),  # Python cannot parse it: as it is
+])
+def test_spare_names_take_the_place_of_the_examples_data(code: str, names: list[str], example_prompt: str,
+                                                       want: str):
+    """Names the prompt mentions that the code does not read yet replace the literals the example's own prompt
+    named (its data), in code order; the code's other constants stay."""
+    from codefusion.model.examples.slots import bind_names
+
+    assert bind_names(code, names, example_prompt) == want
+
+
 def test_served_python_examples_take_the_functions_parameter_names(shipped_model_dir: Path):
     """A docstring's body under `def last_item(xs):` reads `xs`, not the example's `alist` (the LSP passes the
     function's parameters as names; prompts.code_names)."""

@@ -95,6 +95,9 @@ class SeedingConfig:
     # edit languages -> per cent of the served example's least-sure tokens remasked: edit j starts from served
     # example j (slots applied) and rewrites what the model doubts (an anchored edit); absent: from all-masked
     edit_start: dict[str, int] = field(default_factory=dict)
+    # edit languages -> how many of the k places go to the model's edits, after the examples as they are
+    # (ranking.rank_candidates' edit_places); absent: the examples and edits interleave as the rules say
+    edit_places: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, raw: object, where: Path) -> SeedingConfig:
@@ -106,7 +109,7 @@ class SeedingConfig:
         rerank, rerank_step = raw.get("rerank", {}), raw.get("rerank_step", 100)
         first = raw.get("examples_first", [])
         edit, edits_first = raw.get("edit", []), raw.get("edits_first", False)
-        edit_start = raw.get("edit_start", {})
+        edit_start, edit_places = raw.get("edit_start", {}), raw.get("edit_places", {})
         if not isinstance(edit, list) or any(lang not in LANGUAGES for lang in edit):
             raise ModelLoadError(f"{where}: 'edit' must be a list of languages from {LANGUAGES}")
         if not isinstance(edit_start, dict) or any(
@@ -114,6 +117,11 @@ class SeedingConfig:
             for lang, t in edit_start.items()
         ):
             raise ModelLoadError(f"{where}: 'edit_start' must map languages listed in 'edit' to per cents in 1..100")
+        if not isinstance(edit_places, dict) or any(
+            lang not in edit or isinstance(n, bool) or not isinstance(n, int) or n < 0
+            for lang, n in edit_places.items()
+        ):
+            raise ModelLoadError(f"{where}: 'edit_places' must map languages listed in 'edit' to non-negative counts")
         if not isinstance(edits_first, bool):
             raise ModelLoadError(f"{where}: 'edits_first' must be true or false")
         if not isinstance(start, dict) or any(
@@ -138,7 +146,7 @@ class SeedingConfig:
             raise ModelLoadError(f"{where}: 'examples_first' must be a list of languages from {LANGUAGES}")
         return cls(dict(start), steps, examples, semantic, float(weight), slots, keep,
                    {lang: float(w) for lang, w in rerank.items()}, rerank_step, tuple(first), tuple(edit), edits_first,
-                   dict(edit_start))
+                   dict(edit_start), dict(edit_places))
 
 
     @classmethod

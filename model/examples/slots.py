@@ -245,30 +245,37 @@ def scan_names(code: str) -> tuple[list[tuple[str, Uses]], set[str]]:
     return sorted(free, key=lambda f: f[1][0]), bound
 
 
-def bind_names(code: str, names: Sequence[str]) -> str:
+def bind_names(code: str, names: Sequence[str], example_prompt: str = "") -> str:
     """A Python example's free variables renamed to the names the user's code has (a function's parameters,
     nearest first): a free variable that already is one of them stays; the others take the unused names in
     order. "Return the last element of the list xs" under `def last_item(xs):` serves `xs[-1]` for the example's
-    `alist[-1]`. The code as it was when nothing would change or the result would not parse."""
+    `alist[-1]`. Names still unused then take the place of the example's own data: the string and number
+    literals whose values its prompt named (example_prompt's slots), in code order, so that "Count the
+    occurrences of the character ch in text" serves `text.count(ch)` for `text.count('Hello')`. The code as it
+    was when nothing would change or the result would not parse."""
     free, bound = scan_names(code)
-    if not free or not names:
+    if not names or not (free or example_prompt):
         return code
     taken = {n for n, _ in free if n in names}
     spare = iter([n for n in dict.fromkeys(names) if n not in taken and n not in bound and n.isidentifier()
-                  and n.isascii()])
-    renames = {}
-    for name, _ in free:
+                  and n.isascii() and not _reads(code, n)])
+    spans: list[tuple[int, int, int, str]] = []
+    for name, uses in free:
         if name not in taken:
             new = next(spare, None)
             if new is None:
                 break
-            renames[name] = new
-    if not renames:
+            spans += [(line, start, end, new) for line, start, end in uses]
+    if example_prompt:
+        for line, start, end in _data_literals(code, example_prompt):
+            new = next(spare, None)
+            if new is None:
+                break
+            spans.append((line, start, end, new))
+    if not spans:
         return code
     lines = code.split("\n")
-    spans = sorted(((line, start, end, renames[n]) for n, us in free if n in renames for line, start, end in us),
-                   reverse=True)
-    for line, start, end, new in spans:  # columns are byte offsets: ASCII names only (isidentifier + ascii)
+    for line, start, end, new in sorted(spans, reverse=True):  # columns are byte offsets: ASCII names only
         text = lines[line - 1].encode()
         lines[line - 1] = (text[:start] + new.encode() + text[end:]).decode()
     out = "\n".join(lines)
@@ -277,3 +284,29 @@ def bind_names(code: str, names: Sequence[str]) -> str:
     except SyntaxError:
         return code
     return out
+
+
+def _reads(code: str, name: str) -> bool:
+    """Whether the snippet already reads `name` as a whole word (then it is not a spare name to bind)."""
+    return re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", code) is not None
+
+
+def _data_literals(code: str, example_prompt: str) -> list[tuple[int, int, int]]:
+    """(line, start, end) of the snippet's string and number literals whose values the example's prompt named
+    (its slots: the example's data, not the code's own constants like `','` or `-1`), in code order; f-string
+    parts are not literals of their own."""
+    values = {s.value for s in prompt_slots(example_prompt) if not s.name}
+    if not values:
+        return []
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return []
+    inside_f = {id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in ast.walk(n)}
+    found = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Constant) and id(node) not in inside_f and not isinstance(node.value, bool)
+                and isinstance(node.value, (str, int, float)) and str(node.value) in values
+                and node.end_lineno == node.lineno and node.end_col_offset is not None):
+            found.append((node.lineno, node.col_offset, node.end_col_offset))
+    return sorted(found)

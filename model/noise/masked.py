@@ -252,15 +252,15 @@ def sample_masked(net: MaskedDiffusionNet, *, prompt: Tensor, prompt_pad: Tensor
 
 @torch.inference_mode()
 def token_logp(net: MaskedDiffusionNet, *, prompt: Tensor, prompt_pad: Tensor, codes: Tensor, seed: int = 0,
-               per_prompt: int = 1) -> Tensor:
+               per_prompt: int = 1, ctx: MaskedContext | None = None) -> Tensor:
     """How sure the model is of each token of given codes under the prompt: log p of every token with a random
     half of the code masked, and then the other half (two passes), (N, L) -> (N, L).
 
     codes (B·per_prompt, L), prompt-major. The same halves for every row (seeded), so the values compare codes.
     Unmasked tokens are copied by the sampler, not predicted, so each token is scored while it is masked."""
     n, length = codes.shape
-    memory = net.encode(prompt, prompt_pad)  # (B, P, C)
-    ctx = net.request_context(memory, prompt_pad, per_prompt, source=prompt)
+    if ctx is None:
+        ctx = net.request_context(net.encode(prompt, prompt_pad), prompt_pad, per_prompt, source=prompt)
     half = torch.rand(length, generator=torch.Generator().manual_seed(seed)) < 0.5  # (L,)
     out = torch.zeros((n, length), device=codes.device)
     for part in (half, ~half):
@@ -271,6 +271,46 @@ def token_logp(net: MaskedDiffusionNet, *, prompt: Tensor, prompt_pad: Tensor, c
         logp = logits.log_softmax(-1).gather(-1, codes[..., None])[..., 0]  # (N, L)
         out = torch.where(part[None], logp, out)
     return out
+
+
+@dataclass
+class Correction:
+    """correct_tokens' result: the corrected codes (N, L), which positions changed (N, L), and each code's
+    log p of its tokens before the change (N, L; +inf where kept as the user's)."""
+
+    tokens: Tensor
+    changed: Tensor
+    logp: Tensor
+
+
+def correct_tokens(net: MaskedDiffusionNet, *, prompt: Tensor, prompt_pad: Tensor, codes: Tensor, doubt: float,
+                   sure: float, keep: Tensor | None = None, seed: int = 0, per_prompt: int = 1) -> Correction:
+    """A one-shot corrector of given codes (N, L) under their prompts: the tokens the model doubts (p < doubt,
+    each scored while masked: token_logp's two passes) are masked together and predicted in one more pass
+    with the rest of the code in view; a token is replaced where the prediction is another token with
+    p >= sure. Three forward passes in all, no sampling: with sure near 1 the code stays as it is. Positions
+    past the code's end, `keep` (N, L: the user's own tokens) and predictions of <pad>, <eos> or the mask
+    never change, so a code keeps its length."""
+    if not 0 < doubt <= 1 or not 0 < sure <= 1:
+        raise ValueError(f"doubt and sure are probabilities in (0, 1], got {doubt}, {sure}")
+    cfg = net.cfg
+    ctx = net.request_context(net.encode(prompt, prompt_pad), prompt_pad, per_prompt, source=prompt)
+    logp = token_logp(net, prompt=prompt, prompt_pad=prompt_pad, codes=codes, seed=seed, per_prompt=per_prompt,
+                      ctx=ctx)
+    if keep is not None:
+        logp = logp.masked_fill(keep.to(logp.device), float("inf"))
+    doubted = through_end(codes, cfg.pad_id) & (codes != cfg.pad_id) & (logp < math.log(doubt))  # (N, L)
+    if not doubted.any():
+        return Correction(codes, doubted, logp)
+    x = torch.where(doubted, net.mask_id, codes)
+    cond = net.time_condition(doubted.float().mean(-1))
+    probs = net.forward_cached(x, ctx, None if cond is None else cond[:, None, :]).float().softmax(-1)
+    for never in (cfg.pad_id, cfg.eos_id, net.mask_id):
+        if never < probs.shape[-1]:
+            probs[..., never] = 0.0
+    conf, best = probs.max(-1)  # (N, L)
+    changed = doubted & (conf >= sure) & (best != codes)
+    return Correction(torch.where(changed, best, codes), changed, logp)
 
 
 def through_end(codes: Tensor, pad_id: int) -> Tensor:

@@ -38,8 +38,8 @@ from .corpus import (
 )
 from .data import load_pairs, log
 from .early_stop import EarlyStopper, copy_best
-from .external import load_external, weighted_mix
 from .edit_data import DEFAULT_LANG_WEIGHTS, DEFAULT_SOURCE_WEIGHTS, build_corpus, edit_dev_loss, edit_stream
+from .external import load_external, weighted_mix
 from .from_ar import init_masked_from_ar, masked_config_from_ar
 from .trainer import Trainer, TrainerConfig
 

@@ -64,7 +64,7 @@ def candidates_for(engine: Engine, stub: str, k: int) -> list[str]:
     """What the editor is served at the body line under the stub's docstring."""
     prompt = stub_prompt(stub)
     found = engine.generate(prompt.text, "python", k=k, names=prompt.names)
-    return [c.text for c in function_bodies(found)]
+    return [c.text for c in function_bodies(found, prompt.text)]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,8 +82,9 @@ def run(args: argparse.Namespace) -> int:
         finder = example_finder(Path(args.model) if args.model else default_model_dir(), "python", args.k * 2, False)
 
         def find(stub: str) -> list[str]:
-            found = [Sample(r.code, r.score, []) for r in finder(stub_prompt(stub).text)]
-            return [c.text for c in function_bodies(rank_candidates("python", found, args.k))]
+            text = stub_prompt(stub).text
+            found = [Sample(r.code, r.score, []) for r in finder(text)]
+            return [c.text for c in function_bodies(rank_candidates("python", found, args.k), text)]
     else:
         engine = Engine(args.model, seeding=args.system == "served")
         try:

@@ -268,7 +268,7 @@ class CodeFusionServer(LanguageServer):
             candidates = await asyncio.get_running_loop().run_in_executor(self.sampler, call)
             if ticket.stop.is_set():  # the document changed while the sampler finished
                 raise JsonRpcContentModified("superseded by a newer request")
-            return function_bodies(candidates) if prompt.kind is PromptKind.DOCSTRING else candidates
+            return function_bodies(candidates, prompt.text) if prompt.kind is PromptKind.DOCSTRING else candidates
         except asyncio.CancelledError:
             ticket.stop.set()  # the sampler thread sees it between denoising steps
             raise
