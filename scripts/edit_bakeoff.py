@@ -46,6 +46,15 @@ def confident_edit_first(lang: str, samples: list[Sample], k: int, threshold: fl
     return edit_led if first_edit is not None and first_edit.score >= threshold else example_led
 
 
+def far_edit_first(lang: str, samples: list[Sample], k: int, nearness: float) -> list[str]:
+    """The model's edits first when the nearest example is far (its nearness below `nearness`: the model
+    writes alone where no example is close), else the examples + slots as served today."""
+    near = max((s.example_score for s in samples if s.example_score is not None), default=0.0)
+    if near < nearness:
+        return [c.text for c in rank_candidates(lang, samples, k, edits_first=True)]
+    return [c.text for c in rank_candidates(lang, [s for s in samples if s.unedited] or samples, k)]
+
+
 def variant_folder(root: Path, today: Path, edit_model: Path, lang: str, name: str, spec: dict) -> Path:
     """A served folder under root: today's files, the language handed to a copy of the edit model whose
     sampler.json has spec["sampler"], today's seeding.json with the language under `edit` and spec["seeding"]."""
@@ -84,6 +93,8 @@ def main() -> None:
     p.add_argument("--novel-templates", action="store_true",
                    help="Bash: only the dev rows whose template is in no training row (484 of 1,009)")
     p.add_argument("--thresholds", default="-0.3,-0.6,-1.0")
+    p.add_argument("--nearness", default="0.45,0.5,0.55,0.6",
+                   help="far_edit_first: the nearest example's score under which the edits come first")
     p.add_argument("--out", type=Path, default=None, help="JSONL to append the rows to")
     p.add_argument("--resamples", type=int, default=2000)
     args = p.parse_args()
@@ -140,6 +151,8 @@ def main() -> None:
             report(f"{name}:served", [[c.text for c in edit.rank(lang, s, k)] for s in samples], ms)
             report(f"{name}:edits_only", [[c.text for c in rank_candidates(lang, [x for x in s if not x.unedited], k)]
                                           for s in samples], ms)
+            for t in (float(x) for x in args.nearness.split(",") if x):
+                report(f"{name}:far_edit_first({t:g})", [far_edit_first(lang, s, k, t) for s in samples], ms)
             for places in (1, 2):
                 report(f"{name}:edits_last({places})",
                        [[c.text for c in rank_candidates(lang, s, k, edit_places=places)] for s in samples], ms)
