@@ -31,7 +31,7 @@ from codefusion.server.cli.report import PRIMARY
 from codefusion.server.ranking import rank_candidates
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from paired_bootstrap import interval  # noqa: E402
+from paired_bootstrap import best_of_first, paired  # noqa: E402
 
 TOPS = (1, 3, 5)
 
@@ -77,10 +77,8 @@ def main() -> None:
                **{f"top{n}": round(m.top_k(scores[name], n), 2) for n in TOPS}}
         if name != "slots":
             for n in TOPS:
-                a = [max(r[:n], default=0.0) for r in scores[name]]
-                b = [max(r[:n], default=0.0) for r in scores["slots"]]
-                mean, lo, hi = interval([x - y for x, y in zip(a, b, strict=True)], args.resamples)
-                row[f"vs_slots_top{n}"] = [round(mean, 2), round(lo, 2), round(hi, 2)]
+                row[f"vs_slots_top{n}"] = paired(best_of_first(scores[name], n), best_of_first(scores["slots"], n),
+                                                 args.resamples)
         print(json.dumps(row), flush=True)
         if args.out:
             with args.out.open("a", encoding="utf-8") as f:
