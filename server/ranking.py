@@ -124,18 +124,25 @@ def _places(lang: str, first: list[Candidate], last: list[Candidate], k: int, n_
     return out
 
 
-def function_bodies(candidates: Sequence[Candidate], request: str = "") -> list[Candidate]:
+def function_bodies(candidates: Sequence[Candidate], request: str = "", names: Sequence[str] = ()) -> list[Candidate]:
     """Candidates for the body of a function under its docstring: one-line values returned (prompts.py's
-    as_function_body), duplicates that makes dropped, ranks renumbered."""
+    as_function_body), duplicates that makes dropped; then those that read none of the names the docstring
+    mentions (`names`: the user's, a function's parameters first) after those that read one (a body that
+    ignores the parameters its docstring names rarely does the task); ranks renumbered."""
     import dataclasses
+    import re
 
     from .prompts import as_function_body
+    from .seeded import mentioned
 
+    said = mentioned(names, request)
     out: list[Candidate] = []
     seen: set[str] = set()
     for c in candidates:
         text = as_function_body(c.text, request)
         if text not in seen:
             seen.add(text)
-            out.append(dataclasses.replace(c, text=text, rank=len(out) + 1))
-    return out
+            out.append(dataclasses.replace(c, text=text))
+    if said:
+        out.sort(key=lambda c: not any(re.search(rf"(?<![\w.]){re.escape(n)}(?!\w)", c.text) for n in said))
+    return [dataclasses.replace(c, rank=i + 1) for i, c in enumerate(out)]

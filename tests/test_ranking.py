@@ -103,3 +103,18 @@ def test_edit_places_give_the_last_places_to_the_models_edits():
     assert [c.text for c in few_edits] == ["a = 1", "b = 2", "c = 3", "d = 4"]
     no_places = rank_candidates("python", rows, k=4)  # the rules alone: each edit right after its example
     assert [c.text for c in no_places] == ["e = 5", "a = 1", "b = 2", "f = 6"]
+
+
+def test_docstring_bodies_that_read_the_names_it_mentions_come_first():
+    """function_bodies: values returned, and a body reading none of the names the docstring mentions (a
+    function's parameters) after those that read one; names it does not mention do not reorder."""
+    from codefusion.server.ranking import Candidate, function_bodies
+
+    cands = [Candidate("len('a b c'.split())", 0.9, 1), Candidate("len(sentence.split())", 0.8, 2),
+             Candidate("x = sentence.count(' ')", 0.7, 3), Candidate("print(other.upper())", 0.6, 4)]
+    got = function_bodies(cands, "Count the words in sentence.", ["sentence", "other"])
+    assert [c.text for c in got] == ["return len(sentence.split())", "return sentence.count(' ')",
+                                     "return len('a b c'.split())", "return other.upper()"]
+    assert [c.rank for c in got] == [1, 2, 3, 4]
+    unsaid = function_bodies(cands, "Count the words.", ["sentence"])  # no name mentioned: the order stays
+    assert [c.text for c in unsaid][0] == "return len('a b c'.split())"

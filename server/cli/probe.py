@@ -64,7 +64,7 @@ def candidates_for(engine: Engine, stub: str, k: int) -> list[str]:
     """What the editor is served at the body line under the stub's docstring."""
     prompt = stub_prompt(stub)
     found = engine.generate(prompt.text, "python", k=k, names=prompt.names)
-    return [c.text for c in function_bodies(found, prompt.text)]
+    return [c.text for c in function_bodies(found, prompt.text, prompt.names)]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,9 +82,10 @@ def run(args: argparse.Namespace) -> int:
         finder = example_finder(Path(args.model) if args.model else default_model_dir(), "python", args.k * 2, False)
 
         def find(stub: str) -> list[str]:
-            text = stub_prompt(stub).text
-            found = [Sample(r.code, r.score, []) for r in finder(text)]
-            return [c.text for c in function_bodies(rank_candidates("python", found, args.k), text)]
+            prompt = stub_prompt(stub)
+            found = [Sample(r.code, r.score, []) for r in finder(prompt.text)]
+            return [c.text for c in function_bodies(rank_candidates("python", found, args.k), prompt.text,
+                                                    prompt.names)]
     else:
         engine = Engine(args.model, seeding=args.system == "served")
         try:

@@ -268,7 +268,9 @@ class CodeFusionServer(LanguageServer):
             candidates = await asyncio.get_running_loop().run_in_executor(self.sampler, call)
             if ticket.stop.is_set():  # the document changed while the sampler finished
                 raise JsonRpcContentModified("superseded by a newer request")
-            return function_bodies(candidates, prompt.text) if prompt.kind is PromptKind.DOCSTRING else candidates
+            if prompt.kind is PromptKind.DOCSTRING:
+                return function_bodies(candidates, prompt.text, prompt.names)
+            return candidates
         except asyncio.CancelledError:
             ticket.stop.set()  # the sampler thread sees it between denoising steps
             raise
