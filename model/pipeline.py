@@ -294,9 +294,7 @@ class CodeFusionPipeline:
             keep = users_tokens(init, ids, pad, self.config.eos_id)
             out = correct_tokens(net, prompt=ids, prompt_pad=pad, codes=init, doubt=doubt, sure=sure, keep=keep,
                                  seed=seed)
-        in_code = (through_end(init, self.config.pad_id) & (init != self.config.pad_id)).float()
-        own = out.logp.masked_fill(torch.isinf(out.logp), 0.0) * in_code
-        scores = (own.sum(-1) / in_code.sum(-1).clamp(min=1)).tolist()
+        scores = out.score.tolist()
         result: list[list[Sample]] = [[] for _ in prompts]
         for r, (i, code) in enumerate(flat):
             tokens = out.tokens[r].tolist()

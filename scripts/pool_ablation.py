@@ -20,7 +20,7 @@ from codefusion.model.evaluation import metrics as m
 from codefusion.model.examples.seeding import ExampleSeeds, SeedingConfig
 from codefusion.model.pipeline import DEFAULT_MODEL_DIR, Sample
 from codefusion.model.training.data import load_pairs
-from codefusion.model.training.external import SOURCES, load_external
+from codefusion.model.training.external import SOURCES, by_source, load_external
 from codefusion.server.cli.eval_runs import language_metrics
 from codefusion.server.cli.report import PRIMARY
 from codefusion.server.ranking import rank_candidates
@@ -40,9 +40,7 @@ def main() -> None:
         base[row["lang"]].append((row["prompt"], row["code"]))
     sources = [s for s, (source_lang, _) in SOURCES.items() if source_lang == lang]
     external, _ = load_external(sources)
-    by_source: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for pair in external.get(lang, []):
-        by_source[pair.id.rsplit("-", 1)[0]].append((pair.prompt, pair.code))
+    sourced = {s: [(p.prompt, p.code) for p in rows] for s, rows in by_source([], external.get(lang, [])).items()}
     dev = load_pairs(lang, "dev")[0]
     scorer = language_metrics(lang)[PRIMARY[lang]]
 
@@ -63,8 +61,8 @@ def main() -> None:
 
     run("shipped", [])
     for source in sources:
-        run(f"+{source}", by_source[source])
-    run("+all", [r for s in sources for r in by_source[s]])
+        run(f"+{source}", sourced[source])
+    run("+all", [r for s in sources for r in sourced[s]])
 
 
 if __name__ == "__main__":

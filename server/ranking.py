@@ -130,7 +130,8 @@ def function_bodies(candidates: Sequence[Candidate], request: str = "", names: S
     mentions (`names`: the user's, a function's parameters first) after those that read one (a body that
     ignores the parameters its docstring names rarely does the task); ranks renumbered."""
     import dataclasses
-    import re
+
+    from codefusion.model.examples.slots import reads
 
     from .prompts import as_function_body
     from .seeded import mentioned
@@ -144,5 +145,5 @@ def function_bodies(candidates: Sequence[Candidate], request: str = "", names: S
             seen.add(text)
             out.append(dataclasses.replace(c, text=text))
     if said:
-        out.sort(key=lambda c: not any(re.search(rf"(?<![\w.]){re.escape(n)}(?!\w)", c.text) for n in said))
+        out.sort(key=lambda c: not any(reads(c.text, n) for n in said))
     return [dataclasses.replace(c, rank=i + 1) for i, c in enumerate(out)]

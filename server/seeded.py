@@ -41,8 +41,8 @@ def seeded_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[
         return edited_samples(pipe, seeds, prompts, lang, kwargs, skip=skip)
     found = [nearest_examples(pipe, seeds, p, lang, skip + k, pools)[skip:] for p in prompts]
     if lang == "python" and names:
-        found = [[dataclasses.replace(r, code=bind_names(r.code, mentioned(own, p), seeds.prompts[lang][r.index]))
-                  for r in f] if own else f for f, own, p in zip(found, names, prompts, strict=True)]
+        found = [[with_names(r, own, p, seeds.prompts[lang][r.index]) for r in f]
+                 for f, own, p in zip(found, names, prompts, strict=True)]
     samples: list[list[Sample]] = [[] for _ in prompts]
     seeded = [i for i, f in enumerate(found) if f]
     plain = [i for i, f in enumerate(found) if not f]
@@ -64,6 +64,14 @@ def seeded_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[
         for i, row in zip(plain, pipe.sample([prompts[i] for i in plain], lang, **kwargs), strict=True):
             samples[i] = row
     return samples
+
+
+def with_names(found: Retrieved, names: Sequence[str], prompt: str, example_prompt: str) -> Retrieved:
+    """A Python example as served under a request whose code has `names`: its free variables, then its own data
+    (the values example_prompt named), take the names the request's prompt mentions (slots.bind_names)."""
+    if not names:
+        return found
+    return dataclasses.replace(found, code=bind_names(found.code, mentioned(names, prompt), example_prompt))
 
 
 def mentioned(names: Sequence[str], prompt: str) -> list[str]:
@@ -112,8 +120,8 @@ def edited_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[
     names = list(kwargs.get("names") or [()] * len(prompts))
     found = [seeds.sources(p, lang, skip + k)[skip:] for p in prompts]
     if lang == "python":  # as served: a Python example's free variables take the names the prompt mentions
-        found = [[(dataclasses.replace(r, code=bind_names(r.code, mentioned(own, q), src.prompt)), src) for r, src in f]
-                 if own else f for f, own, q in zip(found, names, prompts, strict=True)]
+        found = [[(with_names(r, own, q, src.prompt), src) for r, src in f]
+                 for f, own, q in zip(found, names, prompts, strict=True)]
     start = seeds.config.edit_start.get(lang)
     rows: list[list[Sample]] = [[] for _ in prompts]
     # anchored edits (seeding.json's edit_start) start from the served examples, the others from all-masked

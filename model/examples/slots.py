@@ -258,7 +258,7 @@ def bind_names(code: str, names: Sequence[str], example_prompt: str = "") -> str
         return code
     taken = {n for n, _ in free if n in names}
     spare = iter([n for n in dict.fromkeys(names) if n not in taken and n not in bound and n.isidentifier()
-                  and n.isascii() and not _reads(code, n)])
+                  and n.isascii() and not reads(code, n)])
     spans: list[tuple[int, int, int, str]] = []
     for name, uses in free:
         if name not in taken:
@@ -286,8 +286,9 @@ def bind_names(code: str, names: Sequence[str], example_prompt: str = "") -> str
     return out
 
 
-def _reads(code: str, name: str) -> bool:
-    """Whether the snippet already reads `name` as a whole word (then it is not a spare name to bind)."""
+def reads(code: str, name: str) -> bool:
+    """Whether the snippet reads `name` as a whole word, not as an attribute (a name bind_names need not
+    give it; a docstring body that uses a parameter)."""
     return re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", code) is not None
 
 

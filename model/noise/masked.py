@@ -275,12 +275,12 @@ def token_logp(net: MaskedDiffusionNet, *, prompt: Tensor, prompt_pad: Tensor, c
 
 @dataclass
 class Correction:
-    """correct_tokens' result: the corrected codes (N, L), which positions changed (N, L), and each code's
-    log p of its tokens before the change (N, L; +inf where kept as the user's)."""
+    """correct_tokens' result: the corrected codes (N, L), which positions changed (N, L), and each code's mean
+    log p of its own tokens before the change (N,; the user's kept tokens count as 0)."""
 
     tokens: Tensor
     changed: Tensor
-    logp: Tensor
+    score: Tensor
 
 
 def correct_tokens(net: MaskedDiffusionNet, *, prompt: Tensor, prompt_pad: Tensor, codes: Tensor, doubt: float,
@@ -297,11 +297,12 @@ def correct_tokens(net: MaskedDiffusionNet, *, prompt: Tensor, prompt_pad: Tenso
     ctx = net.request_context(net.encode(prompt, prompt_pad), prompt_pad, per_prompt, source=prompt)
     logp = token_logp(net, prompt=prompt, prompt_pad=prompt_pad, codes=codes, seed=seed, per_prompt=per_prompt,
                       ctx=ctx)
-    if keep is not None:
-        logp = logp.masked_fill(keep.to(logp.device), float("inf"))
-    doubted = through_end(codes, cfg.pad_id) & (codes != cfg.pad_id) & (logp < math.log(doubt))  # (N, L)
+    kept = torch.zeros_like(codes, dtype=torch.bool) if keep is None else keep.to(codes.device)  # (N, L)
+    in_code = through_end(codes, cfg.pad_id) & (codes != cfg.pad_id)  # (N, L) the code's own tokens
+    score = logp.masked_fill(kept | ~in_code, 0.0).sum(-1) / in_code.sum(-1).clamp(min=1)  # (N,)
+    doubted = in_code & ~kept & (logp < math.log(doubt))  # (N, L)
     if not doubted.any():
-        return Correction(codes, doubted, logp)
+        return Correction(codes, doubted, score)
     x = torch.where(doubted, net.mask_id, codes)
     cond = net.time_condition(doubted.float().mean(-1))
     probs = net.forward_cached(x, ctx, None if cond is None else cond[:, None, :]).float().softmax(-1)
@@ -310,7 +311,7 @@ def correct_tokens(net: MaskedDiffusionNet, *, prompt: Tensor, prompt_pad: Tenso
             probs[..., never] = 0.0
     conf, best = probs.max(-1)  # (N, L)
     changed = doubted & (conf >= sure) & (best != codes)
-    return Correction(torch.where(changed, best, codes), changed, logp)
+    return Correction(torch.where(changed, best, codes), changed, score)
 
 
 def through_end(codes: Tensor, pad_id: int) -> Tensor:

@@ -39,7 +39,7 @@ from .corpus import (
 from .data import load_pairs, log
 from .early_stop import EarlyStopper, copy_best
 from .edit_data import DEFAULT_LANG_WEIGHTS, DEFAULT_SOURCE_WEIGHTS, build_corpus, edit_dev_loss, edit_stream
-from .external import load_external, weighted_mix
+from .external import load_external_logged, weighted_mix
 from .from_ar import init_masked_from_ar, masked_config_from_ar
 from .trainer import Trainer, TrainerConfig
 
@@ -264,9 +264,7 @@ def run(args: argparse.Namespace) -> int:
         extra = load_extra_pairs(args.extra_pairs) if args.extra_pairs else None
         mix = None
         if args.external:  # the edit stream's data mix without the examples (the AR baseline on the same data)
-            external, stats = load_external([s for s in args.external.split(",") if s])
-            for source, counts in stats.items():
-                log(f"external {source}: {counts}")
+            external = load_external_logged([s for s in args.external.split(",") if s])
             weights = json.loads(args.source_weights) if args.source_weights else DEFAULT_SOURCE_WEIGHTS
             mix = functools.partial(weighted_mix, external=external, weights=weights)
         pairs = finetune_examples(tok, cfg, extra, mix=mix)

@@ -29,10 +29,9 @@ from ..examples.edit import (
 from ..networks import MaskedDiffusionNet
 from ..noise.gaussian import Batch
 from ..tokenizer import CodeTokenizer
-from .data import Pair, load_pairs, log
-from .external import load_external
+from .data import load_pairs, log
+from .external import CODEFUSION, by_source, load_external_logged
 
-CODEFUSION = "codefusion"  # the source name of the CodeFusion training split's own pairs
 DEFAULT_SOURCE_WEIGHTS = {"python": {CODEFUSION: 0.5, "pydocs": 0.25, "django": 0.25},
                           "bash": {CODEFUSION: 0.6, "tldr": 0.3, "cheat": 0.07, "eg": 0.03}}
 DEFAULT_LANG_WEIGHTS = {"python": 0.5, "bash": 0.5}
@@ -54,19 +53,14 @@ def build_corpus(tok: CodeTokenizer, cfg: ModelConfig, langs: list[str], sources
     CodeFusion rows always read the CodeFusion split (other ID). With the CodeFusion pool for every row, half
     the rows read examples unrelated to them (2026-12-06, docs/experiments.md) and the model learnt to ignore
     examples. twins: each pair also gets its twin (model/examples/edit.py twin_of), the copy curriculum."""
-    external, stats = load_external(sources) if sources else ({}, {})
-    for source, counts in stats.items():
-        log(f"external {source}: {counts}")
+    external = load_external_logged(sources)
     pool: dict[str, list[tuple[list[int], list[int]]]] = {}
     pool_of: dict[tuple[str, str], str] = {}
     pairs: dict[str, dict[str, list[EditPair]]] = {}
     for lang in langs:
         train = load_pairs(lang, "train")[0]
-        by_source: dict[str, list[Pair]] = {CODEFUSION: train}
-        for p in external.get(lang, []):
-            by_source.setdefault(p.id.rsplit("-", 1)[0], []).append(p)
         pairs[lang] = {}
-        for source, rows in by_source.items():
+        for source, rows in by_source(train, external.get(lang, [])).items():
             base, name = (rows, f"{lang}/{source}") if own_pool else (train, f"{lang}/{CODEFUSION}")
             if name not in pool:
                 pool[name] = [example_ids(tok, cfg, lang, EditSource(p.prompt, p.code)) for p in base]

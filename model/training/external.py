@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from ..validate import validate
-from .data import DATA_DIR, Pair, load_pairs
+from .data import DATA_DIR, Pair, load_pairs, log
 
 EXTERNAL_DIR = DATA_DIR / "external"
 # source name -> (language, file)
@@ -92,6 +92,26 @@ def load_external(sources: list[str], data_dir: Path | None = None) -> tuple[dic
     return out, stats
 
 
+CODEFUSION = "codefusion"  # the source name of the CodeFusion training split's own pairs
+
+
+def by_source(train: list[Pair], external: list[Pair]) -> dict[str, list[Pair]]:
+    """One language's pairs by source: the CodeFusion split's under CODEFUSION first, then each external row
+    under the source its id names (`tldr-12` -> tldr), in order of first appearance."""
+    out: dict[str, list[Pair]] = {CODEFUSION: list(train)}
+    for p in external:
+        out.setdefault(p.id.rsplit("-", 1)[0], []).append(p)
+    return out
+
+
+def load_external_logged(sources: list[str]) -> dict[str, list[Pair]]:
+    """load_external's pairs per language, each source's counts (read, kept, dropped why) logged."""
+    external, stats = load_external(sources) if sources else ({}, {})
+    for source, counts in stats.items():
+        log(f"external {source}: {counts}")
+    return external
+
+
 def weighted_mix(train: dict[str, list[Pair]], external: dict[str, list[Pair]],
                  weights: dict[str, dict[str, float]]) -> dict[str, list[Pair]]:
     """Each language's pairs with every source repeated so that a uniform draw from the list meets the
@@ -101,20 +121,18 @@ def weighted_mix(train: dict[str, list[Pair]], external: dict[str, list[Pair]],
     A language without weights keeps its pairs as they are; a weight for a source with no rows fails."""
     out: dict[str, list[Pair]] = {}
     for lang in set(train) | set(external):
-        by_source: dict[str, list[Pair]] = {"codefusion": list(train.get(lang, []))}
-        for p in external.get(lang, []):
-            by_source.setdefault(p.id.rsplit("-", 1)[0], []).append(p)
+        rows = by_source(train.get(lang, []), external.get(lang, []))
         shares = weights.get(lang)
         if not shares:
-            out[lang] = [p for rows in by_source.values() for p in rows]
+            out[lang] = [p for source in rows.values() for p in source]
             continue
-        empty = [s for s, w in shares.items() if w > 0 and not by_source.get(s)]
+        empty = [s for s, w in shares.items() if w > 0 and not rows.get(s)]
         if empty:
             raise ValueError(f"{lang}: source weights name sources with no rows: {empty}")
         # rows per unit of share: the source that needs the most rows per share sets the scale
-        scale = max(len(by_source[s]) / w for s, w in shares.items() if w > 0)
+        scale = max(len(rows[s]) / w for s, w in shares.items() if w > 0)
         out[lang] = []
         for s, w in shares.items():
             if w > 0:
-                out[lang] += by_source[s] * max(1, round(scale * w / len(by_source[s])))
+                out[lang] += rows[s] * max(1, round(scale * w / len(rows[s])))
     return out
