@@ -61,6 +61,9 @@
 #                                                              CodeFusion split + data/external/ at the edit stream's
 #                                                              language and source shares, lr 3e-4, warmup 100, no
 #                                                              examples; NAME: the run folder
+#   scripts/train_shipped.sh masked-mix [MINUTES]              2026-12-07: the shipped masked model on the same mix and
+#                                                              recipe as ar-mix (issue 38, item 5: the model alone
+#                                                              against the AR baseline retrained on the same data)
 #   scripts/train_shipped.sh seeding                           write seeding.json + examples.jsonl (dev-tuned)
 #                                                              and the examples' MiniLM embeddings
 #
@@ -209,6 +212,13 @@ case "$stage" in
     ;;
   ar-mix)
     $bin train finetune --run "${RUNS:-runs}/${NAME:-ar-mix}" --init "${INIT:-models/ar-baseline}" --arch ar \
+      --external pydocs,django,tldr,cheat,eg --lang-weights '{"python": 0.5, "bash": 0.5}' --lr 3e-4 --warmup 100 \
+      --steps "${STEPS:-4950}" --minutes "${2:-100000}" --batch 32 --threads "${THREADS:-1}" --seed 5 \
+      --eval-every 0 --checkpoint-every 250 --snapshot-every 1000
+    ;;
+  masked-mix)
+    $bin train finetune --run "${RUNS:-runs}/${NAME:-masked-mix}" --init "${INIT:-models/codefusion-masked}" \
+      --arch diffusion --kernel masked \
       --external pydocs,django,tldr,cheat,eg --lang-weights '{"python": 0.5, "bash": 0.5}' --lr 3e-4 --warmup 100 \
       --steps "${STEPS:-4950}" --minutes "${2:-100000}" --batch 32 --threads "${THREADS:-1}" --seed 5 \
       --eval-every 0 --checkpoint-every 250 --snapshot-every 1000
