@@ -91,7 +91,7 @@ def nearest_examples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompt: str,
     if pools is not None and prompt in pools and pools[prompt][0] >= size:
         return pools[prompt][1][:n]
     found = seeds.nearest(prompt, lang, size)
-    ce = pipe.code_ce(prompt, [r.code for r in found], lang, seeds.config.rerank_step)
+    ce = pipe.code_ce(prompt, seeds.judged_codes(found, lang), lang, seeds.config.rerank_step)
     rescored = seeds.rescored(found, ce, lang)
     if pools is not None:
         pools[prompt] = (size, rescored)

@@ -39,7 +39,39 @@ def test_rescored_multiplies_nearness_by_the_models_fit(tmp_path: Path):
         seeds.rescored(found, [0.0], "cf")  # one value per example
 
 
+def test_keep_first_leaves_the_nearest_first_and_the_fit_orders_the_rest(tmp_path: Path):
+    seeds = _write(tmp_path, SeedingConfig({"cf": 100}, rerank={"cf": 1.0}, rerank_keep_first=("cf",)))
+    assert seeds.config.rerank_keep_first == ("cf",)  # written and read back
+    found = [Retrieved("A()", 0.9, 0), Retrieved("B()", 0.8, 1), Retrieved("C()", 0.5, 2)]
+    got = seeds.rescored(found, [2.0, 3.0, 0.0], "cf")
+    assert [r.code for r in got] == ["A()", "C()", "B()"]  # A keeps 0.9 though the model doubts it most
+    assert got[0].score == 0.9 and got[2].score == pytest.approx(0.8 * math.exp(-3.0))
+
+
+def test_the_fit_is_judged_on_each_example_as_it_is_for_rerank_as_is(tmp_path: Path):
+    prompt = "values greater than 7"
+    for as_is, want in (((), ["GreaterThan(7)"]), (("cf",), ["GreaterThan(5)"])):
+        seeds = _write(tmp_path, SeedingConfig({"cf": 100}, slots=True, rerank={"cf": 1.0}, rerank_as_is=as_is))
+        assert seeds.config.rerank_as_is == as_is
+        found = seeds.nearest(prompt, "cf", 1)
+        assert found[0].code == "GreaterThan(7)"  # served with the request's literal either way
+        assert seeds.judged_codes(found, "cf") == want
+
+
+def test_seeding_cli_writes_the_rerank_choices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import codefusion.model.training.data as data
+
+    monkeypatch.setattr(data, "load_pairs", lambda lang, split: ([
+        data.Pair(f"{lang}-{i}", lang, prompt, code) for i, (lg, prompt, code) in enumerate(CF) if lg == lang], []))
+    seeding_main([str(tmp_path), "--semantic-weight", "0", "--rerank", "cf=0.1", "--rerank-as-is", "cf",
+                  "--rerank-keep-first", "cf"])
+    config = SeedingConfig.read(tmp_path)
+    assert config is not None and config.rerank == {"cf": 0.1}
+    assert config.rerank_as_is == ("cf",) and config.rerank_keep_first == ("cf",)
+
+
 @pytest.mark.parametrize("field, value", [
+    ("rerank_as_is", "cf"), ("rerank_as_is", ["sql"]), ("rerank_keep_first", {"cf": 1}),
     ("rerank", {"cf": -1}), ("rerank", {"cf": True}), ("rerank", {"sql": 0.2}), ("rerank", {"cf": "0.2"}),
     ("rerank", [0.2]), ("rerank_step", -5), ("rerank_step", 1.5), ("rerank_step", True),
     ("examples_first", "bash"), ("examples_first", ["sql"]),
@@ -88,6 +120,28 @@ def test_served_examples_follow_the_models_rescoring(tiny_random_model_dir: Path
     assert plain.status()["exampleRerank"] == {}
     rows = plain.sample_batch([prompt], "cf", k=3)[0]
     assert [s.text for s in rows if s.unedited] == [r.code for r in near[:3]]
+
+
+def test_served_examples_keep_the_nearest_first_and_follow_the_model_after_it(tiny_random_model_dir: Path,
+                                                                             tmp_path: Path):
+    from codefusion.server.engine import Engine
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_random_model_dir, model)
+    prompt = "values greater than 7"
+    ExampleSeeds.write(model, SeedingConfig({"cf": 100}, steps=1, slots=True, keep_examples=True, rerank={"cf": 50.0},
+                                            rerank_step=300, rerank_as_is=("cf",), rerank_keep_first=("cf",)), CF)
+    engine = Engine(model, device="cpu", oversample=1)
+    engine.load()
+    seeds, pipe = ExampleSeeds.from_dir(model), engine._pipeline()
+    assert seeds is not None
+    near = seeds.nearest(prompt, "cf", 10)
+    ce = pipe.code_ce(prompt, seeds.judged_codes(near, "cf"), "cf", 300)  # each example as it is
+    rest = sorted(near[1:], key=lambda r: -r.score * math.exp(-50.0 * ce[near.index(r)]))
+    moved = sorted(near, key=lambda r: -r.score * math.exp(-50.0 * ce[near.index(r)]))
+    assert moved[0].code != near[0].code  # (without keep_first the model's judgement would put another first)
+    rows = engine.sample_batch([prompt], "cf", k=3)[0]
+    assert [s.text for s in rows if s.unedited] == [near[0].code] + [r.code for r in rest[:2]]
 
 
 def test_examples_first_puts_each_example_right_before_the_edit_of_it(tiny_random_model_dir: Path, tmp_path: Path):

@@ -23,7 +23,10 @@ right after the model's edit of it (the edit leads, the example stays as the fal
 it for the languages in `examples_first`. With `rerank` (language -> weight), the model judges the
 nearest examples before editing them: they are reordered by nearness × exp(−weight × the cross-entropy
 of the model restoring each from step `rerank_step` under the request (`rescored`; the engine computes
-the cross-entropy with CodeFusionPipeline.code_ce, this module never runs the model).
+the cross-entropy with CodeFusionPipeline.code_ce, this module never runs the model); for the languages in
+`rerank_as_is` it judges each example's code as it is in the training data (not with the request's literals,
+which a model that cannot copy them finds unlikely), and for those in `rerank_keep_first` the nearest stays
+first and the model orders the rest.
 
 seeding.json: {"start": {"python": 30, "bash": 30, "cf": 100}, "steps": 1, "examples": "examples.jsonl",
                "semantic": "examples.minilm.safetensors", "semantic_weight": 0.7, "slots": true,
@@ -87,6 +90,10 @@ class SeedingConfig:
     keep_examples: bool = False  # each example is also a candidate itself, ranked right after the model's edit
     rerank: dict[str, float] = field(default_factory=dict)  # language -> weight of the model's fit (rescored())
     rerank_step: int = 100  # the noise step the model restores each example from when it rescores them
+    # rerank languages whose examples the model judges as they are in the training data, not as served (the slot
+    # rewrite puts the request's literals in, which a model that cannot copy them finds unlikely)
+    rerank_as_is: tuple[str, ...] = ()
+    rerank_keep_first: tuple[str, ...] = ()  # rerank languages whose nearest example stays first (not rescored)
     examples_first: tuple[str, ...] = ()  # with keep_examples: languages whose examples rank before their edits
     # languages an edit model writes: candidate j is its edit of the j-th nearest example, read as it is (prompt
     # and code) with the user's context names (model/examples/edit.py); `start` is not used for them
@@ -108,6 +115,7 @@ class SeedingConfig:
         slots, keep = raw.get("slots", False), raw.get("keep_examples", False)
         rerank, rerank_step = raw.get("rerank", {}), raw.get("rerank_step", 100)
         first = raw.get("examples_first", [])
+        as_is, keep_first = raw.get("rerank_as_is", []), raw.get("rerank_keep_first", [])
         edit, edits_first = raw.get("edit", []), raw.get("edits_first", False)
         edit_start, edit_places = raw.get("edit_start", {}), raw.get("edit_places", {})
         if not isinstance(edit, list) or any(lang not in LANGUAGES for lang in edit):
@@ -142,11 +150,12 @@ class SeedingConfig:
             raise ModelLoadError(f"{where}: 'rerank' must map languages {LANGUAGES} to non-negative weights")
         if isinstance(rerank_step, bool) or not isinstance(rerank_step, int) or rerank_step < 0:
             raise ModelLoadError(f"{where}: 'rerank_step' must be a non-negative integer")
-        if not isinstance(first, list) or any(lang not in LANGUAGES for lang in first):
-            raise ModelLoadError(f"{where}: 'examples_first' must be a list of languages from {LANGUAGES}")
+        for key, langs in (("examples_first", first), ("rerank_as_is", as_is), ("rerank_keep_first", keep_first)):
+            if not isinstance(langs, list) or any(lang not in LANGUAGES for lang in langs):
+                raise ModelLoadError(f"{where}: '{key}' must be a list of languages from {LANGUAGES}")
         return cls(dict(start), steps, examples, semantic, float(weight), slots, keep,
-                   {lang: float(w) for lang, w in rerank.items()}, rerank_step, tuple(first), tuple(edit), edits_first,
-                   dict(edit_start), dict(edit_places))
+                   {lang: float(w) for lang, w in rerank.items()}, rerank_step, tuple(as_is), tuple(keep_first),
+                   tuple(first), tuple(edit), edits_first, dict(edit_start), dict(edit_places))
 
 
     @classmethod
@@ -257,8 +266,18 @@ class ExampleSeeds:
         from `rerank_step` under the request, CodeFusionPipeline.code_ce): the product of the retriever's
         and the model's judgement (scores stay in (0, 1]). Dev-tuned per language (docs/experiments.md)."""
         weight = self.rerank_weight(lang)
-        moved = [dataclasses.replace(r, score=r.score * math.exp(-weight * c)) for r, c in zip(found, ce, strict=True)]
+        keep = int(lang in self.config.rerank_keep_first)  # the nearest keeps its score, so it stays first
+        moved = [dataclasses.replace(r, score=r.score * math.exp(-weight * c)) if i >= keep else r
+                 for i, (r, c) in enumerate(zip(found, ce, strict=True))]
         return sorted(moved, key=lambda r: -r.score)
+
+    def judged_codes(self, found: list[Retrieved], lang: str) -> list[str]:
+        """The codes the model's fit is measured on when it rescores `found`: as served, or for seeding.json's
+        `rerank_as_is` languages each example's code as it is in the training data."""
+        if lang not in self.config.rerank_as_is:
+            return [r.code for r in found]
+        codes = self.retrievers[lang].codes
+        return [codes[r.index] for r in found]
 
     @staticmethod
     def write(model_dir: str | Path, config: SeedingConfig, pairs: Iterable[tuple[str, str, str]], *,
@@ -278,6 +297,10 @@ class ExampleSeeds:
                                    "slots": config.slots, "keep_examples": config.keep_examples}
         if config.rerank:
             body.update(rerank=config.rerank, rerank_step=config.rerank_step)
+            if config.rerank_as_is:
+                body.update(rerank_as_is=list(config.rerank_as_is))
+            if config.rerank_keep_first:
+                body.update(rerank_keep_first=list(config.rerank_keep_first))
         if config.examples_first:
             body.update(examples_first=list(config.examples_first))
         if config.edit:
@@ -458,6 +481,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="reorder LANG's nearest examples by nearness x exp(-WEIGHT x the model's fit) (repeatable)")
     p.add_argument("--rerank-step", type=int, default=600,
                    help="noise step the model restores examples from (default: the shipped 600)")
+    p.add_argument("--rerank-as-is", action="append", default=[], metavar="LANG", choices=LANGUAGES,
+                   help="judge LANG's examples as they are in the training data, not as served (repeatable)")
+    p.add_argument("--rerank-keep-first", action="append", default=[], metavar="LANG", choices=LANGUAGES,
+                   help="LANG's nearest example stays first; the model's fit orders the rest (repeatable)")
     p.add_argument("--examples-first", action="append", default=[], metavar="LANG", choices=LANGUAGES,
                    help="rank LANG's examples right before the model's edits of them, not after (repeatable)")
     args = p.parse_args(argv)
@@ -470,7 +497,8 @@ def main(argv: list[str] | None = None) -> int:
     semantic = "examples.minilm.safetensors" if args.semantic_weight > 0 else None
     config = SeedingConfig(start, args.steps, semantic=semantic, semantic_weight=args.semantic_weight,
                            slots=args.slots, keep_examples=args.keep_examples, rerank=rerank,
-                           rerank_step=args.rerank_step, examples_first=tuple(args.examples_first))
+                           rerank_step=args.rerank_step, rerank_as_is=tuple(args.rerank_as_is),
+                           rerank_keep_first=tuple(args.rerank_keep_first), examples_first=tuple(args.examples_first))
     rows = ((lang, pair.prompt, pair.code) for lang in LANGUAGES for pair in load_pairs(lang, "train")[0])
     n = ExampleSeeds.write(args.model_dir, config, rows, embeddings=args.write_embeddings)
     print(f"wrote {n} training examples and {SEEDING_FILE} to {args.model_dir}")

@@ -1,0 +1,94 @@
+"""Does the model's fit reorder the served examples well? (issue 38.) For each dev prompt the 10 (or --pools) nearest
+examples as served (slot rewrite, today's order) are reordered by nearness × exp(−w × the model's mean −log p
+of a code under the prompt), the code being the example as served (`served`: what seeding.json's `rerank`
+does) or as it is in the training data (`raw`: a fit the model's weak copying of the prompt's literals does
+not bias). Scored with the language's main metric at top-1 / 3 / 5, 95 % paired-bootstrap intervals against
+today's order; with keep_first today's first stays first and the fit orders the rest.
+
+Usage: .venv/bin/python scripts/fit_rerank.py --lang python [--weights 0.05,0.1,0.2,0.4] [--limit N --seed S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+from codefusion.model.evaluation import metrics as m
+from codefusion.model.examples.seeding import ExampleSeeds
+from codefusion.model.pipeline import DEFAULT_MODEL_DIR, Sample
+from codefusion.model.training.data import load_pairs
+from codefusion.server.cli.eval_runs import language_metrics, subsample
+from codefusion.server.cli.report import PRIMARY
+from codefusion.server.engine import Engine
+from codefusion.server.ranking import rank_candidates
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from paired_bootstrap import best_of_first, paired  # noqa: E402
+
+TOPS = (1, 3, 5)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--lang", required=True, choices=["python", "bash"])
+    p.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
+    p.add_argument("--weights", default="0.05,0.1,0.2")
+    p.add_argument("--pools", default="10,20", help="how many nearest examples the model's fit reorders")
+    p.add_argument("--served-fit", action="store_true", help="also the fit of each example as served")
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--resamples", type=int, default=2000)
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    lang, k = args.lang, 5
+    pairs = subsample(load_pairs(lang, "dev")[0], args.limit, args.seed)
+    scorer = language_metrics(lang)[PRIMARY[lang]]
+    seeds = ExampleSeeds.from_dir(args.model_dir)
+    assert seeds is not None
+    pipe = Engine(args.model_dir, device="cpu")._pipeline(lang)
+    weights = [float(v) for v in args.weights.split(",")]
+    pools = [int(v) for v in args.pools.split(",")]
+    rows: dict[str, list[list[str]]] = {}
+    t0 = time.perf_counter()
+    for pair in pairs:
+        found = seeds.nearest(pair.prompt, lang, max(pools))
+        raw = [seeds.retrievers[lang].codes[r.index] for r in found]
+        fits = {"raw": pipe.code_ce(pair.prompt, raw, lang, 0) if found else []}
+        if args.served_fit:
+            fits["served"] = pipe.code_ce(pair.prompt, [r.code for r in found], lang, 0) if found else []
+        rows.setdefault("today", []).append(
+            [c.text for c in rank_candidates(lang, [Sample(r.code, r.score, []) for r in found], k)])
+        for (kind, fit), pool, w, keep in itertools.product(fits.items(), pools, weights, (False, True)):
+            moved = [Sample(r.code, r.score * math.exp(-w * f), []) for r, f in zip(found[:pool], fit, strict=False)]
+            if keep and moved:  # today's first stays first
+                moved[0] = dataclasses.replace(moved[0], score=math.inf)
+            name = f"fit_{kind}(w={w:g},pool={pool}{',keep_first' if keep else ''})"
+            rows.setdefault(name, []).append([c.text for c in rank_candidates(lang, moved, k)])
+    ms = round(1000 * (time.perf_counter() - t0) / len(pairs), 1)
+    date = time.strftime("%Y-%m-%d")
+    scores = {name: [[scorer(c, pair) for c in row] for row, pair in zip(r, pairs, strict=True)]
+              for name, r in rows.items()}
+    for name, s in scores.items():
+        row = {"date": date, "lang": lang, "metric": PRIMARY[lang], "system": name, "prompts": len(pairs),
+               "limit": args.limit, "seed": args.seed, "ms_per_prompt_all_rows": ms,
+               **{f"top{n}": round(m.top_k(s, n), 2) for n in TOPS}}
+        if name != "today":
+            for n in TOPS:
+                row[f"vs_today_top{n}"] = paired(best_of_first(s, n), best_of_first(scores["today"], n),
+                                                 args.resamples)
+        print(json.dumps(row), flush=True)
+        if args.out:
+            with args.out.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
