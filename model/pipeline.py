@@ -115,6 +115,7 @@ class CodeFusionPipeline:
         self.masked_sampling = MaskedSampling.load(model_dir)
         self.repair_stats = {"sampled": 0, "parsed_raw": 0, "parsed_repaired": 0}
         self.runs = 0  # calls that ran the network to write samples (sample, sample_edits)
+        self.judged = 0  # calls that ran the network to judge given codes (code_ce)
         self._lock = threading.Lock()
 
     @classmethod
@@ -374,6 +375,7 @@ class CodeFusionPipeline:
             raise ValueError(f"step must be in [0, {self.config.diffusion_steps}), got {step}")
         if not codes:
             return []
+        self.judged += 1
         cfg = self.config
         ids = self._init_tokens([codes], 1, len(codes), cfg.code_len[lang], "codes").to(self.device)  # (N, L)
         prompt_ids, pad = self._prompts([prompt], lang)

@@ -1,6 +1,6 @@
 """Can the model choose each example's adaptation? (issue 38.) For each dev prompt the nearest examples are
-served with the slot rewrite (slots.py), in today's order, and as they are; per example, the model's likelihood under the
-prompt (the masked kernel's mean or summed −log p of each token while masked, CodeFusionPipeline.code_ce)
+served with the slot rewrite (slots.py), in today's order, and as they are; per example, the model's likelihood
+under the prompt (the masked kernel's mean or summed −log p of each token while masked, CodeFusionPipeline.code_ce)
 picks one of the two. Rows: examples as they are, examples + slots (today), the oracle (the better of the
 two per example, by the metric: the room a chooser has) and the model's choice; scored with the language's
 main metric at top-1 / 3 / 5, 95 % paired-bootstrap intervals against examples + slots.
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -65,19 +66,16 @@ def main() -> None:
         differ = [i for i, (a, b) in enumerate(zip(raw, slotted, strict=True)) if a.code != b.code]
         codes = [raw[i].code for i in differ] + [slotted[i].code for i in differ]
         ce = pipe.code_ce(pair.prompt, codes, lang, 0) if codes else []
-        ce_raw, ce_slot = dict(zip(differ, ce[:len(differ)])), dict(zip(differ, ce[len(differ):]))
-
-        def serve(pick) -> list[str]:  # type: ignore[no-untyped-def]
-            found = [Sample(pick(i, a, b), a.score, []) for i, (a, b) in enumerate(zip(raw, slotted, strict=True))]
-            return [c.text for c in rank_candidates(lang, found, k)]
-
-        rows.setdefault("examples", []).append(serve(lambda i, a, b: a.code))
-        rows.setdefault("slots", []).append(serve(lambda i, a, b: b.code))
-        rows.setdefault("oracle", []).append(serve(
-            lambda i, a, b: a.code if scorer(a.code, pair) > scorer(b.code, pair) else b.code))
+        doubt = {i: ce[len(differ) + j] - ce[j] for j, i in enumerate(differ)}  # the rewrite's fit minus the raw's
+        picks = {"examples": [a.code for a in raw], "slots": [b.code for b in slotted],
+                 "oracle": [a.code if scorer(a.code, pair) > scorer(b.code, pair) else b.code
+                            for a, b in zip(raw, slotted, strict=True)]}
         for mg in margins:
-            rows.setdefault(f"model_choice({mg:g})", []).append(serve(
-                lambda i, a, b, mg=mg: a.code if i in ce_raw and ce_slot[i] > ce_raw[i] + mg else b.code))
+            picks[f"model_choice({mg:g})"] = [a.code if doubt.get(i, -math.inf) > mg else b.code
+                                              for i, (a, b) in enumerate(zip(raw, slotted, strict=True))]
+        for name, chosen in picks.items():
+            found = [Sample(code, r.score, []) for code, r in zip(chosen, slotted, strict=True)]
+            rows.setdefault(name, []).append([c.text for c in rank_candidates(lang, found, k)])
     ms = round(1000 * (time.perf_counter() - t0) / len(pairs), 1)
     scores = {name: [[scorer(c, pair) for c in row] for row, pair in zip(r, pairs, strict=True)]
               for name, r in rows.items()}

@@ -104,6 +104,7 @@ class Engine:
         self.last_latency_ms: float | None = None
         self.generations = 0
         self.model_runs = 0  # sampler runs that wrote candidates (not those answered by examples as they are)
+        self.model_ranks = 0  # sampler runs in which the model judged the nearest examples (seeding.json `rerank`)
         self.top_ups = 0  # sampler runs that needed the second, top-up batch
         self.cache_hits = 0
 
@@ -283,6 +284,7 @@ class Engine:
             "lastLatencyMs": round(self.last_latency_ms, 1) if self.last_latency_ms is not None else None,
             "generations": self.generations,
             "modelRuns": self.model_runs,
+            "modelRanks": self.model_ranks,
             "topUps": self.top_ups,
             "seededLanguages": sorted(self._seeded_languages()),
             "exampleRetrieval": self._seeds.retrieval if self._seeds is not None else None,
@@ -438,7 +440,7 @@ class Engine:
         """Run the sampler (caller holds the sample lock): k per prompt, topped up to k · oversample for the
         prompts whose first k do not give k distinct valid candidates. Records the latency."""
         start = time.perf_counter()
-        runs_before = pipe.runs
+        runs_before, judged_before = pipe.runs, pipe.judged
         k = kwargs["k"]
         pools: Pools = {}  # rescored examples, for the top-up
         samples = self._first_samples(pipe, prompts, lang, kwargs, pools=pools)
@@ -454,6 +456,7 @@ class Engine:
         self.last_latency_ms = (time.perf_counter() - start) * 1000 / max(1, len(prompts))
         self.generations += 1
         self.model_runs += pipe.runs > runs_before
+        self.model_ranks += pipe.judged > judged_before
         return samples
 
     def _seed_start(self, lang: str) -> int | None:

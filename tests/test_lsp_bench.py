@@ -20,4 +20,5 @@ def test_bench_through_the_server(tiny_model_dir):
     # the completions asked once loaded (the 2 timed and a warm-up), and how many the model wrote where counted
     assert figures["completions"] == 3
     assert figures["model_runs"] is None or 0 <= figures["model_runs"] <= 3
+    assert figures["model_ranks"] is not None and 0 <= figures["model_ranks"] <= 3
     assert "completions asked" in report(figures)

@@ -254,7 +254,8 @@ def sample_masked(net: MaskedDiffusionNet, *, prompt: Tensor, prompt_pad: Tensor
 def token_logp(net: MaskedDiffusionNet, *, prompt: Tensor, prompt_pad: Tensor, codes: Tensor, seed: int = 0,
                per_prompt: int = 1, ctx: MaskedContext | None = None) -> Tensor:
     """How sure the model is of each token of given codes under the prompt: log p of every token with a random
-    half of the code masked, and then the other half (two passes), (N, L) -> (N, L).
+    half of the code masked, and then the other half (two passes), (N, L) -> (N, L). Only each code's positions up
+    to its end (through_end) are scored, the head running on those alone; the positions past it hold 0.
 
     codes (B·per_prompt, L), prompt-major. The same halves for every row (seeded), so the values compare codes.
     Unmasked tokens are copied by the sampler, not predicted, so each token is scored while it is masked."""
@@ -262,14 +263,17 @@ def token_logp(net: MaskedDiffusionNet, *, prompt: Tensor, prompt_pad: Tensor, c
     if ctx is None:
         ctx = net.request_context(net.encode(prompt, prompt_pad), prompt_pad, per_prompt, source=prompt)
     half = torch.rand(length, generator=torch.Generator().manual_seed(seed)) < 0.5  # (L,)
+    in_code = through_end(codes, net.cfg.pad_id)  # (N, L)
     out = torch.zeros((n, length), device=codes.device)
     for part in (half, ~half):
         part = part.to(codes.device)
         x = torch.where(part[None], net.mask_id, codes)  # (N, L)
         cond = net.time_condition(torch.full((n,), float(part.float().mean()), device=codes.device))
-        logits = net.forward_cached(x, ctx, None if cond is None else cond[:, None, :]).float()  # (N, L, V)
-        logp = logits.log_softmax(-1).gather(-1, codes[..., None])[..., 0]  # (N, L)
-        out = torch.where(part[None], logp, out)
+        at = (part[None] & in_code).nonzero(as_tuple=True)  # the positions this pass scores
+        if not at[0].numel():
+            continue
+        logits = net.forward_cached(x, ctx, None if cond is None else cond[:, None, :], at=at).float()  # (M, V)
+        out[at] = logits.log_softmax(-1).gather(-1, codes[at][:, None])[:, 0]
     return out
 
 

@@ -191,7 +191,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 row = lsp_row(path, device, precision, k, plan.requests, label)
                 result["lsp"].append(row)
                 say(f"LSP {label} {precision} k={k}: p50 {row['p50_ms'] or float('nan'):.1f} ms  "
-                    f"model wrote {_written(row)}  "
+                    f"model wrote {_written(row)}  ordered {_written(row, 'model_ranks')}  "
                     f"p95 {row['p95_ms'] or float('nan'):.1f} ms  initialize {row['initialize_ms']:.0f} ms  "
                     f"first items {row.get('first_items_ms') or float('nan'):.0f} ms  "
                     f"ready {row['ready_ms']:.0f} ms  RSS {row['rss_mb'] or float('nan'):.0f} MB")
@@ -287,11 +287,12 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append("")
     if result["lsp"]:
         lines += ["## Through the language server (`textDocument/completion`, request → response)", "",
-                  "| model | precision | k | p50 | p95 | model wrote | initialize | first items | all loaded "
-                  "| RSS MB |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+                  "| model | precision | k | p50 | p95 | model wrote | model ordered | initialize | first items "
+                  "| all loaded | RSS MB |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         lines += [f"| {r['model']} | {r['precision']} | {r['k']} | {_ms(r['p50_ms'])} | {_ms(r['p95_ms'])} | "
-                  f"{_written(r)} | {_ms(r['initialize_ms'])} | {_ms(r.get('first_items_ms'))} | "
+                  f"{_written(r)} | {_written(r, 'model_ranks')} | {_ms(r['initialize_ms'])} | "
+                  f"{_ms(r.get('first_items_ms'))} | "
                   f"{_ms(r['ready_ms'])} | {_ms(r['rss_mb'])} |" for r in result["lsp"]]
         lines.append("")
     if result.get("headline"):
@@ -311,9 +312,10 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _written(row: dict[str, Any]) -> str:
-    """How many of the completions asked the model wrote (modelRuns), or – where the server does not count."""
-    runs = row.get("model_runs")
+def _written(row: dict[str, Any], key: str = "model_runs") -> str:
+    """How many of the completions asked the model wrote (modelRuns; key "model_ranks": in how many it ordered the
+    nearest examples, modelRanks), or – where the server does not count."""
+    runs = row.get(key)
     return "–" if runs is None else f"{runs} of {row.get('completions')}"
 
 

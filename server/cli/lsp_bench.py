@@ -118,6 +118,8 @@ async def _measure(model: str | None, device: str, requests: int, k: int, option
         # server does not count them)
         "completions": asked,
         "model_runs": _runs(after) - _runs(status) if "modelRuns" in after else None,
+        # … and in how many it judged the nearest examples (seeding.json `rerank`; None: not counted)
+        "model_ranks": _runs(after, "modelRanks") - _runs(status, "modelRanks") if "modelRanks" in after else None,
         "initialize_ms": initialize_ms,
         "first_items_ms": first_items_ms,
         "ready_ms": ready_ms,
@@ -150,8 +152,8 @@ async def _status(client: LanguageClient) -> dict[str, Any]:
     return await client.workspace_execute_command_async(params) or {}
 
 
-def _runs(status: dict[str, Any]) -> int:
-    return int(status.get("modelRuns") or 0)
+def _runs(status: dict[str, Any], key: str = "modelRuns") -> int:
+    return int(status.get(key) or 0)
 
 
 async def _wait_ready(client: LanguageClient, timeout: float = 300) -> dict[str, Any]:
@@ -182,11 +184,17 @@ def report(figures: dict[str, Any]) -> str:
         f"LSP completion, {figures['k']} candidates, request → response over {figures['requests']} requests "
         f"on {status['device']}: p50 {figures['p50_ms']:.0f} ms, p95 {figures['p95_ms']:.0f} ms "
         f"(mean {figures['mean_ms']:.0f} ms; {langs}); default options, triggerKind Invoked\n"
-        f"the model wrote {_written(figures)} of the {figures['completions']} completions asked after loading\n"
+        f"the model wrote {_written(figures)} and ordered the examples of {_ranked(figures)} of the "
+        f"{figures['completions']} completions asked after loading\n"
         f"from spawn: initialize answered {figures['initialize_ms']:.0f} ms, first items "
         + (f"{figures['first_items_ms']:.0f} ms" if figures.get("first_items_ms") is not None else "none")
         + f", everything loaded {figures['ready_ms']:.0f} ms"
     )
+
+
+def _ranked(figures: dict[str, Any]) -> str:
+    ranks = figures.get("model_ranks")
+    return "?" if ranks is None else str(ranks)
 
 
 def _written(figures: dict[str, Any]) -> str:
