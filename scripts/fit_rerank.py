@@ -45,6 +45,7 @@ def main() -> None:
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--note", default=None, help="a note written into each row (what differs from earlier rows)")
     p.add_argument("--resamples", type=int, default=2000)
     args = p.parse_args()
     torch.set_num_threads(1)
@@ -79,7 +80,7 @@ def main() -> None:
     for name, s in scores.items():
         row = {"date": date, "lang": lang, "metric": PRIMARY[lang], "system": name, "prompts": len(pairs),
                "limit": args.limit, "seed": args.seed, "ms_per_prompt_all_rows": ms,
-               **{f"top{n}": round(m.top_k(s, n), 2) for n in TOPS}}
+               **({"note": args.note} if args.note else {}), **{f"top{n}": round(m.top_k(s, n), 2) for n in TOPS}}
         if name != "today":
             for n in TOPS:
                 row[f"vs_today_top{n}"] = paired(best_of_first(s, n), best_of_first(scores["today"], n),
