@@ -269,8 +269,9 @@ def token_logp(net: MaskedDiffusionNet, *, prompt: Tensor, prompt_pad: Tensor, c
         part = part.to(codes.device)
         x = torch.where(part[None], net.mask_id, codes)  # (N, L)
         cond = net.time_condition(torch.full((n,), float(part.float().mean()), device=codes.device))
-        at = (part[None] & in_code).nonzero(as_tuple=True)  # the positions this pass scores
-        if not at[0].numel():
+        rows, cols = (part[None] & in_code).nonzero(as_tuple=True)  # the positions this pass scores
+        at = (rows, cols)
+        if not rows.numel():
             continue
         logits = net.forward_cached(x, ctx, None if cond is None else cond[:, None, :], at=at).float()  # (M, V)
         out[at] = logits.log_softmax(-1).gather(-1, codes[at][:, None])[:, 0]
