@@ -140,8 +140,10 @@ def test_served_examples_keep_the_nearest_first_and_follow_the_model_after_it(ti
     rest = sorted(near[1:], key=lambda r: -r.score * math.exp(-50.0 * ce[near.index(r)]))
     moved = sorted(near, key=lambda r: -r.score * math.exp(-50.0 * ce[near.index(r)]))
     assert moved[0].code != near[0].code  # (without keep_first the model's judgement would put another first)
+    ranks = engine.status()["modelRanks"]
     rows = engine.sample_batch([prompt], "cf", k=3)[0]
     assert [s.text for s in rows if s.unedited] == [near[0].code] + [r.code for r in rest[:2]]
+    assert engine.status()["modelRanks"] == ranks + 1  # the request whose examples the model ordered
 
 
 def test_examples_first_puts_each_example_right_before_the_edit_of_it(tiny_random_model_dir: Path, tmp_path: Path):
