@@ -61,6 +61,7 @@ def _fake_pipeline() -> None:
         kind = "diffusion"
         edits = False  # not an edit model (CodeFusionPipeline.edits)
         runs = 0  # sampler calls (CodeFusionPipeline.runs: the engine's modelRuns)
+        judged = 0  # calls that judged given codes (CodeFusionPipeline.judged: the engine's modelRanks)
 
         def num_parameters(self) -> int:
             return 0
