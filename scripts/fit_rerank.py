@@ -13,14 +13,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
-import json
 import math
 import sys
 import time
 from pathlib import Path
 
 import torch
-from codefusion.model.evaluation import metrics as m
 from codefusion.model.examples.seeding import ExampleSeeds
 from codefusion.model.pipeline import DEFAULT_MODEL_DIR, Sample
 from codefusion.model.training.data import load_pairs
@@ -30,7 +28,7 @@ from codefusion.server.engine import Engine
 from codefusion.server.ranking import rank_candidates
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from paired_bootstrap import best_of_first, paired  # noqa: E402
+from paired_bootstrap import report_rows  # noqa: E402
 
 TOPS = (1, 3, 5)
 
@@ -77,19 +75,9 @@ def main() -> None:
     date = time.strftime("%Y-%m-%d")
     scores = {name: [[scorer(c, pair) for c in row] for row, pair in zip(r, pairs, strict=True)]
               for name, r in rows.items()}
-    for name, s in scores.items():
-        row = {"date": date, "lang": lang, "metric": PRIMARY[lang], "system": name, "prompts": len(pairs),
-               "limit": args.limit, "seed": args.seed, "ms_per_prompt_all_rows": ms,
-               **({"note": args.note} if args.note else {}), **{f"top{n}": round(m.top_k(s, n), 2) for n in TOPS}}
-        if name != "today":
-            for n in TOPS:
-                row[f"vs_today_top{n}"] = paired(best_of_first(s, n), best_of_first(scores["today"], n),
-                                                 args.resamples)
-        print(json.dumps(row), flush=True)
-        if args.out:
-            with args.out.open("a", encoding="utf-8") as f:
-                f.write(json.dumps(row) + "\n")
-
+    meta = {"date": date, "lang": lang, "metric": PRIMARY[lang], "prompts": len(pairs), "limit": args.limit,
+            "seed": args.seed, "ms_per_prompt_all_rows": ms, **({"note": args.note} if args.note else {})}
+    report_rows(scores, "today", meta, TOPS, args.resamples, args.out)
 
 if __name__ == "__main__":
     main()

@@ -48,6 +48,24 @@ def paired(x: list[float], y: list[float], resamples: int) -> list[float]:
     return [round(v, 2) for v in interval([a - b for a, b in zip(x, y, strict=True)], resamples)]
 
 
+def report_rows(scores: dict[str, list[list[float]]], base: str, meta: dict, tops: Sequence[int], resamples: int,
+                out: Path | None = None) -> None:
+    """One JSON row per system of `scores` (per prompt, each served candidate's score): `meta`, the system's
+    top-n, and for every other system its paired difference against `base` at each n; printed and, with
+    `out`, appended to that JSONL."""
+    from codefusion.model.evaluation.metrics import top_k
+
+    for name, s in scores.items():
+        row = {**meta, "system": name, **{f"top{n}": round(top_k(s, n), 2) for n in tops}}
+        if name != base:
+            for n in tops:
+                row[f"vs_{base}_top{n}"] = paired(best_of_first(s, n), best_of_first(scores[base], n), resamples)
+        print(json.dumps(row), flush=True)
+        if out:
+            with out.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(row) + "\n")
+
+
 def compare_runs(a: dict, b: dict, resamples: int = 2000) -> dict:
     """A − B over two `codefusion eval` outputs (their `predictions`) for the same prompts, in the metric's
     units: {"topN": [mean A, mean B, [difference, low, high]]}."""
