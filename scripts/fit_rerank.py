@@ -39,6 +39,8 @@ def main() -> None:
     p.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
     p.add_argument("--weights", default="0.05,0.1,0.2")
     p.add_argument("--pools", default="10,20", help="how many nearest examples the model's fit reorders")
+    p.add_argument("--keep-near", default="", help="nearness thresholds: the nearest stays first only when its "
+                                                   "score reaches t (comma-separated; default: none tried)")
     p.add_argument("--served-fit", action="store_true", help="also the fit of each example as served")
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
@@ -55,6 +57,7 @@ def main() -> None:
     pipe = Engine(args.model_dir, device="cpu")._pipeline(lang)
     weights = [float(v) for v in args.weights.split(",")]
     pools = [int(v) for v in args.pools.split(",")]
+    near = [float(v) for v in args.keep_near.split(",") if v]
     rows: dict[str, list[list[str]]] = {}
     t0 = time.perf_counter()
     for pair in pairs:
@@ -65,11 +68,13 @@ def main() -> None:
             fits["served"] = pipe.code_ce(pair.prompt, [r.code for r in found], lang, 0) if found else []
         rows.setdefault("today", []).append(
             [c.text for c in rank_candidates(lang, [Sample(r.code, r.score, []) for r in found], k)])
-        for (kind, fit), pool, w, keep in itertools.product(fits.items(), pools, weights, (False, True)):
+        keeps: list[float | None] = [None, 0.0, *near]  # None: all reordered; t: the nearest stays first if >= t
+        for (kind, fit), pool, w, keep in itertools.product(fits.items(), pools, weights, keeps):
             moved = [Sample(r.code, r.score * math.exp(-w * f), []) for r, f in zip(found[:pool], fit, strict=False)]
-            if keep and moved:  # today's first stays first
+            if keep is not None and moved and found[0].score >= keep:  # today's first stays first
                 moved[0] = dataclasses.replace(moved[0], score=math.inf)
-            name = f"fit_{kind}(w={w:g},pool={pool}{',keep_first' if keep else ''})"
+            tag = "" if keep is None else ",keep_first" if not keep else f",keep_first_if_near({keep:g})"
+            name = f"fit_{kind}(w={w:g},pool={pool}{tag})"
             rows.setdefault(name, []).append([c.text for c in rank_candidates(lang, moved, k)])
     ms = round(1000 * (time.perf_counter() - t0) / len(pairs), 1)
     date = time.strftime("%Y-%m-%d")
