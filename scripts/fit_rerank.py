@@ -41,6 +41,8 @@ def main() -> None:
     p.add_argument("--pools", default="10,20", help="how many nearest examples the model's fit reorders")
     p.add_argument("--keep-near", default="", help="nearness thresholds: the nearest stays first only when its "
                                                    "score reaches t (comma-separated; default: none tried)")
+    p.add_argument("--pmi", default="", help="λ values: also judge by the fit minus λ × the code's fit under an empty "
+                                              "prompt (how much the request explains the code; comma-separated)")
     p.add_argument("--served-fit", action="store_true", help="also the fit of each example as served")
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
@@ -58,12 +60,17 @@ def main() -> None:
     weights = [float(v) for v in args.weights.split(",")]
     pools = [int(v) for v in args.pools.split(",")]
     near = [float(v) for v in args.keep_near.split(",") if v]
+    pmi = [float(v) for v in args.pmi.split(",") if v]
     rows: dict[str, list[list[str]]] = {}
     t0 = time.perf_counter()
     for pair in pairs:
         found = seeds.nearest(pair.prompt, lang, max(pools))
         raw = [seeds.retrievers[lang].codes[r.index] for r in found]
         fits = {"raw": pipe.code_ce(pair.prompt, raw, lang, 0) if found else []}
+        if pmi and found:  # the code's likelihood with no prompt: how much this prompt explains it (λ ·)
+            alone = pipe.code_ce("", raw, lang, 0)
+            for lam in pmi:
+                fits[f"pmi{lam:g}"] = [c - lam * a for c, a in zip(fits["raw"], alone, strict=True)]
         if args.served_fit:
             fits["served"] = pipe.code_ce(pair.prompt, [r.code for r in found], lang, 0) if found else []
         rows.setdefault("today", []).append(
