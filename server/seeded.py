@@ -91,9 +91,8 @@ def nearest_examples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompt: str,
     if pools is not None and prompt in pools and pools[prompt][0] >= size:
         return pools[prompt][1][:n]
     found = seeds.nearest(prompt, lang, size)
-    skip = int(lang in seeds.config.rerank_keep_first)  # the nearest stays first: the model need not judge it
-    ce = pipe.code_ce(prompt, seeds.judged_codes(found[skip:], lang), lang, seeds.config.rerank_step)
-    rescored = seeds.rescored(found, [0.0] * min(skip, len(found)) + ce, lang)
+    ce = pipe.code_ce(prompt, seeds.judged_codes(found, lang), lang, seeds.config.rerank_step)
+    rescored = seeds.rescored(found, ce, lang)
     if pools is not None:
         pools[prompt] = (size, rescored)
     return rescored[:n]

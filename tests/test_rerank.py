@@ -43,7 +43,8 @@ def test_keep_first_leaves_the_nearest_first_and_the_fit_orders_the_rest(tmp_pat
     seeds = _write(tmp_path, SeedingConfig({"cf": 100}, rerank={"cf": 1.0}, rerank_keep_first=("cf",)))
     assert seeds.config.rerank_keep_first == ("cf",)  # written and read back
     found = [Retrieved("A()", 0.9, 0), Retrieved("B()", 0.8, 1), Retrieved("C()", 0.5, 2)]
-    got = seeds.rescored(found, [2.0, 3.0, 0.0], "cf")
+    assert seeds.judged_codes(found, "cf") == ["B()", "C()"]  # the nearest is not judged
+    got = seeds.rescored(found, [3.0, 0.0], "cf")
     assert [r.code for r in got] == ["A()", "C()", "B()"]  # A keeps 0.9 though the model doubts it most
     assert got[0].score == 0.9 and got[2].score == pytest.approx(0.8 * math.exp(-3.0))
 
@@ -136,9 +137,12 @@ def test_served_examples_keep_the_nearest_first_and_follow_the_model_after_it(ti
     seeds, pipe = ExampleSeeds.from_dir(model), engine._pipeline()
     assert seeds is not None
     near = seeds.nearest(prompt, "cf", 10)
-    ce = pipe.code_ce(prompt, seeds.judged_codes(near, "cf"), "cf", 300)  # each example as it is
-    rest = sorted(near[1:], key=lambda r: -r.score * math.exp(-50.0 * ce[near.index(r)]))
-    moved = sorted(near, key=lambda r: -r.score * math.exp(-50.0 * ce[near.index(r)]))
+    codes = seeds.judged_codes(near, "cf")  # each example as it is, all but the nearest
+    assert len(codes) == len(near) - 1
+    ce = pipe.code_ce(prompt, codes, "cf", 300)
+    rest = sorted(near[1:], key=lambda r: -r.score * math.exp(-50.0 * ce[near.index(r) - 1]))
+    every = pipe.code_ce(prompt, [seeds.retrievers["cf"].codes[r.index] for r in near], "cf", 300)
+    moved = sorted(near, key=lambda r: -r.score * math.exp(-50.0 * every[near.index(r)]))
     assert moved[0].code != near[0].code  # (without keep_first the model's judgement would put another first)
     ranks = engine.status()["modelRanks"]
     rows = engine.sample_batch([prompt], "cf", k=3)[0]

@@ -264,20 +264,28 @@ class ExampleSeeds:
     def rescored(self, found: list[Retrieved], ce: list[float], lang: str) -> list[Retrieved]:
         """The examples reordered by nearness × exp(−weight × the model's cross-entropy restoring each one
         from `rerank_step` under the request, CodeFusionPipeline.code_ce): the product of the retriever's
-        and the model's judgement (scores stay in (0, 1]). Dev-tuned per language (docs/experiments.md)."""
+        and the model's judgement (scores stay in (0, 1]). Dev-tuned per language (docs/experiments.md).
+        ce: one value per code judged_codes(found, lang) gives; an example it leaves out (the nearest, for
+        seeding.json's `rerank_keep_first` languages) keeps its score, so it stays first."""
         weight = self.rerank_weight(lang)
-        keep = int(lang in self.config.rerank_keep_first)  # the nearest keeps its score, so it stays first
-        moved = [dataclasses.replace(r, score=r.score * math.exp(-weight * c)) if i >= keep else r
-                 for i, (r, c) in enumerate(zip(found, ce, strict=True))]
+        kept = self._kept(found, lang)
+        moved = found[:kept] + [dataclasses.replace(r, score=r.score * math.exp(-weight * c))
+                                for r, c in zip(found[kept:], ce, strict=True)]
         return sorted(moved, key=lambda r: -r.score)
 
     def judged_codes(self, found: list[Retrieved], lang: str) -> list[str]:
-        """The codes the model's fit is measured on when it rescores `found`: as served, or for seeding.json's
-        `rerank_as_is` languages each example's code as it is in the training data."""
+        """The codes the model's fit is measured on when it rescores `found` (all but the nearest for
+        seeding.json's `rerank_keep_first` languages): as served, or for its `rerank_as_is` languages each
+        example's code as it is in the training data."""
+        judged = found[self._kept(found, lang):]
         if lang not in self.config.rerank_as_is:
-            return [r.code for r in found]
+            return [r.code for r in judged]
         codes = self.retrievers[lang].codes
-        return [codes[r.index] for r in found]
+        return [codes[r.index] for r in judged]
+
+    def _kept(self, found: list[Retrieved], lang: str) -> int:
+        """How many of `found` keep their place unjudged: the nearest for `rerank_keep_first` languages."""
+        return min(len(found), int(lang in self.config.rerank_keep_first))
 
     @staticmethod
     def write(model_dir: str | Path, config: SeedingConfig, pairs: Iterable[tuple[str, str, str]], *,
