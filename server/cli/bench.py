@@ -191,7 +191,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 row = lsp_row(path, device, precision, k, plan.requests, label)
                 result["lsp"].append(row)
                 say(f"LSP {label} {precision} k={k}: p50 {row['p50_ms'] or float('nan'):.1f} ms  "
-                    f"model wrote {_written(row)}  ordered {_written(row, 'model_ranks')}  "
+                    f"model wrote {_counted(row)}  ordered {_counted(row, 'model_ranks')}  "
                     f"p95 {row['p95_ms'] or float('nan'):.1f} ms  initialize {row['initialize_ms']:.0f} ms  "
                     f"first items {row.get('first_items_ms') or float('nan'):.0f} ms  "
                     f"ready {row['ready_ms']:.0f} ms  RSS {row['rss_mb'] or float('nan'):.0f} MB")
@@ -291,7 +291,7 @@ def markdown(result: dict[str, Any]) -> str:
                   "| all loaded | RSS MB |",
                   "|---|---|---|---|---|---|---|---|---|---|---|"]
         lines += [f"| {r['model']} | {r['precision']} | {r['k']} | {_ms(r['p50_ms'])} | {_ms(r['p95_ms'])} | "
-                  f"{_written(r)} | {_written(r, 'model_ranks')} | {_ms(r['initialize_ms'])} | "
+                  f"{_counted(r)} | {_counted(r, 'model_ranks')} | {_ms(r['initialize_ms'])} | "
                   f"{_ms(r.get('first_items_ms'))} | "
                   f"{_ms(r['ready_ms'])} | {_ms(r['rss_mb'])} |" for r in result["lsp"]]
         lines.append("")
@@ -312,7 +312,7 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _written(row: dict[str, Any], key: str = "model_runs") -> str:
+def _counted(row: dict[str, Any], key: str = "model_runs") -> str:
     """How many of the completions asked the model wrote (modelRuns; key "model_ranks": in how many it ordered the
     nearest examples, modelRanks), or – where the server does not count."""
     runs = row.get(key)

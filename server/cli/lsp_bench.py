@@ -117,9 +117,9 @@ async def _measure(model: str | None, device: str, requests: int, k: int, option
         # the completions asked after loading (warm-up included) and how many of them the model wrote (None: the
         # server does not count them)
         "completions": asked,
-        "model_runs": _runs(after) - _runs(status) if "modelRuns" in after else None,
+        "model_runs": _count(after) - _count(status) if "modelRuns" in after else None,
         # … and in how many it judged the nearest examples (seeding.json `rerank`; None: not counted)
-        "model_ranks": _runs(after, "modelRanks") - _runs(status, "modelRanks") if "modelRanks" in after else None,
+        "model_ranks": _count(after, "modelRanks") - _count(status, "modelRanks") if "modelRanks" in after else None,
         "initialize_ms": initialize_ms,
         "first_items_ms": first_items_ms,
         "ready_ms": ready_ms,
@@ -152,7 +152,8 @@ async def _status(client: LanguageClient) -> dict[str, Any]:
     return await client.workspace_execute_command_async(params) or {}
 
 
-def _runs(status: dict[str, Any], key: str = "modelRuns") -> int:
+def _count(status: dict[str, Any], key: str = "modelRuns") -> int:
+    """A counter of codefusion.status (modelRuns, modelRanks); 0 where absent."""
     return int(status.get(key) or 0)
 
 
