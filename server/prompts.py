@@ -38,6 +38,7 @@ class Prompt:
     insert_line: int
     indent: str
     names: tuple[str, ...] = ()  # what the code around the prompt already names (code_names), nearest first
+    params: tuple[str, ...] = ()  # a docstring's function's parameters (def_parameters), the body's inputs
 
 
 def language_for(language_id: str | None, uri: str = "") -> str | None:
@@ -174,7 +175,7 @@ def extract_prompt(
             if _body_is_empty(lines, line, _indent_of(lines[first - 1])):
                 indent = before_cursor if len(before_cursor) >= len(doc_indent) else doc_indent
                 return Prompt(prompt_text, lang, PromptKind.DOCSTRING, first, last, line, indent,
-                              code_names(lines, first, lang))
+                              code_names(lines, first, lang), tuple(def_parameters(lines[first - 1])))
     return None
 
 
@@ -306,13 +307,14 @@ _DEFINES = re.compile(r"^\s*(?:def|class)\s+(\w+)|^(\w+)\s*=[^=]")
 
 
 def missing_imports(code: str, document: str) -> list[str]:
-    """`import X` lines a Python candidate needs and the document lacks: standard-library modules the candidate
-    reads an attribute of (`json.loads(text)`) without binding them, that the document neither imports nor
-    defines. [] when the candidate does not parse."""
+    """The import lines a Python candidate needs and the document lacks: `import X` for the standard-library
+    modules the candidate reads an attribute of (`json.loads(text)`), `from X import N` for the standard-library
+    names it uses bare (`reduce(f, xs)`, `chain.from_iterable(a)`: slots.LIBRARY_NAMES), where the candidate
+    does not bind them and the document neither imports nor defines them. [] when the candidate does not parse."""
     import ast
     import sys
 
-    from codefusion.model.examples.slots import scan_names
+    from codefusion.model.examples.slots import LIBRARY_NAMES, scan_names
 
     try:
         tree = ast.parse(code)
@@ -338,6 +340,10 @@ def missing_imports(code: str, document: str) -> list[str]:
     for name in dict.fromkeys(used):
         if name in stdlib and name not in bound and name not in have:
             out.append(f"import {name}")
+    bare = [n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)]
+    for name in dict.fromkeys(bare):
+        if name in LIBRARY_NAMES and name not in bound and name not in have and f"import {name}" not in out:
+            out.append(f"from {LIBRARY_NAMES[name]} import {name}")
     return out
 
 

@@ -124,26 +124,36 @@ def _places(lang: str, first: list[Candidate], last: list[Candidate], k: int, n_
     return out
 
 
-def function_bodies(candidates: Sequence[Candidate], request: str = "", names: Sequence[str] = ()) -> list[Candidate]:
+def function_bodies(candidates: Sequence[Candidate], request: str = "", names: Sequence[str] = (),
+                    params: Sequence[str] = ()) -> list[Candidate]:
     """Candidates for the body of a function under its docstring: one-line values returned (prompts.py's
-    as_function_body), duplicates that makes dropped; then those that read none of the names the docstring
-    mentions (`names`: the user's, a function's parameters first) after those that read one (a body that
-    ignores the parameters its docstring names rarely does the task); ranks renumbered."""
+    as_function_body); an example's variables that nothing binds take the function's parameters the body does
+    not read yet (`params`; `[item for sublist in l for item in sublist]` under `def flatten(xs)` reads `xs`,
+    whether or not the docstring names it: a function's inputs are its parameters); duplicates that makes
+    dropped. Then those that still read a name nothing defines (not a parameter, not one of `names`, the
+    user's: NameError when called) go last, and those that read none of the names the docstring mentions
+    after those that read one (a body that ignores the parameters its docstring names rarely does the task);
+    ranks renumbered."""
     import dataclasses
 
-    from codefusion.model.examples.slots import reads
+    from codefusion.model.examples.slots import bind_names, reads, scan_names
 
     from .prompts import as_function_body
     from .seeded import mentioned
 
     said = mentioned(names, request)
+    known = set(names) | set(params)
     out: list[Candidate] = []
+    undefined: set[str] = set()  # texts that read a name nothing defines
     seen: set[str] = set()
     for c in candidates:
         text = as_function_body(c.text, request)
+        if params:
+            text = bind_names(text, params)
         if text not in seen:
             seen.add(text)
             out.append(dataclasses.replace(c, text=text))
-    if said:
-        out.sort(key=lambda c: not any(reads(c.text, n) for n in said))
+            if any(n not in known for n, _ in scan_names(text)[0]):
+                undefined.add(text)
+    out.sort(key=lambda c: (c.text in undefined, bool(said) and not any(reads(c.text, n) for n in said)))
     return [dataclasses.replace(c, rank=i + 1) for i, c in enumerate(out)]

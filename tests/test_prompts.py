@@ -64,6 +64,9 @@ def test_docstring_of_empty_function_is_a_prompt():
     p = extract_prompt(text, 2, 4, "python")
     assert p is not None and p.kind is PromptKind.DOCSTRING
     assert p.text == "Return the sum of a and b." and p.indent == "    "
+    assert p.params == ("a", "b")
+    comment = extract_prompt("def f(x):\n    # double x\n    \n", 2, 4, "python")
+    assert comment is not None and comment.kind is PromptKind.COMMENT and comment.params == ()
 
 
 def test_multiline_docstring_and_non_empty_body():
@@ -116,6 +119,12 @@ def test_missing_imports_names_the_standard_modules_a_candidate_reads_and_the_fi
     assert missing_imports("np.array(x)", "") == []  # not the standard library: the user's choice
     assert missing_imports("[json.x for json in xs]", "") == []  # bound in the candidate itself
     assert missing_imports("json = 1 +", "") == []  # does not parse
+    # standard-library names used bare: their `from` import, unless the file has it or defines the name
+    assert missing_imports("list(chain.from_iterable(xs))", "") == ["from itertools import chain"]
+    assert missing_imports("reduce(lambda a, b: a * b, xs)", "") == ["from functools import reduce"]
+    assert missing_imports("reduce(f, xs)", "from functools import reduce\n") == []
+    assert missing_imports("reduce(f, xs)", "def reduce(f, xs):\n    pass\n") == []
+    assert missing_imports("[reduce for reduce in xs]", "") == []
 
 
 def test_imports_go_after_the_last_import_or_the_files_header():

@@ -118,3 +118,24 @@ def test_docstring_bodies_that_read_the_names_it_mentions_come_first():
     assert [c.rank for c in got] == [1, 2, 3, 4]
     unsaid = function_bodies(cands, "Count the words.", ["sentence"])  # no name mentioned: the order stays
     assert [c.text for c in unsaid][0] == "return len('a b c'.split())"
+
+
+def test_docstring_bodies_read_the_parameters_not_the_examples_names():
+    """An example's variable that nothing binds takes a parameter the body does not read yet, whether or not
+    the docstring names it; a body still reading a name nothing defines (NameError when called) goes last;
+    a name the user's code defines above the function, and a standard-library name (its import comes with
+    the candidate), are not undefined."""
+    from codefusion.server.ranking import Candidate, function_bodies
+
+    cands = [Candidate("[item for sublist in l for item in sublist]", 0.9, 1),
+             Candidate("sorted(a, key=b)", 0.8, 2),
+             Candidate("list(chain.from_iterable(a))", 0.7, 3),
+             Candidate("[y for x in xs for y in x if y in TABLE]", 0.6, 4)]
+    got = function_bodies(cands, "Flatten a list of lists into a single list.", ["xs", "TABLE"], ["xs"])
+    assert [c.text for c in got] == ["return [item for sublist in xs for item in sublist]",
+                                     "return list(chain.from_iterable(xs))",
+                                     "return [y for x in xs for y in x if y in TABLE]",
+                                     "return sorted(xs, key=b)"]  # b: no parameter left to bind it to
+    assert [c.rank for c in got] == [1, 2, 3, 4]
+    two = function_bodies([Candidate("d1.update(other)", 0.9, 1)], "Merge two dicts.", ["a", "b"], ["a", "b"])
+    assert [c.text for c in two] == ["return a.update(b)"]  # free variables take the parameters in order

@@ -207,14 +207,36 @@ _MODULES = frozenset(getattr(sys, "stdlib_module_names", ())) | {
     "models", "settings"}
 
 
+# Standard-library functions and classes that snippets use bare (`list(chain.from_iterable(a))`, `reduce(f, xs)`):
+# not the user's values, and each needs its `from` import (server/prompts.missing_imports adds it). Names that
+# are also common variable names (`count`, `choice`, `mode`, `digits`) are left out.
+LIBRARY_NAMES: dict[str, str] = {
+    **dict.fromkeys(("chain", "groupby", "islice", "product", "permutations", "combinations", "zip_longest",
+                     "accumulate"), "itertools"),
+    **dict.fromkeys(("defaultdict", "Counter", "OrderedDict", "deque", "namedtuple"), "collections"),
+    **dict.fromkeys(("reduce", "partial", "lru_cache", "wraps"), "functools"),
+    **dict.fromkeys(("itemgetter", "attrgetter"), "operator"),
+    **dict.fromkeys(("sqrt", "floor", "ceil", "factorial", "gcd", "isclose"), "math"),
+    **dict.fromkeys(("randint", "shuffle"), "random"),
+    **dict.fromkeys(("date", "timedelta"), "datetime"),
+    **dict.fromkeys(("bisect_left", "bisect_right", "insort"), "bisect"),
+    **dict.fromkeys(("heappush", "heappop", "heapify", "nlargest", "nsmallest"), "heapq"),
+    **dict.fromkeys(("check_output", "Popen"), "subprocess"),
+    **dict.fromkeys(("copyfile", "rmtree"), "shutil"),
+    "monthrange": "calendar", "literal_eval": "ast", "Decimal": "decimal", "Fraction": "fractions",
+    "Path": "pathlib", "sleep": "time", "deepcopy": "copy", "median": "statistics", "urlopen": "urllib.request",
+    "pprint": "pprint",
+}
+
+
 Uses = list[tuple[int, int, int]]  # (line, start column, end column) of each use of a name
 
 
 def scan_names(code: str) -> tuple[list[tuple[str, Uses]], set[str]]:
     """A Python snippet's free variables, first use first, each with its uses' (line, start, end) columns: names
     read but never bound in it (assigned, loop or comprehension targets, parameters, imports, definitions), that
-    are not builtins, modules (_MODULES read an attribute of), called (a function defined elsewhere) or
-    class-like (Capitalised, longer than one letter); and the names it binds. ([], set()) when the snippet does
+    are not builtins, modules (_MODULES read an attribute of), called (a function defined elsewhere),
+    class-like (Capitalised, longer than one letter) or LIBRARY_NAMES; and the names it binds. ([], set()) when the snippet does
     not parse."""
     try:
         tree = ast.parse(code)
@@ -241,7 +263,7 @@ def scan_names(code: str) -> tuple[list[tuple[str, Uses]], set[str]]:
         elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in _MODULES:
             called.add(node.value.id)  # a module (`os.path`), not a value: `string` alone may be a variable
     free = [(n, sorted(u)) for n, u in uses.items() if n not in bound and n not in called and n not in ("self", "cls")
-            and not hasattr(builtins, n) and not (n[0].isupper() and len(n) > 1)]
+            and not hasattr(builtins, n) and not (n[0].isupper() and len(n) > 1) and n not in LIBRARY_NAMES]
     return sorted(free, key=lambda f: f[1][0]), bound
 
 

@@ -64,7 +64,7 @@ def candidates_for(engine: Engine, stub: str, k: int) -> list[str]:
     """What the editor is served at the body line under the stub's docstring."""
     prompt = stub_prompt(stub)
     found = engine.generate(prompt.text, "python", k=k, names=prompt.names)
-    return [c.text for c in function_bodies(found, prompt.text, prompt.names)]
+    return [c.text for c in function_bodies(found, prompt.text, prompt.names, prompt.params)]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             prompt = stub_prompt(stub)
             found = [Sample(r.code, r.score, []) for r in finder(prompt.text)]
             return [c.text for c in function_bodies(rank_candidates("python", found, args.k), prompt.text,
-                                                    prompt.names)]
+                                                    prompt.names, prompt.params)]
     else:
         engine = Engine(args.model, seeding=args.system == "served")
         try:

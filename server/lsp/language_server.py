@@ -269,7 +269,7 @@ class CodeFusionServer(LanguageServer):
             if ticket.stop.is_set():  # the document changed while the sampler finished
                 raise JsonRpcContentModified("superseded by a newer request")
             if prompt.kind is PromptKind.DOCSTRING:
-                return function_bodies(candidates, prompt.text, prompt.names)
+                return function_bodies(candidates, prompt.text, prompt.names, prompt.params)
             return candidates
         except asyncio.CancelledError:
             ticket.stop.set()  # the sampler thread sees it between denoising steps
