@@ -236,8 +236,8 @@ def scan_names(code: str) -> tuple[list[tuple[str, Uses]], set[str]]:
     """A Python snippet's free variables, first use first, each with its uses' (line, start, end) columns: names
     read but never bound in it (assigned, loop or comprehension targets, parameters, imports, definitions), that
     are not builtins, modules (_MODULES read an attribute of), called (a function defined elsewhere),
-    class-like (Capitalised, longer than one letter) or LIBRARY_NAMES; and the names it binds. ([], set()) when the snippet does
-    not parse."""
+    class-like (Capitalised, longer than one letter) or LIBRARY_NAMES; and the names it binds. ([], set()) when
+    the snippet does not parse."""
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
