@@ -124,6 +124,9 @@ def _places(lang: str, first: list[Candidate], last: list[Candidate], k: int, n_
     return out
 
 
+DOCSTRING_POOL = 2  # a function body is chosen from this many times the candidates asked (function_bodies)
+
+
 def function_bodies(candidates: Sequence[Candidate], request: str = "", names: Sequence[str] = (),
                     params: Sequence[str] = ()) -> list[Candidate]:
     """Candidates for the body of a function under its docstring: one-line values returned (prompts.py's

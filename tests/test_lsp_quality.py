@@ -83,6 +83,24 @@ async def test_docstring_candidates_use_the_functions_parameter_names(client: La
     assert all(validate("python", apply_edit(text, i.text_edit)) for i in result.items)  # type: ignore[arg-type]
 
 
+async def test_docstring_bodies_take_the_parameters_the_docstring_does_not_name(client: LanguageClient):
+    """`rows` is not in the docstring, yet the examples' lists become `rows`: one of the (at most five) bodies,
+    run as the function's body, flattens a list of lists."""
+    text = 'def flatten(rows):\n    """Join the nested lists into one list."""\n    \n'
+    open_doc(client, "file:///q/flat.py", text, "python")
+    result = await complete(client, "file:///q/flat.py", 2, 4)
+    assert result is not None and 1 <= len(result.items) <= 5
+    results = []
+    for item in result.items:
+        scope: dict[str, object] = {}
+        try:
+            exec(apply_edit(text, item.text_edit), scope)  # type: ignore[arg-type]
+            results.append(scope["flatten"]([[1], [2, 3]]))  # type: ignore[operator]
+        except Exception as exc:  # a candidate that does something else: fine, one must flatten
+            results.append(exc)
+    assert [1, 2, 3] in results, ([item_code(i) for i in result.items], results)
+
+
 async def test_a_candidate_that_reads_a_module_brings_its_import(client: LanguageClient):
     """A completion whose code reads `json` carries `import json` as an additional edit; applied, the function
     runs."""

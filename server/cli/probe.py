@@ -3,7 +3,8 @@
 Each stub (model/evaluation/docstring_probe.jsonl: `{"id", "stub", "test"}`, written from common one-line
 tasks, not from the data) is a `def` line and its docstring; the prompt is read exactly as the language
 server reads it at the body line (prompts.extract_prompt: the docstring, and the names the code has, the
-parameters first), and the served candidates go through the same body rule (ranking.function_bodies). Each
+parameters first), and the served candidates go through the same body rule (ranking.function_bodies, the
+k bodies chosen from DOCSTRING_POOL × k candidates, as the server does). Each
 candidate is run as the function's body (after the imports it needs, which the editor adds with it) with the
 stub's test in a fresh Python process with a time limit;
 pass@k is the share of stubs where one of the first k candidates passes.
@@ -21,7 +22,7 @@ from typing import Any
 
 from ..engine import Engine, EngineNotReady
 from ..prompts import Prompt, extract_prompt, indent_code, missing_imports
-from ..ranking import function_bodies
+from ..ranking import DOCSTRING_POOL, function_bodies
 
 PROBE = Path(__file__).resolve().parents[2] / "model" / "evaluation" / "docstring_probe.jsonl"
 TIME_LIMIT_S = 5.0
@@ -63,8 +64,8 @@ def stub_prompt(stub: str) -> Prompt:
 def candidates_for(engine: Engine, stub: str, k: int) -> list[str]:
     """What the editor is served at the body line under the stub's docstring."""
     prompt = stub_prompt(stub)
-    found = engine.generate(prompt.text, "python", k=k, names=prompt.names)
-    return [c.text for c in function_bodies(found, prompt.text, prompt.names, prompt.params)]
+    found = engine.generate(prompt.text, "python", k=k * DOCSTRING_POOL, names=prompt.names)
+    return [c.text for c in function_bodies(found, prompt.text, prompt.names, prompt.params)][:k]
 
 
 def run(args: argparse.Namespace) -> int:

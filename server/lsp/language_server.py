@@ -25,7 +25,7 @@ from pygls.workspace import TextDocument
 from ..engine import Engine, EngineNotReady, EngineState
 from ..options import ServerOptions, update_options
 from ..prompts import Prompt, PromptKind, extract_prompt, language_for, prompt_at_comment
-from ..ranking import Candidate, function_bodies
+from ..ranking import DOCSTRING_POOL, Candidate, function_bodies
 from ..version import version
 from .protocol import CodeFusionProtocol
 
@@ -229,12 +229,23 @@ class CodeFusionServer(LanguageServer):
             prompt = prompt_at_comment(text, line, lang)
         return Snapshot(doc.uri, doc.version, text, prompt) if prompt is not None else None
 
+    def _asked(self, prompt: Prompt) -> int:
+        """How many candidates the engine is asked for: a function body is chosen from DOCSTRING_POOL times the
+        candidates served (function_bodies)."""
+        return self.options.numCandidates * (DOCSTRING_POOL if prompt.kind is PromptKind.DOCSTRING else 1)
+
+    def _served(self, prompt: Prompt, candidates: list[Candidate]) -> list[Candidate]:
+        if prompt.kind is PromptKind.DOCSTRING:
+            return function_bodies(candidates, prompt.text, prompt.names, prompt.params)[:self.options.numCandidates]
+        return candidates
+
     def cached(self, prompt: Prompt) -> list[Candidate] | None:
         o = self.options
-        return self.engine.cached(
-            prompt.text, prompt.lang, k=o.numCandidates, steps=o.steps, seed=o.seed, max_tokens=o.maxTokens,
+        found = self.engine.cached(
+            prompt.text, prompt.lang, k=self._asked(prompt), steps=o.steps, seed=o.seed, max_tokens=o.maxTokens,
             names=prompt.names,
         )
+        return None if found is None else self._served(prompt, found)
 
     async def generate(self, feature: str, uri: str, prompt: Prompt, *, automatic: bool = False
                        ) -> list[Candidate] | None:
@@ -258,7 +269,7 @@ class CodeFusionServer(LanguageServer):
                 self.engine.generate,
                 prompt.text,
                 prompt.lang,
-                k=o.numCandidates,
+                k=self._asked(prompt),
                 steps=o.steps,
                 seed=o.seed,
                 max_tokens=o.maxTokens,
@@ -268,9 +279,7 @@ class CodeFusionServer(LanguageServer):
             candidates = await asyncio.get_running_loop().run_in_executor(self.sampler, call)
             if ticket.stop.is_set():  # the document changed while the sampler finished
                 raise JsonRpcContentModified("superseded by a newer request")
-            if prompt.kind is PromptKind.DOCSTRING:
-                return function_bodies(candidates, prompt.text, prompt.names, prompt.params)
-            return candidates
+            return self._served(prompt, candidates)
         except asyncio.CancelledError:
             ticket.stop.set()  # the sampler thread sees it between denoising steps
             raise
