@@ -109,10 +109,42 @@ def comment_block(lines: list[str], line: int, lang: str) -> tuple[int, int, str
     return (first, last, text) if text else None
 
 
-def _docstring_above(lines: list[str], line: int) -> tuple[int, int, str, str] | None:
-    """A docstring ending on the nearest non-blank line above `line`, directly under a `def`.
+MAX_DEF_LINES = 12  # a `def` header split over lines (one parameter per line, annotations) spans at most this many
+# Where a docstring's sections begin (Google, NumPy and Sphinx styles, doctests): the prompt stops there.
+_SECTION = re.compile(r"^(?:(?:Args|Arguments|Parameters|Params|Keyword Args|Returns?|Yields?|Raises|Examples?|"
+                      r"Notes?|Attributes|See Also|Todo|Warnings?)\s*:?$|:(?:param|type|returns?|rtype|raises)\b|"
+                      r">>>|-{3,}$)", re.IGNORECASE)
 
-    Returns (first, last, text, indent) or None.
+
+def _def_header(lines: list[str], end: int) -> tuple[int, str] | None:
+    """The `def` header that ends on line `end`, on one line or several (`def f(\n    xs: list[int],\n) -> int:`):
+    (its first line, the header joined onto one line), or None."""
+    for start in range(end, max(-1, end - MAX_DEF_LINES), -1):
+        header = _indent_of(lines[start]) + " ".join(line.strip() for line in lines[start: end + 1])
+        if _DEF_RE.match(header):
+            return start, header
+        if start < end and re.match(r"^\s*(?:async\s+)?def\b", lines[start]):
+            return None  # a def whose header does not end on `end`
+    return None
+
+
+def docstring_summary(body: str) -> str:
+    """What a docstring asks, on one line: its text up to the first section (`Args:`, `Returns:`, `:param`,
+    `>>>`, a NumPy-style underline), which describes the interface rather than the task; the whole text when
+    it opens with a section."""
+    kept: list[str] = []
+    for line in body.split("\n"):
+        if _SECTION.match(line.strip()):
+            break
+        kept.append(line)
+    return " ".join(" ".join(kept).split()) or " ".join(body.split())
+
+
+def _docstring_above(lines: list[str], line: int) -> tuple[int, int, str, str, str] | None:
+    """A docstring ending on the nearest non-blank line above `line`, directly under a `def` (its header on one
+    line or several).
+
+    Returns (first, last, text, indent, the def header on one line) or None; text is docstring_summary's.
     """
     end = line - 1
     while end >= 0 and not lines[end].strip():
@@ -124,19 +156,20 @@ def _docstring_above(lines: list[str], line: int) -> tuple[int, int, str, str] |
     if quote is None:
         return None
     start = end
-    stripped = lines[start].strip()
+    stripped = lines[start].strip().removeprefix("r").removeprefix("R")
     single_line = stripped.startswith(quote) and len(stripped) >= 6
     if not single_line:
         start -= 1
         while start >= 0 and quote not in lines[start]:
             start -= 1
-        if start < 0 or not lines[start].strip().startswith(quote):
+        if start < 0 or not lines[start].strip().removeprefix("r").removeprefix("R").startswith(quote):
             return None
-    if start == 0 or not _DEF_RE.match(lines[start - 1]):
+    header = _def_header(lines, start - 1) if start > 0 else None
+    if header is None:
         return None
-    body = "\n".join(lines[start : end + 1]).strip()
-    text = " ".join(body[3:-3].split())
-    return (start, end, text, _indent_of(lines[start])) if text else None
+    body = "\n".join(lines[start : end + 1]).strip().removeprefix("r").removeprefix("R")
+    text = docstring_summary(body[3:-3])
+    return (start, end, text, _indent_of(lines[start]), header[1]) if text else None
 
 
 def _body_is_empty(lines: list[str], after: int, def_indent: str) -> bool:
@@ -171,11 +204,12 @@ def extract_prompt(
     if lang == "python":
         doc = _docstring_above(lines, line)
         if doc is not None:
-            first, last, prompt_text, doc_indent = doc
-            if _body_is_empty(lines, line, _indent_of(lines[first - 1])):
+            first, last, prompt_text, doc_indent, header = doc
+            if _body_is_empty(lines, line, _indent_of(header)):
                 indent = before_cursor if len(before_cursor) >= len(doc_indent) else doc_indent
-                return Prompt(prompt_text, lang, PromptKind.DOCSTRING, first, last, line, indent,
-                              code_names(lines, first, lang), tuple(def_parameters(lines[first - 1])))
+                params = tuple(def_parameters(header))
+                names = tuple(dict.fromkeys((*params, *code_names(lines, first, lang))))[:MAX_NAMES]
+                return Prompt(prompt_text, lang, PromptKind.DOCSTRING, first, last, line, indent, names, params)
     return None
 
 

@@ -69,6 +69,34 @@ def test_docstring_of_empty_function_is_a_prompt():
     assert comment is not None and comment.kind is PromptKind.COMMENT and comment.params == ()
 
 
+def test_docstring_prompt_stops_at_its_sections():
+    """Google, Sphinx and NumPy sections describe the interface, not the task: the prompt is the text before
+    them (a docstring that opens with one keeps its whole text); a raw docstring reads the same."""
+    google = ('def mean(xs):\n    """Return the average of the list xs.\n\n    Args:\n        xs: numbers.\n\n'
+              '    Returns:\n        The mean.\n    """\n    \n')
+    p = extract_prompt(google, 9, 4, "python")
+    assert p is not None and p.text == "Return the average of the list xs." and p.params == ("xs",)
+    sphinx = ('def f(a, b):\n    r"""Add a and b,\n    then double it.\n\n    :param a: first\n    >>> f(1, 2)\n'
+              '    """\n    \n')
+    p = extract_prompt(sphinx, 7, 4, "python")
+    assert p is not None and p.text == "Add a and b, then double it."
+    numpy = 'def f(a):\n    """\n    Parameters\n    ----------\n    a : int\n    """\n    \n'
+    p = extract_prompt(numpy, 6, 4, "python")
+    assert p is not None and p.text == "Parameters ---------- a : int"
+
+
+def test_docstring_under_a_def_header_over_several_lines():
+    """One parameter per line, annotations, a return type: still a docstring prompt, with the parameters."""
+    text = ('def mean(\n    xs: list[float],\n    default: float = 0.0,\n) -> float:\n'
+            '    """Return the average of xs."""\n    \n')
+    p = extract_prompt(text, 5, 4, "python")
+    assert p is not None and p.kind is PromptKind.DOCSTRING and p.text == "Return the average of xs."
+    assert p.params == ("xs", "default") and p.names[:2] == ("xs", "default") and p.indent == "    "
+    assert extract_prompt('x = [\n    1,\n]\n"""Not a docstring."""\n\n', 4, 0, "python") is None
+    body = 'def f(\n    a,\n):\n    """Do it."""\n    return a\n    \n'  # the body is not empty: no prompt
+    assert extract_prompt(body, 5, 4, "python") is None
+
+
 def test_multiline_docstring_and_non_empty_body():
     text = 'def f(path):\n    """Read the file at path\n    and return its lines.\n    """\n\n'
     p = extract_prompt(text, 4, 0, "python")
