@@ -13,7 +13,8 @@ import pytest
 from codefusion.server.cli.probe import stub_prompt
 
 PROBES = Path(__file__).resolve().parents[1] / "model" / "evaluation"
-FILES = ["docstring_probe.jsonl", "docstring_probe_heldout.jsonl", "docstring_probe_fresh.jsonl"]
+FILES = ["docstring_probe.jsonl", "docstring_probe_heldout.jsonl", "docstring_probe_fresh.jsonl",
+         "docstring_probe_typed.jsonl"]
 
 
 def rows(name: str) -> list[dict]:
@@ -33,7 +34,8 @@ def test_every_stub_is_a_docstring_prompt_with_a_test(name: str):
         assert "assert" in r["test"], r["id"]
 
 
-def test_the_blind_probes_references_pass_and_empty_bodies_fail():
-    for r in rows("docstring_probe_fresh.jsonl"):
+@pytest.mark.parametrize("name", ["docstring_probe_fresh.jsonl", "docstring_probe_typed.jsonl"])
+def test_the_blind_probes_references_pass_and_empty_bodies_fail(name: str):
+    for r in rows(name):
         assert passes(r["stub"] + r["reference"] + "\n" + r["test"]), r["id"]
         assert not passes(r["stub"] + "    pass\n" + r["test"]), r["id"]
