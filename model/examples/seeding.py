@@ -439,8 +439,11 @@ def _read_embeddings(path: Path, prompts: dict[str, list[str]]) -> dict[str, np.
 
 def _made_by(encoder: SentenceEncoder, table: dict[str, np.ndarray], prompts: dict[str, list[str]]) -> bool:
     """Whether the installed MiniLM gives each language's first embedding: another MiniLM's would rank nonsense."""
-    return all(float(encoder.embed([rows[0]])[0].numpy() @ table[lang][0]) >= 0.99
-               for lang, rows in prompts.items() if rows)
+    langs = [lang for lang, rows in prompts.items() if rows]
+    if not langs:
+        return True
+    got = encoder.embed([prompts[lang][0] for lang in langs]).numpy()  # one batch: the first answer waits for it
+    return all(float(row @ table[lang][0]) >= 0.99 for row, lang in zip(got, langs, strict=True))
 
 
 def _weight_value(text: str) -> float | None:
