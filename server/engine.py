@@ -474,11 +474,13 @@ class Engine:
     ) -> list[list[Sample]]:
         """k samples per prompt: from nearest training examples where seeding.json seeds `lang`
         (server/seeded.py; a top-up batch, skip = the first batch's k, uses the next nearest), else from pure
-        noise under the prompt alone."""
+        noise under the prompt alone. An edit model serves a seeded language that seeding.json does not list
+        under `edit` as any masked model does (its examples, judged); it writes alone where nothing is seeded."""
         seeds, start = self._seeds, self._seed_start(lang)
         if pipe.edits and seeds is not None and self.seeding and lang in seeds.config.edit:
             return seeded_samples(pipe, seeds, prompts, lang, kwargs, start=start or 0, skip=skip)
-        if pipe.edits and kwargs.get("method", "diffusion") == "diffusion":  # the edit model writing alone
+        seeded = seeds is not None and self.seeding and start is not None
+        if pipe.edits and not seeded and kwargs.get("method", "diffusion") == "diffusion":  # writing alone
             names = kwargs.get("names") or [()] * len(prompts)
             return pipe.sample_edits(prompts, lang, [[None]] * len(prompts), names=names, **edit_kwargs(kwargs))
         names = kwargs.get("names")

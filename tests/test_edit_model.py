@@ -428,3 +428,34 @@ def test_edit_places_are_read_and_checked(tmp_path):
     for bad in ({"python": 1}, {"bash": -1}, {"bash": 1.5}, {"bash": True}, [1]):
         with pytest.raises(ModelLoadError, match="edit_places"):
             SeedingConfig.from_dict({"edit": ["bash"], "edit_places": bad}, tmp_path / "seeding.json")
+
+
+def test_an_edit_model_not_told_to_edit_serves_the_judged_examples(tok, copier, tmp_path, monkeypatch):
+    """A seeded language that seeding.json does not list under `edit` gets from an edit model what it gets from
+    any masked model: its nearest examples as they are (start 0), judged by the model (`rerank`), no writing;
+    with seeding off, the edit model writes alone."""
+    from codefusion.server.engine import Engine
+
+    net, cfg = copier
+    folder = tmp_path / "edit-judge"
+    save_model_dir(folder, net, cfg, tok, kind="masked")
+    examples = ["GreaterThan(500)", "GreaterThan(700)", "LessThan(3)"]
+    (folder / "examples.jsonl").write_text("".join(
+        json.dumps({"lang": "cf", "prompt": p, "code": c}) + "\n"
+        for p, c in zip(["greater than 500", "greater than 700", "less than 3"], examples, strict=True)))
+    (folder / "seeding.json").write_text(json.dumps({"start": {"cf": 0}, "rerank": {"cf": 0.05}}))
+    wrote: list[str] = []
+    real = CodeFusionPipeline.sample_edits
+
+    def spy(self, prompts, *args, **kwargs):
+        wrote.extend(prompts)
+        return real(self, prompts, *args, **kwargs)
+
+    monkeypatch.setattr(CodeFusionPipeline, "sample_edits", spy)
+    engine = Engine(folder, device="cpu")
+    engine.load()
+    got = engine.generate("greater than 600", "cf", k=2)
+    assert not wrote and {c.text for c in got} <= set(examples) and len(got) == 2
+    assert engine.status()["modelRanks"] == 1 and engine.status()["modelRuns"] == 0
+    Engine(folder, device="cpu", seeding=False).sample_batch(["greater than 600"], "cf", k=1)
+    assert set(wrote) == {"greater than 600"}  # (a top-up batch may write again)
