@@ -39,3 +39,15 @@ def test_the_blind_probes_references_pass_and_empty_bodies_fail(name: str):
     for r in rows(name):
         assert passes(r["stub"] + r["reference"] + "\n" + r["test"]), r["id"]
         assert not passes(r["stub"] + "    pass\n" + r["test"]), r["id"]
+
+
+def test_sections_give_a_one_line_docstring_google_style_args_and_returns():
+    from codefusion.server.cli.probe import with_sections
+
+    got = with_sections('def add(a, b=1):\n    """Return a plus b."""\n')
+    assert got == ('def add(a, b=1):\n    """Return a plus b.\n\n    Args:\n        a: the a.\n        b: the b.\n\n'
+                   '    Returns:\n        The result.\n    """\n')
+    assert stub_prompt(got).text == "Return a plus b." and stub_prompt(got).params == ("a", "b")
+    assert with_sections('def f():\n    """Do it."""\n').count("Args") == 0  # no parameters: no Args section
+    multi = 'def f(x):\n    """Do it.\n\n    More.\n    """\n'
+    assert with_sections(multi) == multi  # not a one-line docstring: unchanged

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine import Engine, EngineNotReady
-from ..prompts import Prompt, extract_prompt, indent_code, missing_imports
+from ..prompts import Prompt, def_parameters, extract_prompt, indent_code, missing_imports
 from ..ranking import DOCSTRING_POOL, function_bodies
 
 PROBE = Path(__file__).resolve().parents[2] / "model" / "evaluation" / "docstring_probe.jsonl"
@@ -35,6 +35,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--system", choices=("served", "alone", "examples"), default="served",
                         help="served (default), alone (the model without examples), examples (as they are, no model)")
     parser.add_argument("--out", type=Path, default=None, help="JSON file for per-stub candidates and results")
+    parser.add_argument("--sections", action="store_true",
+                        help="give each one-line docstring Google-style Args:/Returns: sections, as many users write")
+
+
+def with_sections(stub: str) -> str:
+    """A stub whose one-line docstring gets Google-style sections: a blank line, `Args:` with a line per
+    parameter and `Returns:` (what many users write under the summary); other stubs unchanged."""
+    lines = stub.rstrip("\n").split("\n")
+    doc = lines[-1].strip()
+    if len(lines) != 2 or not (doc.startswith('"""') and doc.endswith('"""') and len(doc) > 6):
+        return stub
+    indent = lines[-1][: len(lines[-1]) - len(lines[-1].lstrip())]
+    args = "".join(f"{indent}    {p}: the {p}.\n" for p in def_parameters(lines[0]))
+    return (f"{lines[0]}\n{indent}{doc[:-3]}\n\n" + (f"{indent}Args:\n{args}\n" if args else "")
+            + f"{indent}Returns:\n{indent}    The result.\n{indent}\"\"\"\n")
 
 
 def passes(stub: str, body: str, test: str, timeout: float = TIME_LIMIT_S) -> bool:
@@ -72,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     from .eval_runs import example_finder
 
     rows = [json.loads(line) for line in args.probe.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if args.sections:
+        rows = [{**row, "stub": with_sections(row["stub"])} for row in rows]
     engine = None
     find = None
     if args.system == "examples":
