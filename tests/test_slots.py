@@ -115,6 +115,17 @@ def test_served_candidates_carry_whole_literals(shipped_model_dir: Path, prompt:
     assert all("os.path.join" in t for t in texts if "os.walk" in t), texts  # the walk example keeps its calls
 
 
+def test_served_shell_commands_have_plain_quotes(tmp_path: Path):
+    """A training example pasted with typographic quotes is served with plain ones (and still parses)."""
+    rows = [("bash", "delete all files ending in .old", "find . -name “*.old” -delete"),
+            ("bash", "list files", "ls -la")]
+    ExampleSeeds.write(tmp_path, SeedingConfig({"bash": 0}, steps=1, slots=True), rows)
+    seeds = ExampleSeeds.from_dir(tmp_path)
+    assert seeds is not None
+    got = seeds.nearest("delete the files ending in .old", "bash", 1)
+    assert [r.code for r in got] == ['find . -name "*.old" -delete']
+
+
 EXAMPLES = [("python", "remove trailing newline in string 'a b\\n'", "'a b\\n'.rstrip()"),
             ("python", "reverse the list `x`", "x[::-1]")]
 
@@ -258,3 +269,15 @@ def test_an_example_takes_only_the_names_the_prompt_mentions():
 
     assert mentioned(["xs", "result", "n"], "Split the list xs into chunks of size n.") == ["xs", "n"]
     assert mentioned(["x"], "sort the list `xs`") == []  # whole words only
+
+
+def test_shell_commands_get_plain_quotes_and_dashes():
+    """Typographic quotes and dashes, pasted through a word processor into some training examples, are plain
+    characters to a shell (`find . -name “*.old”` finds nothing): the served command has plain ones."""
+    from codefusion.model.examples.slots import plain_shell
+
+    assert plain_shell("find . -name “*.old” -delete") == 'find . -name "*.old" -delete'
+    assert plain_shell("sed -i ‘s/a/b/g’ f.txt") == "sed -i 's/a/b/g' f.txt"
+    assert plain_shell("mysqldump –force –log-error=e.log db") == "mysqldump --force --log-error=e.log db"
+    assert plain_shell("echo 1–2 — done") == "echo 1–2 — done"  # a dash inside or between words stays
+    assert plain_shell("ls -la") == "ls -la"

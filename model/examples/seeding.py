@@ -61,7 +61,7 @@ from ..modelfile import ModelLoadError
 from ..validate import validate
 from .edit import EditSource
 from .retrieval import HybridRetriever, Retrieved, TfidfRetriever
-from .slots import coverage, transfer
+from .slots import coverage, plain_shell, transfer
 
 if TYPE_CHECKING:
     import argparse
@@ -249,9 +249,13 @@ class ExampleSeeds:
         return [(r, EditSource(self.prompts[lang][r.index], codes[r.index])) for r in self.nearest(prompt, lang, k)]
 
     def _moved(self, found: Retrieved, lang: str, prompt: str) -> str:
-        """The example's code with the prompt's literals, or as it was when that would not parse."""
-        code = transfer(found.code, self.prompts[lang][found.index], prompt)
-        return code if code == found.code or validate(lang, code) else found.code
+        """The example's code with the prompt's literals (a shell command with plain quotes and dashes,
+        slots.plain_shell), or as it was when that would not parse."""
+        own = plain_shell(found.code) if lang == "bash" else found.code
+        code = transfer(own, self.prompts[lang][found.index], prompt)
+        if code != found.code and validate(lang, code):
+            return code
+        return own if validate(lang, own) else found.code
 
     def rerank_weight(self, lang: str) -> float:
         """How much the model's fit reorders `lang`'s examples (0: not at all; seeding.json's `rerank`)."""

@@ -159,6 +159,17 @@ def _unquoted(code: str, example_prompt: str, known: list[Slot]) -> list[Slot]:
     return [Slot(value, "text") for _, value in sorted(found)]
 
 
+_TYPOGRAPHIC = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"'})
+_DASHED_OPTION = re.compile(r"(?<!\S)[–—](?=\w)")  # `–force` pasted through a word processor: `--force`
+
+
+def plain_shell(code: str) -> str:
+    """A shell command as a shell reads it: typographic quotes (‘ ’ “ ”, which a shell takes as plain
+    characters, so `find . -name “*.old”` finds nothing) made plain, and a dash that starts an option
+    (`mysqldump –force`) made `--`."""
+    return _DASHED_OPTION.sub("--", code.translate(_TYPOGRAPHIC))
+
+
 def transfer(code: str, example_prompt: str, prompt: str) -> str:
     """`code` (written for `example_prompt`) with the example's slot values replaced by `prompt`'s."""
     old, new = prompt_slots(example_prompt), prompt_slots(prompt)
