@@ -6,6 +6,7 @@ not bias). Scored with the language's main metric at top-1 / 3 / 5, 95 % paired-
 today's order; with keep_first today's first stays first and the fit orders the rest.
 
 Usage: .venv/bin/python scripts/fit_rerank.py --lang python [--weights 0.05,0.1,0.2,0.4] [--limit N --seed S]
+         [--other-dir DIR --base ROW]   a second model folder's judge on the same examples, against a chosen row
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--note", default=None, help="a note written into each row (what differs from earlier rows)")
     p.add_argument("--resamples", type=int, default=2000)
+    p.add_argument("--other-dir", type=Path, default=None,
+                   help="a second model folder whose model also judges the same examples (rows `other:…`)")
+    p.add_argument("--base", default="today", help="the row the others are compared with (default: today's order)")
     args = p.parse_args()
     torch.set_num_threads(1)
     lang, k = args.lang, 5
@@ -56,7 +60,9 @@ def main() -> None:
     scorer = language_metrics(lang)[PRIMARY[lang]]
     seeds = ExampleSeeds.from_dir(args.model_dir)
     assert seeds is not None
-    pipe = Engine(args.model_dir, device="cpu")._pipeline(lang)
+    judges = {"": Engine(args.model_dir, device="cpu")._pipeline(lang)}
+    if args.other_dir:
+        judges["other:"] = Engine(args.other_dir, device="cpu")._pipeline(lang)
     weights = [float(v) for v in args.weights.split(",")]
     pools = [int(v) for v in args.pools.split(",")]
     near = [float(v) for v in args.keep_near.split(",") if v]
@@ -66,13 +72,15 @@ def main() -> None:
     for pair in pairs:
         found = seeds.nearest(pair.prompt, lang, max(pools))
         raw = [seeds.retrievers[lang].codes[r.index] for r in found]
-        fits = {"raw": pipe.code_ce(pair.prompt, raw, lang, 0) if found else []}
-        if pmi and found:  # the code's likelihood with no prompt: how much this prompt explains it (λ ·)
-            alone = pipe.code_ce("", raw, lang, 0)
-            for lam in pmi:
-                fits[f"pmi{lam:g}"] = [c - lam * a for c, a in zip(fits["raw"], alone, strict=True)]
-        if args.served_fit:
-            fits["served"] = pipe.code_ce(pair.prompt, [r.code for r in found], lang, 0) if found else []
+        fits: dict[str, list[float]] = {}
+        for tag, pipe in judges.items():
+            fits[f"{tag}raw"] = pipe.code_ce(pair.prompt, raw, lang, 0) if found else []
+            if pmi and found:  # the code's likelihood with no prompt: how much this prompt explains it (λ ·)
+                alone = pipe.code_ce("", raw, lang, 0)
+                for lam in pmi:
+                    fits[f"{tag}pmi{lam:g}"] = [c - lam * a for c, a in zip(fits[f"{tag}raw"], alone, strict=True)]
+            if args.served_fit:
+                fits[f"{tag}served"] = pipe.code_ce(pair.prompt, [r.code for r in found], lang, 0) if found else []
         rows.setdefault("today", []).append(
             [c.text for c in rank_candidates(lang, [Sample(r.code, r.score, []) for r in found], k)])
         keeps: list[float | None] = [None, 0.0, *near]  # None: all reordered; t: the nearest stays first if >= t
@@ -81,7 +89,8 @@ def main() -> None:
             if keep is not None and moved and found[0].score >= keep:  # today's first stays first
                 moved[0] = dataclasses.replace(moved[0], score=math.inf)
             tag = "" if keep is None else ",keep_first" if not keep else f",keep_first_if_near({keep:g})"
-            name = f"fit_{kind}(w={w:g},pool={pool}{tag})"
+            other, _, kind = kind.rpartition(":")
+            name = f"{other + ':' if other else ''}fit_{kind}(w={w:g},pool={pool}{tag})"
             rows.setdefault(name, []).append([c.text for c in rank_candidates(lang, moved, k)])
     ms = round(1000 * (time.perf_counter() - t0) / len(pairs), 1)
     date = time.strftime("%Y-%m-%d")
@@ -89,7 +98,9 @@ def main() -> None:
               for name, r in rows.items()}
     meta = {"date": date, "lang": lang, "metric": PRIMARY[lang], "prompts": len(pairs), "limit": args.limit,
             "seed": args.seed, "ms_per_prompt_all_rows": ms, **({"note": args.note} if args.note else {})}
-    report_rows(scores, "today", meta, TOPS, args.resamples, args.out)
+    if args.other_dir:
+        meta["other_dir"] = str(args.other_dir)
+    report_rows(scores, args.base, meta, TOPS, args.resamples, args.out)
 
 if __name__ == "__main__":
     main()
