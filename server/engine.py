@@ -479,7 +479,7 @@ class Engine:
         seeds, start = self._seeds, self._seed_start(lang)
         if pipe.edits and seeds is not None and self.seeding and lang in seeds.config.edit:
             return seeded_samples(pipe, seeds, prompts, lang, kwargs, start=start or 0, skip=skip)
-        seeded = seeds is not None and self.seeding and start is not None
+        seeded = start is not None  # _seed_start: None where seeding is off or does not seed `lang`
         if pipe.edits and not seeded and kwargs.get("method", "diffusion") == "diffusion":  # writing alone
             names = kwargs.get("names") or [()] * len(prompts)
             return pipe.sample_edits(prompts, lang, [[None]] * len(prompts), names=names, **edit_kwargs(kwargs))

@@ -140,6 +140,11 @@ def docstring_summary(body: str) -> str:
     return " ".join(" ".join(kept).split()) or " ".join(body.split())
 
 
+def _unraw(text: str) -> str:
+    """A docstring's text without its raw-string prefix (`r` or `R` before the quotes)."""
+    return text[1:] if text[:1] in ("r", "R") else text
+
+
 def _docstring_above(lines: list[str], line: int) -> tuple[int, int, str, str, str] | None:
     """A docstring ending on the nearest non-blank line above `line`, directly under a `def` (its header on one
     line or several).
@@ -156,18 +161,18 @@ def _docstring_above(lines: list[str], line: int) -> tuple[int, int, str, str, s
     if quote is None:
         return None
     start = end
-    stripped = lines[start].strip().removeprefix("r").removeprefix("R")
+    stripped = _unraw(lines[start].strip())
     single_line = stripped.startswith(quote) and len(stripped) >= 6
     if not single_line:
         start -= 1
         while start >= 0 and quote not in lines[start]:
             start -= 1
-        if start < 0 or not lines[start].strip().removeprefix("r").removeprefix("R").startswith(quote):
+        if start < 0 or not _unraw(lines[start].strip()).startswith(quote):
             return None
     header = _def_header(lines, start - 1) if start > 0 else None
     if header is None:
         return None
-    body = "\n".join(lines[start : end + 1]).strip().removeprefix("r").removeprefix("R")
+    body = _unraw("\n".join(lines[start : end + 1]).strip())
     text = docstring_summary(body[3:-3])
     return (start, end, text, _indent_of(lines[start]), header[1]) if text else None
 

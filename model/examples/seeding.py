@@ -252,10 +252,10 @@ class ExampleSeeds:
         """The example's code with the prompt's literals (a shell command with plain quotes and dashes,
         slots.plain_shell), or as it was when that would not parse."""
         own = plain_shell(found.code) if lang == "bash" else found.code
-        code = transfer(own, self.prompts[lang][found.index], prompt)
-        if code != found.code and validate(lang, code):
-            return code
-        return own if validate(lang, own) else found.code
+        for code in (transfer(own, self.prompts[lang][found.index], prompt), own):
+            if code == found.code or validate(lang, code):  # an unchanged example needs no parse
+                return code
+        return found.code
 
     def rerank_weight(self, lang: str) -> float:
         """How much the model's fit reorders `lang`'s examples (0: not at all; seeding.json's `rerank`)."""
