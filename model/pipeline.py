@@ -70,7 +70,7 @@ class MaskedSampling:
             raise ModelLoadError(f"bad sampler settings {path}: {exc}") from exc
 
 __all__ = ["CodeFusionPipeline", "Sample", "ModelLoadError", "SamplingCancelled", "DEFAULT_MODEL_DIR",
-           "BASELINE_MODEL_DIR", "DEFAULT_STEPS"]
+           "BASELINE_MODEL_DIR", "DEFAULT_STEPS", "is_edit_model"]
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,11 @@ class Sample:
     seed: str | None = None  # the training example it started from (example seeding), else None
     unedited: bool = False  # the seed example itself, offered beside the model's edit of it (not a sample)
     example_score: float | None = None  # the seed example's score: its nearness to the prompt (0..1]
+
+
+def is_edit_model(kind: str, config: ModelConfig) -> bool:
+    """A masked model with a copy head and the 4 input segments reads a retrieved example (sample_edits)."""
+    return kind == "masked" and config.copy_head and config.input_segments >= 4
 
 
 def _set_cpu_threads() -> None:
@@ -226,7 +231,7 @@ class CodeFusionPipeline:
     @property
     def edits(self) -> bool:
         """Whether this is an edit model: it reads a retrieved example and context names (sample_edits)."""
-        return self.kind == "masked" and self.config.copy_head and self.config.input_segments >= 4
+        return is_edit_model(self.kind, self.config)
 
     def sample_edits(self, prompts: list[str], lang: str, examples: Sequence[Sequence[EditSource | None]], *,
                      k: int, names: Sequence[Sequence[str]] | None = None, steps: int | None = None, seed: int = 0,

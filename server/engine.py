@@ -43,6 +43,10 @@ EXAMPLES_GRACE_S = 1.0
 # waits this long for a loading example index before the model alone answers it (the index loads in ~1 s
 # on a quiet machine; its first load ever computes the MiniLM embeddings, minutes)
 EXAMPLES_WAIT_S = 5.0
+# load(examples_later=True) where another folder serves some languages (languages.json) and their examples are
+# served as they are: the main folder's own model loads after the example index, off the first answer's path; a
+# request for a language it serves waits this long for it
+MAIN_WAIT_S = 60.0
 
 
 class EngineState(Enum):
@@ -87,6 +91,8 @@ class Engine:
         self.quantize = quantize
         self.oversample = max(1, oversample)
         self._pipe: CodeFusionPipeline | None = None
+        self._main: tuple[str, Any] | None = None  # the main folder's (kind, config), read before its weights load
+        self._main_loaded = threading.Event()  # set when the main folder's model has loaded, or failed to
         self._lang_pipes: dict[str, CodeFusionPipeline] = {}  # languages the folder hands to another (languages.json)
         self._state = EngineState.NOT_LOADED
         self._error: str | None = None
@@ -135,30 +141,37 @@ class Engine:
             self._state = EngineState.LOADING
             start = time.perf_counter()
             try:
-                from codefusion.model.modelfile import read_language_models
+                from codefusion.model.modelfile import read_config, read_language_models
                 from codefusion.model.pipeline import CodeFusionPipeline
 
+                self._main_loaded.clear()
                 model_dir = self.model_dir or default_model_dir()
                 self.model_dir = model_dir
-                pipe = CodeFusionPipeline.from_dir(model_dir, device=self.device, quantize=self.quantize)
+                self._main = read_config(model_dir)
                 folders: dict[Path, CodeFusionPipeline] = {}
                 for lang, folder in read_language_models(model_dir).items():
                     if folder not in folders:
                         folders[folder] = CodeFusionPipeline.from_dir(folder, device=self.device,
                                                                       quantize=self.quantize)
                     self._lang_pipes[lang] = folders[folder]
+                self._direct = self._direct_languages(model_dir)
+                # the languages another folder serves answer from their examples first; the main model follows
+                main_later = examples_later and bool(self._direct & set(self._lang_pipes))
+                if not main_later:
+                    self._load_main(model_dir)
                 self._weights_seconds = time.perf_counter() - start
-                self._direct = self._direct_languages(model_dir, pipe)
                 if examples_later:
                     self._examples = "waiting"  # set before the model serves: status never says "not loaded" then
-                    self._pipe = pipe
                     self._load_examples_later(model_dir)
+                    if main_later:
+                        self._load_main(model_dir)
                 else:
-                    self._pipe = pipe
                     self._load_examples(model_dir)
                     self._examples_done.set()
             except Exception as exc:  # ModelLoadError, or anything else a broken install raises
                 self._lang_pipes = {}
+                self._pipe = None
+                self._main_loaded.set()  # a request waiting for the main model sees the failure
                 self._state = EngineState.FAILED
                 self._error = f"{type(exc).__name__}: {exc}"
                 log.error("model load failed: %s", self._error)
@@ -168,13 +181,21 @@ class Engine:
             self._state = EngineState.READY
             log.info("model loaded from %s in %.2fs on %s", model_dir, self._load_seconds, self._pipe.device)
 
+    def _load_main(self, model_dir: Path) -> None:
+        """The main folder's own model (the languages languages.json does not hand to another folder)."""
+        from codefusion.model.pipeline import CodeFusionPipeline
+
+        began = time.perf_counter()
+        self._pipe = CodeFusionPipeline.from_dir(model_dir, device=self.device, quantize=self.quantize)
+        self._main_loaded.set()
+        log.info("main model loaded from %s in %.2fs", model_dir, time.perf_counter() - began)
+
     def _load_examples_later(self, model_dir: Path) -> None:
         """The example index, once the sampler has answered a first request from the model alone (or
         EXAMPLES_GRACE_S passed without one); a broken index only logs and leaves the model alone serving."""
         from codefusion.model.examples.seeding import SEEDING_FILE
 
-        assert self._pipe is not None
-        if self._pipe.kind != "ar" and (model_dir / SEEDING_FILE).is_file() and not self._direct:  # else no wait
+        if self._main_kind() != "ar" and (model_dir / SEEDING_FILE).is_file() and not self._direct:  # else no wait
             log.info("model weights loaded in %.2fs; the example index loads after the first answer (or %g s)",
                      self._weights_seconds, EXAMPLES_GRACE_S)
             self._sampler_ran.wait(EXAMPLES_GRACE_S)
@@ -189,21 +210,34 @@ class Engine:
         finally:
             self._examples_done.set()
 
-    def _direct_languages(self, model_dir: Path, pipe: CodeFusionPipeline) -> frozenset[str]:
+    def _direct_languages(self, model_dir: Path) -> frozenset[str]:
         """The languages whose examples seeding.json serves as they are: a masked model at start 0 (a broken
         file: none here; loading the index reports it)."""
         from codefusion.model.examples.seeding import SeedingConfig
         from codefusion.model.modelfile import ModelLoadError
+        from codefusion.model.pipeline import is_edit_model
 
         try:
             config = SeedingConfig.read(model_dir)
         except ModelLoadError:
             return frozenset()
-        if config is None or pipe.kind == "ar":
+        if config is None or self._main_kind() == "ar":
             return frozenset()
         return frozenset(lang for lang, start in config.start.items()
-                         if as_they_are(self._lang_pipes.get(lang, pipe).kind, start)
-                         and not (lang in config.edit and self._lang_pipes.get(lang, pipe).edits))
+                         if as_they_are(self._lang_config(lang)[0], start)
+                         and not (lang in config.edit and is_edit_model(*self._lang_config(lang))))
+
+    def _main_kind(self) -> str:
+        assert self._main is not None
+        return self._main[0]
+
+    def _lang_config(self, lang: str) -> tuple[str, Any]:
+        """(kind, ModelConfig) of the model that serves `lang`, whether or not its weights have loaded."""
+        pipe = self._lang_pipes.get(lang)
+        if pipe is not None:
+            return pipe.kind, pipe.config
+        assert self._main is not None
+        return self._main
 
     def _await_examples(self, lang: str, should_stop: Callable[[], bool] | None) -> None:
         """For a language whose examples are served as they are, wait (EXAMPLES_WAIT_S at most, cancellable) for
@@ -218,8 +252,7 @@ class Engine:
                 raise SamplingCancelled("cancelled while the example index loaded")
 
     def _load_examples(self, model_dir: Path) -> None:
-        assert self._pipe is not None
-        if self._pipe.kind not in ("diffusion", "masked"):
+        if self._main_kind() not in ("diffusion", "masked"):
             self._examples = "none"
             return
         # loaded even when seeding is off: it may be turned on later
@@ -230,12 +263,12 @@ class Engine:
         where = Path(model_dir) / SEEDING_FILE
         if seeds is not None:  # each language's settings are read by the kernel that serves it
             for lang, start in seeds.config.start.items():
-                if self._lang_pipe(lang).kind == "masked" and start > 100:
+                if self._lang_config(lang)[0] == "masked" and start > 100:
                     raise ModelLoadError(f"{where}: {lang}: for a masked model 'start' is the per cent of an "
                                          "example's tokens remasked (0-100)")
             for lang in seeds.config.rerank:
-                pipe = self._lang_pipe(lang)
-                if pipe.kind == "diffusion" and seeds.config.rerank_step >= (steps := pipe.config.diffusion_steps):
+                kind, config = self._lang_config(lang)
+                if kind == "diffusion" and seeds.config.rerank_step >= (steps := config.diffusion_steps):
                     raise ModelLoadError(f"{where}: 'rerank_step' must be below the model's {steps} diffusion steps")
         self._seeds = seeds
         self._examples = "loaded" if seeds is not None else "none"
@@ -244,21 +277,28 @@ class Engine:
 
     @property
     def serving(self) -> bool:
-        """The model answers requests: loaded, or its weights loaded while the example index waits or loads."""
-        return self._state is EngineState.READY or (self._state is EngineState.LOADING and self._pipe is not None)
+        """The model answers requests: loaded, or its weights loaded while the example index waits or loads (the
+        main folder's own model may load after the index: requests for its languages wait for it)."""
+        return self._state is EngineState.READY or (
+            self._state is EngineState.LOADING and (self._pipe is not None or bool(self._lang_pipes)))
 
     def _pipeline(self, lang: str | None = None) -> CodeFusionPipeline:
         """The loaded model that serves `lang` (the folder's own, or the one languages.json names for it)."""
         if self._state is EngineState.NOT_LOADED:
             self.load()
-        if self._pipe is None or not self.serving:
+        main = lang is None or lang not in self._lang_pipes  # served by the main folder's own model
+        if self.serving and main and self._pipe is None:
+            self._main_loaded.wait(MAIN_WAIT_S)  # it loads after the example index (load(examples_later))
+        if not self.serving or (main and self._pipe is None):
             reason = self._error if self._state is EngineState.FAILED else "model is loading"
             raise EngineNotReady(reason or "model not loaded")
         return self._lang_pipe(lang)
 
     def _lang_pipe(self, lang: str | None) -> CodeFusionPipeline:
-        assert self._pipe is not None
-        return self._lang_pipes.get(lang, self._pipe) if lang is not None else self._pipe
+        pipe = self._lang_pipes.get(lang) if lang is not None else None
+        pipe = pipe or self._pipe
+        assert pipe is not None
+        return pipe
 
     def sampler(self, lang: str) -> dict[str, Any]:
         """The settings a request for `lang` that names no steps samples with: the kernel, its steps, and for the
@@ -267,13 +307,14 @@ class Engine:
 
     def status(self) -> dict[str, Any]:
         """Everything a user asks when something is slow or broken."""
-        pipe = self._pipe
-        pipes = {p for p in (pipe, *self._lang_pipes.values()) if p is not None}  # each loaded model once
+        pipes = {p for p in (self._pipe, *self._lang_pipes.values()) if p is not None}  # each loaded model once
+        pipe = self._pipe or next(iter(pipes), None)
         return {
             "state": self._state.value,
             "modelPath": str(self.model_dir or ""),
             "device": str(pipe.device) if pipe is not None else self.device,
             "parameters": sum(p.num_parameters() for p in pipes) if pipe is not None else None,
+            "mainModel": "loaded" if self._pipe is not None else "waiting" if self.serving else "not loaded",
             # languages served by a model folder beside this one (languages.json): its path and kernel
             "languageModels": {lang: {"path": str(p.model_dir or ""), "kind": p.kind}
                                for lang, p in sorted(self._lang_pipes.items())},

@@ -3,6 +3,8 @@ syntax-repair remasking, and a model folder of this kind served through the pipe
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from codefusion.model.modelfile import save_model_dir
@@ -445,3 +447,64 @@ def test_examples_served_as_they_are_load_at_once_and_the_first_request_waits_fo
     with pytest.raises(SamplingCancelled):
         engine.generate("values above 90", "cf", k=2, should_stop=lambda: True)
     gate.set()
+
+
+def test_the_main_model_loads_after_the_examples_another_folder_serves(tok, overfit, tmp_path, monkeypatch):
+    """load(examples_later=True) where languages.json hands a language to a masked folder that serves its examples as
+    they are (the shipped layout: Python and Bash): that language answers before the main folder's own model has
+    loaded; a request for a language the main model serves waits for it; a main model that fails to load fails the
+    engine with its reason."""
+    import json
+    import threading
+    import time
+
+    from codefusion.model.networks import CodeFusionNet
+    from codefusion.server.engine import Engine, EngineNotReady
+
+    examples_as_they_are(tmp_path / "masked", tok, overfit)
+    torch.manual_seed(0)
+    gaussian = CodeFusionNet(tiny_cfg(tok, d_model=64, d_ff=128)).eval()
+    save_model_dir(tmp_path / "main", gaussian, gaussian.cfg, tok)
+    (tmp_path / "main" / "languages.json").write_text(json.dumps({"cf": "masked"}))
+    (tmp_path / "main" / "examples.jsonl").write_text((tmp_path / "masked" / "examples.jsonl").read_text())
+    (tmp_path / "main" / "seeding.json").write_text(json.dumps({"start": {"cf": 0}, "steps": 1}))
+    gate, real = threading.Event(), CodeFusionPipeline.from_dir.__func__
+
+    def held_main(cls, model_dir, *args, **kwargs):
+        if Path(model_dir) == tmp_path / "main":
+            assert gate.wait(60)
+        return real(cls, model_dir, *args, **kwargs)
+
+    monkeypatch.setattr(CodeFusionPipeline, "from_dir", classmethod(held_main))
+    engine = Engine(tmp_path / "main", device="cpu", oversample=1)
+    loader = threading.Thread(target=lambda: engine.load(examples_later=True), daemon=True)
+    loader.start()
+    deadline = time.monotonic() + 60
+    while not engine.serving and time.monotonic() < deadline:
+        time.sleep(0.01)
+    served = engine.generate("values less than 30", "cf", k=2)  # answered while the main model is held
+    status = engine.status()
+    assert served and all(c.seed == c.text for c in served)
+    assert status["mainModel"] == "waiting" and status["examples"] == "loaded" and status["state"] == "loading"
+    answers: list = []
+    asking = threading.Thread(target=lambda: answers.append(engine.generate("values above 90", "python", k=1,
+                                                                            steps=2)))
+    asking.start()
+    asking.join(0.5)
+    assert asking.is_alive() and not answers  # python is the main model's: it waits for it
+    gate.set()
+    asking.join(60)
+    loader.join(60)
+    assert answers and engine.status()["mainModel"] == "loaded" and engine.status()["state"] == "ready"
+
+    def broken_main(cls, model_dir, *args, **kwargs):
+        if Path(model_dir) == tmp_path / "main":
+            raise RuntimeError("weights unreadable")
+        return real(cls, model_dir, *args, **kwargs)
+
+    monkeypatch.setattr(CodeFusionPipeline, "from_dir", classmethod(broken_main))
+    engine = Engine(tmp_path / "main", device="cpu")
+    with pytest.raises(EngineNotReady, match="weights unreadable"):
+        engine.load(examples_later=True)
+    with pytest.raises(EngineNotReady, match="weights unreadable"):
+        engine.generate("values above 90", "python", k=1)
