@@ -360,7 +360,12 @@ def missing_imports(code: str, document: str) -> list[str]:
     except (SyntaxError, ValueError):
         return []
     bound = scan_names(code)[1]  # what the candidate binds itself (assigns, imports, parameters, definitions)
-    used = [n.value.id for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)]
+    used, bare = [], []  # modules read an attribute of (`json.loads`); names read bare (`reduce`), code order
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name):
+            used.append(n.value.id)
+        elif isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+            bare.append(n.id)
     have: set[str] = set()  # what the document imports (conservatively: a `from` line's module too) or defines
     for line in document.split("\n"):
         if _IMPORT_LINE.match(line.strip()):
@@ -379,7 +384,6 @@ def missing_imports(code: str, document: str) -> list[str]:
     for name in dict.fromkeys(used):
         if name in stdlib and name not in bound and name not in have:
             out.append(f"import {name}")
-    bare = [n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)]
     for name in dict.fromkeys(bare):
         if name in LIBRARY_NAMES and name not in bound and name not in have and f"import {name}" not in out:
             out.append(f"from {LIBRARY_NAMES[name]} import {name}")
