@@ -334,11 +334,40 @@ def as_function_body(code: str, request: str = "") -> str:
                 or _SHOWS.search(request)):
             return code
         return f"return {ast.get_source_segment(text, call.args[0])}"
+    mutated = _mutated(node)
+    if mutated is not None:  # `xs.sort()` returns None: sort, then return the list
+        return f"{text}\nreturn {mutated}"
     if isinstance(node, ast.Expr) and not isinstance(node.value, ast.Await):
         return f"return {text}"
     if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
         return f"return {ast.get_source_segment(text, node.value)}"
     return code
+
+
+# methods that change their object in place and return None (list, dict, set): `return xs.sort()` returns None
+_IN_PLACE = frozenset({"sort", "reverse", "append", "extend", "insert", "remove", "clear", "update", "add",
+                       "discard"})
+
+
+def _mutated(node: object) -> str | None:
+    """The variable a one-statement body changes in place, returning None (`xs.sort(key=len)`,
+    `random.shuffle(xs)`), so that the function returns the variable instead; None for anything else (a
+    module's function such as `os.remove(path)` is not a change of a variable)."""
+    import ast
+    import sys
+
+    if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
+        return None
+    func = node.value.func
+    if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
+        return None
+    owner = func.value.id
+    if owner == "random" and func.attr == "shuffle" and len(node.value.args) == 1:
+        arg = node.value.args[0]
+        return arg.id if isinstance(arg, ast.Name) else None
+    if func.attr in _IN_PLACE and owner not in getattr(sys, "stdlib_module_names", ()):
+        return owner
+    return None
 
 
 _IMPORT_LINE = re.compile(r"^(?:import|from)\s+([A-Za-z_][\w.]*)")

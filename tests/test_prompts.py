@@ -173,6 +173,11 @@ def test_imports_go_after_the_last_import_or_the_files_header():
     ("print(x, end='')", "Return x.", "print(x, end='')"),
     ("for x in xs:\n    print(x)", "Return xs.", "for x in xs:\n    print(x)"),  # more than one line: as it is
     ("return xs[-1]", "Return the last of xs.", "return xs[-1]"),
+    # a change in place returns None: the function makes it, then returns what it changed
+    ("xs.sort(key=len)", "Sort xs by length.", "xs.sort(key=len)\nreturn xs"),
+    ("d.update(other)", "Merge other into d.", "d.update(other)\nreturn d"),
+    ("random.shuffle(cards)", "Shuffle the cards.", "random.shuffle(cards)\nreturn cards"),
+    ("os.remove(path)", "Delete the file path.", "return os.remove(path)"),  # a module's function: as before
 ])
 def test_a_one_line_candidate_becomes_the_functions_return(code: str, request_text: str, want: str):
     from codefusion.server.prompts import as_function_body
