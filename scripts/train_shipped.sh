@@ -238,7 +238,7 @@ case "$stage" in
       --dev-loss-n 150 --checkpoint-every 250 --snapshot-every 1000 --threads "${THREADS:-1}" --seed 0
     ;;
   seeding)
-    .venv/bin/python -m codefusion.model.examples.seeding models/codefusion ${SEEDING_ARGS:---start python=0 --start bash=0 --start cf=100 --steps 1 --rerank cf=0.2 --rerank python=0.05 --rerank bash=0.05 --rerank-as-is python --rerank-keep-first python --rerank-keep-first bash --rerank-step 600 --examples-first python --examples-first bash}
+    .venv/bin/python -m codefusion.model.examples.seeding models/codefusion ${SEEDING_ARGS:---start python=0 --start bash=0 --start cf=100 --steps 1 --rerank cf=0.2 --rerank python=0.05 --rerank bash=0.1 --rerank-keep-first python --rerank-keep-first bash --rerank-step 600 --examples-first python --examples-first bash}
     ;;
   *) echo "unknown stage $stage" >&2; exit 2 ;;
 esac
