@@ -179,7 +179,7 @@ class Engine:
             self._load_seconds = time.perf_counter() - start
             self._error = None
             self._state = EngineState.READY
-            log.info("model loaded from %s in %.2fs on %s", model_dir, self._load_seconds, self._pipe.device)
+            log.info("model loaded from %s in %.2fs on %s", model_dir, self._load_seconds, self._lang_pipe(None).device)
 
     def _load_main(self, model_dir: Path) -> None:
         """The main folder's own model (the languages languages.json does not hand to another folder)."""
