@@ -138,4 +138,5 @@ def test_docstring_bodies_read_the_parameters_not_the_examples_names():
                                      "return sorted(xs, key=b)"]  # b: no parameter left to bind it to
     assert [c.rank for c in got] == [1, 2, 3, 4]
     two = function_bodies([Candidate("d1.update(other)", 0.9, 1)], "Merge two dicts.", ["a", "b"], ["a", "b"])
-    assert [c.text for c in two] == ["return a.update(b)"]  # free variables take the parameters in order
+    # free variables take the parameters in order; a change in place is made, then what it changed returned
+    assert [c.text for c in two] == ["a.update(b)\nreturn a"]
