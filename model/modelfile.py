@@ -37,6 +37,8 @@ def save_model_dir(out: Path, net: nn.Module, cfg: ModelConfig, tokenizer: CodeT
 
 def read_config(model_dir: Path) -> tuple[str, ModelConfig]:
     path = Path(model_dir) / CONFIG_FILE
+    if not Path(model_dir).is_dir():
+        raise ModelLoadError(f"model folder not found: {model_dir}")
     if not path.is_file():
         raise ModelLoadError(f"model config not found: {path}")
     try:

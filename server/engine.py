@@ -141,14 +141,12 @@ class Engine:
             self._state = EngineState.LOADING
             start = time.perf_counter()
             try:
-                from codefusion.model.modelfile import ModelLoadError, read_config, read_language_models
+                from codefusion.model.modelfile import read_config, read_language_models
                 from codefusion.model.pipeline import CodeFusionPipeline
 
                 self._main_loaded.clear()
                 model_dir = self.model_dir or default_model_dir()
                 self.model_dir = model_dir
-                if not Path(model_dir).is_dir():  # before its config: the folder itself is what is missing
-                    raise ModelLoadError(f"model folder not found: {model_dir}")
                 self._main = read_config(model_dir)
                 folders: dict[Path, CodeFusionPipeline] = {}
                 for lang, folder in read_language_models(model_dir).items():

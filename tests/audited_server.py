@@ -77,6 +77,16 @@ def _fake_pipeline() -> None:
         return real(cls, model_dir, device, quantize)
 
     pipeline.CodeFusionPipeline.from_dir = classmethod(from_dir)  # type: ignore[method-assign]
+    from codefusion.model import modelfile
+
+    real_config = modelfile.read_config
+
+    def read_config(model_dir: Any) -> Any:  # the engine reads the folder's kind before its weights load
+        if Path(model_dir).name == name:
+            return FakePipeline.kind, None
+        return real_config(model_dir)
+
+    modelfile.read_config = read_config  # type: ignore[assignment]
 
 
 if __name__ == "__main__":
