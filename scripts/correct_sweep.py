@@ -62,7 +62,7 @@ def main() -> None:
     served: list[list[tuple[str, EditSource]]] = []
     near: list[dict[str, float]] = []  # per prompt: each served code's nearness (retrieval score, 0..1]
     for q in prompts:
-        found = seeds.sources(q, lang, 2 * k)
+        found = seeds.edit_sources(q, lang, 2 * k)
         order = [c.text for c in rank_candidates(lang, [Sample(r.code, r.score, []) for r, _ in found], k)]
         by_code = {r.code: src for r, src in found}
         served.append([(code, EditSource(by_code[code].prompt, code)) for code in order])

@@ -118,7 +118,7 @@ def edited_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[
 
     k = kwargs["k"]
     names = list(kwargs.get("names") or [()] * len(prompts))
-    found = [seeds.sources(p, lang, skip + k)[skip:] for p in prompts]
+    found = [seeds.edit_sources(p, lang, skip + k)[skip:] for p in prompts]
     if lang == "python":  # as served: a Python example's free variables take the names the prompt mentions
         found = [[(with_names(r, own, q, src.prompt), src) for r, src in f]
                  for f, own, q in zip(found, names, prompts, strict=True)]

@@ -49,6 +49,25 @@ def test_seeding_files_round_trip(seeded_dir: Path):
     assert seeds.nearest("zzz qqq", "bash", 2) == []  # no shared word: no seed
 
 
+def test_a_source_weight_puts_that_source_after_an_example_as_near(tmp_path: Path):
+    """Rows marked with a source (the library reference's) keep it through the files; seeding.json's
+    source_weight scales their nearness, so the split's own example that is as near comes first."""
+    rows = [("python", "return the square root of x", "x ** 0.5"),
+            ("python", "Return the square root of `x`", "math.sqrt(x)", "pydocs"),
+            ("python", "sort the list x", "sorted(x)")]
+    for weight, first in ((1.0, "math.sqrt(x)"), (0.5, "x ** 0.5")):
+        folder = tmp_path / str(weight)
+        folder.mkdir()
+        ExampleSeeds.write(folder, SeedingConfig({"python": 0}, source_weight={"pydocs": weight}), rows)
+        assert json.loads((folder / "examples.jsonl").read_text().splitlines()[1])["source"] == "pydocs"
+        assert "source" not in json.loads((folder / "examples.jsonl").read_text().splitlines()[0])
+        seeds = ExampleSeeds.from_dir(folder)
+        assert seeds is not None and seeds.config.source_weight == {"pydocs": weight}
+        near = seeds.nearest("Return the square root of `x`", "python", 2)
+        assert [r.code for r in near][0] == first and len(near) == 2
+        assert seeds.sources["python"] == ["codefusion", "pydocs", "codefusion"]
+
+
 def test_no_seeding_file_means_no_seeds(tiny_model_dir: Path):
     assert ExampleSeeds.from_dir(tiny_model_dir) is None
 
@@ -60,6 +79,8 @@ def test_no_seeding_file_means_no_seeds(tiny_model_dir: Path):
         ({"start": {"bash": -1}}, "start"),
         ({"start": {}, "steps": 0}, "steps"),
         ({"start": {}, "examples": "../etc/passwd"}, "examples"),
+        ({"start": {}, "source_weight": {"pydocs": 1.5}}, "source_weight"),
+        ({"start": {}, "source_weight": ["pydocs"]}, "source_weight"),
         ([1, 2], "JSON object"),
     ],
 )

@@ -111,3 +111,28 @@ class HybridRetriever(TfidfRetriever):
         query = torch.as_tensor(self.embed(prompt), dtype=torch.float32)  # (D,)
         meaning = torch.mv(self.embeddings, query).numpy()  # (n,)
         return np.where(words > 0, self.weight * meaning + (1 - self.weight) * words, 0.0)
+
+
+class PooledRetriever:
+    """One language's examples from several sources, each source its own retriever (its own IDF: adding a
+    source leaves the nearness of the others' examples as it was), each source's nearness times its weight,
+    merged best first. Indices and `codes` are the examples' positions in the whole list."""
+
+    def __init__(self, codes: Sequence[str], parts: Sequence[tuple[TfidfRetriever, Sequence[int], float]]):
+        """parts: (a retriever over some of the examples, their positions in `codes`, the weight on its nearness)."""
+        self.codes = list(codes)
+        self.parts = [(retriever, list(where), weight) for retriever, where, weight in parts]
+        if any(len(r.codes) != len(where) for r, where, _ in self.parts):
+            raise ValueError("each part needs one position per example it holds")
+
+    def retrieve(self, prompt: str, k: int) -> list[Retrieved]:
+        """The k nearest over every source, best first (ties: the earlier source), distinct codes only."""
+        found = [Retrieved(r.code, r.score * weight, where[r.index])
+                 for retriever, where, weight in self.parts for r in retriever.retrieve(prompt, k)]
+        out: list[Retrieved] = []
+        seen: set[str] = set()
+        for r in sorted(found, key=lambda r: -r.score):
+            if r.code not in seen:
+                seen.add(r.code)
+                out.append(r)
+        return out[:k]

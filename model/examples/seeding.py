@@ -58,9 +58,10 @@ import numpy as np
 
 from ..config import LANGUAGES
 from ..modelfile import ModelLoadError
+from ..training.external import CODEFUSION
 from ..validate import validate
 from .edit import EditSource
-from .retrieval import HybridRetriever, Retrieved, TfidfRetriever
+from .retrieval import HybridRetriever, PooledRetriever, Retrieved, TfidfRetriever
 from .slots import coverage, plain_shell, transfer
 
 if TYPE_CHECKING:
@@ -105,6 +106,10 @@ class SeedingConfig:
     # edit languages -> how many of the k places go to the model's edits, after the examples as they are
     # (ranking.rank_candidates' edit_places); absent: the examples and edits interleave as the rules say
     edit_places: dict[str, int] = field(default_factory=dict)
+    # example source -> factor on its rows' nearness (examples.jsonl's "source"; absent: 1, the CodeFusion split's
+    # own rows have none): a source that answers other kinds of request (the library reference's one-call
+    # rows, model/examples/library.py) comes after an example of the split that is as near
+    source_weight: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, raw: object, where: Path) -> SeedingConfig:
@@ -118,6 +123,11 @@ class SeedingConfig:
         as_is, keep_first = raw.get("rerank_as_is", []), raw.get("rerank_keep_first", [])
         edit, edits_first = raw.get("edit", []), raw.get("edits_first", False)
         edit_start, edit_places = raw.get("edit_start", {}), raw.get("edit_places", {})
+        source_weight = raw.get("source_weight", {})
+        if not isinstance(source_weight, dict) or any(
+            not isinstance(name, str) or not name or not _weight(w) or w > 1 for name, w in source_weight.items()
+        ):
+            raise ModelLoadError(f"{where}: 'source_weight' must map source names to numbers in [0, 1]")
         if not isinstance(edit, list) or any(lang not in LANGUAGES for lang in edit):
             raise ModelLoadError(f"{where}: 'edit' must be a list of languages from {LANGUAGES}")
         if not isinstance(edit_start, dict) or any(
@@ -155,7 +165,8 @@ class SeedingConfig:
                 raise ModelLoadError(f"{where}: '{key}' must be a list of languages from {LANGUAGES}")
         return cls(dict(start), steps, examples, semantic, float(weight), slots, keep,
                    {lang: float(w) for lang, w in rerank.items()}, rerank_step, tuple(as_is), tuple(keep_first),
-                   tuple(first), tuple(edit), edits_first, dict(edit_start), dict(edit_places))
+                   tuple(first), tuple(edit), edits_first, dict(edit_start), dict(edit_places),
+                   {name: float(w) for name, w in source_weight.items()})
 
 
     @classmethod
@@ -183,20 +194,30 @@ class ExampleSeeds:
     """The examples a model folder ships for seeding, with a retriever per language."""
 
     def __init__(self, config: SeedingConfig, pairs: dict[str, list[tuple[str, str]]],
-                 semantic: tuple[dict[str, np.ndarray], Callable[[str], np.ndarray]] | None = None):
-        """semantic: per-language example embeddings and the function embedding a prompt (HybridRetriever)."""
+                 semantic: tuple[dict[str, np.ndarray], Callable[[str], np.ndarray]] | None = None,
+                 sources: dict[str, list[str]] | None = None):
+        """semantic: per-language example embeddings and the function embedding a prompt (HybridRetriever).
+        sources: per language, each example's source (examples.jsonl's "source"; absent: the CodeFusion split)."""
         self.config = config
         self.prompts = {lang: [p for p, _ in rows] for lang, rows in pairs.items()}
-        self.retrievers: dict[str, TfidfRetriever] = {}
+        self.sources = {lang: list(rows) for lang, rows in (sources or {}).items()}
+        if any(len(self.sources[lang]) != len(pairs.get(lang, [])) for lang in self.sources):
+            raise ValueError("sources needs one entry per example")
+        self.retrievers: dict[str, TfidfRetriever | PooledRetriever] = {}
         for lang, rows in pairs.items():
             if not rows:
                 continue
             prompts, codes = [p for p, _ in rows], [c for _, c in rows]
-            if semantic is None:
-                self.retrievers[lang] = TfidfRetriever(prompts, codes)
-            else:
-                self.retrievers[lang] = HybridRetriever(prompts, codes, semantic[0][lang], semantic[1],
-                                                        config.semantic_weight)
+            of = self.sources.get(lang) or [CODEFUSION] * len(rows)
+            parts = []
+            for source in dict.fromkeys(of):  # each source its own retriever, in order of first appearance
+                where = [i for i, s in enumerate(of) if s == source]
+                some = [prompts[i] for i in where], [codes[i] for i in where]
+                part = TfidfRetriever(*some) if semantic is None else HybridRetriever(
+                    *some, semantic[0][lang][where], semantic[1], config.semantic_weight)
+                parts.append((part, where, config.source_weight.get(source, 1.0)))
+            only, _, weight = parts[0]
+            self.retrievers[lang] = only if len(parts) == 1 and weight == 1.0 else PooledRetriever(codes, parts)
         self.retrieval = "tfidf" if semantic is None else f"tfidf+minilm ({config.semantic_weight:g})"
 
     @classmethod
@@ -208,19 +229,22 @@ class ExampleSeeds:
         path = Path(model_dir) / SEEDING_FILE
         examples = Path(model_dir) / config.examples
         pairs: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        sources: dict[str, list[str]] = defaultdict(list)
         try:
             with examples.open(encoding="utf-8") as f:
                 for n, line in enumerate(f, 1):
                     row = json.loads(line)
                     if not isinstance(row, dict) or row.get("lang") not in LANGUAGES or not all(
                         isinstance(row.get(key), str) for key in ("prompt", "code")
-                    ):
-                        raise ModelLoadError(f"{examples}:{n}: expected {{lang, prompt, code}} with a known lang")
+                    ) or not isinstance(row.get("source", CODEFUSION), str):
+                        raise ModelLoadError(f"{examples}:{n}: expected {{lang, prompt, code}} with a known lang "
+                                             "(and a text \"source\" if any)")
                     pairs[row["lang"]].append((row["prompt"], row["code"]))
+                    sources[row["lang"]].append(row.get("source", CODEFUSION))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ModelLoadError(f"cannot read {examples} (named in {path}): {exc}") from exc
         semantic = _load_semantic(Path(model_dir), config, pairs) if config.semantic else None
-        return cls(config, dict(pairs), semantic)
+        return cls(config, dict(pairs), semantic, dict(sources))
 
     def start_for(self, lang: str) -> int | None:
         """The start step for a language, or None when its candidates start from pure noise."""
@@ -242,7 +266,7 @@ class ExampleSeeds:
                 moved.append(dataclasses.replace(r, code=code, score=score))
         return sorted(moved, key=lambda r: -r.score)[:k]
 
-    def sources(self, prompt: str, lang: str, k: int) -> list[tuple[Retrieved, EditSource]]:
+    def edit_sources(self, prompt: str, lang: str, k: int) -> list[tuple[Retrieved, EditSource]]:
         """The k nearest examples in the order they are served (nearest()), each as served (slots applied) and
         as it is with its own prompt: what an edit model reads."""
         codes = self.retrievers[lang].codes
@@ -292,17 +316,21 @@ class ExampleSeeds:
         return min(len(found), int(lang in self.config.rerank_keep_first))
 
     @staticmethod
-    def write(model_dir: str | Path, config: SeedingConfig, pairs: Iterable[tuple[str, str, str]], *,
-              embeddings: bool = True) -> int:
+    def write(model_dir: str | Path, config: SeedingConfig,
+              pairs: Iterable[tuple[str, str, str] | tuple[str, str, str, str]], *, embeddings: bool = True) -> int:
         """Write seeding.json and the examples file (and, when the config names one and `embeddings` is set, the
         example prompts' sentence embeddings; unset, the first load computes and caches them); pairs are
-        (lang, prompt, code). Returns the count."""
+        (lang, prompt, code), or (lang, prompt, code, source) for a row from elsewhere than the CodeFusion
+        split. Returns the count."""
         model_dir = Path(model_dir)
         n = 0
         by_lang: dict[str, list[str]] = defaultdict(list)
         with (model_dir / config.examples).open("w", encoding="utf-8") as f:
-            for lang, prompt, code in pairs:
-                f.write(json.dumps({"lang": lang, "prompt": prompt, "code": code}, ensure_ascii=False) + "\n")
+            for lang, prompt, code, *source in pairs:
+                row = {"lang": lang, "prompt": prompt, "code": code}
+                if source and source[0] != CODEFUSION:
+                    row["source"] = source[0]
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
                 by_lang[lang].append(prompt)
                 n += 1
         body: dict[str, object] = {"start": config.start, "steps": config.steps, "examples": config.examples,
@@ -315,6 +343,8 @@ class ExampleSeeds:
                 body.update(rerank_keep_first=list(config.rerank_keep_first))
         if config.examples_first:
             body.update(examples_first=list(config.examples_first))
+        if config.source_weight:
+            body.update(source_weight=config.source_weight)
         if config.edit:
             body.update(edit=list(config.edit), edits_first=config.edits_first)
         if config.semantic:
@@ -477,6 +507,8 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     from ..training.data import load_pairs
+    from .library import SOURCE as LIBRARY
+    from .library import library_pairs
 
     p = argparse.ArgumentParser(prog="python -m codefusion.model.examples.seeding", description=main.__doc__)
     p.add_argument("model_dir", type=Path)
@@ -502,7 +534,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="LANG's nearest example stays first; the model's fit orders the rest (repeatable)")
     p.add_argument("--examples-first", action="append", default=[], metavar="LANG", choices=LANGUAGES,
                    help="rank LANG's examples right before the model's edits of them, not after (repeatable)")
+    p.add_argument("--library", type=float, default=None, metavar="WEIGHT",
+                   help="add the Python library reference's one-call rows (model/examples/library.py) to the "
+                        "examples, their nearness times WEIGHT in (0, 1]")
     args = p.parse_args(argv)
+    if args.library is not None and not 0 < args.library <= 1:
+        p.error("--library must be in (0, 1]")
     if not 0 <= args.semantic_weight <= 1:
         p.error("--semantic-weight must be in [0, 1]")
     start = _per_language(p, "--start", "LANG=STEP", args.start, lambda v: int(v) if v.isdigit() else None)
@@ -513,8 +550,12 @@ def main(argv: list[str] | None = None) -> int:
     config = SeedingConfig(start, args.steps, semantic=semantic, semantic_weight=args.semantic_weight,
                            slots=args.slots, keep_examples=args.keep_examples, rerank=rerank,
                            rerank_step=args.rerank_step, rerank_as_is=tuple(args.rerank_as_is),
-                           rerank_keep_first=tuple(args.rerank_keep_first), examples_first=tuple(args.examples_first))
-    rows = ((lang, pair.prompt, pair.code) for lang in LANGUAGES for pair in load_pairs(lang, "train")[0])
+                           rerank_keep_first=tuple(args.rerank_keep_first), examples_first=tuple(args.examples_first),
+                           source_weight={} if args.library is None else {LIBRARY: args.library})
+    rows: list[tuple[str, str, str] | tuple[str, str, str, str]] = [
+        (lang, pair.prompt, pair.code) for lang in LANGUAGES for pair in load_pairs(lang, "train")[0]]
+    if args.library is not None:
+        rows += [(pair.lang, pair.prompt, pair.code, LIBRARY) for pair in library_pairs()]
     n = ExampleSeeds.write(args.model_dir, config, rows, embeddings=args.write_embeddings)
     print(f"wrote {n} training examples and {SEEDING_FILE} to {args.model_dir}")
     return 0
