@@ -353,12 +353,14 @@ class Engine:
         should_stop: Callable[[], bool] | None = None,
         method: str = "diffusion",
         names: Sequence[str] = (),
+        docstring: bool = False,
     ) -> list[Candidate]:
         """Up to k ranked candidates for one prompt. Raises SamplingCancelled if should_stop() turns True.
-        names: what the user's code around the prompt already names (an edit model uses them)."""
+        names: what the user's code around the prompt already names (an edit model uses them).
+        docstring: the prompt is a function's docstring (seeding.json's `docstring_sources` answer it too)."""
         return self.generate_batch(
             [prompt], lang, k=k, steps=steps, seed=seed, max_tokens=max_tokens, should_stop=should_stop,
-            method=method, names=[tuple(names)],
+            method=method, names=[tuple(names)], docstring=docstring,
         )[0]
 
     def generate_batch(
@@ -373,11 +375,13 @@ class Engine:
         should_stop: Callable[[], bool] | None = None,
         method: str = "diffusion",
         names: Sequence[Sequence[str]] | None = None,
+        docstring: bool = False,
     ) -> list[list[Candidate]]:
         """Candidates for each prompt, in order; cached prompts are not sampled again.
 
         `method` is the pipeline's: "diffusion", or for the AR baseline "sample" / "beam".
         names: per prompt, the names the user's code has (an edit model reads them).
+        docstring: the prompts are functions' docstrings (seeding.json's `docstring_sources` answer them too).
         """
         if lang not in LANGS:
             raise ValueError(f"unknown language {lang!r}; expected one of {', '.join(LANGS)}")
@@ -387,14 +391,16 @@ class Engine:
         name_rows = [tuple(n) for n in names] if names is not None else [()] * len(prompts)
         if len(name_rows) != len(prompts):
             raise ValueError("names needs one entry per prompt")
-        keys = [(p, lang, k, steps, seed, max_tokens, method, self.seeding, n) for p, n in zip(prompts, name_rows,
-                                                                                              strict=True)]
+        keys = [(p, lang, k, steps, seed, max_tokens, method, self.seeding, n, docstring)
+                for p, n in zip(prompts, name_rows, strict=True)]
         results: list[list[Candidate] | None] = [self._cache_get(key) for key in keys]
         if all(r is not None for r in results):
             return [r or [] for r in results]
         pipe = self._pipeline(lang)
         self._await_examples(lang, should_stop)
         kwargs = self._sample_kwargs(k, steps, seed, max_tokens, should_stop, method)
+        if docstring:
+            kwargs["docstring"] = True
         with self._sampler():
             # Look again: a concurrent request for the same prompt may have filled the cache meanwhile.
             results = [
@@ -410,7 +416,8 @@ class Engine:
                     if results[i] is None:
                         results[i] = ranked[(p, name_rows[i])]
                 for (p, n), candidates in ranked.items():
-                    self._cache_put((p, lang, k, steps, seed, max_tokens, method, self.seeding, n), candidates)
+                    self._cache_put((p, lang, k, steps, seed, max_tokens, method, self.seeding, n, docstring),
+                                    candidates)
         return [r or [] for r in results]
 
     def sample_batch(
@@ -518,8 +525,10 @@ class Engine:
         noise under the prompt alone. An edit model serves a seeded language that seeding.json does not list
         under `edit` as any masked model does (its examples, judged); it writes alone where nothing is seeded."""
         seeds, start = self._seeds, self._seed_start(lang)
+        docstring = kwargs.get("docstring", False)
+        kwargs = {key: v for key, v in kwargs.items() if key != "docstring"}  # the sampler does not read it
         if pipe.edits and seeds is not None and self.seeding and lang in seeds.config.edit:
-            return seeded_samples(pipe, seeds, prompts, lang, kwargs, start=start or 0, skip=skip)
+            return seeded_samples(pipe, seeds, prompts, lang, kwargs, start=start or 0, skip=skip, docstring=docstring)
         seeded = start is not None  # _seed_start: None where seeding is off or does not seed `lang`
         if pipe.edits and not seeded and kwargs.get("method", "diffusion") == "diffusion":  # writing alone
             names = kwargs.get("names") or [()] * len(prompts)
@@ -528,7 +537,8 @@ class Engine:
         kwargs = {key: v for key, v in kwargs.items() if key != "names"}  # the sampler does not read them
         if pipe.kind == "ar" or seeds is None or start is None:  # the AR baseline is never seeded
             return pipe.sample(prompts, lang, **kwargs)
-        return seeded_samples(pipe, seeds, prompts, lang, kwargs, start=start, skip=skip, pools=pools, names=names)
+        return seeded_samples(pipe, seeds, prompts, lang, kwargs, start=start, skip=skip, pools=pools, names=names,
+                              docstring=docstring)
 
     def cached(
         self,
@@ -541,11 +551,12 @@ class Engine:
         max_tokens: int | None = None,
         method: str = "diffusion",
         names: Sequence[str] = (),
+        docstring: bool = False,
     ) -> list[Candidate] | None:
         """The candidates of an earlier identical request, or None (never samples)."""
         return self._cache_get(
             (prompt.strip()[:MAX_PROMPT_CHARS], lang, k, steps, seed, max_tokens, method, self.seeding,
-             tuple(names)), count=False
+             tuple(names), docstring), count=False
         )
 
     def _cache_get(self, key: tuple[Any, ...], count: bool = True) -> list[Candidate] | None:

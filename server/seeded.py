@@ -26,20 +26,20 @@ def as_they_are(kind: str, start: int) -> bool:
 
 def seeded_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[str], lang: str,
                    kwargs: dict[str, Any], *, start: int, skip: int = 0, pools: Pools | None = None,
-                   names: Sequence[Sequence[str]] | None = None) -> list[list[Sample]]:
+                   names: Sequence[Sequence[str]] | None = None, docstring: bool = False) -> list[list[Sample]]:
     """k samples per prompt (kwargs: the pipeline's): where a training example shares a word with the prompt,
     each starts from a nearest example noised to step `start` (SDEdit; candidate j: example j), else from pure
     noise under the prompt alone. A top-up batch (skip = the first batch's k) uses the next nearest examples,
     ranked k+1, k+2, …; prompts that have no more start from pure noise. Each seeded sample carries its
     example's score (server/ranking.py ranks by it); with seeding.json's keep_examples the examples themselves
     join them. names: per prompt, the names the user's code has; a Python example's free variables take those
-    the prompt mentions (slots.bind_names)."""
+    the prompt mentions (slots.bind_names). docstring: the prompts are docstrings (ExampleSeeds.nearest)."""
     from codefusion.model.pipeline import Sample
 
     k = kwargs["k"]
     if pipe.edits and lang in seeds.config.edit:
-        return edited_samples(pipe, seeds, prompts, lang, kwargs, skip=skip)
-    found = [nearest_examples(pipe, seeds, p, lang, skip + k, pools)[skip:] for p in prompts]
+        return edited_samples(pipe, seeds, prompts, lang, kwargs, skip=skip, docstring=docstring)
+    found = [nearest_examples(pipe, seeds, p, lang, skip + k, pools, docstring)[skip:] for p in prompts]
     if lang == "python" and names:
         found = [[with_names(r, own, p, seeds.prompts[lang][r.index]) for r in f]
                  for f, own, p in zip(found, names, prompts, strict=True)]
@@ -81,16 +81,16 @@ def mentioned(names: Sequence[str], prompt: str) -> list[str]:
 
 
 def nearest_examples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompt: str, lang: str, n: int,
-                     pools: Pools | None = None) -> list[Retrieved]:
+                     pools: Pools | None = None, docstring: bool = False) -> list[Retrieved]:
     """The n nearest examples, best first; where seeding.json says `rerank`, the nearest pool is reordered
     by the model's fit to each under the prompt (ExampleSeeds.rescored).
     pools: the rescored pools of this request's prompts, so that its top-up batch does not rescore."""
     if not seeds.rerank_weight(lang):  # (seeds are only loaded beside a diffusion model)
-        return seeds.nearest(prompt, lang, n)
+        return seeds.nearest(prompt, lang, n, docstring=docstring)
     size = seeds.pool(n)
     if pools is not None and prompt in pools and pools[prompt][0] >= size:
         return pools[prompt][1][:n]
-    found = seeds.nearest(prompt, lang, size)
+    found = seeds.nearest(prompt, lang, size, docstring=docstring)
     ce = pipe.code_ce(prompt, seeds.judged_codes(found, lang), lang, seeds.config.rerank_step)
     rescored = seeds.rescored(found, ce, lang)
     if pools is not None:
@@ -107,7 +107,7 @@ def edit_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def edited_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[str], lang: str,
-                   kwargs: dict[str, Any], *, skip: int = 0) -> list[list[Sample]]:
+                   kwargs: dict[str, Any], *, skip: int = 0, docstring: bool = False) -> list[list[Sample]]:
     """k samples per prompt from an edit model: sample j is its edit of the (skip + j)-th example as served
     (read as it is, with its prompt, and the request's context names, kwargs["names"]), written from all-masked
     or, with seeding.json's edit_start, from that example as served (and reading it) with its least-sure
@@ -118,7 +118,7 @@ def edited_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[
 
     k = kwargs["k"]
     names = list(kwargs.get("names") or [()] * len(prompts))
-    found = [seeds.edit_sources(p, lang, skip + k)[skip:] for p in prompts]
+    found = [seeds.edit_sources(p, lang, skip + k, docstring=docstring)[skip:] for p in prompts]
     if lang == "python":  # as served: a Python example's free variables take the names the prompt mentions
         found = [[(with_names(r, own, q, src.prompt), src) for r, src in f]
                  for f, own, q in zip(found, names, prompts, strict=True)]

@@ -153,3 +153,25 @@ async def test_model_alone_python_candidates_parse(client: LanguageClient):
     finally:
         client.workspace_did_change_configuration(
             types.DidChangeConfigurationParams(settings={"codefusion": {"seedFromExamples": True}}))
+
+
+async def test_a_docstring_the_library_reference_answers_gets_its_call(client: LanguageClient):
+    """The library reference's one-call rows answer docstrings (seeding.json's docstring_sources): "Return True
+    if year is a leap year." gets `calendar.isleap(year)` with its import, and the function runs right; the same
+    words as a comment are answered from the CodeFusion split alone, which has no such call."""
+    text = 'def is_leap(year):\n    """Return True if year is a leap year."""\n    \n'
+    open_doc(client, "file:///q/leap.py", text, "python")
+    result = await complete(client, "file:///q/leap.py", 2, 4)
+    assert result is not None and result.items
+    leap = [i for i in result.items if "calendar.isleap(year)" in item_code(i)]
+    assert leap, [item_code(i) for i in result.items]
+    extra = leap[0].additional_text_edits or []
+    source = apply_edit(apply_edit(text, leap[0].text_edit), extra[0])  # type: ignore[arg-type]
+    scope: dict[str, object] = {}
+    exec(source, scope)
+    assert [scope["is_leap"](y) for y in (2000, 1900, 2024, 2023)] == [True, False, True, False]  # type: ignore[operator]
+    comment = "# return True if year is a leap year\n\n"
+    open_doc(client, "file:///q/leap_comment.py", comment, "python")
+    as_comment = await complete(client, "file:///q/leap_comment.py", 1, 0)
+    assert as_comment is not None and as_comment.items
+    assert not any("isleap" in item_code(i) for i in as_comment.items), [item_code(i) for i in as_comment.items]

@@ -49,16 +49,18 @@ def test_seeding_files_round_trip(seeded_dir: Path):
     assert seeds.nearest("zzz qqq", "bash", 2) == []  # no shared word: no seed
 
 
+LIBRARY_ROWS = [("python", "return the square root of x", "x ** 0.5"),
+                ("python", "Return the square root of `x`", "math.sqrt(x)", "pydocs"),
+                ("python", "sort the list x", "sorted(x)")]
+
+
 def test_a_source_weight_puts_that_source_after_an_example_as_near(tmp_path: Path):
     """Rows marked with a source (the library reference's) keep it through the files; seeding.json's
     source_weight scales their nearness, so the split's own example that is as near comes first."""
-    rows = [("python", "return the square root of x", "x ** 0.5"),
-            ("python", "Return the square root of `x`", "math.sqrt(x)", "pydocs"),
-            ("python", "sort the list x", "sorted(x)")]
     for weight, first in ((1.0, "math.sqrt(x)"), (0.5, "x ** 0.5")):
         folder = tmp_path / str(weight)
         folder.mkdir()
-        ExampleSeeds.write(folder, SeedingConfig({"python": 0}, source_weight={"pydocs": weight}), rows)
+        ExampleSeeds.write(folder, SeedingConfig({"python": 0}, source_weight={"pydocs": weight}), LIBRARY_ROWS)
         assert json.loads((folder / "examples.jsonl").read_text().splitlines()[1])["source"] == "pydocs"
         assert "source" not in json.loads((folder / "examples.jsonl").read_text().splitlines()[0])
         seeds = ExampleSeeds.from_dir(folder)
@@ -66,6 +68,24 @@ def test_a_source_weight_puts_that_source_after_an_example_as_near(tmp_path: Pat
         near = seeds.nearest("Return the square root of `x`", "python", 2)
         assert [r.code for r in near][0] == first and len(near) == 2
         assert seeds.sources["python"] == ["codefusion", "pydocs", "codefusion"]
+
+
+def test_docstring_sources_answer_only_docstrings(tmp_path: Path):
+    """A source listed in docstring_sources joins the pool for a docstring and never for a comment; the split's
+    own examples keep the nearness they had without it (each source its own retriever)."""
+    ExampleSeeds.write(tmp_path, SeedingConfig({"python": 0}, docstring_sources=("pydocs",)), LIBRARY_ROWS)
+    seeds = ExampleSeeds.from_dir(tmp_path)
+    assert seeds is not None and seeds.config.docstring_sources == ("pydocs",)
+    prompt = "Return the square root of `x`"
+    assert [r.code for r in seeds.nearest(prompt, "python", 3, docstring=True)][0] == "math.sqrt(x)"
+    comment = seeds.nearest(prompt, "python", 3)
+    assert "math.sqrt(x)" not in [r.code for r in comment] and comment[0].code == "x ** 0.5"
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    ExampleSeeds.write(alone, SeedingConfig({"python": 0}), [r for r in LIBRARY_ROWS if len(r) == 3])
+    without = ExampleSeeds.from_dir(alone)
+    assert without is not None
+    assert [(r.code, r.score) for r in without.nearest(prompt, "python", 3)] == [(r.code, r.score) for r in comment]
 
 
 def test_no_seeding_file_means_no_seeds(tiny_model_dir: Path):
@@ -81,6 +101,7 @@ def test_no_seeding_file_means_no_seeds(tiny_model_dir: Path):
         ({"start": {}, "examples": "../etc/passwd"}, "examples"),
         ({"start": {}, "source_weight": {"pydocs": 1.5}}, "source_weight"),
         ({"start": {}, "source_weight": ["pydocs"]}, "source_weight"),
+        ({"start": {}, "docstring_sources": "pydocs"}, "docstring_sources"),
         ([1, 2], "JSON object"),
     ],
 )

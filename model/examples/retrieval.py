@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,17 +118,20 @@ class PooledRetriever:
     source leaves the nearness of the others' examples as it was), each source's nearness times its weight,
     merged best first. Indices and `codes` are the examples' positions in the whole list."""
 
-    def __init__(self, codes: Sequence[str], parts: Sequence[tuple[TfidfRetriever, Sequence[int], float]]):
-        """parts: (a retriever over some of the examples, their positions in `codes`, the weight on its nearness)."""
+    def __init__(self, codes: Sequence[str], parts: Sequence[tuple[str, TfidfRetriever, Sequence[int], float]]):
+        """parts: (a source's name, a retriever over its examples, their positions in `codes`, the weight on
+        its nearness)."""
         self.codes = list(codes)
-        self.parts = [(retriever, list(where), weight) for retriever, where, weight in parts]
-        if any(len(r.codes) != len(where) for r, where, _ in self.parts):
+        self.parts = [(name, retriever, list(where), weight) for name, retriever, where, weight in parts]
+        if any(len(r.codes) != len(where) for _, r, where, _ in self.parts):
             raise ValueError("each part needs one position per example it holds")
 
-    def retrieve(self, prompt: str, k: int) -> list[Retrieved]:
-        """The k nearest over every source, best first (ties: the earlier source), distinct codes only."""
+    def retrieve(self, prompt: str, k: int, leave_out: Collection[str] = ()) -> list[Retrieved]:
+        """The k nearest over every source but those left out, best first (ties: the earlier source), distinct
+        codes only."""
         found = [Retrieved(r.code, r.score * weight, where[r.index])
-                 for retriever, where, weight in self.parts for r in retriever.retrieve(prompt, k)]
+                 for name, retriever, where, weight in self.parts if name not in leave_out
+                 for r in retriever.retrieve(prompt, k)]
         out: list[Retrieved] = []
         seen: set[str] = set()
         for r in sorted(found, key=lambda r: -r.score):

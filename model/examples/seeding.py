@@ -110,6 +110,9 @@ class SeedingConfig:
     # own rows have none): a source that answers other kinds of request (the library reference's one-call
     # rows, model/examples/library.py) comes after an example of the split that is as near
     source_weight: dict[str, float] = field(default_factory=dict)
+    # sources whose examples answer only a function's docstring (nearest(docstring=True)): the library reference
+    # reads like one ("Return `x` factorial as an integer"), not like a how-to question
+    docstring_sources: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, raw: object, where: Path) -> SeedingConfig:
@@ -123,7 +126,9 @@ class SeedingConfig:
         as_is, keep_first = raw.get("rerank_as_is", []), raw.get("rerank_keep_first", [])
         edit, edits_first = raw.get("edit", []), raw.get("edits_first", False)
         edit_start, edit_places = raw.get("edit_start", {}), raw.get("edit_places", {})
-        source_weight = raw.get("source_weight", {})
+        source_weight, docstring_sources = raw.get("source_weight", {}), raw.get("docstring_sources", [])
+        if not isinstance(docstring_sources, list) or not all(isinstance(x, str) and x for x in docstring_sources):
+            raise ModelLoadError(f"{where}: 'docstring_sources' must be a list of source names")
         if not isinstance(source_weight, dict) or any(
             not isinstance(name, str) or not name or not _weight(w) or w > 1 for name, w in source_weight.items()
         ):
@@ -166,7 +171,7 @@ class SeedingConfig:
         return cls(dict(start), steps, examples, semantic, float(weight), slots, keep,
                    {lang: float(w) for lang, w in rerank.items()}, rerank_step, tuple(as_is), tuple(keep_first),
                    tuple(first), tuple(edit), edits_first, dict(edit_start), dict(edit_places),
-                   {name: float(w) for name, w in source_weight.items()})
+                   {name: float(w) for name, w in source_weight.items()}, tuple(docstring_sources))
 
 
     @classmethod
@@ -215,8 +220,8 @@ class ExampleSeeds:
                 some = [prompts[i] for i in where], [codes[i] for i in where]
                 part = TfidfRetriever(*some) if semantic is None else HybridRetriever(
                     *some, semantic[0][lang][where], semantic[1], config.semantic_weight)
-                parts.append((part, where, config.source_weight.get(source, 1.0)))
-            only, _, weight = parts[0]
+                parts.append((source, part, where, config.source_weight.get(source, 1.0)))
+            _, only, _, weight = parts[0]
             self.retrievers[lang] = only if len(parts) == 1 and weight == 1.0 else PooledRetriever(codes, parts)
         self.retrieval = "tfidf" if semantic is None else f"tfidf+minilm ({config.semantic_weight:g})"
 
@@ -250,15 +255,23 @@ class ExampleSeeds:
         """The start step for a language, or None when its candidates start from pure noise."""
         return self.config.start.get(lang) if lang in self.retrievers else None
 
-    def nearest(self, prompt: str, lang: str, k: int) -> list[Retrieved]:
+    def _retrieve(self, prompt: str, lang: str, k: int, docstring: bool) -> list[Retrieved]:
+        """The k nearest of the sources a request of this kind reads (docstring_sources only for docstrings)."""
+        retriever = self.retrievers[lang]
+        if isinstance(retriever, PooledRetriever):
+            return retriever.retrieve(prompt, k, leave_out=() if docstring else self.config.docstring_sources)
+        return retriever.retrieve(prompt, k)
+
+    def nearest(self, prompt: str, lang: str, k: int, *, docstring: bool = False) -> list[Retrieved]:
         """The codes of the k training examples nearest to the prompt (best first); [] when none shares a word.
+        docstring: the prompt is a function's docstring (seeding.json's `docstring_sources` join the pool).
         With `slots`, each code carries the prompt's literals in place of its own example's (slots.transfer),
         and the nearest SLOT_POOL are reordered by nearness + COVERAGE_WEIGHT × the share of the prompt's
         literals the code then holds (the same order for every k ≤ SLOT_POOL, so top-ups continue it)."""
         if not self.config.slots:
-            return [r for r in self.retrievers[lang].retrieve(prompt, k) if r.score > 0]
+            return [r for r in self._retrieve(prompt, lang, k, docstring) if r.score > 0]
         moved = []
-        for r in self.retrievers[lang].retrieve(prompt, max(k, SLOT_POOL)):
+        for r in self._retrieve(prompt, lang, max(k, SLOT_POOL), docstring):
             if r.score > 0:
                 code = self._moved(r, lang, prompt)
                 # examples whose code then holds more of the prompt's literals move up (score stays in (0, 1])
@@ -266,11 +279,13 @@ class ExampleSeeds:
                 moved.append(dataclasses.replace(r, code=code, score=score))
         return sorted(moved, key=lambda r: -r.score)[:k]
 
-    def edit_sources(self, prompt: str, lang: str, k: int) -> list[tuple[Retrieved, EditSource]]:
+    def edit_sources(self, prompt: str, lang: str, k: int, *, docstring: bool = False,
+                     ) -> list[tuple[Retrieved, EditSource]]:
         """The k nearest examples in the order they are served (nearest()), each as served (slots applied) and
         as it is with its own prompt: what an edit model reads."""
         codes = self.retrievers[lang].codes
-        return [(r, EditSource(self.prompts[lang][r.index], codes[r.index])) for r in self.nearest(prompt, lang, k)]
+        return [(r, EditSource(self.prompts[lang][r.index], codes[r.index]))
+                for r in self.nearest(prompt, lang, k, docstring=docstring)]
 
     def _moved(self, found: Retrieved, lang: str, prompt: str) -> str:
         """The example's code with the prompt's literals (a shell command with plain quotes and dashes,
@@ -345,6 +360,8 @@ class ExampleSeeds:
             body.update(examples_first=list(config.examples_first))
         if config.source_weight:
             body.update(source_weight=config.source_weight)
+        if config.docstring_sources:
+            body.update(docstring_sources=list(config.docstring_sources))
         if config.edit:
             body.update(edit=list(config.edit), edits_first=config.edits_first)
         if config.semantic:
@@ -536,7 +553,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="rank LANG's examples right before the model's edits of them, not after (repeatable)")
     p.add_argument("--library", type=float, default=None, metavar="WEIGHT",
                    help="add the Python library reference's one-call rows (model/examples/library.py) to the "
-                        "examples, their nearness times WEIGHT in (0, 1]")
+                        "examples that answer docstrings, their nearness times WEIGHT in (0, 1]")
     args = p.parse_args(argv)
     if args.library is not None and not 0 < args.library <= 1:
         p.error("--library must be in (0, 1]")
@@ -551,7 +568,8 @@ def main(argv: list[str] | None = None) -> int:
                            slots=args.slots, keep_examples=args.keep_examples, rerank=rerank,
                            rerank_step=args.rerank_step, rerank_as_is=tuple(args.rerank_as_is),
                            rerank_keep_first=tuple(args.rerank_keep_first), examples_first=tuple(args.examples_first),
-                           source_weight={} if args.library is None else {LIBRARY: args.library})
+                           source_weight={} if args.library is None else {LIBRARY: args.library},
+                           docstring_sources=() if args.library is None else (LIBRARY,))
     rows: list[tuple[str, str, str] | tuple[str, str, str, str]] = [
         (lang, pair.prompt, pair.code) for lang in LANGUAGES for pair in load_pairs(lang, "train")[0]]
     if args.library is not None:

@@ -163,8 +163,10 @@ def predict_examples(model_dir: Path, pairs: Sequence[Any], lang: str, *, k: int
     return _serve_found(pairs, lang, k, example_finder(model_dir, lang, k * oversample, slots))
 
 
-def example_finder(model_dir: Path, lang: str, n: int, slots: bool) -> Callable[[str], Sequence[Any]]:
-    """prompt -> its n nearest examples from the folder's index (with or without the slot rewrite)."""
+def example_finder(model_dir: Path, lang: str, n: int, slots: bool,
+                   docstring: bool = False) -> Callable[[str], Sequence[Any]]:
+    """prompt -> its n nearest examples from the folder's index (with or without the slot rewrite); docstring:
+    the prompts are docstrings (the folder's docstring_sources join)."""
     import dataclasses
 
     from codefusion.model.examples.seeding import ExampleSeeds
@@ -173,7 +175,7 @@ def example_finder(model_dir: Path, lang: str, n: int, slots: bool) -> Callable[
     if seeds is None or lang not in seeds.retrievers:
         raise EngineNotReady(f"{model_dir} has no seeding examples for {lang}")
     seeds.config = dataclasses.replace(seeds.config, slots=slots)
-    return lambda prompt: seeds.nearest(prompt, lang, n)
+    return lambda prompt: seeds.nearest(prompt, lang, n, docstring=docstring)
 
 
 def _serve_found(pairs: Sequence[Any], lang: str, k: int,

@@ -79,7 +79,7 @@ def stub_prompt(stub: str) -> Prompt:
 def candidates_for(engine: Engine, stub: str, k: int) -> list[str]:
     """What the editor is served at the body line under the stub's docstring."""
     prompt = stub_prompt(stub)
-    found = engine.generate(prompt.text, "python", k=k * DOCSTRING_POOL, names=prompt.names)
+    found = engine.generate(prompt.text, "python", k=k * DOCSTRING_POOL, names=prompt.names, docstring=True)
     return [c.text for c in function_bodies(found, prompt.text, prompt.names, prompt.params)][:k]
 
 
@@ -97,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
         from ..engine import default_model_dir
         from ..ranking import rank_candidates
 
-        finder = example_finder(Path(args.model) if args.model else default_model_dir(), "python", args.k * 2, False)
+        finder = example_finder(Path(args.model) if args.model else default_model_dir(), "python", args.k * 2, False,
+                                docstring=True)
 
         def find(stub: str) -> list[str]:
             prompt = stub_prompt(stub)
