@@ -12,7 +12,7 @@ all-MiniLM-L6-v2 sentence embeddings, `semantic_weight` · their cosine + the re
 docs/experiments.md). Without MiniLM installed, or with embeddings from another MiniLM, the server logs
 why and uses TF-IDF alone. The file is optional (the shipped folder has none, to leave room for weights):
 when the folder lacks it, the first load computes the embeddings from examples.jsonl with the installed
-MiniLM (77 s for the shipped 11,816 prompts on one busy core) and caches them in cache_dir() —
+MiniLM (139 s for the shipped 17,865 prompts on one busy core, 2026-12-07) and caches them in cache_dir() —
 $CODEFUSION_CACHE, else $XDG_CACHE_HOME/codefusion, else ~/.cache/codefusion — as
 minilm-<sha256 of examples.jsonl and MiniLM's fingerprint, 16 hex>.safetensors, so later loads read them.
 
