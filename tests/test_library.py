@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from codefusion.model.examples.library import callable_as_is, library_pairs, summary
+from codefusion.model.examples.library import callable_as_is, library_pairs, summary, unshadowed
 from codefusion.model.training.external import EXTERNAL_DIR
 
 
@@ -26,6 +26,17 @@ def test_the_summary_is_the_first_sentence():
     text = "Return a list with the `n` largest elements . `key` , if provided , specifies a function ."
     assert summary(text) == "Return a list with the `n` largest elements"
     assert summary("Return the value of e.g. `x` 3.5 times .") == "Return the value of e.g. `x` 3.5 times"
+
+
+def test_a_documented_argument_named_like_a_builtin_is_renamed():
+    text = "Return the longest path prefix that is a prefix of all paths in `list` ."
+    assert unshadowed("os.path.commonprefix(list)", text) == "os.path.commonprefix(list_)"
+    assert unshadowed("pprint.pprint(object, stream=None)", "Prints `object` on `stream` .") == \
+        "pprint.pprint(object_, stream=None)"
+    # a builtin the text does not name as an argument stays (a default value, a real builtin)
+    assert unshadowed("warnings.warn(message, category=Warning)", "Issue a warning .") == \
+        "warnings.warn(message, category=Warning)"
+    assert unshadowed("math.factorial(x)", "Return `x` factorial .") == "math.factorial(x)"
 
 
 @pytest.mark.skipif(not (EXTERNAL_DIR / "python.docs.jsonl").is_file(), reason="data/external not present")

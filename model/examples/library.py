@@ -13,6 +13,7 @@ an example of the CodeFusion split that is as near stays ahead.
 
 from __future__ import annotations
 
+import ast
 import builtins
 import re
 import sys
@@ -43,14 +44,33 @@ def summary(text: str) -> str:
     return first.rstrip(" .")
 
 
+def unshadowed(code: str, text: str) -> str:
+    """The call with each argument the reference names in backticks but that is also a builtin's name
+    (`os.path.commonprefix(list)`, "of all paths in `list`") renamed with a trailing underscore (`list_`): an
+    argument that reads as a builtin is never taken for the user's variable, so a docstring's parameter could
+    not replace it (slots.bind_names)."""
+    tree = ast.parse(code, mode="eval")
+    call = tree.body
+    if not isinstance(call, ast.Call):
+        return code
+    values = [*call.args, *(k.value for k in call.keywords)]
+    shadowing = {v.id for v in values if isinstance(v, ast.Name) and hasattr(builtins, v.id) and f"`{v.id}`" in text}
+    if not shadowing:
+        return code
+    for v in values:
+        if isinstance(v, ast.Name) and v.id in shadowing:
+            v.id += "_"
+    return ast.unparse(tree)
+
+
 def library_pairs() -> list[Pair]:
     """The pydocs rows a user can call as they are, each with its summary as the prompt (load_external's
-    filters first: parsing, not a development row, not repeated)."""
+    filters first: parsing, not a development row, not repeated) and its documented arguments unshadowed."""
     pairs, _ = load_external([SOURCE])
     out = []
     for p in pairs.get("python", []):
         if callable_as_is(p.code):
             prompt = summary(p.prompt)
             if prompt:
-                out.append(Pair(p.id, p.lang, prompt, p.code))
+                out.append(Pair(p.id, p.lang, prompt, unshadowed(p.code, p.prompt)))
     return out
