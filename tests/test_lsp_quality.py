@@ -101,15 +101,22 @@ async def test_docstring_bodies_take_the_parameters_the_docstring_does_not_name(
     assert [1, 2, 3] in results, ([item_code(i) for i in result.items], results)
 
 
+async def body_items_holding(client: LanguageClient, uri: str, text: str, needle: str) -> list[types.CompletionItem]:
+    """The completions at the body line (line 2) under a one-line docstring whose code holds `needle`; at least
+    one must."""
+    open_doc(client, uri, text, "python")
+    result = await complete(client, uri, 2, 4)
+    assert result is not None and result.items
+    found = [i for i in result.items if needle in item_code(i)]
+    assert found, [item_code(i) for i in result.items]
+    return found
+
+
 async def test_a_candidate_that_reads_a_module_brings_its_import(client: LanguageClient):
     """A completion whose code reads `json` carries `import json` as an additional edit; applied, the function
     runs."""
     text = 'def parse_json(text):\n    """Parse the JSON string text into a Python object."""\n    \n'
-    open_doc(client, "file:///q/pj.py", text, "python")
-    result = await complete(client, "file:///q/pj.py", 2, 4)
-    assert result is not None and result.items
-    with_json = [i for i in result.items if "json." in item_code(i)]
-    assert with_json, [item_code(i) for i in result.items]
+    with_json = await body_items_holding(client, "file:///q/pj.py", text, "json.")
     for item in with_json:
         extra = item.additional_text_edits or []
         assert [e.new_text for e in extra] == ["import json\n"], extra
@@ -160,11 +167,7 @@ async def test_a_docstring_the_library_reference_answers_gets_its_call(client: L
     if year is a leap year." gets `calendar.isleap(year)` with its import, and the function runs right; the same
     words as a comment are answered from the CodeFusion split alone, which has no such call."""
     text = 'def is_leap(year):\n    """Return True if year is a leap year."""\n    \n'
-    open_doc(client, "file:///q/leap.py", text, "python")
-    result = await complete(client, "file:///q/leap.py", 2, 4)
-    assert result is not None and result.items
-    leap = [i for i in result.items if "calendar.isleap(year)" in item_code(i)]
-    assert leap, [item_code(i) for i in result.items]
+    leap = await body_items_holding(client, "file:///q/leap.py", text, "calendar.isleap(year)")
     extra = leap[0].additional_text_edits or []
     source = apply_edit(apply_edit(text, leap[0].text_edit), extra[0])  # type: ignore[arg-type]
     scope: dict[str, object] = {}
