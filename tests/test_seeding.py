@@ -86,6 +86,12 @@ def test_docstring_sources_answer_only_docstrings(tmp_path: Path):
     without = ExampleSeeds.from_dir(alone)
     assert without is not None
     assert [(r.code, r.score) for r in without.nearest(prompt, "python", 3)] == [(r.code, r.score) for r in comment]
+    only_library = tmp_path / "only"
+    only_library.mkdir()  # a language whose every example answers docstrings only: a comment gets none of them
+    ExampleSeeds.write(only_library, SeedingConfig({"python": 0}, docstring_sources=("pydocs",)), LIBRARY_ROWS[1:2])
+    seeds = ExampleSeeds.from_dir(only_library)
+    assert seeds is not None and seeds.nearest(prompt, "python", 3) == []
+    assert [r.code for r in seeds.nearest(prompt, "python", 3, docstring=True)] == ["math.sqrt(x)"]
 
 
 def test_no_seeding_file_means_no_seeds(tiny_model_dir: Path):

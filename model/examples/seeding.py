@@ -26,13 +26,16 @@ of the model restoring each from step `rerank_step` under the request (`rescored
 the cross-entropy with CodeFusionPipeline.code_ce, this module never runs the model); for the languages in
 `rerank_as_is` it judges each example's code as it is in the training data (not with the request's literals,
 which a model that cannot copy them finds unlikely), and for those in `rerank_keep_first` the nearest stays
-first and the model orders the rest.
+first and the model orders the rest. Rows of examples.jsonl may name their `source` (absent: the CodeFusion
+split); each source has its own retriever, its nearness times `source_weight`'s factor, and the sources in
+`docstring_sources` (the Python library reference's rows, model/examples/library.py) answer only docstrings.
 
 seeding.json: {"start": {"python": 30, "bash": 30, "cf": 100}, "steps": 1, "examples": "examples.jsonl",
                "semantic": "examples.minilm.safetensors", "semantic_weight": 0.7, "slots": true,
                "keep_examples": true, "rerank": {"cf": 0.2}, "rerank_step": 600,
                "examples_first": ["python", "bash"]}
-examples.jsonl: one {"lang": ..., "prompt": ..., "code": ...} object per line (training split only).
+examples.jsonl: one {"lang": ..., "prompt": ..., "code": ...} object per line (training split only; since
+0.8.0 also the library reference's rows, each with "source": "pydocs").
 examples.minilm.safetensors (or its cache file): one (n_lang, 384) fp16 tensor per language, rows in
 examples.jsonl order.
 """
@@ -221,8 +224,9 @@ class ExampleSeeds:
                 part = TfidfRetriever(*some) if semantic is None else HybridRetriever(
                     *some, semantic[0][lang][where], semantic[1], config.semantic_weight)
                 parts.append((source, part, where, config.source_weight.get(source, 1.0)))
-            _, only, _, weight = parts[0]
-            self.retrievers[lang] = only if len(parts) == 1 and weight == 1.0 else PooledRetriever(codes, parts)
+            source, only, _, weight = parts[0]
+            plain = len(parts) == 1 and weight == 1.0 and source not in config.docstring_sources
+            self.retrievers[lang] = only if plain else PooledRetriever(codes, parts)
         self.retrieval = "tfidf" if semantic is None else f"tfidf+minilm ({config.semantic_weight:g})"
 
     @classmethod
