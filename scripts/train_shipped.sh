@@ -64,8 +64,8 @@
 #   scripts/train_shipped.sh masked-mix [MINUTES]              2026-12-07: the shipped masked model on the same mix and
 #                                                              recipe as ar-mix (issue 38, item 5: the model alone
 #                                                              against the AR baseline retrained on the same data)
-#   scripts/train_shipped.sh seeding                           write seeding.json + examples.jsonl (dev-tuned)
-#                                                              and the examples' MiniLM embeddings
+#   scripts/train_shipped.sh seeding                           write seeding.json + examples.jsonl (dev-tuned; since
+#                                                              0.8.0 with the library reference's rows for docstrings)
 #
 # The shipped diffusion model (models/MODEL_CARD.md): pretraining 30 min, one thread; fine-tuning with
 # embed_scale 0.4, 95 min of training time: steps 0-1,500 on one thread beside the ablation run (one thread
@@ -238,7 +238,7 @@ case "$stage" in
       --dev-loss-n 150 --checkpoint-every 250 --snapshot-every 1000 --threads "${THREADS:-1}" --seed 0
     ;;
   seeding)
-    .venv/bin/python -m codefusion.model.examples.seeding models/codefusion ${SEEDING_ARGS:---start python=0 --start bash=0 --start cf=100 --steps 1 --rerank cf=0.2 --rerank python=0.05 --rerank bash=0.1 --rerank-keep-first python --rerank-keep-first bash --rerank-step 600 --examples-first python --examples-first bash}
+    .venv/bin/python -m codefusion.model.examples.seeding models/codefusion ${SEEDING_ARGS:---start python=0 --start bash=0 --start cf=100 --steps 1 --rerank cf=0.2 --rerank python=0.05 --rerank bash=0.1 --rerank-keep-first python --rerank-keep-first bash --rerank-step 600 --examples-first python --examples-first bash --library 0.8}
     ;;
   *) echo "unknown stage $stage" >&2; exit 2 ;;
 esac
