@@ -391,7 +391,7 @@ class Engine:
         name_rows = [tuple(n) for n in names] if names is not None else [()] * len(prompts)
         if len(name_rows) != len(prompts):
             raise ValueError("names needs one entry per prompt")
-        keys = [(p, lang, k, steps, seed, max_tokens, method, self.seeding, n, docstring)
+        keys = [self._key(p, lang, k, steps, seed, max_tokens, method, n, docstring)
                 for p, n in zip(prompts, name_rows, strict=True)]
         results: list[list[Candidate] | None] = [self._cache_get(key) for key in keys]
         if all(r is not None for r in results):
@@ -416,8 +416,7 @@ class Engine:
                     if results[i] is None:
                         results[i] = ranked[(p, name_rows[i])]
                 for (p, n), candidates in ranked.items():
-                    self._cache_put((p, lang, k, steps, seed, max_tokens, method, self.seeding, n, docstring),
-                                    candidates)
+                    self._cache_put(self._key(p, lang, k, steps, seed, max_tokens, method, n, docstring), candidates)
         return [r or [] for r in results]
 
     def sample_batch(
@@ -555,9 +554,14 @@ class Engine:
     ) -> list[Candidate] | None:
         """The candidates of an earlier identical request, or None (never samples)."""
         return self._cache_get(
-            (prompt.strip()[:MAX_PROMPT_CHARS], lang, k, steps, seed, max_tokens, method, self.seeding,
-             tuple(names), docstring), count=False
+            self._key(prompt.strip()[:MAX_PROMPT_CHARS], lang, k, steps, seed, max_tokens, method, tuple(names),
+                      docstring), count=False
         )
+
+    def _key(self, prompt: str, lang: str, k: int, steps: int | None, seed: int, max_tokens: int | None,
+             method: str, names: tuple[str, ...], docstring: bool) -> tuple[Any, ...]:
+        """What a cached answer is keyed by: the request's every setting, and whether seeding is on."""
+        return (prompt, lang, k, steps, seed, max_tokens, method, self.seeding, names, docstring)
 
     def _cache_get(self, key: tuple[Any, ...], count: bool = True) -> list[Candidate] | None:
         with self._cache_lock:
