@@ -356,7 +356,8 @@ class Engine:
         docstring: bool = False,
     ) -> list[Candidate]:
         """Up to k ranked candidates for one prompt. Raises SamplingCancelled if should_stop() turns True.
-        names: what the user's code around the prompt already names (an edit model uses them).
+        names: what the user's code around the prompt already names (Prompt.engine_names: under a docstring, the
+        function's parameters first; a Python example's variables take them, server/seeded.py).
         docstring: the prompt is a function's docstring (seeding.json's `docstring_sources` answer it too)."""
         return self.generate_batch(
             [prompt], lang, k=k, steps=steps, seed=seed, max_tokens=max_tokens, should_stop=should_stop,

@@ -40,6 +40,20 @@ class Prompt:
     names: tuple[str, ...] = ()  # what the code around the prompt already names (code_names), nearest first
     params: tuple[str, ...] = ()  # a docstring's function's parameters (def_parameters), the body's inputs
 
+    @property
+    def engine_names(self) -> tuple[str, ...]:
+        """The names the engine gets (Engine.generate's `names`). Under a docstring, the names an example's
+        variables take, in order (server/seeded.py): the function's parameters in signature order, then the
+        other names the docstring mentions. A function's inputs are its parameters whether or not the
+        docstring names them, and the first is usually what the body works on (`def safe_int(value,
+        default)`: "… returning default if …" must not make `default` the string converted). Under a
+        comment, what the code names (the engine binds those the comment mentions)."""
+        from .seeded import mentioned
+
+        if self.kind is PromptKind.DOCSTRING:
+            return tuple(dict.fromkeys((*self.params, *mentioned(self.names, self.text))))
+        return self.names
+
 
 def language_for(language_id: str | None, uri: str = "") -> str | None:
     """Our language name for an LSP languageId, else guessed from the file extension; None if unsupported."""

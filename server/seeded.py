@@ -33,7 +33,8 @@ def seeded_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[
     ranked k+1, k+2, …; prompts that have no more start from pure noise. Each seeded sample carries its
     example's score (server/ranking.py ranks by it); with seeding.json's keep_examples the examples themselves
     join them. names: per prompt, the names the user's code has; a Python example's free variables take those
-    the prompt mentions (slots.bind_names). docstring: the prompts are docstrings (ExampleSeeds.nearest)."""
+    the prompt mentions, or under a docstring all in their order (with_names). docstring: the prompts are
+    docstrings (ExampleSeeds.nearest)."""
     from codefusion.model.pipeline import Sample
 
     k = kwargs["k"]
@@ -41,7 +42,7 @@ def seeded_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[
         return edited_samples(pipe, seeds, prompts, lang, kwargs, skip=skip, docstring=docstring)
     found = [nearest_examples(pipe, seeds, p, lang, skip + k, pools, docstring)[skip:] for p in prompts]
     if lang == "python" and names:
-        found = [[with_names(r, own, p, seeds.prompts[lang][r.index]) for r in f]
+        found = [[with_names(r, own, p, seeds.prompts[lang][r.index], docstring) for r in f]
                  for f, own, p in zip(found, names, prompts, strict=True)]
     samples: list[list[Sample]] = [[] for _ in prompts]
     seeded = [i for i, f in enumerate(found) if f]
@@ -66,12 +67,15 @@ def seeded_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[
     return samples
 
 
-def with_names(found: Retrieved, names: Sequence[str], prompt: str, example_prompt: str) -> Retrieved:
+def with_names(found: Retrieved, names: Sequence[str], prompt: str, example_prompt: str,
+               docstring: bool = False) -> Retrieved:
     """A Python example as served under a request whose code has `names`: its free variables, then its own data
-    (the values example_prompt named), take the names the request's prompt mentions (slots.bind_names)."""
+    (the values example_prompt named), take the names the request's prompt mentions (slots.bind_names); under a
+    docstring, `names` in their order (Prompt.engine_names: the function's parameters first)."""
     if not names:
         return found
-    return dataclasses.replace(found, code=bind_names(found.code, mentioned(names, prompt), example_prompt))
+    bindable = names if docstring else mentioned(names, prompt)
+    return dataclasses.replace(found, code=bind_names(found.code, bindable, example_prompt))
 
 
 def mentioned(names: Sequence[str], prompt: str) -> list[str]:
@@ -120,7 +124,7 @@ def edited_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[
     names = list(kwargs.get("names") or [()] * len(prompts))
     found = [seeds.edit_sources(p, lang, skip + k, docstring=docstring)[skip:] for p in prompts]
     if lang == "python":  # as served: a Python example's free variables take the names the prompt mentions
-        found = [[(with_names(r, own, q, src.prompt), src) for r, src in f]
+        found = [[(with_names(r, own, q, src.prompt, docstring), src) for r, src in f]
                  for f, own, q in zip(found, names, prompts, strict=True)]
     start = seeds.config.edit_start.get(lang)
     rows: list[list[Sample]] = [[] for _ in prompts]

@@ -183,3 +183,15 @@ def test_a_one_line_candidate_becomes_the_functions_return(code: str, request_te
     from codefusion.server.prompts import as_function_body
 
     assert as_function_body(code, request_text) == want
+
+
+def test_a_docstrings_engine_names_are_its_parameters_in_order_then_the_names_it_mentions():
+    """An example's variables take the parameters in signature order: the docstring mentions only `default`,
+    but the string converted is `value`, the first."""
+    source = ("LIMIT = 10\nitems = []\n\ndef safe_int(value: str, default: int = 0) -> int:\n"
+              '    """Convert a string to an int, returning default up to LIMIT."""\n    ')
+    prompt = extract_prompt(source, 5, 4, "python")
+    assert prompt is not None and prompt.params == ("value", "default")
+    assert prompt.engine_names == ("value", "default", "LIMIT")  # `items` is not mentioned
+    comment = extract_prompt("xs = [3, 1]\nn = 2\n# sort xs\n", 3, 0, "python")
+    assert comment is not None and comment.engine_names == comment.names  # the engine keeps those mentioned

@@ -95,6 +95,33 @@ def test_transfer(code: str, example: str, prompt: str, want: str):
     assert transfer(code, example, prompt) == want
 
 
+@pytest.mark.parametrize(
+    "code, example, prompt, want",
+    [
+        # a quoted value where the example's code has a name is a string in Python
+        ("(s.lower() == t.lower())", "compare string `s` with string `t` ignoring case",
+         "compare string 'fooxyzbar' with string 'XYZ' ignoring case", "('fooxyzbar'.lower() == 'XYZ'.lower())"),
+        ("del lol[key]", "delete key `key` from dictionary `lol`", 'delete key "hello" from dictionary `lol`',
+         "del lol['hello']"),
+        # never a keyword argument or an expression: 'key=value' is data (served `list(key=sep.items())` before)
+        ("list(d.items())", "items of dictionary `d`", "items of dictionary 'key=value'", "list('key=value'.items())"),
+        # CoNaLa quotes variables too: a short identifier, or one after a word like "list", stays a name
+        ("a.insert(0, 'x')", "insert 'x' at the front of list `a`", "insert 'hello' at the front of list 'b'",
+         "b.insert(0, 'hello')"),
+        ("random.choice(xs)", "a random item of list `xs`", "a random word from word list 'words'",
+         "random.choice(words)"),
+        # inside a literal a value stays a value, and other languages keep bare words
+        ("open('a.txt')", "open file 'a.txt'", "open file 'my notes.txt'", "open('my notes.txt')"),
+    ],
+)
+def test_transfer_python_strings(code: str, example: str, prompt: str, want: str):
+    assert transfer(code, example, prompt, "python") == want
+
+
+def test_transfer_shell_words_stay_bare():
+    assert transfer("grep foo log", "search for `foo` in log", "search for 'bar' in log", "bash") == "grep bar log"
+
+
 @pytest.mark.parametrize("prompt, wrong, right", [
     ("get the list of files in directory `path`", "ospath", "listdir(path)"),
     (ROUND, "round(2, 2)", "round(price, 2)"),
@@ -282,3 +309,18 @@ def test_shell_commands_get_plain_quotes_and_dashes():
     assert plain_shell("mysqldump –force –log-error=e.log db") == "mysqldump --force --log-error=e.log db"
     assert plain_shell("echo 1–2 — done") == "echo 1–2 — done"  # a dash inside or between words stays
     assert plain_shell("ls -la") == "ls -la"
+
+
+def test_under_a_docstring_an_example_takes_the_parameters_in_order():
+    """`def safe_int(value, default)` "… returning default if it is not a valid integer": the example's string
+    becomes `value` (the first parameter), not `default` (the one the docstring happens to mention); under a
+    comment only the mentioned names are taken, as before."""
+    from codefusion.model.examples.retrieval import Retrieved
+    from codefusion.server.seeded import with_names
+
+    example = Retrieved("int(s) if s.isdigit() else 0", 0.5, 0)
+    prompt = "Convert a string to an int, returning default if it is not a valid integer."
+    assert with_names(example, ("value", "default"), prompt, "convert `s` to int", docstring=True).code == (
+        "int(value) if value.isdigit() else 0")
+    assert with_names(example, ("value", "default"), prompt, "convert `s` to int").code == (
+        "int(default) if default.isdigit() else 0")

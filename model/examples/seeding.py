@@ -295,7 +295,7 @@ class ExampleSeeds:
         """The example's code with the prompt's literals (a shell command with plain quotes and dashes,
         slots.plain_shell), or as it was when that would not parse."""
         own = plain_shell(found.code) if lang == "bash" else found.code
-        for code in (transfer(own, self.prompts[lang][found.index], prompt), own):
+        for code in (transfer(own, self.prompts[lang][found.index], prompt, lang), own):
             if code == found.code or validate(lang, code):  # an unchanged example needs no parse
                 return code
         return found.code

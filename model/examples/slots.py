@@ -170,8 +170,17 @@ def plain_shell(code: str) -> str:
     return _DASHED_OPTION.sub("--", code.translate(_TYPOGRAPHIC))
 
 
-def transfer(code: str, example_prompt: str, prompt: str) -> str:
-    """`code` (written for `example_prompt`) with the example's slot values replaced by `prompt`'s."""
+# a quoted identifier after one of these words names a variable ("list 'a'", "a word list 'words'"), not text
+CONTAINERS = frozenset("list lists array arrays dict dicts dictionary dictionaries dataframe dataframes df set sets "
+                       "tuple tuples matrix variable object".split())
+
+
+def transfer(code: str, example_prompt: str, prompt: str, lang: str = "") -> str:
+    """`code` (written for `example_prompt`) with the example's slot values replaced by `prompt`'s. In Python, a
+    quoted value taking a name's place in the code (not a literal's inside) is a string: "split string
+    'fooxyzbar'" serves `'fooxyzbar'.lower()` for `s.lower()`, and 'key=value' never becomes a keyword argument;
+    it stays a name where it is one (an identifier of two letters at most, or after a word like "list": CoNaLa
+    quotes variables too, "items in list 'a'")."""
     old, new = prompt_slots(example_prompt), prompt_slots(prompt)
     texts = sum(s.kind == "text" for s in old)
     if sum(s.kind == "text" for s in new) > texts:  # the request names more: look for unquoted ones too
@@ -183,16 +192,27 @@ def transfer(code: str, example_prompt: str, prompt: str) -> str:
     # Longest values first, so a value that contains another wins; spans never overlap. A quoted value that
     # the example prompt also names as a `name` ("string `s` by letter 's'") takes its literals only.
     names = {s.value for s in old if s.name}
+    strings = _literals(code)[0]
     taken: list[tuple[int, int, str]] = []
     for x, y in sorted(pairs, key=lambda p: -len(p[0].value)):
+        as_string = lang == "python" and _as_string(y)
         for start, end in _occurrences(code, x, literals_only=not x.name and x.value in names):
-            if all(end <= s or start >= e for s, e, _ in taken) and not _fuses(code, start, end, y.value):
-                taken.append((start, end, y.value))
+            inside = any(s <= start and end <= e for s, e in strings)
+            value = repr(y.value) if as_string and not inside else y.value
+            if all(end <= s or start >= e for s, e, _ in taken) and not _fuses(code, start, end, value):
+                taken.append((start, end, value))
     out, last = [], 0
     for start, end, value in sorted(taken):
         out += [code[last:start], value]
         last = end
     return "".join(out) + code[last:]
+
+
+def _as_string(slot: Slot) -> bool:
+    """Whether a request's slot, put where the example's code has a name, is a Python string literal there."""
+    if slot.name or slot.kind == "number":
+        return False
+    return not (slot.value.isidentifier() and (len(slot.value) <= 2 or slot.role in CONTAINERS))
 
 
 def _fuses(code: str, start: int, end: int, value: str) -> bool:

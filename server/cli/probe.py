@@ -79,7 +79,7 @@ def stub_prompt(stub: str) -> Prompt:
 def candidates_for(engine: Engine, stub: str, k: int) -> list[str]:
     """What the editor is served at the body line under the stub's docstring."""
     prompt = stub_prompt(stub)
-    found = engine.generate(prompt.text, "python", k=k * DOCSTRING_POOL, names=prompt.names, docstring=True)
+    found = engine.generate(prompt.text, "python", k=k * DOCSTRING_POOL, names=prompt.engine_names, docstring=True)
     return [c.text for c in function_bodies(found, prompt.text, prompt.names, prompt.params)][:k]
 
 

@@ -243,7 +243,7 @@ class CodeFusionServer(LanguageServer):
         o = self.options
         found = self.engine.cached(
             prompt.text, prompt.lang, k=self._asked(prompt), steps=o.steps, seed=o.seed, max_tokens=o.maxTokens,
-            names=prompt.names, docstring=prompt.kind is PromptKind.DOCSTRING,
+            names=prompt.engine_names, docstring=prompt.kind is PromptKind.DOCSTRING,
         )
         return None if found is None else self._served(prompt, found)
 
@@ -274,7 +274,7 @@ class CodeFusionServer(LanguageServer):
                 seed=o.seed,
                 max_tokens=o.maxTokens,
                 should_stop=ticket.stop.is_set,
-                names=prompt.names,
+                names=prompt.engine_names,
                 docstring=prompt.kind is PromptKind.DOCSTRING,
             )
             candidates = await asyncio.get_running_loop().run_in_executor(self.sampler, call)
