@@ -110,6 +110,11 @@ def test_transfer(code: str, example: str, prompt: str, want: str):
          "b.insert(0, 'hello')"),
         ("random.choice(xs)", "a random item of list `xs`", "a random word from word list 'words'",
          "random.choice(words)"),
+        # a `backticked` value is code unless it reads as none (text with spaces, a bare tuple)
+        ("os.rename(src, dst)", "rename `src` to `dst`", "Rename a folder `Joe Blow` to `Blow, Joe`",
+         "os.rename('Joe Blow', 'Blow, Joe')"),
+        ("df[col].mean()", "mean of column `col` of `df`", "mean of column `data['a']` of `df`",
+         "df[data['a']].mean()"),
         # inside a literal a value stays a value, and other languages keep bare words
         ("open('a.txt')", "open file 'a.txt'", "open file 'my notes.txt'", "open('my notes.txt')"),
     ],

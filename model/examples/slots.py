@@ -180,7 +180,8 @@ def transfer(code: str, example_prompt: str, prompt: str, lang: str = "") -> str
     quoted value taking a name's place in the code (not a literal's inside) is a string: "split string
     'fooxyzbar'" serves `'fooxyzbar'.lower()` for `s.lower()`, and 'key=value' never becomes a keyword argument;
     it stays a name where it is one (an identifier of two letters at most, or after a word like "list": CoNaLa
-    quotes variables too, "items in list 'a'")."""
+    quotes variables too, "items in list 'a'"). A `backticked` value is code unless it reads as none:
+    "rename folder `Joe Blow` to `Blow, Joe`" serves `os.rename('Joe Blow', 'Blow, Joe')`."""
     old, new = prompt_slots(example_prompt), prompt_slots(prompt)
     texts = sum(s.kind == "text" for s in old)
     if sum(s.kind == "text" for s in new) > texts:  # the request names more: look for unquoted ones too
@@ -210,9 +211,21 @@ def transfer(code: str, example_prompt: str, prompt: str, lang: str = "") -> str
 
 def _as_string(slot: Slot) -> bool:
     """Whether a request's slot, put where the example's code has a name, is a Python string literal there."""
-    if slot.name or slot.kind == "number":
+    if slot.name:  # CoNaLa's mark of code, but also of text with spaces: `Joe Blow`
+        return not _code_like(slot.value)
+    if slot.kind == "number":
         return False
     return not (slot.value.isidentifier() and (len(slot.value) <= 2 or slot.role in CONTAINERS))
+
+
+def _code_like(value: str) -> bool:
+    """Whether a `backticked` value reads as one Python expression (a name, `df['a']`, `[1, 2]`), not text
+    (`Joe Blow`) or a bare tuple (`Blow, Joe`, which would split a call's arguments)."""
+    try:
+        tree = ast.parse(value, mode="eval")
+    except SyntaxError:
+        return False
+    return not (isinstance(tree.body, ast.Tuple) and not value.lstrip().startswith("("))
 
 
 def _fuses(code: str, start: int, end: int, value: str) -> bool:
