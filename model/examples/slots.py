@@ -196,10 +196,11 @@ def transfer(code: str, example_prompt: str, prompt: str, lang: str = "") -> str
     strings = _literals(code)[0]
     taken: list[tuple[int, int, str]] = []
     for x, y in sorted(pairs, key=lambda p: -len(p[0].value)):
-        as_string = lang == "python" and _as_string(y)
+        as_code = code_value(y) if lang == "python" else y.value
         for start, end in _occurrences(code, x, literals_only=not x.name and x.value in names):
-            inside = any(s <= start and end <= e for s, e in strings)
-            value = repr(y.value) if as_string and not inside else y.value
+            value = y.value if any(s <= start and end <= e for s, e in strings) else as_code
+            if value is None:
+                continue
             if all(end <= s or start >= e for s, e, _ in taken) and not _fuses(code, start, end, value):
                 taken.append((start, end, value))
     out, last = [], 0
@@ -209,13 +210,14 @@ def transfer(code: str, example_prompt: str, prompt: str, lang: str = "") -> str
     return "".join(out) + code[last:]
 
 
-def _as_string(slot: Slot) -> bool:
-    """Whether a request's slot, put where the example's code has a name, is a Python string literal there."""
+def code_value(slot: Slot) -> str | None:
+    """What a request's slot becomes where the example's Python code has a name (not a literal's inside): the
+    value as code, or as a string literal when it is text (None: that occurrence stays as it is)."""
     if slot.name:  # CoNaLa's mark of code, but also of text with spaces: `Joe Blow`
-        return not _code_like(slot.value)
-    if slot.kind == "number":
-        return False
-    return not (slot.value.isidentifier() and (len(slot.value) <= 2 or slot.role in CONTAINERS))
+        return slot.value if _code_like(slot.value) else repr(slot.value)
+    if slot.kind == "number" or (slot.value.isidentifier() and (len(slot.value) <= 2 or slot.role in CONTAINERS)):
+        return slot.value
+    return repr(slot.value)
 
 
 def _code_like(value: str) -> bool:
