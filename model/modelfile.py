@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-from torch import nn
+from typing import TYPE_CHECKING
 
 from .config import LANGUAGES, ModelConfig
 from .tokenizer import CodeTokenizer
+
+if TYPE_CHECKING:  # torch loads with the weights, not with the folder's JSON: the example index reads these
+    import torch
+    from torch import nn
 
 CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE = "config.json", "model.safetensors", "tokenizer.json"
 # A folder may hand some languages to another model folder beside it: {"python": "codefusion-masked", ...}.
@@ -24,6 +24,8 @@ class ModelLoadError(RuntimeError):
 
 def save_model_dir(out: Path, net: nn.Module, cfg: ModelConfig, tokenizer: CodeTokenizer, *,
                    half: bool = True, kind: str = "diffusion", meta: dict | None = None) -> None:
+    from safetensors.torch import save_file
+
     out.mkdir(parents=True, exist_ok=True)
     state = {k: (v.half() if half and v.is_floating_point() else v).contiguous().cpu()
              for k, v in net.state_dict().items()}
@@ -100,6 +102,9 @@ ADDED_MODULES = ("encoder.segment.", "copy.")
 def load_weights(model_dir: Path, net: nn.Module, grow: bool = False) -> None:
     """Load a folder's weights into net; with grow (initialising a new run), GROWABLE tables shorter than net's
     are extended and ADDED_MODULES the folder lacks keep net's own values."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     path = Path(model_dir) / WEIGHTS_FILE
     if not path.is_file():
         raise ModelLoadError(f"weights not found: {path}")
@@ -122,6 +127,8 @@ def load_weights(model_dir: Path, net: nn.Module, grow: bool = False) -> None:
 
 
 def resolve_device(device: str) -> torch.device:
+    import torch
+
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():

@@ -21,6 +21,7 @@ from .networks import CodeFusionNet, MaskedDiffusionNet
 from .noise.gaussian import DDIMScheduler, NoiseSchedule, SampleOutput, SamplingCancelled, sample_codes
 from .noise.masked import CommitSchedule, correct_tokens, least_sure, sample_masked, through_end, token_logp
 from .noise.repair import error_spans, positions_to_remask
+from .sample import Sample, is_edit_model
 from .shipped import models_dir
 from .tokenizer import CodeTokenizer
 from .validate import validate
@@ -71,21 +72,6 @@ class MaskedSampling:
 
 __all__ = ["CodeFusionPipeline", "Sample", "ModelLoadError", "SamplingCancelled", "DEFAULT_MODEL_DIR",
            "BASELINE_MODEL_DIR", "DEFAULT_STEPS", "is_edit_model"]
-
-
-@dataclass(frozen=True)
-class Sample:
-    text: str
-    score: float  # the model's mean log-probability of its tokens (0.0 for an unedited example: no model)
-    tokens: list[int]
-    seed: str | None = None  # the training example it started from (example seeding), else None
-    unedited: bool = False  # the seed example itself, offered beside the model's edit of it (not a sample)
-    example_score: float | None = None  # the seed example's score: its nearness to the prompt (0..1]
-
-
-def is_edit_model(kind: str, config: ModelConfig) -> bool:
-    """A masked model with a copy head and the 4 input segments reads a retrieved example (sample_edits)."""
-    return kind == "masked" and config.copy_head and config.input_segments >= 4
 
 
 def _set_cpu_threads() -> None:

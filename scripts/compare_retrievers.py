@@ -32,8 +32,8 @@ def main() -> None:
     encoder = SentenceEncoder()
     for lang in args.langs:
         train, dev = load_pairs(lang, "train")[0], load_pairs(lang, "dev")[0]
-        examples = encoder.embed([t.prompt for t in train]).numpy()
-        queries = dict(zip([d.prompt for d in dev], encoder.embed([d.prompt for d in dev]).numpy(), strict=True))
+        examples = encoder.embed([t.prompt for t in train])
+        queries = dict(zip([d.prompt for d in dev], encoder.embed([d.prompt for d in dev]), strict=True))
         for weight in (float(w) for w in args.weights.split(",")):
             retriever = HybridRetriever([t.prompt for t in train], [t.code for t in train], examples,
                                         queries.__getitem__, weight)

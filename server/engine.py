@@ -66,9 +66,10 @@ def clean_prompt(prompt: str) -> str:
 
 
 def default_model_dir() -> Path:
-    from codefusion.model.pipeline import DEFAULT_MODEL_DIR
+    """The shipped model folder (pipeline.DEFAULT_MODEL_DIR, named without importing torch)."""
+    from codefusion.model.shipped import models_dir
 
-    return Path(DEFAULT_MODEL_DIR)
+    return models_dir() / "codefusion"
 
 
 class Engine:
@@ -94,6 +95,7 @@ class Engine:
         self._main: tuple[str, Any] | None = None  # the main folder's (kind, config), read before its weights load
         self._main_loaded = threading.Event()  # set when the main folder's model has loaded, or failed to
         self._lang_pipes: dict[str, CodeFusionPipeline] = {}  # languages the folder hands to another (languages.json)
+        self._lang_configs: dict[str, tuple[str, Any]] = {}  # their folders' (kind, config), read before the weights
         self._state = EngineState.NOT_LOADED
         self._error: str | None = None
         self._load_seconds: float | None = None
@@ -111,6 +113,7 @@ class Engine:
         self.generations = 0
         self.model_runs = 0  # sampler runs that wrote candidates (not those answered by examples as they are)
         self.model_ranks = 0  # sampler runs in which the model judged the nearest examples (seeding.json `rerank`)
+        self.example_answers = 0  # requests answered by the example index alone while the model's weights loaded
         self.top_ups = 0  # sampler runs that needed the second, top-up batch
         self.cache_hits = 0
 
@@ -141,28 +144,32 @@ class Engine:
             self._state = EngineState.LOADING
             start = time.perf_counter()
             try:
+                from codefusion.model.examples.seeding import quick_to_load
                 from codefusion.model.modelfile import read_config, read_language_models
-                from codefusion.model.pipeline import CodeFusionPipeline
 
                 self._main_loaded.clear()
                 model_dir = self.model_dir or default_model_dir()
                 self.model_dir = model_dir
                 self._main = read_config(model_dir)
-                folders: dict[Path, CodeFusionPipeline] = {}
-                for lang, folder in read_language_models(model_dir).items():
-                    if folder not in folders:
-                        folders[folder] = CodeFusionPipeline.from_dir(folder, device=self.device,
-                                                                      quantize=self.quantize)
-                    self._lang_pipes[lang] = folders[folder]
+                handed = read_language_models(model_dir)
+                self._lang_configs = {lang: read_config(folder) for lang, folder in handed.items()}
                 self._direct = self._direct_languages(model_dir)
+                # the index first where it serves examples as they are and loads in a second (numpy only): it
+                # answers those languages (nearness order, Engine._from_examples) while torch and the weights load.
+                # A first load that embeds every example prompt (minutes) comes after the weights instead.
+                index_first = examples_later and bool(self._direct) and quick_to_load(model_dir)
+                if index_first:
+                    self._load_examples_now(model_dir)
+                self._load_lang_pipes(handed)
                 # the languages another folder serves answer from their examples first; the main model follows
                 main_later = examples_later and bool(self._direct & set(self._lang_pipes))
                 if not main_later:
                     self._load_main(model_dir)
                 self._weights_seconds = time.perf_counter() - start
                 if examples_later:
-                    self._examples = "waiting"  # set before the model serves: status never says "not loaded" then
-                    self._load_examples_later(model_dir)
+                    if not index_first:
+                        self._examples = "waiting"  # set before the model serves: status never says "not loaded"
+                        self._load_examples_later(model_dir)
                     if main_later:
                         self._load_main(model_dir)
                 else:
@@ -180,6 +187,27 @@ class Engine:
             self._error = None
             self._state = EngineState.READY
             log.info("model loaded from %s in %.2fs on %s", model_dir, self._load_seconds, self._lang_pipe(None).device)
+
+    def _load_lang_pipes(self, handed: dict[str, Path]) -> None:
+        """The models of the folders languages.json hands languages to (each folder once)."""
+        from codefusion.model.pipeline import CodeFusionPipeline
+
+        folders: dict[Path, CodeFusionPipeline] = {}
+        for lang, folder in handed.items():
+            if folder not in folders:
+                folders[folder] = CodeFusionPipeline.from_dir(folder, device=self.device, quantize=self.quantize)
+            self._lang_pipes[lang] = folders[folder]
+
+    def _load_examples_now(self, model_dir: Path) -> None:
+        """The example index before any weights; a broken index only logs and leaves the model alone serving."""
+        self._examples = "loading"
+        try:
+            self._load_examples(model_dir)
+        except Exception as exc:  # the model alone will serve
+            self._examples = f"failed: {type(exc).__name__}: {exc}"
+            log.error("example index not loaded (%s): candidates from the model alone", exc)
+        finally:
+            self._examples_done.set()
 
     def _load_main(self, model_dir: Path) -> None:
         """The main folder's own model (the languages languages.json does not hand to another folder)."""
@@ -201,21 +229,14 @@ class Engine:
             self._sampler_ran.wait(EXAMPLES_GRACE_S)
             with self._sample_lock:  # a request in flight ends first
                 pass
-        self._examples = "loading"
-        try:
-            self._load_examples(model_dir)
-        except Exception as exc:  # the model alone keeps serving
-            self._examples = f"failed: {type(exc).__name__}: {exc}"
-            log.error("example index not loaded (%s): candidates from the model alone", exc)
-        finally:
-            self._examples_done.set()
+        self._load_examples_now(model_dir)
 
     def _direct_languages(self, model_dir: Path) -> frozenset[str]:
         """The languages whose examples seeding.json serves as they are: a masked model at start 0 (a broken
         file: none here; loading the index reports it)."""
         from codefusion.model.examples.seeding import SeedingConfig
         from codefusion.model.modelfile import ModelLoadError
-        from codefusion.model.pipeline import is_edit_model
+        from codefusion.model.sample import is_edit_model
 
         try:
             config = SeedingConfig.read(model_dir)
@@ -236,6 +257,8 @@ class Engine:
         pipe = self._lang_pipes.get(lang)
         if pipe is not None:
             return pipe.kind, pipe.config
+        if lang in self._lang_configs:
+            return self._lang_configs[lang]
         assert self._main is not None
         return self._main
 
@@ -282,6 +305,39 @@ class Engine:
         return self._state is EngineState.READY or (
             self._state is EngineState.LOADING and (self._pipe is not None or bool(self._lang_pipes)))
 
+    def answers(self, lang: str) -> bool:
+        """Requests for `lang` are answered: the model serves, or (while its weights load) the example index
+        serves `lang`'s examples as they are (`_from_examples`)."""
+        return self.serving or self._from_examples_now(lang)
+
+    def _from_examples_now(self, lang: str) -> bool:
+        """Whether a request for `lang` is answered by the example index alone: the model that serves `lang` is
+        still loading, and seeding.json serves `lang`'s examples as they are (the model would only order them)."""
+        if self._state is not EngineState.LOADING or not self.seeding or self._seeds is None:
+            return False
+        pipe = self._lang_pipes.get(lang) if lang in self._lang_configs else self._pipe
+        return pipe is None and lang in self._direct and self._seeds.start_for(lang) is not None
+
+    def _from_examples(self, prompts: list[str], lang: str, k: int, names: Sequence[Sequence[str]],
+                       docstring: bool) -> list[list[Candidate]]:
+        """While the model's weights load: each prompt's nearest examples as served (the request's literals, and
+        for Python its names), in nearness order through the same ranking rules; the model's order comes with
+        the model (nothing here is cached)."""
+        from codefusion.model.sample import Sample
+
+        from .seeded import with_names
+
+        seeds = self._seeds
+        assert seeds is not None
+        out = []
+        for prompt, own in zip(prompts, names, strict=True):
+            found = seeds.nearest(prompt, lang, k * self.oversample, docstring=docstring)
+            if lang == "python" and own:
+                found = [with_names(r, own, prompt, seeds.prompts[lang][r.index], docstring) for r in found]
+            out.append(self.rank(lang, [Sample(r.code, 0.0, [], r.code, example_score=r.score) for r in found], k))
+        self.example_answers += 1
+        return out
+
     def _pipeline(self, lang: str | None = None) -> CodeFusionPipeline:
         """The loaded model that serves `lang` (the folder's own, or the one languages.json names for it)."""
         if self._state is EngineState.NOT_LOADED:
@@ -326,6 +382,7 @@ class Engine:
             "generations": self.generations,
             "modelRuns": self.model_runs,
             "modelRanks": self.model_ranks,
+            "exampleAnswers": self.example_answers,  # answered by the example index while the weights loaded
             "topUps": self.top_ups,
             "seededLanguages": sorted(self._seeded_languages()),
             "exampleRetrieval": self._seeds.retrieval if self._seeds is not None else None,
@@ -397,6 +454,8 @@ class Engine:
         results: list[list[Candidate] | None] = [self._cache_get(key) for key in keys]
         if all(r is not None for r in results):
             return [r or [] for r in results]
+        if self._from_examples_now(lang):
+            return self._from_examples(prompts, lang, k, name_rows, docstring)
         pipe = self._pipeline(lang)
         self._await_examples(lang, should_stop)
         kwargs = self._sample_kwargs(k, steps, seed, max_tokens, should_stop, method)

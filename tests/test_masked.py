@@ -394,19 +394,59 @@ def test_a_masked_model_at_start_0_serves_the_examples_without_running(tok, over
     assert [s.text for s in samples] == cycled and all(s.seed == s.text for s in samples)
 
 
-def test_examples_served_as_they_are_load_at_once_and_the_first_request_waits_for_them(tok, overfit, tmp_path,
-                                                                                      monkeypatch):
-    """load(examples_later=True) with a masked model at start 0: the example index answers faster than the model,
-    so it loads at once (no grace for a first answer) and a request waits for it (EXAMPLES_WAIT_S at most, then
-    the model alone answers; cancellable)."""
+def test_examples_served_as_they_are_answer_before_the_weights_load(tok, overfit, tmp_path, monkeypatch):
+    """load(examples_later=True) with a masked model at start 0 and an index that loads in a second: the index
+    loads before the weights (no torch needed) and answers that language in nearness order meanwhile, uncached;
+    once the weights are in, the model serves as before."""
     import threading
     import time
 
+    from codefusion.server.engine import Engine
+
+    examples_as_they_are(tmp_path / "m", tok, overfit)
+    gate = threading.Event()
+    real = Engine._load_main
+
+    def held_weights(self, model_dir):
+        assert gate.wait(60)
+        real(self, model_dir)
+
+    monkeypatch.setattr(Engine, "_load_main", held_weights)
+    engine = Engine(tmp_path / "m", device="cpu", oversample=1)
+    loader = threading.Thread(target=lambda: engine.load(examples_later=True), daemon=True)
+    loader.start()
+    deadline = time.monotonic() + 60
+    while engine.status()["examples"] != "loaded" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    status = engine.status()
+    assert status["examples"] == "loaded" and status["state"] == "loading" and not engine.serving
+    assert engine.answers("cf") and not engine.answers("python")  # python is not seeded here: it waits
+    served = engine.generate("values less than 30", "cf", k=2)
+    assert served and all(c.seed == c.text for c in served)  # the examples themselves
+    assert engine.status()["exampleAnswers"] == 1 and engine.generations == 0  # no model ran
+    gate.set()
+    loader.join(60)
+    assert engine.status()["state"] == "ready"
+    again = engine.generate("values less than 30", "cf", k=2)  # not the uncached answer above: the engine's own
+    assert again and engine.generations == 1 and engine.status()["exampleAnswers"] == 1
+
+
+def test_examples_that_must_be_embedded_first_load_after_the_weights_and_the_first_request_waits_for_them(
+        tok, overfit, tmp_path, monkeypatch):
+    """load(examples_later=True) with a masked model at start 0 and an index that must first embed its example
+    prompts (minutes: seeding.quick_to_load is False): the weights first, so the model alone can answer; the
+    index then loads at once (no grace for a first answer) and a request waits for it (EXAMPLES_WAIT_S at most,
+    then the model alone answers; cancellable)."""
+    import threading
+    import time
+
+    from codefusion.model.examples import seeding
     from codefusion.model.pipeline import SamplingCancelled
     from codefusion.server import engine as engine_module
     from codefusion.server.engine import Engine
 
     examples_as_they_are(tmp_path / "m", tok, overfit)
+    monkeypatch.setattr(seeding, "quick_to_load", lambda model_dir: False)
     monkeypatch.setattr(engine_module, "EXAMPLES_GRACE_S", 600)  # were it waiting for a first answer, it would hang
     gate = threading.Event()
     real = Engine._load_examples

@@ -31,10 +31,44 @@ def encoder() -> SentenceEncoder:
 def test_sentence_embeddings_rank_by_meaning(encoder: SentenceEncoder):
     v = encoder.embed(["delete a file", "remove the document", "sort a list of numbers"])
     assert v.shape == (3, 384)
-    assert torch.allclose(v.norm(dim=1), torch.ones(3), atol=1e-5)
+    assert np.allclose(np.linalg.norm(v, axis=1), np.ones(3), atol=1e-5)
     assert float(v[0] @ v[1]) > float(v[0] @ v[2]) + 0.2  # meaning, not shared words
     alone = encoder.embed(["remove the document"])[0]  # batching and padding change nothing
-    assert torch.allclose(alone, v[1], atol=1e-5)
+    assert np.allclose(alone, v[1], atol=1e-5)
+
+
+def _torch_reference(encoder: SentenceEncoder, text: str) -> np.ndarray:
+    """The same BERT forward in torch's own ops (F.layer_norm, scaled_dot_product_attention, exact F.gelu): what
+    the numpy forward must give."""
+    import torch.nn.functional as F
+
+    w = {k: torch.from_numpy(v) for k, v in encoder.model.w.items()}
+
+    def lin(x: torch.Tensor, name: str) -> torch.Tensor:  # numpy keeps weights as (in, out)
+        return x @ w[f"{name}.weight"] + w[f"{name}.bias"]
+
+    def norm(x: torch.Tensor, name: str) -> torch.Tensor:
+        return F.layer_norm(x, (384,), w[f"{name}.weight"], w[f"{name}.bias"], encoder.model.eps)
+
+    ids = torch.tensor([encoder.tokenizer.encode(text).ids])
+    n = ids.shape[1]
+    h = norm(w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:n]
+             + w["embeddings.token_type_embeddings.weight"][0], "embeddings.LayerNorm")
+    for i in range(encoder.model.layers):
+        pre = f"encoder.layer.{i}"
+        q, k, v = (lin(h, f"{pre}.attention.self.{x}").view(1, n, 12, -1).transpose(1, 2)
+                   for x in ("query", "key", "value"))
+        a = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(1, n, 384)
+        h = norm(h + lin(a, f"{pre}.attention.output.dense"), f"{pre}.attention.output.LayerNorm")
+        h = norm(h + lin(F.gelu(lin(h, f"{pre}.intermediate.dense")), f"{pre}.output.dense"), f"{pre}.output.LayerNorm")
+    return F.normalize(h.mean(1), dim=-1)[0].numpy()
+
+
+def test_the_numpy_forward_is_berts(encoder: SentenceEncoder):
+    """numpy (the example index answers before torch loads) against torch's own BERT ops, to float rounding."""
+    text = "remove the file `notes.txt` from the folder /tmp, then list what is left"
+    assert encoder.model.heads == 12
+    assert np.abs(encoder.embed([text])[0] - _torch_reference(encoder, text)).max() < 1e-5
 
 
 def test_hybrid_retriever_blends_meaning_and_words():
@@ -110,7 +144,7 @@ def _embedded(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     calls: list[list[str]] = []
     real = SentenceEncoder.embed
 
-    def counted(self: SentenceEncoder, texts: list[str], batch: int = 64) -> torch.Tensor:
+    def counted(self: SentenceEncoder, texts: list[str], batch: int = 64) -> np.ndarray:
         calls.append(list(texts))
         return real(self, texts, batch)
 
@@ -118,7 +152,7 @@ def _embedded(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     return calls
 
 
-def _vectors(seeds: ExampleSeeds, lang: str) -> torch.Tensor:
+def _vectors(seeds: ExampleSeeds, lang: str) -> np.ndarray:
     retriever = seeds.retrievers[lang]
     assert isinstance(retriever, HybridRetriever)
     return retriever.embeddings
@@ -138,14 +172,14 @@ def test_missing_embeddings_are_computed_once_and_cached(semantic_dir: Path, tmp
     with_file = ExampleSeeds.from_dir(semantic_dir)
     assert with_file is not None
     for lang in ("bash", "python"):
-        assert torch.equal(_vectors(seeds, lang), _vectors(with_file, lang))
+        assert np.array_equal(_vectors(seeds, lang), _vectors(with_file, lang))
     prompt = "erase the file notes.txt"
     assert seeds.nearest(prompt, "bash", 3) == with_file.nearest(prompt, "bash", 3)
     calls.clear()
     again = ExampleSeeds.from_dir(model)  # read from the cache: only each language's first row, in one batch
     assert again is not None and again.retrieval == "tfidf+minilm (0.7)"
     assert [sorted(c) for c in calls] == [["delete the file notes.txt", "reverse the list x"]]
-    assert torch.equal(_vectors(again, "bash"), _vectors(seeds, "bash"))
+    assert np.array_equal(_vectors(again, "bash"), _vectors(seeds, "bash"))
     assert list((tmp_path / "cache").iterdir()) == cached  # no temporary file left beside it
     assert cached[0].stat().st_mode & 0o777 == 0o644
 

@@ -14,11 +14,8 @@ import json
 import os
 from pathlib import Path
 
-import torch
-import torch.nn.functional as F
-from safetensors.torch import load_file
+import numpy as np
 from tokenizers import Tokenizer
-from torch import Tensor, nn
 
 MINILM_ENV = "CODEFUSION_MINILM_DIR"
 WIDTH = 384
@@ -54,46 +51,81 @@ def load_minilm_tokenizer(path: Path | None = None) -> Tokenizer:
     return tok
 
 
-class MiniLM(nn.Module):
-    """BERT encoder forward (post-LayerNorm, GELU), inference only: no dropout, no gradients needed."""
+def _gelu(x: np.ndarray) -> np.ndarray:
+    """BERT's exact GELU, x · Φ(x), with erf to 1.5e-7 (Abramowitz & Stegun 7.1.26: numpy has none); in place
+    where it can, the FFN's widest array."""
+    z = np.abs(x) * np.float32(1 / np.sqrt(2))
+    t = 1.0 / (1.0 + np.float32(0.3275911) * z)
+    poly = np.float32(1.061405429) * t
+    for c in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
+        poly += np.float32(c)
+        poly *= t
+    np.square(z, out=z)
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    poly *= z  # 1 − erf(|x| / √2)
+    erf = np.copysign(1.0 - poly, x)
+    erf += 1.0
+    erf *= x
+    erf *= np.float32(0.5)
+    return erf
+
+
+class MiniLM:
+    """BERT encoder forward (post-LayerNorm, GELU), inference only, in numpy: the example index loads and
+    answers without torch, so Python and Bash examples are served before the model's weights are in."""
 
     def __init__(self, path: Path):
-        super().__init__()
+        from safetensors.numpy import load_file
+
         conf = json.loads((path / "config.json").read_text())
         self.heads, self.layers = conf["num_attention_heads"], conf["num_hidden_layers"]
         self.eps = conf["layer_norm_eps"]
         if conf["hidden_size"] != WIDTH:
             raise MiniLMUnavailable(f"{path}: expected hidden size {WIDTH}, got {conf['hidden_size']}")
-        state = load_file(str(path / "model.safetensors"))
-        self.w = nn.ParameterDict({k.replace(".", "_"): nn.Parameter(v.float(), requires_grad=False)
-                                   for k, v in state.items() if v.is_floating_point()})
+        self.w = {k: v.astype(np.float32) for k, v in load_file(str(path / "model.safetensors")).items()
+                  if np.issubdtype(v.dtype, np.floating)}
+        for name in [k for k in self.w if k.endswith(".weight") and self.w[k].ndim == 2 and "embeddings" not in k]:
+            self.w[name] = np.ascontiguousarray(self.w[name].T)  # (in, out): x @ w
 
-    def p(self, name: str) -> Tensor:
-        return self.w[name.replace(".", "_")]
+    def norm(self, x: np.ndarray, name: str) -> np.ndarray:
+        mean = x.mean(-1, keepdims=True)
+        var = ((x - mean) ** 2).mean(-1, keepdims=True)
+        return (x - mean) / np.sqrt(var + self.eps) * self.w[f"{name}.weight"] + self.w[f"{name}.bias"]
 
-    def norm(self, x: Tensor, name: str) -> Tensor:
-        return F.layer_norm(x, (WIDTH,), self.p(f"{name}.weight"), self.p(f"{name}.bias"), self.eps)
+    def lin(self, x: np.ndarray, name: str) -> np.ndarray:
+        w = self.w[f"{name}.weight"]  # one matrix product for the whole batch, not one per row
+        out = x.reshape(-1, x.shape[-1]) @ w
+        out += self.w[f"{name}.bias"]
+        return out.reshape(*x.shape[:-1], w.shape[1])
 
-    def lin(self, x: Tensor, name: str) -> Tensor:
-        return F.linear(x, self.p(f"{name}.weight"), self.p(f"{name}.bias"))
-
-    @torch.no_grad()
-    def forward(self, ids: Tensor, positions: Tensor, mask: Tensor) -> Tensor:
-        """ids, positions (B, P) long; mask (B, P) True = a MiniLM token. Returns (B, P, 384)."""
-        h = self.p("embeddings.word_embeddings.weight")[ids]  # (B, P, 384)
-        h = h + self.p("embeddings.position_embeddings.weight")[positions]
-        h = self.norm(h + self.p("embeddings.token_type_embeddings.weight")[0], "embeddings.LayerNorm")
-        attend = mask[:, None, None, :]  # (B, 1, 1, P)
-        b, n, _ = h.shape
+    def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """ids (B, P) int; mask (B, P) True = a MiniLM token. Returns (B, P, 384) float32."""
+        b, n = ids.shape
+        h = self.w["embeddings.word_embeddings.weight"][ids] + self.w["embeddings.position_embeddings.weight"][:n]
+        h = self.norm(h + self.w["embeddings.token_type_embeddings.weight"][0], "embeddings.LayerNorm")
+        blocked = np.where(mask, 0.0, -np.inf).astype(np.float32)[:, None, None, :]  # (B, 1, 1, P)
+        scale = np.float32(1.0 / np.sqrt(WIDTH // self.heads))
         for i in range(self.layers):
             pre = f"encoder.layer.{i}"
-            q, k, v = (self.lin(h, f"{pre}.attention.self.{x}").view(b, n, self.heads, -1).transpose(1, 2)
+            q, k, v = (self.lin(h, f"{pre}.attention.self.{x}").reshape(b, n, self.heads, -1).transpose(0, 2, 1, 3)
                        for x in ("query", "key", "value"))  # (B, H, P, 32)
-            a = F.scaled_dot_product_attention(q, k, v, attn_mask=attend).transpose(1, 2).reshape(b, n, WIDTH)
+            scores = q @ k.transpose(0, 1, 3, 2) * scale + blocked  # (B, H, P, P)
+            scores = np.exp(scores - scores.max(-1, keepdims=True))
+            a = (scores / scores.sum(-1, keepdims=True)) @ v  # (B, H, P, 32)
+            a = a.transpose(0, 2, 1, 3).reshape(b, n, WIDTH)
             h = self.norm(h + self.lin(a, f"{pre}.attention.output.dense"), f"{pre}.attention.output.LayerNorm")
-            f = self.lin(F.gelu(self.lin(h, f"{pre}.intermediate.dense")), f"{pre}.output.dense")
+            f = self.lin(_gelu(self.lin(h, f"{pre}.intermediate.dense")), f"{pre}.output.dense")
             h = self.norm(h + f, f"{pre}.output.LayerNorm")
         return h
+def fingerprint(path: Path, max_tokens: int = 128) -> str:
+    """Names MiniLM's weights cheaply (config.json, tokenizer.json, the size of model.safetensors, max_tokens):
+    what cached embeddings are keyed by. seeding.py also checks one cached row per language against them."""
+    h = hashlib.sha256()
+    for name in ("config.json", "tokenizer.json"):
+        h.update((path / name).read_bytes())
+    h.update(f"{(path / 'model.safetensors').stat().st_size} {max_tokens}".encode())
+    return h.hexdigest()
 
 
 class SentenceEncoder:
@@ -101,32 +133,25 @@ class SentenceEncoder:
 
     def __init__(self, path: Path | None = None, max_tokens: int = 128):
         self.path = path = path or minilm_dir()
-        self.model = MiniLM(path).eval()
+        self.model = MiniLM(path)
         self.tokenizer = load_minilm_tokenizer(path)
         self.max_tokens = max_tokens
 
     def fingerprint(self) -> str:
-        """Names these weights cheaply (config.json, tokenizer.json, the size of model.safetensors, max_tokens):
-        what cached embeddings are keyed by. seeding.py also checks one cached row per language against them."""
-        h = hashlib.sha256()
-        for name in ("config.json", "tokenizer.json"):
-            h.update((self.path / name).read_bytes())
-        h.update(f"{(self.path / 'model.safetensors').stat().st_size} {self.max_tokens}".encode())
-        return h.hexdigest()
+        return fingerprint(self.path, self.max_tokens)
 
-    @torch.inference_mode()
-    def embed(self, texts: list[str], batch: int = 64) -> Tensor:
+    def embed(self, texts: list[str], batch: int = 64) -> np.ndarray:
         """(len(texts), 384) float32, unit rows; batches of similar length."""
         ids = [self.tokenizer.encode(t or "").ids for t in texts]
         ids = [x if len(x) <= self.max_tokens else [*x[: self.max_tokens - 1], x[-1]] for x in ids]
-        out = torch.zeros(len(ids), WIDTH)
+        out = np.zeros((len(ids), WIDTH), dtype=np.float32)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         for s in range(0, len(order), batch):
             rows = order[s : s + batch]
             width = max(len(ids[i]) for i in rows)
-            x = torch.tensor([ids[i] + [0] * (width - len(ids[i])) for i in rows])  # (b, P)
+            x = np.array([ids[i] + [0] * (width - len(ids[i])) for i in rows])  # (b, P)
             mask = x != 0
-            h = self.model(x, torch.arange(width).expand_as(x), mask)  # (b, P, 384)
-            mean = (h * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
-            out[rows] = F.normalize(mean, dim=-1)
+            h = self.model(x, mask)  # (b, P, 384)
+            mean = (h * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
+            out[rows] = mean / np.maximum(np.linalg.norm(mean, axis=-1, keepdims=True), 1e-12)
         return out

@@ -1,5 +1,6 @@
 """Nearest training examples for a prompt: the TF-IDF floor (numpy), and TF-IDF blended with sentence
-embeddings (HybridRetriever, torch; the embeddings come from model/examples/minilm.py)."""
+embeddings (HybridRetriever; the embeddings come from model/examples/minilm.py). numpy only: the index answers
+before torch has loaded."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -99,17 +99,16 @@ class HybridRetriever(TfidfRetriever):
             raise ValueError(f"expected {len(self.codes)} embeddings, got shape {embeddings.shape}")
         if not 0.0 <= weight <= 1.0:
             raise ValueError(f"weight must be in [0, 1], got {weight}")
-        # torch, not numpy, for the product: numpy's BLAS threads spin after a call and then compete with
-        # the model's sampling for the cores (a served request took 3× longer)
-        self.embeddings = torch.from_numpy(np.ascontiguousarray(embeddings, dtype=np.float32))  # (n, D), unit rows
+        self.embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)  # (n, D), unit rows
         self.embed, self.weight = embed, weight
 
     def similarities(self, prompt: str) -> np.ndarray:
         words = super().similarities(prompt)
         if not words.any():  # nothing shares a word: no need to embed the prompt
             return words
-        query = torch.as_tensor(self.embed(prompt), dtype=torch.float32)  # (D,)
-        meaning = torch.mv(self.embeddings, query).numpy()  # (n,)
+        # einsum's own loop, not BLAS: numpy's BLAS threads spin after a call and then compete with the model's
+        # sampling for the cores (a served request took 3× longer with np.dot here)
+        meaning = np.einsum("nd,d->n", self.embeddings, np.asarray(self.embed(prompt), dtype=np.float32))  # (n,)
         return np.where(words > 0, self.weight * meaning + (1 - self.weight) * words, 0.0)
 
 

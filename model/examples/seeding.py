@@ -70,8 +70,6 @@ from .slots import coverage, plain_shell, transfer
 if TYPE_CHECKING:
     import argparse
 
-    from torch import Tensor
-
     from .minilm import SentenceEncoder
 
 SEEDING_FILE = "seeding.json"
@@ -410,7 +408,7 @@ def _load_semantic(model_dir: Path, config: SeedingConfig, pairs: dict[str, list
 
     @functools.lru_cache(maxsize=64)  # a top-up batch asks again for the same prompt's next examples
     def embed(prompt: str) -> np.ndarray:
-        return encoder.embed([prompt])[0].numpy()
+        return encoder.embed([prompt])[0]
 
     return table, embed
 
@@ -423,13 +421,35 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "codefusion"
 
 
+def _cache_file(examples: Path, fingerprint: str) -> Path:
+    key = hashlib.sha256(examples.read_bytes() + fingerprint.encode()).hexdigest()[:16]
+    return cache_dir() / f"minilm-{key}.safetensors"
+
+
+def quick_to_load(model_dir: str | Path) -> bool:
+    """Whether the folder's example index loads in about a second: no embeddings to compute first (the folder
+    or the cache holds them, or it uses none, or MiniLM is missing and TF-IDF answers alone). A first load that
+    embeds every example prompt takes minutes (server/engine.py then loads the weights first)."""
+    from .minilm import MiniLMUnavailable, fingerprint, minilm_dir
+
+    try:
+        config = SeedingConfig.read(model_dir)
+    except ModelLoadError:
+        return True  # loading the index reports it at once
+    if config is None or config.semantic is None or (Path(model_dir) / config.semantic).is_file():
+        return True
+    try:
+        return _cache_file(Path(model_dir) / config.examples, fingerprint(minilm_dir())).is_file()
+    except (MiniLMUnavailable, OSError):
+        return True
+
+
 def _cached_embeddings(examples: Path, prompts: dict[str, list[str]], encoder: SentenceEncoder,
                        ) -> dict[str, np.ndarray]:
     """The example prompts' embeddings from the cache file keyed by the examples file and the MiniLM, or computed
     and written there (atomically: concurrent loads never read half a file). A corrupt cache file is logged
     and overwritten; a cache folder that cannot be written is logged and the embeddings stay in memory."""
-    key = hashlib.sha256(examples.read_bytes() + encoder.fingerprint().encode()).hexdigest()[:16]
-    cache = cache_dir() / f"minilm-{key}.safetensors"
+    cache = _cache_file(examples, encoder.fingerprint())
     if cache.is_file():
         try:
             table = _read_embeddings(cache, prompts)
@@ -446,18 +466,18 @@ def _cached_embeddings(examples: Path, prompts: dict[str, list[str]], encoder: S
         _save(half, cache)
     except OSError as exc:
         log.warning("example embeddings kept in memory only (computed again by the next load): %s", exc)
-    return {lang: v.float().numpy() for lang, v in half.items()}
+    return {lang: v.astype(np.float32) for lang, v in half.items()}
 
 
-def _embed_examples(encoder: SentenceEncoder, prompts: dict[str, list[str]]) -> dict[str, Tensor]:
+def _embed_examples(encoder: SentenceEncoder, prompts: dict[str, list[str]]) -> dict[str, np.ndarray]:
     """Each language's (n, 384) prompt embeddings in fp16: what the file holds and every load uses."""
-    return {lang: encoder.embed(rows).half() for lang, rows in prompts.items()}
+    return {lang: encoder.embed(rows).astype(np.float16) for lang, rows in prompts.items()}
 
 
-def _save(tensors: dict[str, Tensor], path: Path) -> None:
+def _save(tensors: dict[str, np.ndarray], path: Path) -> None:
     """Write the embeddings file through a temporary file beside it, so a reader sees all of it or none."""
     from safetensors import SafetensorError
-    from safetensors.torch import save_file
+    from safetensors.numpy import save_file
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -497,7 +517,7 @@ def _made_by(encoder: SentenceEncoder, table: dict[str, np.ndarray], prompts: di
     langs = [lang for lang, rows in prompts.items() if rows]
     if not langs:
         return True
-    got = encoder.embed([prompts[lang][0] for lang in langs]).numpy()  # one batch: the first answer waits for it
+    got = encoder.embed([prompts[lang][0] for lang in langs])  # one batch: the first answer waits for it
     return all(float(row @ table[lang][0]) >= 0.99 for row, lang in zip(got, langs, strict=True))
 
 

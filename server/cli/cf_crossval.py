@@ -107,12 +107,12 @@ class Embedder:
             self.table: dict[str, Any] = {}
             return
         unique = list(dict.fromkeys(prompts))
-        vectors = self.encoder.embed(unique).numpy()
+        vectors = self.encoder.embed(unique)
         self.table = dict(zip(unique, vectors, strict=True))
 
     def __call__(self, prompt: str) -> Any:
         if prompt not in self.table:
-            self.table[prompt] = self.encoder.embed([prompt])[0].numpy()
+            self.table[prompt] = self.encoder.embed([prompt])[0]
         return self.table[prompt]
 
 

@@ -170,10 +170,11 @@ class CodeFusionServer(LanguageServer):
             log.info("no work-done progress: %s", exc)
             return False
 
-    def ready(self) -> bool:
-        """True when the model serves (Engine.serving); otherwise tell the user why once per state, False."""
+    def ready(self, lang: str | None = None) -> bool:
+        """True when the model serves (Engine.serving), or `lang`'s examples do while it loads (Engine.answers);
+        otherwise tell the user why once per state, False."""
         state = self.engine.state
-        if self.engine.serving:  # loaded, or its weights are while the example index waits or loads
+        if self.engine.serving or (lang is not None and self.engine.answers(lang)):
             return True
         if self._load_task is None:
             self.start_loading()
@@ -256,7 +257,7 @@ class CodeFusionServer(LanguageServer):
         same feature on the same document or an edit (JSON-RPC ContentModified); `$/cancelRequest` cancels
         this task, which stops the sampler.
         """
-        if not self.ready():
+        if not self.ready(prompt.lang):
             return None
         o = self.options
         ticket = self.tickets.start(feature, uri)

@@ -141,7 +141,7 @@ async def inline_completion(
 async def code_action(ls: CodeFusionServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
     """One action per top candidate. Without cached candidates, actions are resolved lazily when supported."""
     snap = ls.snapshot(params.text_document.uri, line=params.range.start.line)
-    if snap is None or not ls.ready():
+    if snap is None or not ls.ready(snap.prompt.lang):
         return None
     candidates = ls.cached(snap.prompt)
     if candidates is None and not _client_resolves_edits(ls):
