@@ -18,11 +18,14 @@ Each rule that moves a candidate says why in the candidate's `notes`. No LSP, no
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from codefusion.model.cf import CellBlock, preview_block
 from codefusion.model.cf.rules import Rule, Scale
 from codefusion.model.cf.wording import read_named_kind, read_wording
+
+from .ranking import Candidate
 
 SOURCE_MODEL = "model"
 SOURCE_WORDING = "wording"
@@ -89,6 +92,24 @@ def demote_all_or_none(ranked: list[RankedRule], block: CellBlock) -> list[Ranke
             r = r.note(f"highlights {what} {p.total} cells" + ("; ranked lower" if lower else ""))
         out.append((lower, r))
     return [r for _, r in sorted(out, key=lambda dr: dr[0])]
+
+
+def prompt_order(candidates: Sequence[Candidate], prompt: str) -> list[Candidate]:
+    """The engine's CF candidates (its order kept) as served where no range's cells are known (`codefusion
+    generate`, a completion in a rules file): `prompt_wording_first`, then `named_kind_next`. A rule only the
+    wording gave joins in its canonical text, score 0 and no seed example. Ranks renumbered."""
+    from codefusion.model.cf import CFSyntaxError, format_rule, parse_rule
+
+    by_rule: dict[Rule, Candidate] = {}
+    for c in candidates:
+        try:
+            by_rule.setdefault(parse_rule(c.text), c)
+        except CFSyntaxError:  # never served: the engine validates
+            continue
+    ranked = [RankedRule(rule, c.score, SOURCE_MODEL) for rule, c in by_rule.items()]
+    ordered = named_kind_next(prompt_wording_first(ranked, prompt), prompt)
+    return [replace(by_rule[r.rule], rank=i) if r.rule in by_rule else Candidate(format_rule(r.rule), 0.0, i)
+            for i, r in enumerate(ordered, 1)]
 
 
 def rank_suggestions(scored: dict[str, tuple[float, Rule]], prompt: str, block: CellBlock) -> list[RankedRule]:

@@ -319,7 +319,7 @@ class Engine:
         return pipe is None and lang in self._direct and self._seeds.start_for(lang) is not None
 
     def _from_examples(self, prompts: list[str], lang: str, k: int, names: Sequence[Sequence[str]],
-                       docstring: bool) -> list[list[Candidate]]:
+                       docstring: bool, worded: bool = True) -> list[list[Candidate]]:
         """While the model's weights load: each prompt's nearest examples as served (the request's literals, and
         for Python its names), in nearness order through the same ranking rules; the model's order comes with
         the model (nothing here is cached)."""
@@ -334,7 +334,8 @@ class Engine:
             found = seeds.nearest(prompt, lang, k * self.oversample, docstring=docstring)
             if lang == "python" and own:
                 found = [with_names(r, own, prompt, seeds.prompts[lang][r.index], docstring) for r in found]
-            out.append(self.rank(lang, [Sample(r.code, 0.0, [], r.code, example_score=r.score) for r in found], k))
+            samples = [Sample(r.code, 0.0, [], r.code, example_score=r.score) for r in found]
+            out.append(self.rank(lang, samples, k, prompt=prompt if worded else None))
         self.example_answers += 1
         return out
 
@@ -411,14 +412,17 @@ class Engine:
         method: str = "diffusion",
         names: Sequence[str] = (),
         docstring: bool = False,
+        worded: bool = True,
     ) -> list[Candidate]:
         """Up to k ranked candidates for one prompt. Raises SamplingCancelled if should_stop() turns True.
         names: what the user's code around the prompt already names (Prompt.engine_names: under a docstring, the
         function's parameters first; a Python example's variables take them, server/seeded.py).
-        docstring: the prompt is a function's docstring (seeding.json's `docstring_sources` answer it too)."""
+        docstring: the prompt is a function's docstring (seeding.json's `docstring_sources` answer it too).
+        worded: for CF, the rules the prompt states in words first (`_worded`); `cf suggest` ranks them itself,
+        with the range's cells."""
         return self.generate_batch(
             [prompt], lang, k=k, steps=steps, seed=seed, max_tokens=max_tokens, should_stop=should_stop,
-            method=method, names=[tuple(names)], docstring=docstring,
+            method=method, names=[tuple(names)], docstring=docstring, worded=worded,
         )[0]
 
     def generate_batch(
@@ -434,6 +438,7 @@ class Engine:
         method: str = "diffusion",
         names: Sequence[Sequence[str]] | None = None,
         docstring: bool = False,
+        worded: bool = True,
     ) -> list[list[Candidate]]:
         """Candidates for each prompt, in order; cached prompts are not sampled again.
 
@@ -449,13 +454,13 @@ class Engine:
         name_rows = [tuple(n) for n in names] if names is not None else [()] * len(prompts)
         if len(name_rows) != len(prompts):
             raise ValueError("names needs one entry per prompt")
-        keys = [self._key(p, lang, k, steps, seed, max_tokens, method, n, docstring)
+        keys = [self._key(p, lang, k, steps, seed, max_tokens, method, n, docstring, worded)
                 for p, n in zip(prompts, name_rows, strict=True)]
         results: list[list[Candidate] | None] = [self._cache_get(key) for key in keys]
         if all(r is not None for r in results):
             return [r or [] for r in results]
         if self._from_examples_now(lang):
-            return self._from_examples(prompts, lang, k, name_rows, docstring)
+            return self._from_examples(prompts, lang, k, name_rows, docstring, worded)
         pipe = self._pipeline(lang)
         self._await_examples(lang, should_stop)
         kwargs = self._sample_kwargs(k, steps, seed, max_tokens, should_stop, method)
@@ -471,12 +476,14 @@ class Engine:
             )  # unique, in order
             if todo:
                 samples = self._sample(pipe, [p for p, _ in todo], lang, {**kwargs, "names": [n for _, n in todo]})
-                ranked = {key: self.rank(lang, per_prompt, k) for key, per_prompt in zip(todo, samples, strict=True)}
+                ranked = {key: self.rank(lang, per_prompt, k, prompt=key[0] if worded else None, method=method)
+                          for key, per_prompt in zip(todo, samples, strict=True)}
                 for i, p in enumerate(prompts):
                     if results[i] is None:
                         results[i] = ranked[(p, name_rows[i])]
                 for (p, n), candidates in ranked.items():
-                    self._cache_put(self._key(p, lang, k, steps, seed, max_tokens, method, n, docstring), candidates)
+                    self._cache_put(self._key(p, lang, k, steps, seed, max_tokens, method, n, docstring, worded),
+                                    candidates)
         return [r or [] for r in results]
 
     def sample_batch(
@@ -506,13 +513,26 @@ class Engine:
         with self._sampler():
             return self._sample(pipe, prompts, lang, kwargs)
 
-    def rank(self, lang: str, samples: Sequence[Sample], k: int) -> list[Candidate]:
-        """The candidates `generate_batch` serves from one prompt's samples (server/ranking.py's rules)."""
+    def rank(self, lang: str, samples: Sequence[Sample], k: int, *, prompt: str | None = None,
+             method: str = "diffusion") -> list[Candidate]:
+        """The candidates `generate_batch` serves from one prompt's samples (server/ranking.py's rules; for CF,
+        given the prompt, the rules it states in words first: `_worded`)."""
         examples_first = self._seeds is not None and lang in self._seeds.config.examples_first
         edits_first = self._seeds is not None and lang in self._seeds.config.edit and self._seeds.config.edits_first
         places = self._seeds.config.edit_places.get(lang, 0) if self._seeds is not None else 0
-        return rank_candidates(lang, samples, k, examples_first=examples_first, edits_first=edits_first,
-                               edit_places=places)
+        ranked = rank_candidates(lang, samples, k, examples_first=examples_first, edits_first=edits_first,
+                                 edit_places=places)
+        return ranked if prompt is None else self._worded(lang, prompt, ranked, method)[:k]
+
+    def _worded(self, lang: str, prompt: str, candidates: list[Candidate], method: str) -> list[Candidate]:
+        """As served, a CF rule the prompt states in words comes first (server/cf_ranking.py's prompt_order, what
+        `cf suggest` does before it knows the cells): the model's order otherwise. Not for the model alone
+        (seeding off) or the AR baseline."""
+        if lang != "cf" or not self.seeding or method != "diffusion":
+            return candidates
+        from .cf_ranking import prompt_order
+
+        return prompt_order(candidates, prompt)
 
     @contextlib.contextmanager
     def _sampler(self) -> Iterator[None]:
@@ -615,13 +635,13 @@ class Engine:
         """The candidates of an earlier identical request, or None (never samples)."""
         return self._cache_get(
             self._key(prompt.strip()[:MAX_PROMPT_CHARS], lang, k, steps, seed, max_tokens, method, tuple(names),
-                      docstring), count=False
+                      docstring, True), count=False
         )
 
     def _key(self, prompt: str, lang: str, k: int, steps: int | None, seed: int, max_tokens: int | None,
-             method: str, names: tuple[str, ...], docstring: bool) -> tuple[Any, ...]:
+             method: str, names: tuple[str, ...], docstring: bool, worded: bool) -> tuple[Any, ...]:
         """What a cached answer is keyed by: the request's every setting, and whether seeding is on."""
-        return (prompt, lang, k, steps, seed, max_tokens, method, self.seeding, names, docstring)
+        return (prompt, lang, k, steps, seed, max_tokens, method, self.seeding, names, docstring, worded)
 
     def _cache_get(self, key: tuple[Any, ...], count: bool = True) -> list[Candidate] | None:
         with self._cache_lock:

@@ -307,3 +307,28 @@ def test_the_named_kind_follows_the_worded_rules():
     assert ranked[0].notes == ("the prompt names 'bottom'",)
     ranked = rank_suggestions(model, "values over 2 with the bottom items", BLOCK)
     assert texts(ranked)[:2] == ["GreaterThan(2)", "bottom(3)"]  # what the prompt says in full leads
+
+
+def test_prompt_order_puts_the_worded_rule_first_and_keeps_the_engines_order_otherwise():
+    """What `codefusion generate` and a completion serve for CF without a range's cells (prompt_order)."""
+    from codefusion.server.cf_ranking import prompt_order
+    from codefusion.server.ranking import Candidate
+
+    engine = [Candidate("Equals(1)", 0.9, 1, "Equals(1)"), Candidate("GreaterThan(5)", 0.8, 2)]
+    got = prompt_order(engine, "Color cells that start with partial")
+    assert [(c.text, c.rank) for c in got] == [("TextStartsWith(partial)", 1), ("Equals(1)", 2), ("GreaterThan(5)", 3)]
+    assert got[0].score == 0.0 and got[0].seed is None and got[1].seed == "Equals(1)"  # the model's keep theirs
+    said = prompt_order(engine, "values greater than 5")  # the model wrote it: it moves up, itself
+    assert [c.text for c in said] == ["GreaterThan(5)", "Equals(1)"] and said[0].score == 0.8
+    assert prompt_order(engine, "make it pretty") == engine  # nothing worded: the engine's order
+
+
+def test_served_cf_puts_the_rule_the_prompt_states_first(shipped_model_dir):
+    """Engine.generate for CF as served (seeding on): the worded rule leads; the model alone is not reordered."""
+    from codefusion.server.engine import Engine
+
+    prompt = "highlight the cells beginning with Q"
+    served = Engine(shipped_model_dir, device="cpu").generate(prompt, "cf", k=3)
+    assert served and format_rule(parse_rule(served[0].text)) == "TextStartsWith(Q)"
+    alone = Engine(shipped_model_dir, device="cpu", seeding=False)
+    assert all(c.score != 0.0 or c.seed is not None for c in alone.generate(prompt, "cf", k=3))  # no wording rule

@@ -454,7 +454,7 @@ def test_an_edit_model_not_told_to_edit_serves_the_judged_examples(tok, copier, 
     monkeypatch.setattr(CodeFusionPipeline, "sample_edits", spy)
     engine = Engine(folder, device="cpu")
     engine.load()
-    got = engine.generate("greater than 600", "cf", k=2)
+    got = engine.generate("greater than 600", "cf", k=2, worded=False)  # the model's path: no GreaterThan(600) read
     assert not wrote and {c.text for c in got} <= set(examples) and len(got) == 2
     assert engine.status()["modelRanks"] == 1 and engine.status()["modelRuns"] == 0
     Engine(folder, device="cpu", seeding=False).sample_batch(["greater than 600"], "cf", k=1)

@@ -25,7 +25,12 @@ async def test_broken_model_path(client: LanguageClient, tmp_path):
     assert time.perf_counter() - start < 5  # initialize never waits for the model
     status = await wait_until_loaded(client)
     assert status["state"] == "failed" and "no-such-model" in status["error"]
-    assert any(m.type == types.MessageType.Error and "no-such-model" in m.message for m in client.messages)
+    # the message follows the failure (the load's task tells the user once the thread has returned): a status
+    # request answered in between sees "failed" first, so give the notification a moment
+    deadline = time.monotonic() + 5
+    while not any(m.type == types.MessageType.Error and "no-such-model" in m.message for m in client.messages):
+        assert time.monotonic() < deadline, client.messages
+        await asyncio.sleep(0.05)
 
     open_doc(client, "file:///w/a.py", "# print hello\n\n", "python")
     result = await complete(client, "file:///w/a.py", 1, 0)

@@ -215,7 +215,8 @@ def test_the_shipped_models_judgement_puts_the_right_comparison_first(shipped_mo
     from codefusion.server.engine import Engine
 
     prompt = "highlight cells greater than 5"  # nearest by sentence similarity: an example that said "less than 5"
-    served = Engine(shipped_model_dir, device="cpu").generate(prompt, "cf", k=5)
+    # the model's order (worded=False: the prompt's wording would put GreaterThan(5) first by itself)
+    served = Engine(shipped_model_dir, device="cpu").generate(prompt, "cf", k=5, worded=False)
     assert normalize("cf", served[0].text) == normalize("cf", "GreaterThan(5)"), [c.text for c in served]
     # the same folder without `rerank` leads with the nearest example's rule
     plain = tmp_path / "plain"
@@ -227,5 +228,5 @@ def test_the_shipped_models_judgement_puts_the_right_comparison_first(shipped_mo
         (tmp_path / folder.name).symlink_to(folder.resolve())
     config = json.loads((shipped_model_dir / SEEDING_FILE).read_text())
     (plain / SEEDING_FILE).write_text(json.dumps({**config, "rerank": {}}))
-    unjudged = Engine(plain, device="cpu").generate(prompt, "cf", k=5)
+    unjudged = Engine(plain, device="cpu").generate(prompt, "cf", k=5, worded=False)
     assert normalize("cf", unjudged[0].text) == normalize("cf", "LessThan(5)"), [c.text for c in unjudged]

@@ -42,7 +42,8 @@ def engine_generate(model_dir: str | None):
     engine = Engine(model_dir=model_dir)
 
     def generate(prompt: str, k: int) -> list[tuple[str, float]]:
-        return [(c.text, float(c.score)) for c in engine.generate(prompt, "cf", k=k)]
+        # the rules as the model ranks them: suggest ranks them with the wording and the range's cells itself
+        return [(c.text, float(c.score)) for c in engine.generate(prompt, "cf", k=k, worded=False)]
 
     return generate
 

@@ -139,7 +139,7 @@ def predict_engine(engine: Engine, pairs: Sequence[Any], lang: str, *, k: int, s
                                       method=method)
         took += time.perf_counter() - start
         for pair, rows in zip(batch, samples, strict=True):
-            served = [c.text for c in engine.rank(lang, rows, k)]
+            served = [c.text for c in engine.rank(lang, rows, k, prompt=pair.prompt, method=method)]
             raw = [s.text for s in rows if not s.unedited]  # the model's samples, not the examples beside them
             preds.append(Prediction(pair.id, pair.prompt, pair.code, raw, served))
         bar.update(len(batch))

@@ -206,7 +206,8 @@ async def cf_suggest(ls: CodeFusionServer, *args: Any) -> Any:
 
     def generate(prompt: str, n: int) -> list[tuple[str, float]]:
         o = ls.options
-        return [(c.text, c.score) for c in ls.engine.generate(prompt, "cf", k=n, steps=o.steps, seed=o.seed)]
+        found = ls.engine.generate(prompt, "cf", k=n, steps=o.steps, seed=o.seed, worded=False)  # ranked with cells
+        return [(c.text, c.score) for c in found]
 
     suggest = _cf_service().suggest
     return await _cf_call(
