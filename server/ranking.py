@@ -135,7 +135,8 @@ def function_bodies(candidates: Sequence[Candidate], request: str = "", names: S
     whether or not the docstring names it: a function's inputs are its parameters); duplicates that makes
     dropped. Then those that still read a name nothing defines (not a parameter, not one of `names`, the
     user's: NameError when called) go last, and those that read none of the names the docstring mentions
-    after those that read one (a body that ignores the parameters its docstring names rarely does the task);
+    after those that read one (a body that ignores the parameters its docstring names rarely does the task),
+    then those that read none of the parameters at all (`return 'foo'[::-1]` under `def reverse_words(s)`);
     ranks renumbered."""
     import dataclasses
 
@@ -158,5 +159,6 @@ def function_bodies(candidates: Sequence[Candidate], request: str = "", names: S
             out.append(dataclasses.replace(c, text=text))
             if any(n not in known for n, _ in scan_names(text)[0]):
                 undefined.add(text)
-    out.sort(key=lambda c: (c.text in undefined, bool(said) and not any(reads(c.text, n) for n in said)))
+    out.sort(key=lambda c: (c.text in undefined, bool(said) and not any(reads(c.text, n) for n in said),
+                            bool(params) and not any(reads(c.text, n) for n in params)))
     return [dataclasses.replace(c, rank=i + 1) for i, c in enumerate(out)]

@@ -140,3 +140,18 @@ def test_docstring_bodies_read_the_parameters_not_the_examples_names():
     two = function_bodies([Candidate("d1.update(other)", 0.9, 1)], "Merge two dicts.", ["a", "b"], ["a", "b"])
     # free variables take the parameters in order; a change in place is made, then what it changed returned
     assert [c.text for c in two] == ["a.update(b)\nreturn a"]
+
+
+def test_docstring_bodies_that_read_no_parameter_go_after_those_that_read_one():
+    """Under `def reverse_words(s)` whose docstring names no parameter, a body that ignores every parameter
+    (`'foo'[::-1]`: the example's own data) goes after one that reads `s`; a function without parameters
+    keeps the order."""
+    from codefusion.server.ranking import Candidate, function_bodies
+
+    cands = [Candidate("'foo'[::(-1)]", 0.9, 1), Candidate("' '.join(reversed(s.split()))", 0.8, 2),
+             Candidate("os.getcwd()", 0.7, 3)]
+    got = function_bodies(cands, "Reverse the order of words in a sentence.", ["s"], ["s"])
+    assert [c.text for c in got] == ["return ' '.join(reversed(s.split()))", "return 'foo'[::(-1)]",
+                                     "return os.getcwd()"]
+    bare = function_bodies(cands, "Return the working directory.", [], [])
+    assert [c.text for c in bare][0] == "return 'foo'[::(-1)]"
