@@ -314,6 +314,9 @@ def test_shell_commands_get_plain_quotes_and_dashes():
     assert plain_shell("mysqldump –force –log-error=e.log db") == "mysqldump --force --log-error=e.log db"
     assert plain_shell("echo 1–2 — done") == "echo 1–2 — done"  # a dash inside or between words stays
     assert plain_shell("ls -la") == "ls -la"
+    # one dash for a letter, a number or a find primary (`--exec` served before 0.8.1: find rejects it)
+    assert plain_shell("find . –type f –mtime +7 –exec rm –f {} \\;") == "find . -type f -mtime +7 -exec rm -f {} \\;"
+    assert plain_shell("ls –l | tail –12") == "ls -l | tail -12"
 
 
 def test_under_a_docstring_an_example_takes_the_parameters_in_order():

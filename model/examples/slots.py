@@ -160,14 +160,24 @@ def _unquoted(code: str, example_prompt: str, known: list[Slot]) -> list[Slot]:
 
 
 _TYPOGRAPHIC = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"'})
-_DASHED_OPTION = re.compile(r"(?<!\S)[–—](?=\w)")  # `–force` pasted through a word processor: `--force`
+_DASHED_OPTION = re.compile(r"(?<!\S)[–—](?=(\w+))")  # `–force` pasted through a word processor: `--force`
+# options that take one dash though they are words: find's primaries (`find . –name x` is `-name`)
+_ONE_DASH_WORDS = frozenset(
+    "name iname path ipath regex iregex type xtype size user group perm mtime mmin atime amin ctime cmin newer empty "
+    "exec execdir ok print print0 printf delete prune ls maxdepth mindepth follow daystart lname not and or".split())
+
+
+def _dash(m: re.Match[str]) -> str:
+    """One dash for a letter, a number or a find primary (`–f`, `–12`, `–exec`), two for a word (`–force`)."""
+    word = m.group(1)
+    return "-" if len(word) == 1 or word.isdigit() or word in _ONE_DASH_WORDS else "--"
 
 
 def plain_shell(code: str) -> str:
     """A shell command as a shell reads it: typographic quotes (‘ ’ “ ”, which a shell takes as plain
-    characters, so `find . -name “*.old”` finds nothing) made plain, and a dash that starts an option
-    (`mysqldump –force`) made `--`."""
-    return _DASHED_OPTION.sub("--", code.translate(_TYPOGRAPHIC))
+    characters, so `find . -name “*.old”` finds nothing) made plain, and a dash that starts an option made
+    `--` (`mysqldump –force`) or, for a letter, a number or a find primary, `-` (`rm –f`, `find –exec`)."""
+    return _DASHED_OPTION.sub(_dash, code.translate(_TYPOGRAPHIC))
 
 
 # a quoted identifier after one of these words names a variable ("list 'a'", "a word list 'words'"), not text
