@@ -13,15 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 from codefusion.server import prompts
 from codefusion.server.cli import probe
 from codefusion.server.engine import Engine
 from codefusion.server.seeded import mentioned
 
-PROBES = ("docstring_probe", "docstring_probe_fresh", "docstring_probe_typed", "docstring_probe_blind2",
-          "docstring_probe_heldout")
 SHIPPED = prompts.Prompt.engine_names
 VARIANTS: dict[str, Callable[[prompts.Prompt], tuple[str, ...]]] = {
     "shipped": SHIPPED.fget,  # type: ignore[dict-item]
@@ -37,17 +34,7 @@ def main() -> None:
     prompts.Prompt.engine_names = property(VARIANTS[args.variant])  # type: ignore[assignment,method-assign]
     engine = Engine(None, seeding=True)
     engine.load()
-    out: dict[str, object] = {"variant": args.variant}
-    for name in PROBES:
-        path = Path(probe.PROBE).with_name(f"{name}.jsonl")
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        firsts = []
-        for row in rows:
-            ok = [probe.passes(row["stub"], c, row["test"]) for c in probe.candidates_for(engine, row["stub"], 5)]
-            firsts.append(next((i + 1 for i, good in enumerate(ok) if good), None))
-        out[name] = [round(100 * sum(1 for f in firsts if f and f <= k) / len(rows), 1) for k in (1, 3, 5)]
-        print(name, out[name], flush=True)
-    print(json.dumps(out))
+    print(json.dumps({"variant": args.variant, **probe.all_rates(engine)}))
 
 
 if __name__ == "__main__":

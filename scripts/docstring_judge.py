@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 from codefusion.model.examples import seeding
 from codefusion.server.cli import probe
 from codefusion.server.engine import Engine
-
-PROBES = ("docstring_probe", "docstring_probe_fresh", "docstring_probe_typed", "docstring_probe_blind2",
-          "docstring_probe_heldout")
 
 
 def main() -> None:
@@ -30,16 +26,7 @@ def main() -> None:
     if weight:
         assert engine._seeds is not None
         engine._seeds.config.rerank["python"] = float(weight)
-    out: dict[str, object] = {"mode": sys.argv[1]}
-    for name in PROBES:
-        path = Path(probe.PROBE).with_name(f"{name}.jsonl")
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        firsts = []
-        for row in rows:
-            ok = [probe.passes(row["stub"], c, row["test"]) for c in probe.candidates_for(engine, row["stub"], 5)]
-            firsts.append(next((i + 1 for i, good in enumerate(ok) if good), None))
-        out[name] = [round(100 * sum(1 for f in firsts if f and f <= k) / len(rows), 1) for k in (1, 3, 5)]
-    print(json.dumps(out))
+    print(json.dumps({"mode": sys.argv[1], **probe.all_rates(engine)}))
 
 
 if __name__ == "__main__":

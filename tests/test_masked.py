@@ -3,6 +3,7 @@ syntax-repair remasking, and a model folder of this kind served through the pipe
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -394,6 +395,18 @@ def test_a_masked_model_at_start_0_serves_the_examples_without_running(tok, over
     assert [s.text for s in samples] == cycled and all(s.seed == s.text for s in samples)
 
 
+def held(monkeypatch: pytest.MonkeyPatch, cls: type, method: str) -> threading.Event:
+    """`cls.method(self, model_dir)` waits for the returned gate to be set (60 s at most), then runs."""
+    gate, real = threading.Event(), getattr(cls, method)
+
+    def waiting(self, model_dir):
+        assert gate.wait(60)
+        real(self, model_dir)
+
+    monkeypatch.setattr(cls, method, waiting)
+    return gate
+
+
 def test_examples_served_as_they_are_answer_before_the_weights_load(tok, overfit, tmp_path, monkeypatch):
     """load(examples_later=True) with a masked model at start 0 and an index that loads in a second: the index
     loads before the weights (no torch needed) and answers that language in nearness order meanwhile, uncached;
@@ -404,14 +417,7 @@ def test_examples_served_as_they_are_answer_before_the_weights_load(tok, overfit
     from codefusion.server.engine import Engine
 
     examples_as_they_are(tmp_path / "m", tok, overfit)
-    gate = threading.Event()
-    real = Engine._load_main
-
-    def held_weights(self, model_dir):
-        assert gate.wait(60)
-        real(self, model_dir)
-
-    monkeypatch.setattr(Engine, "_load_main", held_weights)
+    gate = held(monkeypatch, Engine, "_load_main")
     engine = Engine(tmp_path / "m", device="cpu", oversample=1)
     loader = threading.Thread(target=lambda: engine.load(examples_later=True), daemon=True)
     loader.start()
@@ -448,14 +454,7 @@ def test_examples_that_must_be_embedded_first_load_after_the_weights_and_the_fir
     examples_as_they_are(tmp_path / "m", tok, overfit)
     monkeypatch.setattr(seeding, "quick_to_load", lambda model_dir: False)
     monkeypatch.setattr(engine_module, "EXAMPLES_GRACE_S", 600)  # were it waiting for a first answer, it would hang
-    gate = threading.Event()
-    real = Engine._load_examples
-
-    def slow_examples(self, model_dir):
-        assert gate.wait(60)
-        real(self, model_dir)
-
-    monkeypatch.setattr(Engine, "_load_examples", slow_examples)
+    gate = held(monkeypatch, Engine, "_load_examples")
 
     def loading_engine() -> Engine:
         gate.clear()

@@ -83,6 +83,30 @@ def candidates_for(engine: Engine, stub: str, k: int) -> list[str]:
     return [c.text for c in function_bodies(found, prompt.text, prompt.names, prompt.params)][:k]
 
 
+PROBES = ("docstring_probe", "docstring_probe_fresh", "docstring_probe_typed", "docstring_probe_blind2",
+          "docstring_probe_heldout")  # built on, written blind, typed as developers type, everyday utilities, seen
+
+
+def pass_rates(engine: Engine, name: str, k: int = 5) -> list[float]:
+    """pass@1 / 3 / k (%) of one of PROBES, each stub completed as the editor completes it."""
+    rows = [json.loads(line) for line in PROBE.with_name(f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+    firsts = []
+    for row in rows:
+        ok = [passes(row["stub"], c, row["test"]) for c in candidates_for(engine, row["stub"], k)]
+        firsts.append(next((i + 1 for i, good in enumerate(ok) if good), None))
+    return [round(100 * sum(1 for f in firsts if f and f <= n) / len(rows), 1) for n in (1, 3, k)]
+
+
+def all_rates(engine: Engine) -> dict[str, list[float]]:
+    """pass_rates of every one of PROBES (each printed to stderr as it is done)."""
+    out = {}
+    for name in PROBES:
+        out[name] = pass_rates(engine, name)
+        print(name, out[name], file=sys.stderr, flush=True)
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     from .eval_runs import example_finder
 
