@@ -42,7 +42,7 @@ def _torch_reference(encoder: SentenceEncoder, text: str) -> np.ndarray:
     the numpy forward must give."""
     import torch.nn.functional as F
 
-    w = {k: torch.from_numpy(v) for k, v in encoder.model.w.items()}
+    w = {k: torch.from_numpy(np.array(v)) for k, v in encoder.model.w.items()}
 
     def lin(x: torch.Tensor, name: str) -> torch.Tensor:  # numpy keeps weights as (in, out)
         return x @ w[f"{name}.weight"] + w[f"{name}.bias"]

@@ -71,6 +71,21 @@ def _gelu(x: np.ndarray) -> np.ndarray:
     return erf
 
 
+WORDS = "embeddings.word_embeddings.weight"
+
+
+def _mapped(path: Path, name: str) -> np.ndarray | None:
+    """A float32 tensor of a safetensors file mapped from the file, not read into memory (None if it is not one):
+    only the pages a lookup touches become resident."""
+    with path.open("rb") as f:
+        size = int.from_bytes(f.read(8), "little")
+        entry = json.loads(f.read(size)).get(name)
+    if not entry or entry.get("dtype") != "F32":
+        return None
+    begin, _ = entry["data_offsets"]
+    return np.memmap(path, dtype="<f4", mode="r", offset=8 + size + begin, shape=tuple(entry["shape"]))
+
+
 class MiniLM:
     """BERT encoder forward (post-LayerNorm, GELU), inference only, in numpy: the example index loads and
     answers without torch, so Python and Bash examples are served before the model's weights are in."""
@@ -85,6 +100,9 @@ class MiniLM:
             raise MiniLMUnavailable(f"{path}: expected hidden size {WIDTH}, got {conf['hidden_size']}")
         self.w = {k: v.astype(np.float32) for k, v in load_file(str(path / "model.safetensors")).items()
                   if np.issubdtype(v.dtype, np.floating)}
+        words = _mapped(path / "model.safetensors", WORDS)  # 47 MB of which a query reads a few rows
+        if words is not None and words.shape == self.w[WORDS].shape:
+            self.w[WORDS] = words
         for name in [k for k in self.w if k.endswith(".weight") and self.w[k].ndim == 2 and "embeddings" not in k]:
             self.w[name] = np.ascontiguousarray(self.w[name].T)  # (in, out): x @ w
 
