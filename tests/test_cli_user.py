@@ -239,3 +239,20 @@ def test_a_broken_example_index_leaves_the_model_serving(tiny_model_dir: Path, t
     assert engine.generate("list all files", "bash", k=2, steps=2)
     with pytest.raises(Exception, match="cannot read"):  # loaded at once (the CLI), it is an error
         Engine(model, device="cpu").load()
+
+
+def test_a_function_stub_gets_its_body_as_the_editor_serves_it(shipped_model_dir: Path, tmp_path: Path):
+    """`generate` and `complete` given a `def` and its docstring serve the body (the function's parameters,
+    a value returned), as the language server does at the body line; a plain prompt in the same file is
+    answered as before."""
+    stub = 'def last_item(xs):\n    """Return the last element of the list xs."""\n'
+    rows = tmp_path / "in.jsonl"
+    rows.write_text(json.dumps({"id": "stub", "prompt": stub}) + "\n"
+                    + json.dumps({"id": "plain", "prompt": "get the last element of list `xs`"}) + "\n")
+    done = cli("generate", "--lang", "python", "--input", str(rows), "--output", str(tmp_path / "out.jsonl"))
+    assert done.returncode == 0, done.stderr
+    out = {r["id"]: r["candidates"] for r in map(json.loads, (tmp_path / "out.jsonl").read_text().splitlines())}
+    assert out["stub"][0] == "return xs[(-1)]" and all("xs" in c for c in out["stub"])  # the parameter read
+    assert out["plain"] and not out["plain"][0].startswith("return")
+    answer = json.loads(cli("complete", "--lang", "python", "--json", "-", stdin=stub).stdout)
+    assert answer["candidates"][0]["text"] == out["stub"][0]

@@ -55,7 +55,13 @@ def run(args: argparse.Namespace) -> int:
     except EngineNotReady as exc:
         print(f"codefusion complete: cannot load the model: {exc}\n  run `codefusion doctor`", file=sys.stderr)
         return 1
-    candidates = engine.generate(clean_prompt(prompt), args.lang, k=args.k, steps=args.steps, seed=args.seed)
+    from .probe import docstring_stub, served_bodies
+
+    stub = docstring_stub(prompt) if args.lang == "python" else None
+    if stub is not None:  # a `def` and its docstring: the body, as the editor serves it at the body line
+        candidates = served_bodies(engine, stub, args.k, steps=args.steps, seed=args.seed)
+    else:
+        candidates = engine.generate(clean_prompt(prompt), args.lang, k=args.k, steps=args.steps, seed=args.seed)
     if args.json:
         rows = [{"rank": n, "text": c.text, "score": round(float(c.score), 4)}
                 for n, c in enumerate(candidates, 1)]

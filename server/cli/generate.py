@@ -1,7 +1,9 @@
 """`codefusion generate`: prompts in a JSONL file → ranked, validated candidates in a JSONL file.
 
 Input lines are `{"id": ..., "prompt": "..."}` (optionally `"names": [...]`, what the user's code around the
-prompt names, as the language server passes them); output has one line per input, same order:
+prompt names, as the language server passes them); a Python prompt that is a function stub (a `def` line and its
+docstring) gets the function's body as the editor serves it at the body line. Output has one line per input,
+same order:
 `{"id": ..., "candidates": ["...", ...]}` (up to k distinct, best first). It uses the same engine
 as the language server, in batches of prompts; progress goes to stderr.
 
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine import BATCH_PROMPTS, LANGS, PIPELINE_METHOD, Engine, EngineNotReady
+from .probe import docstring_stub, served_bodies
 
 GENERATE_SYSTEMS = ("served", "examples", "slots", "alone", "ar")
 
@@ -123,16 +126,21 @@ def run(args: argparse.Namespace) -> int:
     ):
         for i in range(0, len(rows), args.batch_size):
             batch = rows[i : i + args.batch_size]
-            results = engine.generate_batch(
-                [p for _, p, _ in batch],
+            stubs = [docstring_stub(p) if args.lang == "python" else None for _, p, _ in batch]
+            plain = [row for row, stub in zip(batch, stubs, strict=True) if stub is None]
+            answers = iter(engine.generate_batch(
+                [p for _, p, _ in plain],
                 args.lang,
                 k=args.k,
                 steps=args.steps,
                 seed=args.seed,
                 max_tokens=args.max_tokens,
                 method=method,
-                names=[names for _, _, names in batch],
-            )
+                names=[names for _, _, names in plain],
+            ) if plain else [])
+            settings = {"steps": args.steps, "seed": args.seed, "max_tokens": args.max_tokens, "method": method}
+            results = [next(answers) if stub is None else served_bodies(engine, stub, args.k, **settings)
+                       for stub in stubs]
             for (row_id, _, _), candidates in zip(batch, results, strict=True):
                 out.write(json.dumps({"id": row_id, "candidates": [c.text for c in candidates]}) + "\n")
             out.flush()

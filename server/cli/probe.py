@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from ..engine import Engine, EngineNotReady
-from ..prompts import Prompt, def_parameters, extract_prompt, indent_code, missing_imports
-from ..ranking import DOCSTRING_POOL, function_bodies
+from ..prompts import Prompt, PromptKind, def_parameters, extract_prompt, indent_code, missing_imports
+from ..ranking import DOCSTRING_POOL, Candidate, function_bodies
 
 PROBE = Path(__file__).resolve().parents[2] / "model" / "evaluation" / "docstring_probe.jsonl"
 TIME_LIMIT_S = 5.0
@@ -76,11 +76,28 @@ def stub_prompt(stub: str) -> Prompt:
     return prompt
 
 
+def docstring_stub(text: str) -> Prompt | None:
+    """The docstring prompt of `text` when it is a Python function stub (a `def` and its docstring, as the editor
+    has it at the body line), else None."""
+    try:
+        prompt = stub_prompt(text)
+    except ValueError:
+        return None
+    return prompt if prompt.kind is PromptKind.DOCSTRING else None
+
+
+def served_bodies(engine: Engine, prompt: Prompt, k: int, **generate: Any) -> list[Candidate]:
+    """The k function bodies the editor is served under a docstring prompt (chosen from DOCSTRING_POOL × k
+    candidates by ranking.function_bodies, as the language server does); `generate`: Engine.generate's
+    other settings (steps, seed)."""
+    found = engine.generate(prompt.text, "python", k=k * DOCSTRING_POOL, names=prompt.engine_names, docstring=True,
+                            **generate)
+    return function_bodies(found, prompt.text, prompt.names, prompt.params)[:k]
+
+
 def candidates_for(engine: Engine, stub: str, k: int) -> list[str]:
     """What the editor is served at the body line under the stub's docstring."""
-    prompt = stub_prompt(stub)
-    found = engine.generate(prompt.text, "python", k=k * DOCSTRING_POOL, names=prompt.engine_names, docstring=True)
-    return [c.text for c in function_bodies(found, prompt.text, prompt.names, prompt.params)][:k]
+    return [c.text for c in served_bodies(engine, stub_prompt(stub), k)]
 
 
 PROBES = ("docstring_probe", "docstring_probe_fresh", "docstring_probe_typed", "docstring_probe_blind2",
