@@ -65,6 +65,18 @@ def clean_prompt(prompt: str) -> str:
     return prompt.strip()[:MAX_PROMPT_CHARS].encode("utf-8", "replace").decode("utf-8")
 
 
+def _give_back_freed_memory() -> None:
+    """Return the heap that loading freed (the weights' and embeddings' transient copies) to the system: glibc
+    keeps it otherwise, and it counts in the server's resident memory (518–528 → 473–483 MB through the
+    language server, 2026-12-07). Elsewhere, nothing."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def default_model_dir() -> Path:
     """The shipped model folder (pipeline.DEFAULT_MODEL_DIR, named without importing torch)."""
     from codefusion.model.shipped import models_dir
@@ -186,6 +198,7 @@ class Engine:
             self._load_seconds = time.perf_counter() - start
             self._error = None
             self._state = EngineState.READY
+            _give_back_freed_memory()
             log.info("model loaded from %s in %.2fs on %s", model_dir, self._load_seconds, self._lang_pipe(None).device)
 
     def _load_lang_pipes(self, handed: dict[str, Path]) -> None:
