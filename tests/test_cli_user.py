@@ -256,3 +256,11 @@ def test_a_function_stub_gets_its_body_as_the_editor_serves_it(shipped_model_dir
     assert out["plain"] and not out["plain"][0].startswith("return")
     answer = json.loads(cli("complete", "--lang", "python", "--json", "-", stdin=stub).stdout)
     assert answer["candidates"][0]["text"] == out["stub"][0]
+    systems = {}
+    for system in ("examples", "slots"):  # no model: looked up by the docstring; bodies only with the rules
+        path = tmp_path / f"{system}.jsonl"
+        assert cli("generate", "--lang", "python", "--system", system, "--input", str(rows),
+                   "--output", str(path)).returncode == 0
+        systems[system] = json.loads(path.read_text().splitlines()[0])["candidates"]
+    assert not any(c.startswith("return") or "xs" in c for c in systems["examples"])  # exactly as they are
+    assert systems["slots"][0] == "return xs[(-1)]"

@@ -164,9 +164,9 @@ def predict_examples(model_dir: Path, pairs: Sequence[Any], lang: str, *, k: int
 
 
 def example_finder(model_dir: Path, lang: str, n: int, slots: bool,
-                   docstring: bool = False) -> Callable[[str], Sequence[Any]]:
+                   docstring: bool = False) -> Callable[..., Sequence[Any]]:
     """prompt -> its n nearest examples from the folder's index (with or without the slot rewrite); docstring:
-    the prompts are docstrings (the folder's docstring_sources join)."""
+    the prompts are docstrings (the folder's docstring_sources join), also per call (`find(p, docstring=True)`)."""
     import dataclasses
 
     from codefusion.model.examples.seeding import ExampleSeeds
@@ -175,7 +175,10 @@ def example_finder(model_dir: Path, lang: str, n: int, slots: bool,
     if seeds is None or lang not in seeds.retrievers:
         raise EngineNotReady(f"{model_dir} has no seeding examples for {lang}")
     seeds.config = dataclasses.replace(seeds.config, slots=slots)
-    return lambda prompt: seeds.nearest(prompt, lang, n, docstring=docstring)
+    def find(prompt: str, docstring: bool = docstring) -> Sequence[Any]:
+        return seeds.nearest(prompt, lang, n, docstring=docstring)
+
+    return find
 
 
 def _serve_found(pairs: Sequence[Any], lang: str, k: int,

@@ -153,11 +153,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_examples(args: argparse.Namespace, rows: list[tuple[Any, str, tuple[str, ...]]]) -> int:
-    """--system examples / slots: the served model folder's nearest examples, ranked as served, no model."""
-    from codefusion.model.pipeline import Sample
+    """--system examples / slots: the served model folder's nearest examples, ranked as served, no model. A
+    Python function stub is looked up by its docstring, as served; with slots its examples become bodies as
+    the editor's are (ranking.function_bodies), as they are without."""
+    from codefusion.model.sample import Sample
 
     from ..engine import default_model_dir
-    from ..ranking import rank_candidates
+    from ..ranking import function_bodies, rank_candidates
     from .eval_runs import example_finder
 
     try:
@@ -169,8 +171,12 @@ def write_examples(args: argparse.Namespace, rows: list[tuple[Any, str, tuple[st
     args.output.parent.mkdir(parents=True, exist_ok=True)
     with args.output.open("w", encoding="utf-8") as out:
         for row_id, prompt, _ in rows:
-            found = [Sample(r.code, r.score, []) for r in find(prompt)]
-            candidates = [c.text for c in rank_candidates(args.lang, found, args.k)]
+            stub = docstring_stub(prompt) if args.lang == "python" else None
+            found = [Sample(r.code, r.score, []) for r in find(stub.text if stub else prompt, docstring=bool(stub))]
+            ranked = rank_candidates(args.lang, found, len(found))
+            if stub is not None and args.system == "slots":
+                ranked = function_bodies(ranked, stub.text, stub.names, stub.params)
+            candidates = [c.text for c in ranked[:args.k]]
             out.write(json.dumps({"id": row_id, "candidates": candidates}) + "\n")
     print(f"{len(rows)} prompts → {args.output} ({args.system})", file=sys.stderr)
     return 0
