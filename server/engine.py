@@ -338,15 +338,14 @@ class Engine:
         the model (nothing here is cached)."""
         from codefusion.model.sample import Sample
 
-        from .seeded import with_names
+        from .seeded import named
 
         seeds = self._seeds
         assert seeds is not None
         out = []
         for prompt, own in zip(prompts, names, strict=True):
-            found = seeds.nearest(prompt, lang, k * self.oversample, docstring=docstring)
-            if lang == "python" and own:
-                found = [with_names(r, own, prompt, seeds.prompts[lang][r.index], docstring) for r in found]
+            found = named(seeds, lang, seeds.nearest(prompt, lang, k * self.oversample, docstring=docstring), own,
+                          prompt, docstring)
             samples = [Sample(r.code, 0.0, [], r.code, example_score=r.score) for r in found]
             out.append(self.rank(lang, samples, k, prompt=prompt if worded else None))
         self.example_answers += 1

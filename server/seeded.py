@@ -41,9 +41,8 @@ def seeded_samples(pipe: CodeFusionPipeline, seeds: ExampleSeeds, prompts: list[
     if pipe.edits and lang in seeds.config.edit:
         return edited_samples(pipe, seeds, prompts, lang, kwargs, skip=skip, docstring=docstring)
     found = [nearest_examples(pipe, seeds, p, lang, skip + k, pools, docstring)[skip:] for p in prompts]
-    if lang == "python" and names:
-        found = [[with_names(r, own, p, seeds.prompts[lang][r.index], docstring) for r in f]
-                 for f, own, p in zip(found, names, prompts, strict=True)]
+    if names:
+        found = [named(seeds, lang, f, own, p, docstring) for f, own, p in zip(found, names, prompts, strict=True)]
     samples: list[list[Sample]] = [[] for _ in prompts]
     seeded = [i for i, f in enumerate(found) if f]
     plain = [i for i, f in enumerate(found) if not f]
@@ -76,6 +75,14 @@ def with_names(found: Retrieved, names: Sequence[str], prompt: str, example_prom
         return found
     bindable = names if docstring else mentioned(names, prompt)
     return dataclasses.replace(found, code=bind_names(found.code, bindable, example_prompt))
+
+
+def named(seeds: ExampleSeeds, lang: str, found: list[Retrieved], names: Sequence[str], prompt: str,
+          docstring: bool = False) -> list[Retrieved]:
+    """A request's nearest examples as served under its code's `names` (with_names each; Python only)."""
+    if lang != "python" or not names:
+        return found
+    return [with_names(r, names, prompt, seeds.prompts[lang][r.index], docstring) for r in found]
 
 
 def mentioned(names: Sequence[str], prompt: str) -> list[str]:

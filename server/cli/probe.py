@@ -104,15 +104,25 @@ PROBES = ("docstring_probe", "docstring_probe_fresh", "docstring_probe_typed", "
           "docstring_probe_heldout")  # built on, written blind, typed as developers type, everyday utilities, seen
 
 
+def read_probe(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def first_pass(row: dict[str, Any], candidates: list[str]) -> tuple[list[bool], int | None]:
+    """Whether each candidate passes the row's test, and the place of the first that does (None: none)."""
+    ok = [passes(row["stub"], c, row["test"]) for c in candidates]
+    return ok, next((i + 1 for i, good in enumerate(ok) if good), None)
+
+
+def pass_at(firsts: list[int | None], k: int) -> dict[str, float]:
+    """pass@1 / 3 / k (%): the share of stubs whose first passing candidate is within the first n."""
+    return {f"pass@{n}": round(100 * sum(1 for f in firsts if f and f <= n) / len(firsts), 1) for n in (1, 3, k)}
+
+
 def pass_rates(engine: Engine, name: str, k: int = 5) -> list[float]:
     """pass@1 / 3 / k (%) of one of PROBES, each stub completed as the editor completes it."""
-    rows = [json.loads(line) for line in PROBE.with_name(f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
-            if line.strip()]
-    firsts = []
-    for row in rows:
-        ok = [passes(row["stub"], c, row["test"]) for c in candidates_for(engine, row["stub"], k)]
-        firsts.append(next((i + 1 for i, good in enumerate(ok) if good), None))
-    return [round(100 * sum(1 for f in firsts if f and f <= n) / len(rows), 1) for n in (1, 3, k)]
+    rows = read_probe(PROBE.with_name(f"{name}.jsonl"))
+    return list(pass_at([first_pass(row, candidates_for(engine, row["stub"], k))[1] for row in rows], k).values())
 
 
 def all_rates(engine: Engine) -> dict[str, list[float]]:
@@ -127,7 +137,7 @@ def all_rates(engine: Engine) -> dict[str, list[float]]:
 def run(args: argparse.Namespace) -> int:
     from .eval_runs import example_finder
 
-    rows = [json.loads(line) for line in args.probe.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = read_probe(args.probe)
     if args.sections:
         rows = [{**row, "stub": with_sections(row["stub"])} for row in rows]
     engine = None
@@ -156,15 +166,12 @@ def run(args: argparse.Namespace) -> int:
     results: list[dict[str, Any]] = []
     for row in rows:
         cands = find(row["stub"]) if find is not None else candidates_for(engine, row["stub"], args.k)  # type: ignore[arg-type]
-        ok = [passes(row["stub"], c, row["test"]) for c in cands[: args.k]]
-        first = next((i + 1 for i, good in enumerate(ok) if good), None)
+        ok, first = first_pass(row, cands[: args.k])
         results.append({"id": row["id"], "candidates": cands[: args.k], "passed": ok, "first_pass": first})
         print(f"{row['id']:<20} {'pass@' + str(first) if first else 'fail':<8} {cands[0] if cands else '-'}"[:110],
               file=sys.stderr)
-    n = len(results)
-    summary = {f"pass@{k}": round(100 * sum(1 for r in results if r["first_pass"] and r["first_pass"] <= k) / n, 1)
-               for k in (1, 3, args.k)}
-    print(json.dumps({"system": args.system, "stubs": n, **summary}))
+    summary = pass_at([r["first_pass"] for r in results], args.k)
+    print(json.dumps({"system": args.system, "stubs": len(results), **summary}))
     if args.out:
         args.out.write_text(json.dumps({"summary": summary, "results": results}, indent=1) + "\n", encoding="utf-8")
     return 0
